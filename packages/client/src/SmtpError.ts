@@ -1,0 +1,319 @@
+/**
+ * The typed failures of effect-smtp. Each carries the data a program (and the
+ * metrics layer) needs as fields, and a `message` a person can act on.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+import * as socketErrorCode from "./internal/socketErrorCode.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@effect-smtp/client/SmtpError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/** Renders untrusted text for an error message: escaped, and short. */
+const quote = (text: string, max = 120): string => {
+  const shown = text.length > max ? `${text.slice(0, max)}…` : text
+  return JSON.stringify(shown)
+}
+
+/**
+ * What the transport was doing when it failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SocketOperation = "lookup" | "connect" | "read" | "write" | "closed"
+
+/**
+ * A transport failure. `code` is the OS / libuv code (`ECONNREFUSED`, ...) when
+ * one was received; `socketError` is the same code as a .NET `SocketError`
+ * number, the value of the documented `socket.error` attribute. A peer that
+ * closed the connection without an error has no code.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SocketError extends Data.TaggedError("SocketError")<{
+  readonly operation: SocketOperation
+  readonly host: string
+  readonly port: number
+  /** The IP the failing attempt used, when one had been resolved. */
+  readonly address?: string | undefined
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * The `System.Net.Sockets.SocketError` number for `code`, or `undefined`
+   * when no OS code was received.
+   *
+   * @since 0.1.0
+   */
+  get socketError(): number | undefined {
+    return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
+  }
+
+  override get message(): string {
+    const target = `${this.host}:${this.port}${
+      this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
+    }`
+    switch (this.operation) {
+      case "lookup":
+        return `Could not resolve ${quote(this.host)}${this.code ? ` (${this.code})` : ""}: check the host name and DNS.`
+      case "connect":
+        return `Could not connect to ${target}${this.code ? ` (${this.code})` : ""}: check the host, the port and that the server is listening and reachable.`
+      case "closed":
+        return `The server at ${target} closed the connection unexpectedly.`
+      default:
+        return `The connection to ${target} failed while ${
+          this.operation === "read" ? "reading" : "writing"
+        }${this.code ? ` (${this.code})` : ""}.`
+    }
+  }
+}
+
+/**
+ * Why a TLS step failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TlsFailure =
+  | "HandshakeFailed"
+  | "CertificateRejected"
+  | "StartTlsUnavailable"
+
+/**
+ * A TLS failure: the handshake or the certificate check failed, or security
+ * "starttls" was required and the server does not offer STARTTLS.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TlsError extends Data.TaggedError("TlsError")<{
+  readonly reason: TlsFailure
+  readonly host: string
+  readonly port: number
+  /** The TLS library's code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
+  readonly code?: string | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  override get message(): string {
+    const target = `${this.host}:${this.port}`
+    switch (this.reason) {
+      case "CertificateRejected":
+        return `The certificate of ${target} was rejected${
+          this.code ? ` (${this.code})` : ""
+        }: check that the host name matches the certificate, or pass the issuing CA in options.tls.ca.`
+      case "StartTlsUnavailable":
+        return `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
+      default:
+        return `The TLS handshake with ${target} failed${
+          this.code ? ` (${this.code})` : ""
+        }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`
+    }
+  }
+}
+
+/**
+ * One recipient the server refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecipientRejection {
+  readonly recipient: string
+  readonly statusCode: number
+  readonly enhancedStatusCode?: string | undefined
+  readonly message: string
+}
+
+/**
+ * The server answered a command with a failure reply (4xx / 5xx, or a code the
+ * command does not allow). `statusCode` is the documented `smtp.status_code`.
+ * When no recipient was accepted, `rejectedRecipients` says which failed and why.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
+  readonly command: string
+  readonly statusCode: number
+  readonly enhancedStatusCode?: string | undefined
+  readonly serverMessage: string
+  readonly recipient?: string | undefined
+  readonly rejectedRecipients?: ReadonlyArray<RecipientRejection> | undefined
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * A 4xx reply: the server asks to try again later.
+   *
+   * @since 0.1.0
+   */
+  get isTransient(): boolean {
+    return this.statusCode >= 400 && this.statusCode < 500
+  }
+
+  override get message(): string {
+    const code = `${this.statusCode}${this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""}`
+    const about = this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
+      ? `every recipient was rejected (${
+        this.rejectedRecipients.map((r) => `${r.recipient}: ${r.statusCode}`).join(", ")
+      })`
+      : this.recipient !== undefined
+      ? `${this.command} for ${this.recipient} was rejected`
+      : `${this.command} was rejected`
+    const hint = this.isTransient ? "a temporary failure: retry later" : "a permanent failure: do not retry unchanged"
+    return `${about}: ${code} ${quote(this.serverMessage, 200)} (${hint}).`
+  }
+}
+
+/**
+ * The server broke the protocol: a malformed or over-long reply, or bytes
+ * where none may be (the STARTTLS response-injection attack).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
+  readonly reason:
+    | "MalformedReply"
+    | "ReplyTooLong"
+    | "UnexpectedReply"
+    | "StartTlsInjection"
+  readonly detail: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  override get message(): string {
+    switch (this.reason) {
+      case "StartTlsInjection":
+        return `The server sent data after its STARTTLS reply and before the TLS handshake, which is the STARTTLS response-injection attack; the connection was closed. ${this.detail}`
+      case "ReplyTooLong":
+        return `The server's reply exceeded the client's limits: ${this.detail}. The server is broken or hostile.`
+      default:
+        return `The server broke the SMTP protocol: ${this.detail}.`
+    }
+  }
+}
+
+/**
+ * AUTH failed: the server refused the credentials (with its status code), or
+ * no mechanism both sides support exists.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthenticationError extends Data.TaggedError("AuthenticationError")<{
+  readonly reason: "Rejected" | "NoCommonMechanism" | "NotOffered"
+  readonly mechanism?: string | undefined
+  readonly statusCode?: number | undefined
+  readonly enhancedStatusCode?: string | undefined
+  readonly serverMessage?: string | undefined
+  readonly offered?: ReadonlyArray<string> | undefined
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  override get message(): string {
+    switch (this.reason) {
+      case "NotOffered":
+        return "Credentials are configured but the server offers no AUTH: check the port (submission is usually 587) and that TLS is on, since many servers offer AUTH only after STARTTLS."
+      case "NoCommonMechanism":
+        return `The server offers AUTH ${(this.offered ?? []).join(" ")}, none of which this client can use${
+          this.mechanism ? ` (asked for ${this.mechanism})` : ""
+        }.`
+      default:
+        return `The server rejected AUTH ${this.mechanism ?? ""}: ${this.statusCode ?? ""}${
+          this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""
+        } ${quote(this.serverMessage ?? "", 200)}. Check the user name and password (or token and its scopes).`
+    }
+  }
+}
+
+/**
+ * A wait ran past its timeout. Raised by the client's own timer, so it never
+ * carries a `socket.error`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TimeoutError extends Data.TaggedError("TimeoutError")<{
+  readonly operation: string
+  readonly timeout: Duration.Duration
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  override get message(): string {
+    return `Timed out after ${Duration.format(this.timeout)} waiting for ${this.operation}: the server is slow or unreachable; raise options.timeout if it is known to be slow.`
+  }
+}
+
+/**
+ * Input rejected before any byte was written: a control character in an
+ * address or parameter, no recipients, a message over the server's SIZE, ...
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
+  /** Which input: "from", "to", "ehloName", "auth.user", "dsn.envid", ... */
+  readonly field: string
+  readonly reason: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  override get message(): string {
+    return `Invalid ${this.field}: ${this.reason}. Nothing was sent.`
+  }
+}
+
+/**
+ * Any failure of effect-smtp.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SmtpError =
+  | SocketError
+  | TlsError
+  | SmtpCommandError
+  | SmtpProtocolError
+  | AuthenticationError
+  | TimeoutError
+  | InvalidInputError
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isSmtpError = (u: unknown): u is SmtpError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Renders an untrusted value for an error message.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const describeValue: (text: string, max?: number) => string = quote

@@ -1,0 +1,96 @@
+/**
+ * The transport under SMTP: DNS, TCP, implicit TLS, the STARTTLS upgrade,
+ * reads and writes. The client package holds only the interface; the Node
+ * implementation is `NodeSocket.layer` in `@effect-smtp/node`, and the test kit
+ * has an in-memory one.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "./SmtpError.js"
+
+/**
+ * TLS settings, for implicit TLS and for STARTTLS.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions {
+  /** Verify the server certificate (default `true`). */
+  readonly rejectUnauthorized?: boolean | undefined
+  /** Trusted CA certificates (PEM), instead of the system store. */
+  readonly ca?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined
+  /** The name to verify and to send as SNI (default: the host). */
+  readonly servername?: string | undefined
+  /** The lowest protocol version accepted (default `TLSv1.2`). */
+  readonly minVersion?: "TLSv1.2" | "TLSv1.3" | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectOptions {
+  readonly host: string
+  readonly port: number
+  /** Present: implicit TLS from the first byte (SMTPS). */
+  readonly tls?: TlsOptions | undefined
+  /** How long one connect attempt (one resolved address) may take. */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * An open connection. Reads are pulled, so a slow consumer applies
+ * backpressure to the peer; writes complete when the data is handed to the OS
+ * (after a drain when the buffer is full), so a large body never sits in memory.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Connection {
+  /** The host name the user asked for. */
+  readonly host: string
+  readonly port: number
+  /** The IP actually connected to (no port), e.g. `127.0.0.1` or `::1`. */
+  readonly remoteAddress: string
+  readonly remotePort: number
+  /** Whether the bytes now travel over TLS (implicit or after STARTTLS). */
+  readonly isTls: Effect.Effect<boolean>
+  /**
+   * The next chunk from the peer. Fails with a `SocketError` whose operation
+   * is "closed" when the peer closed the connection.
+   */
+  readonly read: Effect.Effect<Uint8Array, SocketError>
+  readonly write: (data: Uint8Array) => Effect.Effect<void, SocketError>
+  /**
+   * Starts TLS on this connection (STARTTLS). Fails with a
+   * `SmtpProtocolError` ("StartTlsInjection") when plaintext bytes arrived
+   * that nobody read: they would otherwise be taken as post-TLS replies.
+   */
+  readonly upgradeTls: (options: TlsOptions) => Effect.Effect<void, TlsError | SocketError | SmtpProtocolError>
+  /** Ends the connection gracefully; closing the scope destroys it. */
+  readonly close: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketService {
+  /**
+   * Resolves every address of `host` and tries each in order until one
+   * connects; the connection lives as long as the scope.
+   */
+  readonly connect: (
+    options: ConnectOptions
+  ) => Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Socket extends Context.Tag("@effect-smtp/client/Socket")<Socket, SocketService>() {}

@@ -1,0 +1,154 @@
+/**
+ * What applications call: `SmtpClient.send(mail)`. The client connects,
+ * secures and authenticates a session per the options, runs the
+ * transaction, and records the documented telemetry.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/client.js"
+import type { SmtpError } from "./SmtpError.js"
+import type { SmtpMetrics } from "./SmtpMetrics.js"
+import type * as SmtpProtocol from "./SmtpProtocol.js"
+import type { TlsOptions } from "./Socket.js"
+
+/**
+ * Credentials: a password, or an OAuth2 access token (XOAUTH2 / OAUTHBEARER).
+ * Both are `Redacted`, so they never print.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Auth = SmtpProtocol.Credentials
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly host: string
+  /** Default 587, or 465 when security is "tls". */
+  readonly port?: number | undefined
+  /** Default: "tls" on port 465, else "starttls-if-available". */
+  readonly security?: SmtpProtocol.Security | undefined
+  readonly auth?: Auth | undefined
+  readonly tls?: TlsOptions | undefined
+  /** Sets every wait at once: connect, greeting, each command, data. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Finer per-step overrides of `timeout`. */
+  readonly timeouts?: { readonly [K in keyof SmtpProtocol.Timeouts]?: Duration.DurationInput | undefined } | undefined
+  /** The name sent with EHLO (default `[127.0.0.1]`). */
+  readonly ehloName?: string | undefined
+}
+
+/**
+ * One message. `content` is the RFC 5322 message (headers and body); the
+ * client normalises line breaks to CRLF and dot-stuffs it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Mail<E = never> = SmtpProtocol.Envelope<E>
+
+/**
+ * The outcome of a message the server accepted for at least one recipient.
+ * A message no recipient accepted fails with `SmtpCommandError` instead.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendResult extends SmtpProtocol.TransactionResult {
+  readonly envelope: { readonly from: string; readonly to: ReadonlyArray<string> }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SmtpClientService {
+  readonly options: internal.ResolvedOptions
+  /** Sends one message on a fresh session: connect, AUTH, transaction, QUIT. */
+  readonly send: <E = never>(mail: Mail<E>) => Effect.Effect<SendResult, SmtpError | E>
+  /**
+   * A connected, authenticated session for several messages in a row; QUIT
+   * when the scope closes.
+   */
+  readonly session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope>
+  /** Connects, authenticates and quits: checks the configuration. */
+  readonly verify: Effect.Effect<void, SmtpError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<SmtpClient, SmtpClientService>() {
+  /**
+   * Sends one message with the `SmtpClient` in context.
+   *
+   * @since 0.1.0
+   * @category accessors
+   */
+  static send<E = never>(mail: Mail<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> {
+    return send(mail)
+  }
+
+  /**
+   * @since 0.1.0
+   * @category layers
+   */
+  static layer(options: Options): Layer.Layer<SmtpClient, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> {
+    return layer(options)
+  }
+
+  /**
+   * @since 0.1.0
+   * @category layers
+   */
+  static layerConfig(
+    config: Config.Config.Wrap<Options>
+  ): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> {
+    return layerConfig(config)
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: Options
+): Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
+  internal.make(options, (mail, result) => ({ ...result, envelope: { from: mail.from, to: mail.to } }))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const send = <E = never>(mail: Mail<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> =>
+  Effect.flatMap(SmtpClient, (client) => client.send(mail))
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
+  Layer.effect(SmtpClient, make(options))
+
+/**
+ * Options read through Effect `Config`, e.g.
+ * `Config.all({ host: Config.string("SMTP_HOST"), ... })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<Options>
+): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

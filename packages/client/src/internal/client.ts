@@ -1,0 +1,173 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as SmtpClient from "../SmtpClient.js"
+import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
+import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
+import * as SmtpProtocol from "../SmtpProtocol.js"
+
+/** @internal */
+export interface ResolvedOptions {
+  readonly host: string
+  readonly port: number
+  readonly security: SmtpProtocol.Security
+  readonly auth: SmtpProtocol.Credentials | undefined
+  readonly tls: SmtpClient.Options["tls"]
+  readonly timeouts: SmtpProtocol.Timeouts
+  readonly ehloName: string | undefined
+}
+
+/** @internal */
+export const resolve = (options: SmtpClient.Options): ResolvedOptions => {
+  const port = options.port ?? (options.security === "tls" ? 465 : 587)
+  return {
+    host: options.host,
+    port,
+    security: options.security ?? (port === 465 ? "tls" : "starttls-if-available"),
+    auth: options.auth,
+    tls: options.tls,
+    timeouts: SmtpProtocol.resolveTimeouts(options.timeout, options.timeouts),
+    ehloName: options.ehloName
+  }
+}
+
+const nowMillis = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
+
+/**
+ * How an effect ended, for telemetry. A failure that is not one of ours can
+ * only come from the caller's body stream: it is reported as bad input.
+ *
+ * @internal
+ */
+export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
+  if (Exit.isSuccess(exit)) return { _tag: "Success" }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    return {
+      _tag: "Failure",
+      error: isSmtpError(error)
+        ? error
+        : new InvalidInputError({ field: "content", reason: "the message body stream failed" })
+    }
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Interrupted" }
+  return { _tag: "Failure", error: new InvalidInputError({ field: "content", reason: "an unexpected defect" }) }
+}
+
+/** @internal */
+export const make = <R extends SmtpClient.SendResult>(
+  options: SmtpClient.Options,
+  toResult: (mail: SmtpClient.Mail<unknown>, result: SmtpProtocol.TransactionResult) => R
+) =>
+  Effect.gen(function*() {
+    const protocol = yield* SmtpProtocol.SmtpProtocol
+    const metrics = yield* SmtpMetrics
+    const resolved = resolve(options)
+    const scheme = resolved.security === "tls" ? "smtps" as const : "smtp" as const
+    const spanAttributes = {
+      "url.scheme": scheme,
+      "server.address": resolved.host,
+      "server.port": resolved.port
+    }
+
+    const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
+      let peerAddress: string | undefined = undefined
+      const facts = (): ClientFacts => ({
+        serverAddress: resolved.host,
+        serverPort: resolved.port,
+        peerAddress,
+        scheme
+      })
+      const started = yield* nowMillis
+      const opened = yield* protocol.connect({
+        host: resolved.host,
+        port: resolved.port,
+        security: resolved.security,
+        tls: resolved.tls,
+        ehloName: resolved.ehloName,
+        timeouts: resolved.timeouts,
+        credentialsFollow: resolved.auth !== undefined,
+        onTransport: (address) => {
+          peerAddress = address
+        }
+      }).pipe(
+        Effect.onExit((exit) =>
+          Effect.flatMap(nowMillis, (now) =>
+            metrics.clientConnect({ ...facts(), outcome: outcomeOf(exit), durationMs: now - started }))
+        ),
+        Effect.tap((s) => Effect.annotateCurrentSpan("network.peer.address", s.remoteAddress)),
+        Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
+        Effect.withSpan("smtp.connect", { kind: "client", attributes: spanAttributes })
+      )
+      const ready = yield* nowMillis
+      yield* Effect.addFinalizer((exit) =>
+        Effect.gen(function*() {
+          const broken = yield* opened.broken
+          const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+          // Goodbye only where the session is still in step; otherwise the
+          // socket is simply destroyed with the scope.
+          if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
+          const now = yield* nowMillis
+          const outcome: Outcome = broken !== undefined
+            ? { _tag: "Failure", error: broken }
+            : interrupted
+            ? { _tag: "Interrupted" }
+            : { _tag: "Success" }
+          yield* metrics.connectionEnd({ ...facts(), outcome, durationSeconds: (now - ready) / 1000 })
+        })
+      )
+      if (resolved.auth !== undefined) {
+        yield* opened.authenticate(resolved.auth).pipe(
+          Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
+          Effect.withSpan("smtp.authenticate", {
+            kind: "client",
+            attributes: { ...spanAttributes, "network.peer.address": opened.remoteAddress }
+          })
+        )
+      }
+      return opened
+    })
+
+    const transaction = <E>(opened: SmtpProtocol.Session, mail: SmtpClient.Mail<E>) =>
+      Effect.gen(function*() {
+        const started = yield* nowMillis
+        const result = yield* opened.send(mail).pipe(
+          Effect.onExit((exit) => {
+            // Input refused before any byte was written is no send attempt.
+            const refused = Exit.isFailure(exit) &&
+              Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+            return refused ? Effect.void : Effect.flatMap(nowMillis, (now) =>
+              metrics.messageSend({
+                serverAddress: resolved.host,
+                serverPort: resolved.port,
+                peerAddress: opened.remoteAddress,
+                scheme,
+                outcome: outcomeOf(exit),
+                durationMs: now - started
+              }))
+          })
+        )
+        return toResult(mail as SmtpClient.Mail<unknown>, result)
+      }).pipe(
+        Effect.tapError((error) =>
+          isSmtpError(error) ? Effect.annotateCurrentSpan("error.type", error._tag) : Effect.void
+        ),
+        Effect.withSpan("smtp.send", {
+          kind: "client",
+          attributes: { ...spanAttributes, "network.peer.address": opened.remoteAddress }
+        })
+      )
+
+    const service: SmtpClient.SmtpClientService = {
+      options: resolved,
+      session,
+      send: <E>(mail: SmtpClient.Mail<E>) =>
+        Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail))),
+      verify: Effect.scoped(Effect.asVoid(session))
+    }
+    return service
+  })

@@ -8,6 +8,8 @@ import type * as SmtpClient from "../SmtpClient.js"
 import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
+import * as commands from "./commands.js"
+import * as sasl from "./sasl.js"
 
 /** @internal */
 export interface ResolvedOptions {
@@ -67,6 +69,7 @@ export const make = <R extends SmtpClient.SendResult>(
     const protocol = yield* SmtpProtocol.SmtpProtocol
     const metrics = yield* SmtpMetrics
     const resolved = resolve(options)
+    const credentialsInvalid = resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth)
     const scheme = resolved.security === "tls" ? "smtps" as const : "smtp" as const
     const spanAttributes = {
       "url.scheme": scheme,
@@ -166,7 +169,12 @@ export const make = <R extends SmtpClient.SendResult>(
       options: resolved,
       session,
       send: <E>(mail: SmtpClient.Mail<E>) =>
-        Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail))),
+        Effect.suspend(() => {
+          const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
+          return invalid !== undefined
+            ? Effect.fail(invalid)
+            : Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail)))
+        }),
       verify: Effect.scoped(Effect.asVoid(session))
     }
     return service

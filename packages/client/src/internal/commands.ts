@@ -179,3 +179,32 @@ export const rcptTo = (to: string, dsn: DsnOptions | undefined): string => {
   }
   return line + "\r\n"
 }
+
+/**
+ * The checks that need no server: run before connecting, so bad input
+ * writes no byte at all.
+ *
+ * @internal
+ */
+export const checkEnvelope = (envelope: {
+  readonly from: string
+  readonly to: ReadonlyArray<string>
+  readonly dsn?: DsnOptions | undefined
+  readonly size?: number | undefined
+}): InvalidInputError | undefined => {
+  const from = checkAddress("from", envelope.from, { allowEmpty: true })
+  if (from !== undefined) return from
+  if (envelope.to.length === 0) {
+    return new InvalidInputError({ field: "to", reason: "is empty: give at least one recipient" })
+  }
+  for (const to of envelope.to) {
+    const invalid = checkAddress("to", to, { allowEmpty: false })
+    if (invalid !== undefined) return invalid
+  }
+  const dsn = checkDsn(envelope.dsn)
+  if (dsn !== undefined) return dsn
+  if (envelope.size !== undefined && (!Number.isSafeInteger(envelope.size) || envelope.size < 0)) {
+    return new InvalidInputError({ field: "size", reason: `${envelope.size} is not a whole number of bytes` })
+  }
+  return undefined
+}

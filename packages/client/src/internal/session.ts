@@ -225,17 +225,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       )
 
     const checkEnvelope = <E>(envelope: SmtpProtocol.Envelope<E>): InvalidInputError | undefined => {
-      const from = commands.checkAddress("from", envelope.from, { allowEmpty: true })
-      if (from !== undefined) return from
-      if (envelope.to.length === 0) {
-        return new InvalidInputError({ field: "to", reason: "is empty: give at least one recipient" })
-      }
-      for (const to of envelope.to) {
-        const invalid = commands.checkAddress("to", to, { allowEmpty: false })
-        if (invalid !== undefined) return invalid
-      }
-      const dsn = commands.checkDsn(envelope.dsn)
-      if (dsn !== undefined) return dsn
+      const invalid = commands.checkEnvelope(envelope)
+      if (invalid !== undefined) return invalid
       const international = [envelope.from, ...envelope.to].find((a) => !commands.isAscii(a))
       if (international !== undefined && !capabilities.smtpUtf8) {
         return new InvalidInputError({
@@ -244,9 +235,6 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             JSON.stringify(international)
           } is not ASCII and the server does not offer SMTPUTF8: use the ASCII (punycode) form of the domain, or a server with SMTPUTF8`
         })
-      }
-      if (envelope.size !== undefined && (!Number.isSafeInteger(envelope.size) || envelope.size < 0)) {
-        return new InvalidInputError({ field: "size", reason: `${envelope.size} is not a whole number of bytes` })
       }
       return undefined
     }

@@ -1,0 +1,106 @@
+import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+
+/** Text with at least one C0 control character or DEL somewhere in it. */
+const withControl = FastCheck.tuple(
+  FastCheck.string({ maxLength: 20 }),
+  FastCheck.oneof(FastCheck.integer({ min: 0, max: 0x1f }), FastCheck.constant(0x7f)).map((c) =>
+    String.fromCharCode(c)
+  ),
+  FastCheck.string({ maxLength: 20 })
+).map(([a, c, b]) => `${a}${c}${b}`)
+
+const run = (
+  mail: SmtpClient.Mail,
+  options: Partial<SmtpClient.Options>
+) =>
+  Effect.gen(function*() {
+    let connects = 0
+    const server = TestSocket.smtpServer({ capabilities: ["AUTH PLAIN", "DSN", "PIPELINING"] })
+    const error = yield* Effect.flip(SmtpClient.send(mail)).pipe(
+      Effect.provide(
+        SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
+          Layer.provide(SmtpProtocol.layer),
+          Layer.provide(TestSocket.layer(server.script, {
+            beforeConnect: () =>
+              Effect.sync(() => {
+                connects++
+              })
+          })),
+          Layer.provide(SmtpMetrics.layerNoop)
+        )
+      )
+    )
+    return { error, connects }
+  })
+
+const good = { from: "a@example.com", to: ["b@example.com"], content: "Subject: x\r\n\r\nx\r\n" }
+
+describe("command injection is impossible", () => {
+  const fields: ReadonlyArray<
+    readonly [string, (bad: string) => { mail: SmtpClient.Mail; options: Partial<SmtpClient.Options> }]
+  > = [
+    ["from", (bad) => ({ mail: { ...good, from: bad }, options: {} })],
+    ["to", (bad) => ({ mail: { ...good, to: ["ok@example.com", bad] }, options: {} })],
+    ["ehloName", (bad) => ({ mail: good, options: { ehloName: bad } })],
+    ["auth.user", (bad) => ({ mail: good, options: { auth: { user: bad, password: Redacted.make("pw") } } })],
+    ["dsn.envid", (bad) => ({ mail: { ...good, dsn: { envid: bad } }, options: {} })]
+  ]
+  for (const [field, build] of fields) {
+    it.effect.prop(
+      `any ${field} holding CR, LF, NUL, another C0 control or DEL fails with InvalidInputError and nothing is sent`,
+      [withControl],
+      ([bad]) =>
+        Effect.gen(function*() {
+          const { mail, options } = build(bad)
+          const { connects, error } = yield* run(mail, options)
+          expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect((error as SmtpError.InvalidInputError).field).toBe(field)
+          expect(connects).toBe(0)
+        }),
+      { fastCheck: { numRuns: 100 } }
+    )
+  }
+
+  it.effect("a well-formed message through the same path is sent (the checks are not vacuous)", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.either(run(good, {}))
+      // run() flips: a Left here means the send succeeded.
+      expect(result._tag).toBe("Left")
+    }))
+
+  it.effect.prop(
+    "DSN ENVID and ORCPT reach the wire xtext-encoded: only printable ASCII without + and =, hex for the rest",
+    [FastCheck.string({ minLength: 1, maxLength: 30 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s))],
+    ([envid]) =>
+      Effect.gen(function*() {
+        const server = TestSocket.smtpServer({ capabilities: ["DSN", "SMTPUTF8"] })
+        yield* SmtpClient.send({ ...good, dsn: { envid, notify: ["FAILURE"] } }).pipe(
+          Effect.provide(
+            SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+              Layer.provide(SmtpProtocol.layer),
+              Layer.provide(TestSocket.layer(server.script)),
+              Layer.provide(SmtpMetrics.layerNoop)
+            )
+          )
+        )
+        const mailLine = server.commands.find((c) => c.startsWith("MAIL FROM"))!
+        const encoded = /ENVID=(\S+)/.exec(mailLine)?.[1]
+        expect(encoded).toMatch(/^(?:[!-*,-<>-~]|\+[0-9A-F]{2})+$/)
+        const decoded = new TextDecoder().decode(
+          Uint8Array.from(
+            encoded!.match(/\+[0-9A-F]{2}|[^+]/g)!.map((t) => t.startsWith("+") ? parseInt(t.slice(1), 16) : t.charCodeAt(0))
+          )
+        )
+        expect(decoded).toBe(envid)
+        expect(server.commands.find((c) => c.startsWith("RCPT"))).toBe(
+          "RCPT TO:<b@example.com> NOTIFY=FAILURE ORCPT=rfc822;b@example.com"
+        )
+      }),
+    { fastCheck: { numRuns: 100 } }
+  )
+})

@@ -1,0 +1,109 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import { type Reply, ReplyParser, render } from "../src/internal/reply.js"
+import { splitAt } from "./utils/split.js"
+
+const encoder = new TextEncoder()
+
+type Parsed = { readonly replies: ReadonlyArray<Reply>; readonly error: string | undefined }
+
+const parseChunks = (chunks: ReadonlyArray<Uint8Array>): Parsed => {
+  const parser = new ReplyParser()
+  const replies: Array<Reply> = []
+  for (const chunk of chunks) {
+    const error = parser.push(chunk)
+    for (let r = parser.take(); r !== undefined; r = parser.take()) replies.push(r)
+    if (error !== undefined) return { replies, error: error.reason }
+  }
+  return { replies, error: undefined }
+}
+
+/** Reply text: printable, no CR/LF, not itself starting like an enhanced code. */
+const lineText = FastCheck.stringMatching(/^[A-Za-z][ -~\u00e0-\u00ff]{0,60}$/)
+
+const replyArb: FastCheck.Arbitrary<Reply> = FastCheck.integer({ min: 200, max: 599 }).chain((code) =>
+  FastCheck.record({
+    code: FastCheck.constant(code),
+    // RFC 3463: enhanced codes exist for the success and failure classes only.
+    enhancedCode: [2, 4, 5].includes(Math.floor(code / 100)) ? FastCheck.option(
+      FastCheck.tuple(FastCheck.integer({ min: 0, max: 999 }), FastCheck.integer({ min: 0, max: 999 })).map(
+        ([a, b]) => `${Math.floor(code / 100)}.${a}.${b}`
+      ),
+      { nil: undefined }
+    ) : FastCheck.constant(undefined),
+    lines: FastCheck.array(FastCheck.oneof(lineText, FastCheck.constant("")), { minLength: 1, maxLength: 6 })
+  })
+).map((r) => r.enhancedCode !== undefined && r.lines[0] === "" ? { ...r, lines: ["x", ...r.lines.slice(1)] } : r)
+
+const cutsArb = FastCheck.array(FastCheck.nat(), { maxLength: 12 })
+
+describe("ReplyParser", () => {
+  it.prop(
+    "round trip: any sequence of rendered replies, split at any bytes, parses back to the same replies",
+    [FastCheck.array(replyArb, { minLength: 1, maxLength: 5 }), cutsArb],
+    ([replies, cuts]) => {
+      const bytes = encoder.encode(replies.map(render).join(""))
+      const parsed = parseChunks(splitAt(bytes, cuts))
+      expect(parsed.error).toBeUndefined()
+      expect(parsed.replies).toEqual(replies)
+    },
+    { fastCheck: { numRuns: 500 } }
+  )
+
+  it.prop(
+    "chunk invariance: for any bytes at all, replies and errors do not depend on where the input is split",
+    [
+      FastCheck.array(
+        FastCheck.oneof(
+          replyArb.map(render),
+          FastCheck.constantFrom("250-\r\n", "250 \r\n", "25", "0 ok\r\n", "\n", "\r", "999 x\r\n", "abc\r\n"),
+          FastCheck.string({ maxLength: 20 })
+        ),
+        { maxLength: 8 }
+      ),
+      cutsArb
+    ],
+    ([parts, cuts]) => {
+      const bytes = encoder.encode(parts.join(""))
+      expect(parseChunks(splitAt(bytes, cuts))).toEqual(parseChunks([bytes]))
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
+
+  it("reads smtp-sink's EHLO reply, whose last line is an empty `250 `", () => {
+    const parsed = parseChunks([encoder.encode("250-sink\r\n250-PIPELINING\r\n250 \r\n")])
+    expect(parsed.replies).toEqual([{ code: 250, enhancedCode: undefined, lines: ["sink", "PIPELINING", ""] }])
+  })
+
+  it("accepts a bare code and bare LF line ends", () => {
+    expect(parseChunks([encoder.encode("250\n354 go\n")]).replies.map((r) => r.code)).toEqual([250, 354])
+  })
+
+  it("reads the enhanced status code", () => {
+    const [reply] = parseChunks([encoder.encode("550-5.1.1 no such user\r\n550 5.1.1 really\r\n")]).replies
+    expect(reply).toEqual({ code: 550, enhancedCode: "5.1.1", lines: ["no such user", "really"] })
+  })
+
+  it("rejects a reply whose lines change code, and lines without a code", () => {
+    expect(parseChunks([encoder.encode("250-a\r\n251 b\r\n")]).error).toBe("MalformedReply")
+    expect(parseChunks([encoder.encode("hello\r\n")]).error).toBe("MalformedReply")
+    expect(parseChunks([encoder.encode("250xok\r\n")]).error).toBe("MalformedReply")
+  })
+
+  it.prop(
+    "bounded: a line over 4 KiB fails as soon as 4 KiB arrive without a line end, in any chunking",
+    [FastCheck.integer({ min: 4097, max: 20_000 }), cutsArb],
+    ([length, cuts]) => {
+      const bytes = encoder.encode("250 " + "x".repeat(length))
+      expect(parseChunks(splitAt(bytes, cuts)).error).toBe("ReplyTooLong")
+    },
+    { fastCheck: { numRuns: 50 } }
+  )
+
+  it("bounded: more than 1000 lines, or more than 64 KiB, in one reply is an error", () => {
+    expect(parseChunks([encoder.encode("250-x\r\n".repeat(1001) + "250 x\r\n")]).error).toBe("ReplyTooLong")
+    const wide = `250-${"y".repeat(4000)}\r\n`
+    expect(parseChunks([encoder.encode(wide.repeat(17) + "250 x\r\n")]).error).toBe("ReplyTooLong")
+    expect(parseChunks([encoder.encode("250-x\r\n".repeat(999) + "250 x\r\n")]).error).toBeUndefined()
+  })
+})

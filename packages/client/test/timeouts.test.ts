@@ -1,0 +1,73 @@
+import { SmtpClient, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+
+const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: t\r\n\r\nbody\r\n" }
+
+/** A server that behaves until `stage`, then never answers again. */
+const stallAt = (stage: string) => (server: TestSocket.ServerSide) =>
+  Effect.gen(function*() {
+    if (stage === "greeting") return yield* Effect.never
+    yield* server.send("220 hi\r\n")
+    while (true) {
+      const line = yield* server.readLine
+      const verb = line.split(/[ :]/)[0]!.toUpperCase()
+      if (verb === stage) return yield* Effect.never
+      if (verb === "EHLO") yield* server.send("250 hi\r\n")
+      else if (verb === "DATA") {
+        yield* server.send("354 go\r\n")
+        yield* server.readData
+        if (stage === "END") return yield* Effect.never
+        yield* server.send("250 ok\r\n")
+      } else yield* server.send("250 ok\r\n")
+    }
+  })
+
+const layerFor = (stage: string, options: Partial<SmtpClient.Options>) =>
+  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
+    Layer.provide(SmtpProtocol.layer),
+    Layer.provide(TestSocket.layer(stallAt(stage))),
+    Layer.provide(SmtpMetrics.layerNoop)
+  )
+
+/** Forks the send, moves the clock to one millisecond before `after`, then to `after`. */
+const firesExactlyAt = (after: Duration.Duration, stage: string, options: Partial<SmtpClient.Options>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(Effect.flip(SmtpClient.send(mail)))
+    yield* TestClock.adjust(Duration.subtract(after, Duration.millis(1)))
+    expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
+    yield* TestClock.adjust(Duration.millis(1))
+    const error = yield* Fiber.join(fiber)
+    expect(error._tag).toBe("TimeoutError")
+    return error
+  }).pipe(Effect.provide(layerFor(stage, options)))
+
+describe("timeouts fire exactly at their configured duration, not a millisecond earlier", () => {
+  const cases = [
+    ["greeting", "greeting", Duration.minutes(5)],
+    ["EHLO", "command", Duration.minutes(5)],
+    ["MAIL", "mail", Duration.minutes(5)],
+    ["RCPT", "rcpt", Duration.minutes(5)],
+    ["DATA", "dataInitiation", Duration.minutes(2)],
+    ["END", "dataTermination", Duration.minutes(10)]
+  ] as const
+
+  for (const [stage, key, rfcDefault] of cases) {
+    it.effect(`${stage}: RFC 5321 default ${Duration.format(rfcDefault)}`, () =>
+      Effect.gen(function*() {
+        const error = yield* firesExactlyAt(rfcDefault, stage, {})
+        expect(error.message).toContain("Timed out after")
+      }))
+
+    it.effect(`${stage}: options.timeouts.${key} overrides it`, () =>
+      firesExactlyAt(Duration.seconds(7), stage, { timeouts: { [key]: "7 seconds" } }))
+  }
+
+  it.effect("options.timeout sets every wait at once", () =>
+    firesExactlyAt(Duration.seconds(3), "RCPT", { timeout: "3 seconds" }))
+})

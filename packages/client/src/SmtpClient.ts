@@ -119,6 +119,36 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
 }
 
 /**
+ * The client's types, reachable from the tag: `SmtpClient.Options`,
+ * `SmtpClient.Mail`, `SmtpClient.SendResult`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export declare namespace SmtpClient {
+  /**
+   * @since 0.1.0
+   */
+  export type Options = import("./SmtpClient.js").Options
+  /**
+   * @since 0.1.0
+   */
+  export type Mail<E = never> = import("./SmtpClient.js").Mail<E>
+  /**
+   * @since 0.1.0
+   */
+  export type SendResult = import("./SmtpClient.js").SendResult
+  /**
+   * @since 0.1.0
+   */
+  export type Auth = import("./SmtpClient.js").Auth
+  /**
+   * @since 0.1.0
+   */
+  export type Service = SmtpClientService
+}
+
+/**
  * @since 0.1.0
  * @category constructors
  */

@@ -36,7 +36,7 @@ describe("SmtpClient over the scripted server", () => {
         expect(result.statusCode).toBe(250)
         expect(server.received).toHaveLength(1)
         expect(decoder.decode(server.received[0]!.data)).toBe(mail.content)
-        expect(server.received[0]!.via).toBe(capabilities?.includes("CHUNKING") ? "BDAT" : "DATA")
+        expect(server.received[0]!.via).toBe((capabilities as ReadonlyArray<string> | undefined)?.includes("CHUNKING") ? "BDAT" : "DATA")
         expect(server.commands.at(-1)).toBe("QUIT")
       }).pipe(Effect.provide(clientWith(server.script)))
     })

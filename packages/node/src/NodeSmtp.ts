@@ -1,0 +1,52 @@
+/**
+ * The whole client for Node in one Layer: `SmtpClient` over `SmtpProtocol`
+ * over `NodeSocket`, recording the documented metrics.
+ *
+ * @since 0.1.0
+ */
+import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Config from "effect/Config"
+import * as Layer from "effect/Layer"
+import * as NodeSocket from "./NodeSocket.js"
+
+/**
+ * `SmtpProtocol` over the Node socket, which records its connect attempts.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerProtocol: Layer.Layer<SmtpProtocol, never, SmtpMetrics> = SmtpProtocol.layer.pipe(
+  Layer.provide(NodeSocket.layer)
+)
+
+/**
+ * The client with a metrics backend of your choice, e.g.
+ * `OtelSmtpMetrics.layer()` from `@effect-smtp/opentelemetry`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithMetrics = (options: SmtpClient.Options): Layer.Layer<SmtpClient, never, SmtpMetrics> =>
+  SmtpClient.layer(options).pipe(Layer.provide(layerProtocol))
+
+/**
+ * The client, recording metrics with Effect's `Metric` (export them with
+ * `@effect/opentelemetry`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: SmtpClient.Options): Layer.Layer<SmtpClient> =>
+  layerWithMetrics(options).pipe(Layer.provide(SmtpMetrics.layer))
+
+/**
+ * Like `layer`, with the options read through Effect `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<SmtpClient.Options>
+): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
+  SmtpClient.layerConfig(config).pipe(Layer.provide(layerProtocol), Layer.provide(SmtpMetrics.layer))

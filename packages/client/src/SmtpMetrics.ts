@@ -8,7 +8,12 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
 import type { SmtpError } from "./SmtpError.js"
+import * as SmtpInstruments from "./SmtpInstruments.js"
+import * as SmtpTelemetry from "./SmtpTelemetry.js"
 
 /**
  * How an operation ended: success, a typed failure, or interruption.
@@ -100,6 +105,27 @@ export interface SmtpMetricsService {
  */
 export class SmtpMetrics extends Context.Tag("@effect-smtp/client/SmtpMetrics")<SmtpMetrics, SmtpMetricsService>() {
   /**
+   * Records the seven instruments as Effect `Metric`s. See the module-level
+   * `layer` for what travels and what does not.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static get layer(): Layer.Layer<SmtpMetrics> {
+    return layer
+  }
+
+  /**
+   * `layer` with options, e.g. `{ unitTag: true }`.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static layerWith(options: EffectMetricOptions): Layer.Layer<SmtpMetrics> {
+    return layerWith(options)
+  }
+
+  /**
    * Records nothing.
    *
    * @since 0.1.0
@@ -122,3 +148,116 @@ export const layerNoop: Layer.Layer<SmtpMetrics> = Layer.succeed(SmtpMetrics, {
   connectionEnd: () => Effect.void,
   messageSend: () => Effect.void
 })
+
+/**
+ * Options of the Effect `Metric` backend.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EffectMetricOptions {
+  /**
+   * Adds a constant `unit` tag (`ms`, `s`, `{attempt}`, `{message}`) to every
+   * metric. Effect's `Metric` has no unit field; `@effect/opentelemetry` reads
+   * the instrument unit from a `unit` tag, so with this on the exported unit is
+   * right, at the price of one extra attribute key the spec does not list.
+   * Off by default: the attribute keys are then exactly the documented ones.
+   *
+   * Pick one setting per process: `@effect/opentelemetry` takes a metric's
+   * unit from the first series it meets, so a process recording both with and
+   * without the tag exports whichever comes first.
+   */
+  readonly unitTag?: boolean | undefined
+}
+
+const labelsOf = (
+  attributes: SmtpTelemetry.Attributes,
+  unit: SmtpInstruments.Unit | undefined
+): ReadonlyArray<MetricLabel.MetricLabel> => {
+  // Effect tags are strings: ints (server.port, smtp.status_code, socket.error)
+  // travel as their decimal text.
+  const labels = Object.entries(attributes).map(([key, value]) => MetricLabel.make(key, String(value)))
+  return unit === undefined ? labels : [...labels, MetricLabel.make("unit", unit)]
+}
+
+const counterOf = (instrument: SmtpInstruments.Counter, options: EffectMetricOptions) => {
+  // `incremental` makes @effect/opentelemetry export a monotonic SUM (an
+  // OpenTelemetry Counter) rather than an UpDownCounter.
+  const metric = Metric.counter(instrument.name, { description: instrument.description, incremental: true })
+  const unit = options.unitTag === true ? instrument.unit : undefined
+  return (attributes: SmtpTelemetry.Attributes): Effect.Effect<void> =>
+    Metric.increment(Metric.taggedWithLabels(metric, labelsOf(attributes, unit)))
+}
+
+const histogramOf = (instrument: SmtpInstruments.Histogram, options: EffectMetricOptions) => {
+  const metric = Metric.histogram(
+    instrument.name,
+    MetricBoundaries.fromIterable(instrument.boundaries),
+    instrument.description
+  )
+  const unit = options.unitTag === true ? instrument.unit : undefined
+  return (attributes: SmtpTelemetry.Attributes, value: number): Effect.Effect<void> =>
+    Metric.update(Metric.taggedWithLabels(metric, labelsOf(attributes, unit)), value)
+}
+
+const makeEffectMetric = (options: EffectMetricOptions): SmtpMetricsService => {
+  const socketConnectCount = counterOf(SmtpInstruments.socketConnectCount, options)
+  const socketConnectDuration = histogramOf(SmtpInstruments.socketConnectDuration, options)
+  const clientConnectCount = counterOf(SmtpInstruments.clientConnectCount, options)
+  const clientConnectDuration = histogramOf(SmtpInstruments.clientConnectDuration, options)
+  const clientConnectionDuration = histogramOf(SmtpInstruments.clientConnectionDuration, options)
+  const clientSendCount = counterOf(SmtpInstruments.clientSendCount, options)
+  const clientSendDuration = histogramOf(SmtpInstruments.clientSendDuration, options)
+  return {
+    socketConnect: (event) =>
+      Effect.suspend(() => {
+        const attributes = SmtpTelemetry.socketConnectAttributes(event)
+        return Effect.zipRight(socketConnectCount(attributes), socketConnectDuration(attributes, event.durationMs))
+      }),
+    clientConnect: (event) =>
+      Effect.suspend(() => {
+        const attributes = SmtpTelemetry.clientAttributes(event)
+        return Effect.zipRight(clientConnectCount(attributes), clientConnectDuration(attributes, event.durationMs))
+      }),
+    connectionEnd: (event) =>
+      Effect.suspend(() => clientConnectionDuration(SmtpTelemetry.clientAttributes(event), event.durationSeconds)),
+    messageSend: (event) =>
+      Effect.suspend(() => {
+        const attributes = SmtpTelemetry.clientAttributes(event)
+        return Effect.zipRight(clientSendCount(attributes), clientSendDuration(attributes, event.durationMs))
+      })
+  }
+}
+
+/**
+ * `layer` with options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: EffectMetricOptions): Layer.Layer<SmtpMetrics> =>
+  Layer.sync(SmtpMetrics, () => makeEffectMetric(options))
+
+/**
+ * The Effect `Metric` backend: the seven documented instruments as Effect
+ * counters (incremental) and histograms (explicit boundaries from
+ * `SmtpInstruments`), with the documented descriptions and attribute keys.
+ * Export them with `@effect/opentelemetry` (`Metrics.layer` / `NodeSdk.layer`)
+ * or read them with `Metric.snapshot`.
+ *
+ * What differs from the OpenTelemetry backend (`@effect-smtp/opentelemetry`),
+ * because Effect's `Metric` (v3) cannot express it:
+ * - Tag values are strings: `server.port`, `smtp.status_code` and
+ *   `socket.error` carry their decimal text (`"587"`), not ints.
+ * - There is no unit field: `@effect/opentelemetry` exports unit `"1"` unless
+ *   `layerWith({ unitTag: true })` adds a `unit` tag it reads.
+ * - There is no meter: `@effect/opentelemetry` exports every Effect metric
+ *   under its own scope (`@effect/opentelemetry/Metrics`), not under
+ *   `mailkit.net.socket` / `mailkit.net.smtp`.
+ * - Effect's metric registry is process-wide: two layers record into the same
+ *   metrics.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<SmtpMetrics> = layerWith({})

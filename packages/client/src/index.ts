@@ -25,11 +25,27 @@ export type {
   ClientConnectEvent,
   ClientFacts,
   ConnectionEndEvent,
+  EffectMetricOptions,
   MessageSendEvent,
   Outcome,
   SmtpMetricsService,
   SocketConnectEvent
 } from "./SmtpMetrics.js"
+
+/**
+ * The seven documented instruments as data (meters, names, units,
+ * descriptions, bucket boundaries), shared by every metrics backend.
+ *
+ * @since 0.1.0
+ */
+export * as SmtpInstruments from "./SmtpInstruments.js"
+
+/**
+ * Outcomes and facts to the documented attributes, under the presence rules.
+ *
+ * @since 0.1.0
+ */
+export * as SmtpTelemetry from "./SmtpTelemetry.js"
 
 /**
  * @since 0.1.0
@@ -40,3 +56,41 @@ export { Socket } from "./Socket.js"
  * @since 0.1.0
  */
 export type { Connection, ConnectOptions, SocketService, TlsOptions } from "./Socket.js"
+
+/**
+ * @since 0.1.0
+ */
+export { SmtpProtocol } from "./SmtpProtocol.js"
+
+/**
+ * @since 0.1.0
+ */
+export type {
+  Capabilities,
+  Credentials,
+  DsnOptions,
+  Envelope,
+  RecipientResult,
+  Reply,
+  Security,
+  Session,
+  Timeouts,
+  TransactionResult
+} from "./SmtpProtocol.js"
+
+/**
+ * @since 0.1.0
+ */
+export { SmtpClient } from "./SmtpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export type { Auth, Mail, Options as SmtpClientOptions, SendResult } from "./SmtpClient.js"
+
+/**
+ * The in-memory Socket with a scripted server, for tests without a network.
+ *
+ * @since 0.1.0
+ */
+export * as TestSocket from "./TestSocket.js"

@@ -37,9 +37,11 @@ export const smtpServer = (options: Partial<SMTPServerOptions> = {}) =>
     Effect.async<{ server: SMTPServer; running: RunningServer }>((resume) => {
       const { cert, key } = testCertificates()
       const received: Array<ReceivedMail> = []
+      // smtp-server's bundled types lose the TLS options they extend; the
+      // options object is typed here instead.
+      const tlsOptions: { key: string; cert: string } = { key, cert }
       const server = new SMTPServer({
-        key,
-        cert,
+        ...tlsOptions,
         authOptional: true,
         authMethods: ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"],
         logger: false,
@@ -47,11 +49,11 @@ export const smtpServer = (options: Partial<SMTPServerOptions> = {}) =>
         size: 64 * 1024 * 1024,
         onAuth(auth, _session, callback) {
           if (auth.method === "XOAUTH2") {
-            return tokens[auth.username] === auth.accessToken
+            return tokens[auth.username ?? ""] === auth.accessToken
               ? callback(null, { user: auth.username })
               : callback(null, { data: { status: "401", schemes: "bearer" } })
           }
-          const expected = users[auth.username]
+          const expected = users[auth.username ?? ""]
           const ok = expected !== undefined &&
             (auth.method === "CRAM-MD5" ? auth.validatePassword(expected) : auth.password === expected)
           return ok ? callback(null, { user: auth.username }) : callback(new Error("Invalid username or password"))
@@ -102,7 +104,7 @@ export const smtpServer = (options: Partial<SMTPServerOptions> = {}) =>
             port,
             received,
             connections: Effect.async<number>((done) => {
-              server.server.getConnections((_, count) => done(Effect.succeed(count)))
+              server.server.getConnections((_: Error | null, count: number) => done(Effect.succeed(count)))
             })
           }
         }))

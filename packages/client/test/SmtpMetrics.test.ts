@@ -1,0 +1,332 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as fc from "effect/FastCheck"
+import * as Metric from "effect/Metric"
+import * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricPair from "effect/MetricPair"
+import * as MetricState from "effect/MetricState"
+import * as Option from "effect/Option"
+import * as SmtpError from "../src/SmtpError.js"
+import * as SmtpInstruments from "../src/SmtpInstruments.js"
+import {
+  type ClientConnectEvent,
+  type ConnectionEndEvent,
+  type MessageSendEvent,
+  type Outcome,
+  SmtpMetrics,
+  type SocketConnectEvent
+} from "../src/SmtpMetrics.js"
+import * as SmtpTelemetry from "../src/SmtpTelemetry.js"
+
+// Effect's metric registry is process-wide and vitest runs files (and
+// concurrent tests) side by side: every test records under its own
+// server.address and reads back only that.
+const uniqueHost = () => `${crypto.randomUUID()}.metrics.test`
+
+const pairsFor = (host: string) =>
+  Effect.map(
+    Metric.snapshot,
+    (pairs) =>
+      pairs.filter((pair) =>
+        pair.metricKey.tags.some((label) => label.key === "server.address" && label.value === host)
+      )
+  )
+
+const tagsOf = (pair: MetricPair.MetricPair.Untyped): Record<string, string> =>
+  Object.fromEntries(pair.metricKey.tags.map((label) => [label.key, label.value]))
+
+const stringified = (attributes: SmtpTelemetry.Attributes): Record<string, string> =>
+  Object.fromEntries(Object.entries(attributes).map(([key, value]) => [key, String(value)]))
+
+const find = (
+  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
+  instrument: SmtpInstruments.Instrument,
+  tags: Record<string, string>
+) => {
+  const found = pairs.filter((pair) => pair.metricKey.name === instrument.name).filter((pair) => {
+    expect(pair.metricKey.description).toStrictEqual(Option.some(instrument.description))
+    return JSON.stringify(Object.entries(tagsOf(pair)).sort()) === JSON.stringify(Object.entries(tags).sort())
+  })
+  const [pair, ...rest] = found
+  if (pair === undefined || rest.length > 0) {
+    throw new Error(`expected one series of ${instrument.name} ${JSON.stringify(tags)}, found ${found.length}`)
+  }
+  return pair
+}
+
+const expectCounter = (pair: MetricPair.MetricPair.Untyped, count: number) => {
+  expect(MetricKeyType.isCounterKey(pair.metricKey.keyType)).toBe(true)
+  if (MetricKeyType.isCounterKey(pair.metricKey.keyType)) {
+    // Monotonic: exported by @effect/opentelemetry as a Counter, not an UpDownCounter.
+    expect(pair.metricKey.keyType.incremental).toBe(true)
+  }
+  expect(MetricState.isCounterState(pair.metricState)).toBe(true)
+  if (MetricState.isCounterState(pair.metricState)) expect(pair.metricState.count).toBe(count)
+}
+
+const expectHistogram = (
+  pair: MetricPair.MetricPair.Untyped,
+  instrument: SmtpInstruments.Histogram,
+  values: ReadonlyArray<number>
+) => {
+  expect(MetricKeyType.isHistogramKey(pair.metricKey.keyType)).toBe(true)
+  if (MetricKeyType.isHistogramKey(pair.metricKey.keyType)) {
+    expect(pair.metricKey.keyType.boundaries.values).toStrictEqual([...instrument.boundaries, Infinity])
+  }
+  expect(MetricState.isHistogramState(pair.metricState)).toBe(true)
+  if (MetricState.isHistogramState(pair.metricState)) {
+    expect(pair.metricState.count).toBe(values.length)
+    expect(pair.metricState.sum).toBeCloseTo(values.reduce((a, b) => a + b, 0), 9)
+  }
+}
+
+const failure = (error: SmtpError.SmtpError): Outcome => ({ _tag: "Failure", error })
+
+const events = (host: string) => {
+  const facts = { serverAddress: host, serverPort: 587, scheme: "smtp" as const }
+  const socket: ReadonlyArray<SocketConnectEvent> = [
+    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 12.5 },
+    {
+      ...facts,
+      peerAddress: "192.0.2.2",
+      outcome: failure(new SmtpError.SocketError({ operation: "connect", host, port: 587, code: "ECONNREFUSED" })),
+      durationMs: 3
+    },
+    { ...facts, peerAddress: "2001:db8::1", outcome: { _tag: "Interrupted" }, durationMs: 1 }
+  ]
+  const connect: ReadonlyArray<ClientConnectEvent> = [
+    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 80 },
+    {
+      ...facts,
+      outcome: failure(new SmtpError.SocketError({ operation: "lookup", host, port: 587, code: "ENOTFOUND" })),
+      durationMs: 4
+    },
+    {
+      ...facts,
+      peerAddress: "192.0.2.1",
+      outcome: failure(
+        new SmtpError.SmtpCommandError({ command: "EHLO", statusCode: 554, serverMessage: "go away" })
+      ),
+      durationMs: 30
+    }
+  ]
+  const connection: ReadonlyArray<ConnectionEndEvent> = [
+    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationSeconds: 42 },
+    {
+      ...facts,
+      peerAddress: "192.0.2.1",
+      outcome: failure(new SmtpError.SocketError({ operation: "read", host, port: 587, code: "ECONNRESET" })),
+      durationSeconds: 0.75
+    }
+  ]
+  const send: ReadonlyArray<MessageSendEvent> = [
+    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 250 },
+    {
+      ...facts,
+      peerAddress: "192.0.2.1",
+      outcome: failure(
+        new SmtpError.SmtpCommandError({ command: "RCPT TO", statusCode: 550, serverMessage: "no such user" })
+      ),
+      durationMs: 20
+    },
+    {
+      ...facts,
+      peerAddress: "192.0.2.1",
+      outcome: failure(new SmtpError.TimeoutError({ operation: "DATA", timeout: Duration.seconds(10) })),
+      durationMs: 10_000
+    }
+  ]
+  return { socket, connect, connection, send }
+}
+
+const recordAll = (host: string) =>
+  Effect.gen(function*() {
+    const metrics = yield* SmtpMetrics
+    const all = events(host)
+    yield* Effect.forEach(all.socket, metrics.socketConnect, { discard: true })
+    yield* Effect.forEach(all.connect, metrics.clientConnect, { discard: true })
+    yield* Effect.forEach(all.connection, metrics.connectionEnd, { discard: true })
+    yield* Effect.forEach(all.send, metrics.messageSend, { discard: true })
+    return all
+  })
+
+describe("SmtpMetrics.layer (Effect Metric)", () => {
+  it.effect("records every event on the documented instruments, with the documented keys as string tags", () =>
+    Effect.gen(function*() {
+      const host = uniqueHost()
+      const all = yield* recordAll(host)
+      const pairs = yield* pairsFor(host)
+
+      expect(new Set(pairs.map((pair) => pair.metricKey.name))).toStrictEqual(
+        new Set(SmtpInstruments.all.map((instrument) => instrument.name))
+      )
+      // Two instruments per socket, connect and send event, one per connection end.
+      expect(pairs).toHaveLength(
+        2 * all.socket.length + 2 * all.connect.length + all.connection.length + 2 * all.send.length
+      )
+
+      for (const event of all.socket) {
+        const tags = stringified(SmtpTelemetry.socketConnectAttributes(event))
+        expectCounter(find(pairs, SmtpInstruments.socketConnectCount, tags), 1)
+        expectHistogram(
+          find(pairs, SmtpInstruments.socketConnectDuration, tags),
+          SmtpInstruments.socketConnectDuration,
+          [
+            event.durationMs
+          ]
+        )
+      }
+      for (const event of all.connect) {
+        const tags = stringified(SmtpTelemetry.clientAttributes(event))
+        expectCounter(find(pairs, SmtpInstruments.clientConnectCount, tags), 1)
+        expectHistogram(
+          find(pairs, SmtpInstruments.clientConnectDuration, tags),
+          SmtpInstruments.clientConnectDuration,
+          [
+            event.durationMs
+          ]
+        )
+      }
+      for (const event of all.connection) {
+        const tags = stringified(SmtpTelemetry.clientAttributes(event))
+        expectHistogram(
+          find(pairs, SmtpInstruments.clientConnectionDuration, tags),
+          SmtpInstruments.clientConnectionDuration,
+          [event.durationSeconds]
+        )
+      }
+      for (const event of all.send) {
+        const tags = stringified(SmtpTelemetry.clientAttributes(event))
+        expectCounter(find(pairs, SmtpInstruments.clientSendCount, tags), 1)
+        expectHistogram(find(pairs, SmtpInstruments.clientSendDuration, tags), SmtpInstruments.clientSendDuration, [
+          event.durationMs
+        ])
+      }
+    }).pipe(Effect.provide(SmtpMetrics.layer)))
+
+  it.effect("carries ints as their decimal text and leaves absent attributes out", () =>
+    Effect.gen(function*() {
+      const host = uniqueHost()
+      yield* recordAll(host)
+      const pairs = yield* pairsFor(host)
+
+      const refused = pairs.find((pair) =>
+        pair.metricKey.name === SmtpInstruments.socketConnectCount.name &&
+        tagsOf(pair)["socket.connect.result"] === "failed"
+      )
+      expect(refused && tagsOf(refused)).toStrictEqual({
+        "socket.connect.result": "failed",
+        "network.peer.address": "192.0.2.2",
+        "server.address": host,
+        "server.port": "587",
+        "error.type": "SocketError",
+        "socket.error": "10061"
+      })
+
+      const rejected = pairs.find((pair) =>
+        pair.metricKey.name === SmtpInstruments.clientSendCount.name && tagsOf(pair)["smtp.status_code"] !== undefined
+      )
+      expect(rejected && tagsOf(rejected)).toStrictEqual({
+        "network.peer.address": "192.0.2.1",
+        "server.address": host,
+        "server.port": "587",
+        "url.scheme": "smtp",
+        "error.type": "SmtpCommandError",
+        "smtp.status_code": "550"
+      })
+
+      const unresolved = pairs.find((pair) =>
+        pair.metricKey.name === SmtpInstruments.clientConnectCount.name && tagsOf(pair)["socket.error"] === "11001"
+      )
+      // No connection was made: no network.peer.address at all.
+      expect(unresolved && Object.keys(tagsOf(unresolved)).sort()).toStrictEqual(
+        ["error.type", "server.address", "server.port", "socket.error", "url.scheme"]
+      )
+
+      for (const pair of pairs) {
+        for (const label of pair.metricKey.tags) expect(label.value, label.key).not.toBe("")
+      }
+    }).pipe(Effect.provide(SmtpMetrics.layer)))
+
+  it.effect("accumulates repeated events with the same attributes on one series", () =>
+    Effect.gen(function*() {
+      const host = uniqueHost()
+      const metrics = yield* SmtpMetrics
+      const event: MessageSendEvent = {
+        serverAddress: host,
+        serverPort: 465,
+        scheme: "smtps",
+        peerAddress: "192.0.2.9",
+        outcome: { _tag: "Success" },
+        durationMs: 0
+      }
+      yield* Effect.forEach([5, 50, 500], (durationMs) => metrics.messageSend({ ...event, durationMs }), {
+        discard: true
+      })
+      const pairs = yield* pairsFor(host)
+      const tags = stringified(SmtpTelemetry.clientAttributes(event))
+      expectCounter(find(pairs, SmtpInstruments.clientSendCount, tags), 3)
+      expectHistogram(find(pairs, SmtpInstruments.clientSendDuration, tags), SmtpInstruments.clientSendDuration, [
+        5,
+        50,
+        500
+      ])
+    }).pipe(Effect.provide(SmtpMetrics.layer)))
+
+  it.effect("layerWith({ unitTag: true }) adds the instrument's unit as a unit tag", () =>
+    Effect.gen(function*() {
+      const host = uniqueHost()
+      const all = yield* recordAll(host)
+      const pairs = yield* pairsFor(host)
+      expect(pairs.length).toBeGreaterThan(0)
+      for (const pair of pairs) {
+        const instrument = SmtpInstruments.all.find((i) => i.name === pair.metricKey.name)
+        expect(tagsOf(pair)["unit"]).toBe(instrument?.unit)
+      }
+      for (const event of all.connection) {
+        find(pairs, SmtpInstruments.clientConnectionDuration, {
+          ...stringified(SmtpTelemetry.clientAttributes(event)),
+          unit: "s"
+        })
+      }
+    }).pipe(Effect.provide(SmtpMetrics.layerWith({ unitTag: true }))))
+
+  it.effect.prop(
+    "for any client event, the Effect tags are exactly SmtpTelemetry.clientAttributes with values stringified",
+    [
+      fc.record({
+        serverPort: fc.integer({ min: 1, max: 65_535 }),
+        peerAddress: fc.option(fc.ipV4(), { nil: undefined }),
+        scheme: fc.constantFrom<"smtp" | "smtps">("smtp", "smtps"),
+        statusCode: fc.option(fc.integer({ min: 400, max: 599 }), { nil: undefined }),
+        durationMs: fc.double({ min: 0, max: 200_000, noNaN: true })
+      })
+    ],
+    ([facts]) =>
+      Effect.gen(function*() {
+        const host = uniqueHost()
+        const metrics = yield* SmtpMetrics
+        const event: MessageSendEvent = {
+          serverAddress: host,
+          serverPort: facts.serverPort,
+          peerAddress: facts.peerAddress,
+          scheme: facts.scheme,
+          outcome: facts.statusCode === undefined ?
+            { _tag: "Success" } :
+            failure(
+              new SmtpError.SmtpCommandError({ command: "DATA", statusCode: facts.statusCode, serverMessage: "" })
+            ),
+          durationMs: facts.durationMs
+        }
+        yield* metrics.messageSend(event)
+        const pairs = yield* pairsFor(host)
+        const tags = stringified(SmtpTelemetry.clientAttributes(event))
+        expectCounter(find(pairs, SmtpInstruments.clientSendCount, tags), 1)
+        expectHistogram(find(pairs, SmtpInstruments.clientSendDuration, tags), SmtpInstruments.clientSendDuration, [
+          facts.durationMs
+        ])
+      }).pipe(Effect.provide(SmtpMetrics.layer)),
+    { fastCheck: { numRuns: 50 } }
+  )
+})

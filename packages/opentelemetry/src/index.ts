@@ -1,0 +1,10 @@
+/**
+ * effect-smtp's MailKit-compatible metrics on the OpenTelemetry Meter API.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as OtelSmtpMetrics from "./OtelSmtpMetrics.js"

@@ -1,0 +1,304 @@
+#!/usr/bin/env bash
+# A private Postfix instance for the real-MTA tests (packages/node/test/Postfix.test.ts).
+#
+#   scripts/postfix-test.sh start    configure (idempotent), start or reload, wait for the 220 greeting
+#   scripts/postfix-test.sh stop     stop the instance (its files stay for the next start)
+#   scripts/postfix-test.sh status   exit 0 when it is running and greets, 3 otherwise
+#   scripts/postfix-test.sh log      the last 50 lines of the instance's mail log
+#
+# It never touches the system Postfix (/etc/postfix, /var/spool/postfix): the
+# instance has its own config, queue and data directories, started with
+# `postfix -c DIR`. It listens on 127.0.0.1 only, relays nothing, and delivers
+# mail for smtptest@localhost into ~smtptest/Maildir/new. The system user
+# `smtptest` is created when missing. Needs root and the Debian `postfix`
+# package (`.ci/run` installs it).
+#
+# Two listeners share the instance: PORT offers CHUNKING (a client sends BDAT),
+# DATA_PORT hides it (a client must use DATA, with dot-stuffing).
+#
+# `start` and `status` print the test environment on stdout, one KEY=VALUE per
+# line; everything else goes to stderr:
+#   EFFECT_SMTP_POSTFIX=127.0.0.1:2525
+#   EFFECT_SMTP_POSTFIX_DATA=127.0.0.1:2526
+#   EFFECT_SMTP_POSTFIX_MAILDIR=/home/smtptest/Maildir
+#
+# Knobs: EFFECT_SMTP_POSTFIX_PORT (2525), EFFECT_SMTP_POSTFIX_DATA_PORT
+# (PORT + 1), EFFECT_SMTP_POSTFIX_DIR (/var/lib/effect-smtp-postfix/<port>),
+# EFFECT_SMTP_POSTFIX_WAIT (30 seconds).
+set -euo pipefail
+
+# postfix and postconf live in /usr/sbin, not always on a non-login PATH.
+PATH="$PATH:/usr/sbin:/sbin"
+
+readonly HOST=127.0.0.1
+readonly PORT="${EFFECT_SMTP_POSTFIX_PORT:-2525}"
+readonly DATA_PORT="${EFFECT_SMTP_POSTFIX_DATA_PORT:-$((PORT + 1))}"
+readonly BASE="${EFFECT_SMTP_POSTFIX_DIR:-/var/lib/effect-smtp-postfix/${PORT}}"
+readonly WAIT="${EFFECT_SMTP_POSTFIX_WAIT:-30}"
+readonly TEST_USER=smtptest
+# A UTF-8 local part aliased to the test user, for the SMTPUTF8 test.
+readonly UTF8_ALIAS="δοκιμή@localhost"
+readonly CONF="$BASE/etc"
+readonly LOG="$BASE/maillog"
+
+log() { printf 'postfix-test: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Postfix commands report fatal errors to syslog, or to stderr only when stderr
+# is a terminal; without syslog (containers, CI) a failure would be silent.
+# `script` supplies a pseudo-terminal so the reason reaches our stderr.
+pf() {
+  if command -v script >/dev/null 2>&1; then
+    local cmd
+    printf -v cmd '%q ' "$@"
+    script -qec "$cmd" /dev/null >&2
+  else
+    "$@" >&2
+  fi
+}
+
+# Succeeds when something on HOST:$1 answers with a 220 greeting; the read is
+# bounded so a silent listener cannot hang us.
+greets_on() {
+  (
+    exec 3<>"/dev/tcp/$HOST/$1" || exit 1
+    IFS= read -r -t 3 line <&3 || exit 1
+    printf 'QUIT\r\n' >&3 || true
+    [[ $line == 220* ]]
+  ) 2>/dev/null
+}
+
+greets() {
+  greets_on "$PORT" && greets_on "$DATA_PORT"
+}
+
+listening_on() {
+  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+listening() {
+  listening_on "$PORT" || listening_on "$DATA_PORT"
+}
+
+running() {
+  if [[ $(id -u) == 0 ]]; then
+    [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1
+  else
+    # Only root may ask the master; a greeting is the best we can see.
+    greets
+  fi
+}
+
+maildir() {
+  local home
+  home="$(getent passwd "$TEST_USER" | cut -d: -f6)"
+  printf '%s/Maildir' "$home"
+}
+
+print_env() {
+  printf 'EFFECT_SMTP_POSTFIX=%s:%s\n' "$HOST" "$PORT"
+  printf 'EFFECT_SMTP_POSTFIX_DATA=%s:%s\n' "$HOST" "$DATA_PORT"
+  printf 'EFFECT_SMTP_POSTFIX_MAILDIR=%s\n' "$(maildir)"
+}
+
+show_log() {
+  if [[ -f $LOG ]]; then
+    log "last lines of $LOG:"
+    tail -n 20 "$LOG" >&2 || true
+  fi
+}
+
+preflight() {
+  [[ $(id -u) == 0 ]] || die "needs root (it starts a Postfix master and creates the user $TEST_USER); try: sudo $0 $*"
+  if ! command -v postfix >/dev/null 2>&1 || ! command -v postconf >/dev/null 2>&1; then
+    die "Postfix is not installed. On Debian/Ubuntu: echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
+  fi
+  local name value
+  for name in PORT DATA_PORT; do
+    value="${!name}"
+    if ! [[ $value =~ ^[1-9][0-9]*$ ]] || ((value > 65535)); then
+      die "EFFECT_SMTP_POSTFIX_$name must be a TCP port number, got '$value'"
+    fi
+  done
+  [[ $PORT != "$DATA_PORT" ]] || die "EFFECT_SMTP_POSTFIX_PORT and EFFECT_SMTP_POSTFIX_DATA_PORT must differ"
+  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_POSTFIX_WAIT must be a number of seconds, got '$WAIT'"
+}
+
+ensure_user() {
+  if ! getent passwd "$TEST_USER" >/dev/null; then
+    log "creating system user $TEST_USER"
+    useradd --system --create-home --home-dir "/home/$TEST_USER" --shell /usr/sbin/nologin "$TEST_USER"
+  fi
+  local home
+  home="$(getent passwd "$TEST_USER" | cut -d: -f6)"
+  [[ -d $home ]] || install -d -o "$TEST_USER" -g "$(id -gn "$TEST_USER")" -m 0700 "$home"
+  # local(8) creates the Maildir on first delivery; creating it now lets a test
+  # poll Maildir/new before the first message arrives.
+  local sub
+  for sub in "" /new /cur /tmp; do
+    install -d -o "$TEST_USER" -g "$(id -gn "$TEST_USER")" -m 0700 "$home/Maildir$sub"
+  done
+}
+
+write_config() {
+  install -d -m 0755 "$BASE" "$CONF" "$BASE/spool"
+  install -d -o postfix -m 0700 "$BASE/data"
+
+  local version level=2
+  version="$(postconf -dh mail_version)"
+  if [[ $(printf '%s\n' 3.6 "$version" | sort -V | head -n 1) == 3.6 ]]; then level=3.6; fi
+
+  cat >"$CONF/main.cf.new" <<EOF
+# Written by scripts/postfix-test.sh; rewritten on every start.
+compatibility_level = $level
+config_directory = $CONF
+queue_directory = $BASE/spool
+data_directory = $BASE/data
+maillog_file = $LOG
+maillog_file_prefixes = $BASE
+smtpd_banner = \$myhostname ESMTP effect-smtp test Postfix
+
+myhostname = localhost
+mydomain = localdomain
+myorigin = localhost
+mydestination = localhost
+append_dot_mydomain = no
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+
+# Nothing leaves this machine: recipients outside mydestination are refused
+# at RCPT, and whatever still reaches a remote transport (a bounce) fails.
+smtpd_relay_restrictions = reject_unauth_destination
+default_transport = error:the effect-smtp test instance does not relay
+relay_transport = error:the effect-smtp test instance does not relay
+
+# Unknown local users are refused at RCPT (550 5.1.1) through the default
+# local_recipient_maps (the passwd file). No /etc/aliases: only the UTF-8
+# alias below.
+alias_maps =
+alias_database =
+virtual_alias_maps = inline:{ { $UTF8_ALIAS = $TEST_USER@localhost } }
+home_mailbox = Maildir/
+mailbox_size_limit = 0
+message_size_limit = 67108864
+smtputf8_enable = yes
+biff = no
+
+# Fast and deterministic for tests.
+smtpd_peername_lookup = no
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
+in_flow_delay = 0
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 10s
+EOF
+
+  # No chroot: a chrooted service would need copies of /etc files in the queue.
+  cat >"$CONF/master.cf.new" <<EOF
+# Written by scripts/postfix-test.sh; rewritten on every start.
+# service type  private unpriv  chroot  wakeup  maxproc command
+$HOST:$PORT inet n      -       n       -       -       smtpd
+$HOST:$DATA_PORT inet n -       n       -       -       smtpd
+  -o smtpd_discard_ehlo_keywords=chunking
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+  mv -f "$CONF/main.cf.new" "$CONF/main.cf"
+  mv -f "$CONF/master.cf.new" "$CONF/master.cf"
+}
+
+wait_for_greeting() {
+  local deadline=$((SECONDS + WAIT))
+  until greets; do
+    if ((SECONDS >= deadline)); then
+      show_log
+      die "no 220 greeting on $HOST:$PORT and $HOST:$DATA_PORT within ${WAIT}s"
+    fi
+    sleep 0.5
+  done
+}
+
+cmd_start() {
+  preflight "$@"
+  ensure_user
+  if running; then
+    write_config
+    log "instance in $BASE is running; reloading its configuration"
+    pf postfix -c "$CONF" reload || { show_log; die "postfix reload failed"; }
+  else
+    if listening; then
+      die "$HOST:$PORT or $HOST:$DATA_PORT is already in use by another program; choose other ports with EFFECT_SMTP_POSTFIX_PORT (and EFFECT_SMTP_POSTFIX_DATA_PORT, default PORT + 1)"
+    fi
+    write_config
+    log "checking the instance in $BASE"
+    pf postfix -c "$CONF" check || { show_log; die "postfix check failed"; }
+    log "starting Postfix on $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING)"
+    pf postfix -c "$CONF" start || { show_log; die "postfix start failed"; }
+  fi
+  wait_for_greeting
+  log "ready: $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING) deliver $TEST_USER@localhost (and $UTF8_ALIAS) into $(maildir)/new; log: $LOG"
+  print_env
+}
+
+cmd_stop() {
+  preflight "$@"
+  if running; then
+    log "stopping the instance in $BASE"
+    pf postfix -c "$CONF" stop || { show_log; die "postfix stop failed"; }
+    local deadline=$((SECONDS + WAIT))
+    while listening; do
+      ((SECONDS < deadline)) || die "$HOST:$PORT or $HOST:$DATA_PORT still answers ${WAIT}s after stop"
+      sleep 0.5
+    done
+  else
+    log "not running (instance dir $BASE)"
+  fi
+}
+
+cmd_status() {
+  if running && greets; then
+    log "running: $HOST:$PORT and $HOST:$DATA_PORT (instance dir $BASE, log $LOG)"
+    print_env
+  else
+    log "not running on $HOST:$PORT (instance dir $BASE)"
+    exit 3
+  fi
+}
+
+cmd_log() {
+  [[ -r $LOG ]] || die "no readable log at $LOG"
+  tail -n 50 "$LOG"
+}
+
+case "${1:-}" in
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  status) shift; cmd_status "$@" ;;
+  log) shift; cmd_log ;;
+  *)
+    printf 'usage: %s start|stop|status|log\n' "$0" >&2
+    exit 2
+    ;;
+esac

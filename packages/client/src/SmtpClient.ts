@@ -125,23 +125,28 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
  * @since 0.1.0
  * @category models
  */
+type Options_ = Options
+type Mail_<E> = Mail<E>
+type SendResult_ = SendResult
+type Auth_ = Auth
+
 export declare namespace SmtpClient {
   /**
    * @since 0.1.0
    */
-  export type Options = import("./SmtpClient.js").Options
+  export type Options = Options_
   /**
    * @since 0.1.0
    */
-  export type Mail<E = never> = import("./SmtpClient.js").Mail<E>
+  export type Mail<E = never> = Mail_<E>
   /**
    * @since 0.1.0
    */
-  export type SendResult = import("./SmtpClient.js").SendResult
+  export type SendResult = SendResult_
   /**
    * @since 0.1.0
    */
-  export type Auth = import("./SmtpClient.js").Auth
+  export type Auth = Auth_
   /**
    * @since 0.1.0
    */

@@ -72,15 +72,19 @@ export class SocketError extends Data.TaggedError("SocketError")<{
     }`
     switch (this.operation) {
       case "lookup":
-        return `Could not resolve ${quote(this.host)}${this.code ? ` (${this.code})` : ""}: check the host name and DNS.`
+        return `Could not resolve ${quote(this.host)}${
+          this.code ? ` (${this.code})` : ""
+        }: check the host name and DNS.`
       case "connect":
-        return `Could not connect to ${target}${this.code ? ` (${this.code})` : ""}: check the host, the port and that the server is listening and reachable.`
+        return `Could not connect to ${target}${
+          this.code ? ` (${this.code})` : ""
+        }: check the host, the port and that the server is listening and reachable.`
       case "closed":
         return `The server at ${target} closed the connection unexpectedly.`
       default:
-        return `The connection to ${target} failed while ${
-          this.operation === "read" ? "reading" : "writing"
-        }${this.code ? ` (${this.code})` : ""}.`
+        return `The connection to ${target} failed while ${this.operation === "read" ? "reading" : "writing"}${
+          this.code ? ` (${this.code})` : ""
+        }.`
     }
   }
 }
@@ -265,7 +269,9 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   readonly [TypeId]: TypeId = TypeId
 
   override get message(): string {
-    return `Timed out after ${Duration.format(this.timeout)} waiting for ${this.operation}: the server is slow or unreachable; raise options.timeout if it is known to be slow.`
+    return `Timed out after ${
+      Duration.format(this.timeout)
+    } waiting for ${this.operation}: the server is slow or unreachable; raise options.timeout if it is known to be slow.`
   }
 }
 

@@ -297,7 +297,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
       while (true) {
         const line = yield* server.readLine
         commands.push(line.startsWith("AUTH") ? line.split(" ").slice(0, 2).join(" ") : line)
-        const verb = line.split(" ")[0]!.toUpperCase()
+        const verb = line.split(" ")[0].toUpperCase()
         if (verb === "EHLO") {
           yield* server.send(ehloReply(yield* server.isTls))
         } else if (verb === "HELO") {
@@ -381,7 +381,7 @@ const unstuff = (raw: Uint8Array): Uint8Array => {
   let o = 0
   let atLineStart = true
   for (let i = 0; i < body.length; i++) {
-    const b = body[i]!
+    const b = body[i]
     if (atLineStart && b === 0x2e) {
       atLineStart = false
       continue

@@ -36,7 +36,9 @@ describe("SmtpClient over the scripted server", () => {
         expect(result.statusCode).toBe(250)
         expect(server.received).toHaveLength(1)
         expect(decoder.decode(server.received[0]!.data)).toBe(mail.content)
-        expect(server.received[0]!.via).toBe((capabilities as ReadonlyArray<string> | undefined)?.includes("CHUNKING") ? "BDAT" : "DATA")
+        expect(server.received[0]!.via).toBe(
+          (capabilities as ReadonlyArray<string> | undefined)?.includes("CHUNKING") ? "BDAT" : "DATA"
+        )
         expect(server.commands.at(-1)).toBe("QUIT")
       }).pipe(Effect.provide(clientWith(server.script)))
     })
@@ -135,8 +137,7 @@ describe("SmtpClient over the scripted server", () => {
         yield* server.readLine
         yield* server.send("220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n")
         yield* server.readLine
-      }), { security: "starttls" })))
-  )
+      }), { security: "starttls" }))))
 
   it.effect("falls back to HELO when EHLO is refused", () =>
     Effect.gen(function*() {
@@ -172,8 +173,7 @@ describe("SmtpClient over the scripted server", () => {
         "DATA",
         "QUIT"
       ])
-    })
-  )
+    }))
 
   it.effect("bad input fails with InvalidInputError before any byte is written", () =>
     Effect.gen(function*() {

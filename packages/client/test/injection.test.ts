@@ -93,7 +93,9 @@ describe("command injection is impossible", () => {
         expect(encoded).toMatch(/^(?:[!-*,-<>-~]|\+[0-9A-F]{2})+$/)
         const decoded = new TextDecoder().decode(
           Uint8Array.from(
-            encoded!.match(/\+[0-9A-F]{2}|[^+]/g)!.map((t) => t.startsWith("+") ? parseInt(t.slice(1), 16) : t.charCodeAt(0))
+            encoded!.match(/\+[0-9A-F]{2}|[^+]/g)!.map((t) =>
+              t.startsWith("+") ? parseInt(t.slice(1), 16) : t.charCodeAt(0)
+            )
           )
         )
         expect(decoded).toBe(envid)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import { type Reply, ReplyParser, render } from "../src/internal/reply.js"
+import { render, type Reply, ReplyParser } from "../src/internal/reply.js"
 import { splitAt } from "./utils/split.js"
 
 const encoder = new TextEncoder()
@@ -25,12 +25,14 @@ const replyArb: FastCheck.Arbitrary<Reply> = FastCheck.integer({ min: 200, max: 
   FastCheck.record({
     code: FastCheck.constant(code),
     // RFC 3463: enhanced codes exist for the success and failure classes only.
-    enhancedCode: [2, 4, 5].includes(Math.floor(code / 100)) ? FastCheck.option(
-      FastCheck.tuple(FastCheck.integer({ min: 0, max: 999 }), FastCheck.integer({ min: 0, max: 999 })).map(
-        ([a, b]) => `${Math.floor(code / 100)}.${a}.${b}`
-      ),
-      { nil: undefined }
-    ) : FastCheck.constant(undefined),
+    enhancedCode: [2, 4, 5].includes(Math.floor(code / 100)) ?
+      FastCheck.option(
+        FastCheck.tuple(FastCheck.integer({ min: 0, max: 999 }), FastCheck.integer({ min: 0, max: 999 })).map(
+          ([a, b]) => `${Math.floor(code / 100)}.${a}.${b}`
+        ),
+        { nil: undefined }
+      ) :
+      FastCheck.constant(undefined),
     lines: FastCheck.array(FastCheck.oneof(lineText, FastCheck.constant("")), { minLength: 1, maxLength: 6 })
   })
 ).map((r) => r.enhancedCode !== undefined && r.lines[0] === "" ? { ...r, lines: ["x", ...r.lines.slice(1)] } : r)

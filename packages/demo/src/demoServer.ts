@@ -2,10 +2,10 @@
  * The demo's embedded server: smtp-server on loopback with a certificate made
  * at start, STARTTLS and AUTH. Recipients at `rejected.example` get 550.
  */
-import * as Crypto from "node:crypto"
-import * as Net from "node:net"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Crypto from "node:crypto"
+import * as Net from "node:net"
 import selfsigned from "selfsigned"
 import { SMTPServer } from "smtp-server"
 

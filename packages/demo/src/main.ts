@@ -32,7 +32,9 @@ const step = (title: string, options: SmtpClient.Options, mail: SmtpClient.Mail)
         Console.log(
           `✔ ${title}\n    accepted: ${result.accepted.join(", ")}${
             result.rejected.length > 0
-              ? `\n    rejected: ${result.rejected.map((r) => `${r.recipient} (${r.statusCode} ${r.message})`).join(", ")}`
+              ? `\n    rejected: ${
+                result.rejected.map((r) => `${r.recipient} (${r.statusCode} ${r.message})`).join(", ")
+              }`
               : ""
           }\n    server: ${result.response}`
         ),
@@ -94,7 +96,9 @@ const external = (url: URL) =>
     const from = process.env.DEMO_FROM ?? "effect-smtp-demo@localhost"
     const to = (process.env.DEMO_TO ?? from).split(",").map((s) => s.trim())
     const user = decodeURIComponent(url.username)
-    yield* Console.log(`Sending to ${url.protocol}//${url.hostname}:${url.port || "(default)"} as ${user || "(no auth)"}\n`)
+    yield* Console.log(
+      `Sending to ${url.protocol}//${url.hostname}:${url.port || "(default)"} as ${user || "(no auth)"}\n`
+    )
     yield* step(`one message to ${to.join(", ")}`, {
       host: url.hostname,
       port: url.port === "" ? undefined : Number(url.port),

@@ -23,9 +23,9 @@ export const metricsTable = (resourceMetrics: ResourceMetrics): string => {
       }
     }
   }
-  const widths = rows[0]!.map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i]!.length))))
+  const widths = rows[0].map((_, i) => Math.min(60, Math.max(...rows.map((r) => r[i].length))))
   return rows.map((row, r) => {
-    const line = row.map((cell, i) => i === row.length - 1 || i === 4 ? cell : cell.padEnd(widths[i]!)).join("  ")
+    const line = row.map((cell, i) => i === row.length - 1 || i === 4 ? cell : cell.padEnd(widths[i])).join("  ")
     return r === 0 ? `${line}\n${"-".repeat(Math.min(160, line.length + 40))}` : line
   }).join("\n")
 }

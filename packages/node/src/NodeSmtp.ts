@@ -5,8 +5,8 @@
  * @since 0.1.0
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import type * as ConfigError from "effect/ConfigError"
 import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import * as NodeSocket from "./NodeSocket.js"
 

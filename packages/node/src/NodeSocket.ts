@@ -8,12 +8,12 @@
  *
  * @since 0.1.0
  */
-import * as Layer from "effect/Layer"
-import type * as Effect from "effect/Effect"
 import type { SocketError } from "@effect-smtp/client/SmtpError"
 import type { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { Socket } from "@effect-smtp/client/Socket"
 import type { SocketService } from "@effect-smtp/client/Socket"
+import type * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as internal from "./internal/nodeSocket.js"
 
 /**

@@ -1,10 +1,10 @@
-import { describe, expect, it } from "@effect/vitest"
 import { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "@effect-smtp/client/SmtpError"
 import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import type { SocketConnectEvent } from "@effect-smtp/client/SmtpMetrics"
 import { Socket } from "@effect-smtp/client/Socket"
 import type { Connection, ConnectOptions } from "@effect-smtp/client/Socket"
 import { NodeSocket } from "@effect-smtp/node"
+import { describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -709,32 +709,36 @@ describe("NodeSocket", () => {
         expect(actual.digest("hex")).toBe(expected.digest("hex"))
       })))
 
-    it.live("writing 20 MB to a slow reader completes with every byte arriving", () =>
-      Effect.scoped(Effect.gen(function*() {
-        let received = 0
-        const actual = Crypto.createHash("sha256")
-        let done: (() => void) | undefined
-        const allArrived = new Promise<void>((resolve) => done = resolve)
-        const { port } = yield* serve(Net.createServer((socket) => {
-          socket.on("data", (chunk) => {
-            actual.update(chunk)
-            received += chunk.length
-            if (received >= total) done?.()
-            // Slow: a pause after every chunk.
-            socket.pause()
-            setTimeout(() => socket.resume(), 1)
-          })
-        }))
-        const connection = yield* connectWith({ host: "127.0.0.1", port }).connect
-        const expected = Crypto.createHash("sha256")
-        for (let index = 0; index < total / piece; index++) {
-          const chunk = pieceAt(index)
-          expected.update(chunk)
-          yield* connection.write(chunk)
-        }
-        yield* Effect.promise(() => allArrived)
-        expect(received).toBe(total)
-        expect(actual.digest("hex")).toBe(expected.digest("hex"))
-      })), 60_000)
+    it.live(
+      "writing 20 MB to a slow reader completes with every byte arriving",
+      () =>
+        Effect.scoped(Effect.gen(function*() {
+          let received = 0
+          const actual = Crypto.createHash("sha256")
+          let done: (() => void) | undefined
+          const allArrived = new Promise<void>((resolve) => done = resolve)
+          const { port } = yield* serve(Net.createServer((socket) => {
+            socket.on("data", (chunk) => {
+              actual.update(chunk)
+              received += chunk.length
+              if (received >= total) done?.()
+              // Slow: a pause after every chunk.
+              socket.pause()
+              setTimeout(() => socket.resume(), 1)
+            })
+          }))
+          const connection = yield* connectWith({ host: "127.0.0.1", port }).connect
+          const expected = Crypto.createHash("sha256")
+          for (let index = 0; index < total / piece; index++) {
+            const chunk = pieceAt(index)
+            expected.update(chunk)
+            yield* connection.write(chunk)
+          }
+          yield* Effect.promise(() => allArrived)
+          expect(received).toBe(total)
+          expect(actual.digest("hex")).toBe(expected.digest("hex"))
+        })),
+      60_000
+    )
   })
 })

@@ -42,7 +42,7 @@ function fromLines(lines: ReadonlyArray<string>): Capabilities {
   for (const line of lines) {
     const words = line.trim().split(/\s+/).filter((w) => w.length > 0)
     if (words.length === 0) continue // smtp-sink ends its reply with an empty "250 "
-    const keyword = words[0]!.toUpperCase()
+    const keyword = words[0].toUpperCase()
     const params = words.slice(1)
     // Old servers write "AUTH=LOGIN PLAIN" beside or instead of "AUTH LOGIN PLAIN".
     if (keyword.startsWith("AUTH=")) {
@@ -50,7 +50,7 @@ function fromLines(lines: ReadonlyArray<string>): Capabilities {
       continue
     }
     keywords.set(keyword, params)
-    if (keyword === "AUTH") for (const m of params) auth.add(m.toUpperCase())
+    if (keyword === "AUTH") { for (const m of params) auth.add(m.toUpperCase()) }
   }
   const sizeParam = keywords.get("SIZE")?.[0]
   const size = sizeParam !== undefined && /^\d+$/.test(sizeParam) && Number(sizeParam) > 0

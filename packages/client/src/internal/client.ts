@@ -102,7 +102,9 @@ export const make = <R extends SmtpClient.SendResult>(
           Effect.flatMap(nowMillis, (now) =>
             metrics.clientConnect({ ...facts(), outcome: outcomeOf(exit), durationMs: now - started }))
         ),
-        Effect.tap((s) => Effect.annotateCurrentSpan("network.peer.address", s.remoteAddress)),
+        Effect.tap((s) =>
+          Effect.annotateCurrentSpan("network.peer.address", s.remoteAddress)
+        ),
         Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
         Effect.withSpan("smtp.connect", { kind: "client", attributes: spanAttributes })
       )

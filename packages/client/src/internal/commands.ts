@@ -21,9 +21,9 @@ export const findControl = (value: string): number => {
 }
 
 const controlMessage = (value: string, at: number): string =>
-  `contains the control character ${
-    describeValue(value.charAt(at))
-  } at position ${at} in ${describeValue(value)}; CR, LF, NUL and other control characters could inject SMTP commands`
+  `contains the control character ${describeValue(value.charAt(at))} at position ${at} in ${
+    describeValue(value)
+  }; CR, LF, NUL and other control characters could inject SMTP commands`
 
 /** @internal */
 export const checkText = (field: string, value: string): InvalidInputError | undefined => {
@@ -53,7 +53,9 @@ export const checkAddress = (
   if (address.includes("<") || address.includes(">")) {
     return new InvalidInputError({
       field,
-      reason: `${describeValue(address)} contains "<" or ">": give the bare address (user@example.com), not a name or a bracketed path`
+      reason: `${
+        describeValue(address)
+      } contains "<" or ">": give the bare address (user@example.com), not a name or a bracketed path`
     })
   }
   if (/^\s|\s$/.test(address)) {

@@ -41,7 +41,7 @@ export const make = (stuffDots: boolean): BodyEncoder => {
       if (chunk.length > 0 && chunk[0] === LF) i = 1
     }
     for (; i < chunk.length; i++) {
-      const b = chunk[i]!
+      const b = chunk[i]
       if (b === CR) {
         if (i + 1 === chunk.length) {
           pendingCR = true
@@ -86,7 +86,7 @@ export const canonicalSize = (body: Uint8Array): number => {
   let size = 0
   let atLineStart = true
   for (let i = 0; i < body.length; i++) {
-    const b = body[i]!
+    const b = body[i]
     if (b === CR) {
       size += 2
       if (body[i + 1] === LF) i++

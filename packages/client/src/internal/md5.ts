@@ -4,7 +4,72 @@
  * Web Crypto has no MD5.
  */
 
-const shifts = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
+const shifts = [
+  7,
+  12,
+  17,
+  22,
+  7,
+  12,
+  17,
+  22,
+  7,
+  12,
+  17,
+  22,
+  7,
+  12,
+  17,
+  22,
+  5,
+  9,
+  14,
+  20,
+  5,
+  9,
+  14,
+  20,
+  5,
+  9,
+  14,
+  20,
+  5,
+  9,
+  14,
+  20,
+  4,
+  11,
+  16,
+  23,
+  4,
+  11,
+  16,
+  23,
+  4,
+  11,
+  16,
+  23,
+  4,
+  11,
+  16,
+  23,
+  6,
+  10,
+  15,
+  21,
+  6,
+  10,
+  15,
+  21,
+  6,
+  10,
+  15,
+  21,
+  6,
+  10,
+  15,
+  21
+]
 const constants = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0)
 
 /** @internal */
@@ -42,11 +107,11 @@ export const md5 = (message: Uint8Array): Uint8Array => {
         f = c ^ (b | ~d)
         g = (7 * i) % 16
       }
-      const sum = (a + f + constants[i]! + m[g]!) >>> 0
+      const sum = (a + f + constants[i] + m[g]) >>> 0
       a = d
       d = c
       c = b
-      b = (b + ((sum << shifts[i]!) | (sum >>> (32 - shifts[i]!)))) >>> 0
+      b = (b + ((sum << shifts[i]) | (sum >>> (32 - shifts[i])))) >>> 0
     }
     a0 = (a0 + a) >>> 0
     b0 = (b0 + b) >>> 0
@@ -69,8 +134,8 @@ export const hmacMd5 = (key: Uint8Array, message: Uint8Array): Uint8Array => {
   const inner = new Uint8Array(64 + message.length)
   const outer = new Uint8Array(64 + 16)
   for (let i = 0; i < 64; i++) {
-    inner[i] = block[i]! ^ 0x36
-    outer[i] = block[i]! ^ 0x5c
+    inner[i] = block[i] ^ 0x36
+    outer[i] = block[i] ^ 0x5c
   }
   inner.set(message, 64)
   outer.set(md5(inner), 64)

@@ -112,10 +112,10 @@ export class ReplyParser {
         detail: `a reply line is longer than ${this.limits.maxLineBytes} bytes`
       })
     }
-    if (length < 3 || !isDigit(data[start]!) || !isDigit(data[start + 1]!) || !isDigit(data[start + 2]!)) {
+    if (length < 3 || !isDigit(data[start]) || !isDigit(data[start + 1]) || !isDigit(data[start + 2])) {
       return malformed(data, start, end)
     }
-    const code = (data[start]! - 0x30) * 100 + (data[start + 1]! - 0x30) * 10 + (data[start + 2]! - 0x30)
+    const code = (data[start] - 0x30) * 100 + (data[start + 1] - 0x30) * 10 + (data[start + 2] - 0x30)
     const separator = length > 3 ? data[start + 3] : 0x20
     if (separator !== 0x20 && separator !== 0x2d) return malformed(data, start, end)
     if (code < 200 || code > 599) return malformed(data, start, end)
@@ -163,7 +163,7 @@ const malformed = (data: Uint8Array, start: number, end: number): SmtpProtocolEr
  * the reply's (RFC 3463 requires it), and keeps it on every line only once.
  */
 const finish = (code: number, lines: Array<string>): Reply => {
-  const match = enhancedCodePattern.exec(lines[0]!)
+  const match = enhancedCodePattern.exec(lines[0])
   if (match !== null && Number(match[1]) === Math.floor(code / 100)) {
     const enhancedCode = `${match[1]}.${match[2]}.${match[3]}`
     const strip = (line: string) => {

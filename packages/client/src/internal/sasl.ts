@@ -1,5 +1,5 @@
-import * as Encoding from "effect/Encoding"
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import { AuthenticationError, type InvalidInputError } from "../SmtpError.js"
 import { checkText } from "./commands.js"
@@ -114,7 +114,9 @@ export const start = (
       return {
         mechanism,
         initialResponse: b64(
-          `n,a=${credentials.user.replace(/=/g, "=3D").replace(/,/g, "=2C")},\u0001host=${server.host}\u0001port=${server.port}\u0001auth=Bearer ${secret}\u0001\u0001`
+          `n,a=${
+            credentials.user.replace(/=/g, "=3D").replace(/,/g, "=2C")
+          },\u0001host=${server.host}\u0001port=${server.port}\u0001auth=Bearer ${secret}\u0001\u0001`
         ),
         respond: () => b64("\u0001")
       }

@@ -2,7 +2,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import type * as SmtpProtocol from "../SmtpProtocol.js"
 import {
   AuthenticationError,
   InvalidInputError,
@@ -14,6 +13,7 @@ import {
   TimeoutError,
   TlsError
 } from "../SmtpError.js"
+import type * as SmtpProtocol from "../SmtpProtocol.js"
 import type { Connection, Socket } from "../Socket.js"
 import * as Capabilities from "./capabilities.js"
 import * as commands from "./commands.js"
@@ -47,7 +47,7 @@ const rejection = (recipient: string, reply: Reply): RecipientRejection => ({
 
 const isEightBit = (content: string | Uint8Array): boolean => {
   if (typeof content === "string") return !commands.isAscii(content)
-  for (let i = 0; i < content.length; i++) if (content[i]! > 0x7f) return true
+  for (let i = 0; i < content.length; i++) if (content[i] > 0x7f) return true
   return false
 }
 
@@ -158,7 +158,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         connection.upgradeTls({ ...options.tls, servername: options.tls?.servername ?? options.host }),
         {
           duration: timeouts.connect,
-          onTimeout: () => new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout: timeouts.connect })
+          onTimeout: () =>
+            new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout: timeouts.connect })
         }
       ))
       // RFC 3207 §4.2: forget everything learned in plaintext.
@@ -239,7 +240,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       return undefined
     }
 
-    const send = <E>(envelope: SmtpProtocol.Envelope<E>): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> =>
+    const send = <E>(
+      envelope: SmtpProtocol.Envelope<E>
+    ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> =>
       Effect.gen(function*() {
         if (broken !== undefined) return yield* Effect.fail(broken)
         const invalid = checkEnvelope(envelope)
@@ -281,9 +284,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           mailReply = yield* command(mail, timeouts.mail, "MAIL FROM")
           if (mailReply.code === 250) {
             for (let i = 0; i < envelope.to.length; i++) {
-              const r = yield* command(rcpts[i]!, timeouts.rcpt, "RCPT TO")
-              if (r.code === 250 || r.code === 251) accepted.push(envelope.to[i]!)
-              else rejected.push(rejection(envelope.to[i]!, r))
+              const r = yield* command(rcpts[i], timeouts.rcpt, "RCPT TO")
+              if (r.code === 250 || r.code === 251) accepted.push(envelope.to[i])
+              else rejected.push(rejection(envelope.to[i], r))
             }
             if (accepted.length > 0 && !useBdat) {
               dataReply = yield* command("DATA\r\n", timeouts.dataInitiation, "DATA")
@@ -306,7 +309,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         }
         if (accepted.length === 0) {
           yield* abandonData
-          const first = rejected[0]!
+          const first = rejected[0]
           return yield* recover(
             new SmtpCommandError({
               command: "RCPT TO",

@@ -47,7 +47,7 @@ const table: Record<string, number> = {
 export const unspecified = -1
 
 /** @internal */
-export const fromNodeCode = (code: string): number => Object.hasOwn(table, code) ? table[code]! : unspecified
+export const fromNodeCode = (code: string): number => Object.hasOwn(table, code) ? table[code] : unspecified
 
 /** @internal */
 export const knownCodes: ReadonlyArray<string> = Object.keys(table)

@@ -9,10 +9,10 @@
  * the first error for whichever phase looks next, and an 'error' event can
  * never be unhandled (which would crash the process).
  */
-import * as Effect from "effect/Effect"
-import * as Predicate from "effect/Predicate"
 import { SmtpProtocolError, SocketError, TlsError } from "@effect-smtp/client/SmtpError"
 import type { Connection, TlsOptions } from "@effect-smtp/client/Socket"
+import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 

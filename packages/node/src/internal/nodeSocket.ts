@@ -2,6 +2,11 @@
  * `Socket.connect` for Node: resolve, then one measured TCP attempt per
  * address until one connects, then implicit TLS when asked.
  */
+import { SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
+import type { TlsError } from "@effect-smtp/client/SmtpError"
+import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
+import type { Outcome } from "@effect-smtp/client/SmtpMetrics"
+import type { Connection, ConnectOptions, SocketService } from "@effect-smtp/client/Socket"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -10,11 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
-import type { TlsError } from "@effect-smtp/client/SmtpError"
-import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
-import type { Outcome } from "@effect-smtp/client/SmtpMetrics"
-import type { ConnectOptions, Connection, SocketService } from "@effect-smtp/client/Socket"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"

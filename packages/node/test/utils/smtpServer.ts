@@ -2,9 +2,9 @@
  * A real `smtp-server` (npm) on loopback for the duration of a scope, with a
  * record of every message it received.
  */
+import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
 import type { AddressInfo } from "node:net"
-import * as Effect from "effect/Effect"
 import { SMTPServer, type SMTPServerOptions } from "smtp-server"
 import { testCertificates } from "./certs.js"
 

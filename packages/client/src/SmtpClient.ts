@@ -45,6 +45,11 @@ export interface Options {
   readonly timeouts?: { readonly [K in keyof SmtpProtocol.Timeouts]?: Duration.DurationInput | undefined } | undefined
   /** The name sent with EHLO (default `[127.0.0.1]`). */
   readonly ehloName?: string | undefined
+  /**
+   * Opt-in: log the conversation (`C:` / `S:` lines) on Effect's Logger.
+   * Credentials never appear; bodies only with `{ body: true }`.
+   */
+  readonly protocolLog?: boolean | SmtpProtocol.ProtocolLogOptions | undefined
 }
 
 /**

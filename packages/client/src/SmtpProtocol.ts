@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Capabilities } from "./internal/capabilities.js"
 import type { DsnOptions } from "./internal/commands.js"
+import type { ProtocolLogOptions } from "./internal/protocolLog.js"
 import type { Reply } from "./internal/reply.js"
 import type { Credentials } from "./internal/sasl.js"
 import * as session from "./internal/session.js"
@@ -35,6 +36,11 @@ export type {
    * @category models
    */
   DsnOptions,
+  /**
+   * @since 0.1.0
+   * @category models
+   */
+  ProtocolLogOptions,
   /**
    * @since 0.1.0
    * @category models
@@ -128,6 +134,11 @@ export interface ConnectOptions {
    * STARTTLS is then an error rather than a plaintext session.
    */
   readonly credentialsFollow?: boolean | undefined
+  /**
+   * Logs the conversation on Effect's Logger (`C:` / `S:` lines); AUTH
+   * payloads are always redacted, bodies summarised unless `body` is set.
+   */
+  readonly protocolLog?: boolean | ProtocolLogOptions | undefined
   /** Told the peer's IP as soon as the transport connects (for telemetry). */
   readonly onTransport?: ((remoteAddress: string) => void) | undefined
 }

@@ -20,6 +20,7 @@ export interface ResolvedOptions {
   readonly tls: SmtpClient.Options["tls"]
   readonly timeouts: SmtpProtocol.Timeouts
   readonly ehloName: string | undefined
+  readonly protocolLog: SmtpClient.Options["protocolLog"]
 }
 
 /** @internal */
@@ -32,7 +33,8 @@ export const resolve = (options: SmtpClient.Options): ResolvedOptions => {
     auth: options.auth,
     tls: options.tls,
     timeouts: SmtpProtocol.resolveTimeouts(options.timeout, options.timeouts),
-    ehloName: options.ehloName
+    ehloName: options.ehloName,
+    protocolLog: options.protocolLog
   }
 }
 
@@ -92,6 +94,7 @@ export const make = <R extends SmtpClient.SendResult>(
         security: resolved.security,
         tls: resolved.tls,
         ehloName: resolved.ehloName,
+        protocolLog: resolved.protocolLog,
         timeouts: resolved.timeouts,
         credentialsFollow: resolved.auth !== undefined,
         onTransport: (address) => {

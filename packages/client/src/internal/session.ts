@@ -18,6 +18,7 @@ import type { Connection, Socket } from "../Socket.js"
 import * as Capabilities from "./capabilities.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
+import * as protocolLog from "./protocolLog.js"
 import { type Reply, ReplyParser, text } from "./reply.js"
 import * as sasl from "./sasl.js"
 
@@ -108,8 +109,13 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       }))
     }
 
+    const log = protocolLog.make(options.protocolLog)
+    const logged = log === undefined
+      ? readReply
+      : (timeout: Duration.Duration, operation: string) => Effect.tap(readReply(timeout, operation), log.server)
+
     const reply = (timeout: Duration.Duration, operation: string) =>
-      Effect.flatMap(readReply(timeout, operation), (r) =>
+      Effect.flatMap(logged(timeout, operation), (r) =>
         r.code === 421
           // 421: the server is closing the channel; whatever we asked, we are done.
           ? guard(Effect.fail(commandError(operation, r)))
@@ -121,8 +127,17 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         onTimeout: () => new TimeoutError({ operation, timeout })
       }))
 
-    const command = (line: string, timeout: Duration.Duration, operation: string) =>
-      Effect.zipRight(write(ascii(line), timeout, operation), reply(timeout, operation))
+    /** Writes command lines; `secret` keeps all but the verb out of the protocol log. */
+    const sendLines = (lines: string, timeout: Duration.Duration, operation: string, secret?: string) =>
+      log === undefined
+        ? write(ascii(lines), timeout, operation)
+        : Effect.zipRight(
+          secret === undefined ? log.client(lines) : log.clientSecret(secret),
+          write(ascii(lines), timeout, operation)
+        )
+
+    const command = (line: string, timeout: Duration.Duration, operation: string, secret?: string) =>
+      Effect.zipRight(sendLines(line, timeout, operation, secret), reply(timeout, operation))
 
     const expect = (r: Reply, command: string, ...codes: ReadonlyArray<number>) =>
       codes.includes(r.code) ? Effect.succeed(r) : Effect.fail(commandError(command, r))
@@ -200,10 +215,15 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         const first = exchange.initialResponse === undefined
           ? `AUTH ${exchange.mechanism}\r\n`
           : `AUTH ${exchange.mechanism} ${exchange.initialResponse}\r\n`
-        let r = yield* command(first, timeouts.command, "AUTH")
+        let r = yield* command(
+          first,
+          timeouts.command,
+          "AUTH",
+          exchange.initialResponse === undefined ? undefined : `AUTH ${exchange.mechanism}`
+        )
         // A bounded number of challenges: a hostile server could send 334 forever.
         for (let step = 0; r.code === 334 && step < 8; step++) {
-          r = yield* command(`${exchange.respond(text(r))}\r\n`, timeouts.command, "AUTH")
+          r = yield* command(`${exchange.respond(text(r))}\r\n`, timeouts.command, "AUTH", "")
         }
         if (r.code !== 235) {
           return yield* new AuthenticationError({
@@ -272,7 +292,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         if (capabilities.pipelining) {
           // RFC 2920: MAIL, every RCPT and DATA in one write; replies in order.
           const group = mail + rcpts.join("") + (useBdat ? "" : "DATA\r\n")
-          yield* write(ascii(group), timeouts.mail, "MAIL FROM")
+          yield* sendLines(group, timeouts.mail, "MAIL FROM")
           mailReply = yield* reply(timeouts.mail, "MAIL FROM")
           for (const to of envelope.to) {
             const r = yield* reply(timeouts.rcpt, "RCPT TO")
@@ -349,12 +369,15 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         if (content instanceof Uint8Array) {
           const encoded = concat(body.write(content), body.end())
           bytes = encoded.length
+          if (log !== undefined) yield* log.body(encoded)
           yield* write(encoded, timeouts.dataBlock, "a DATA block")
         } else {
           yield* Stream.runForEach(content, (chunk) => {
             const encoded = body.write(chunk)
             bytes += encoded.length
-            return encoded.length === 0 ? Effect.void : write(encoded, timeouts.dataBlock, "a DATA block")
+            if (encoded.length === 0) return Effect.void
+            const block = write(encoded, timeouts.dataBlock, "a DATA block")
+            return log === undefined ? block : Effect.zipRight(log.body(encoded), block)
           }).pipe(
             // The body stream failed mid-DATA: the server holds a partial
             // message that must never be delivered, so the session is done.
@@ -383,8 +406,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         const chunk = (data: Uint8Array, last: boolean) =>
           Effect.gen(function*() {
             bytes += data.length
-            const header = ascii(`BDAT ${data.length}${last ? " LAST" : ""}\r\n`)
-            yield* write(concat(header, data), timeouts.dataBlock, "a BDAT chunk")
+            const line = `BDAT ${data.length}${last ? " LAST" : ""}\r\n`
+            if (log !== undefined) yield* Effect.zipRight(log.client(line), log.body(data))
+            yield* write(concat(ascii(line), data), timeouts.dataBlock, "a BDAT chunk")
             const r = yield* reply(last ? timeouts.dataTermination : timeouts.dataBlock, "the reply to BDAT")
             // RFC 3030: after a failed chunk no further BDAT is sent.
             if (!last && r.code !== 250) return yield* recover(commandError("BDAT", r))

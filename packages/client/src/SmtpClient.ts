@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/client.js"
+import type * as pooling from "./internal/pool.js"
 import type { SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
 import type * as SmtpProtocol from "./SmtpProtocol.js"
@@ -50,7 +51,19 @@ export interface Options {
    * Credentials never appear; bodies only with `{ body: true }`.
    */
   readonly protocolLog?: boolean | SmtpProtocol.ProtocolLogOptions | undefined
+  /**
+   * Keep connections open and share them between concurrent sends, pipelining
+   * messages back to back (`true` for the defaults). Without it, every send
+   * opens its own connection and closes it with QUIT.
+   */
+  readonly pool?: true | PoolOptions | undefined
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PoolOptions = pooling.PoolOptions
 
 /**
  * One message. `content` is the RFC 5322 message (headers and body); the
@@ -164,7 +177,7 @@ export declare namespace SmtpClient {
  */
 export const make = (
   options: Options
-): Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
+): Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> =>
   internal.make(options, (mail, result) => ({ ...result, envelope: { from: mail.from, to: mail.to } }))
 
 /**
@@ -179,7 +192,7 @@ export const send = <E = never>(mail: Mail<E>): Effect.Effect<SendResult, SmtpEr
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
-  Layer.effect(SmtpClient, make(options))
+  Layer.scoped(SmtpClient, make(options))
 
 /**
  * Options read through Effect `Config`, e.g.

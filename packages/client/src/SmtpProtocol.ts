@@ -208,9 +208,20 @@ export interface Session {
    * if one did. A broken session is closed, never reused.
    */
   readonly broken: Effect.Effect<SmtpError | undefined>
+  /** Interrupted mid-exchange: out of step with the server, never reused. */
+  readonly interrupted: Effect.Effect<boolean>
   readonly authenticate: (credentials: Credentials) => Effect.Effect<void, SmtpError>
-  /** MAIL, RCPT for each recipient, DATA or BDAT; RSET after a failure. */
-  readonly send: <E>(envelope: Envelope<E>) => Effect.Effect<TransactionResult, SmtpError | E>
+  /**
+   * MAIL, RCPT for each recipient, DATA or BDAT; RSET after a failure.
+   *
+   * With `pipelineNext` (and PIPELINING), the next message's MAIL, RCPT and
+   * DATA go out in the same write as this body's end (RFC 2920 §3.1); that
+   * message must be the next one sent on this session.
+   */
+  readonly send: <E>(
+    envelope: Envelope<E>,
+    options?: { readonly pipelineNext?: Envelope<unknown> | undefined }
+  ) => Effect.Effect<TransactionResult, SmtpError | E>
   readonly rset: Effect.Effect<void, SmtpError>
   readonly noop: Effect.Effect<void, SmtpError>
   /** Says goodbye; the socket closes with the scope. */

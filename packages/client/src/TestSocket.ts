@@ -38,6 +38,8 @@ export interface ServerSide {
   readonly readData: Effect.Effect<Uint8Array, Cause.NoSuchElementException>
   /** Whether the client has started TLS (STARTTLS) on this connection. */
   readonly isTls: Effect.Effect<boolean>
+  /** Whether bytes from the client are waiting to be read (a pipelined command, say). */
+  readonly hasPending: Effect.Effect<boolean>
 }
 
 /**
@@ -159,7 +161,8 @@ const pipe = (
         const i = indexOf(b, terminator)
         return i === -1 ? -1 : i + terminator.length
       }),
-      isTls: Effect.sync(() => tls)
+      isTls: Effect.sync(() => tls),
+      hasPending: Effect.map(Queue.size(toServer), (queued) => inbox.length > 0 || queued > 0)
     }
 
     const endServer = Effect.suspend(() => {
@@ -274,7 +277,10 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
   readonly script: (server: ServerSide) => Effect.Effect<void, unknown>
   readonly received: ReadonlyArray<ReceivedMessage>
   readonly commands: ReadonlyArray<string>
+  /** Bodies whose end arrived with the next command already behind it (RFC 2920 §3.1). */
+  readonly pipelinedAfterBody: () => number
 } => {
+  let pipelinedAfterBody = 0
   const received: Array<ReceivedMessage> = []
   const commands: Array<string> = []
   const capabilities = config.capabilities ??
@@ -323,6 +329,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
           }
           yield* server.send("354 go ahead\r\n")
           const raw = yield* server.readData
+          if (yield* server.hasPending) pipelinedAfterBody++
           received.push({ from, to, data: unstuff(raw), via: "DATA" })
           reset()
           yield* server.send("250 2.0.0 Ok: queued as TEST1\r\n")
@@ -349,7 +356,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
         }
       }
     })
-  return { script, received, commands }
+  return { script, received, commands, pipelinedAfterBody: () => pipelinedAfterBody }
 }
 
 const authenticate = (

@@ -9,6 +9,7 @@ import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
+import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
 
 /** @internal */
@@ -112,10 +113,11 @@ export const make = <R extends SmtpClient.SendResult>(
         Effect.withSpan("smtp.connect", { kind: "client", attributes: spanAttributes })
       )
       const ready = yield* nowMillis
-      yield* Effect.addFinalizer((exit) =>
+      yield* Effect.addFinalizer(() =>
         Effect.gen(function*() {
           const broken = yield* opened.broken
-          const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+          // Interrupted mid-exchange; a pool closing an idle connection is a clean close.
+          const interrupted = yield* opened.interrupted
           // Goodbye only where the session is still in step; otherwise the
           // socket is simply destroyed with the scope.
           if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
@@ -140,10 +142,14 @@ export const make = <R extends SmtpClient.SendResult>(
       return opened
     })
 
-    const transaction = <E>(opened: SmtpProtocol.Session, mail: SmtpClient.Mail<E>) =>
+    const transaction = <E>(
+      opened: SmtpProtocol.Session,
+      mail: SmtpClient.Mail<E>,
+      next?: SmtpClient.Mail<unknown> | undefined
+    ) =>
       Effect.gen(function*() {
         const started = yield* nowMillis
-        const result = yield* opened.send(mail).pipe(
+        const result = yield* opened.send(mail, { pipelineNext: next }).pipe(
           Effect.onExit((exit) => {
             // Input refused before any byte was written is no send attempt.
             const refused = Exit.isFailure(exit) &&
@@ -170,15 +176,21 @@ export const make = <R extends SmtpClient.SendResult>(
         })
       )
 
+    const pool = options.pool === undefined
+      ? undefined
+      : yield* pooling.make(options.pool === true ? {} : options.pool, session, transaction)
+
     const service: SmtpClient.SmtpClientService = {
       options: resolved,
       session,
       send: <E>(mail: SmtpClient.Mail<E>) =>
         Effect.suspend(() => {
           const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
-          return invalid !== undefined
-            ? Effect.fail(invalid)
-            : Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail)))
+          if (invalid !== undefined) return Effect.fail(invalid)
+          return pool === undefined
+            ? Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail)))
+            // The pool runs any message's transaction; the types are the caller's.
+            : pool.submit(mail as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
         }),
       verify: Effect.scoped(Effect.asVoid(session))
     }

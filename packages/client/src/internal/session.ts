@@ -260,30 +260,65 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       return undefined
     }
 
+    /** Everything about a message that needs no round trip: checks and command lines. */
+    interface Prepared<E> {
+      readonly envelope: SmtpProtocol.Envelope<E>
+      readonly known: Uint8Array | Stream.Stream<Uint8Array, E>
+      readonly mail: string
+      readonly rcpts: ReadonlyArray<string>
+      readonly useBdat: boolean
+      /** The pipelined group: MAIL, every RCPT, and DATA unless BDAT follows. */
+      readonly group: string
+    }
+
+    const prepare = <E>(envelope: SmtpProtocol.Envelope<E>): InvalidInputError | Prepared<E> => {
+      const invalid = checkEnvelope(envelope)
+      if (invalid !== undefined) return invalid
+      const content = envelope.content
+      const known = typeof content === "string" ? encoder.encode(content) : content
+      const size = known instanceof Uint8Array ? dataEncoder.canonicalSize(known) : envelope.size
+      if (size !== undefined && capabilities.size !== undefined && size > capabilities.size) {
+        return new InvalidInputError({
+          field: "content",
+          reason: `the message is ${size} bytes and the server accepts at most ${capabilities.size} (SIZE)`
+        })
+      }
+      const useBdat = capabilities.chunking
+      const mail = commands.mailFrom(envelope.from, {
+        size: capabilities.size !== undefined || capabilities.keywords.has("SIZE") ? size : undefined,
+        eightBitMime: capabilities.eightBitMime && (known instanceof Uint8Array ? isEightBit(known) : true),
+        smtpUtf8: capabilities.smtpUtf8 && [envelope.from, ...envelope.to].some((a) => !commands.isAscii(a)),
+        dsn: capabilities.dsn ? envelope.dsn : undefined
+      })
+      const rcpts = envelope.to.map((to) => commands.rcptTo(to, capabilities.dsn ? envelope.dsn : undefined))
+      return { envelope, known, mail, rcpts, useBdat, group: mail + rcpts.join("") + (useBdat ? "" : "DATA\r\n") }
+    }
+
+    /**
+     * RFC 2920 §3.1: the next message's group may ride behind this body's end.
+     * Its replies are then read when that message is sent, and nothing else
+     * may be sent in between.
+     */
+    let groupAhead: Prepared<unknown> | undefined = undefined
+
     const send = <E>(
-      envelope: SmtpProtocol.Envelope<E>
+      envelope: SmtpProtocol.Envelope<E>,
+      next: SmtpProtocol.Envelope<unknown> | undefined
     ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> =>
       Effect.gen(function*() {
         if (broken !== undefined) return yield* Effect.fail(broken)
-        const invalid = checkEnvelope(envelope)
-        if (invalid !== undefined) return yield* invalid
-        const content = envelope.content
-        const known = typeof content === "string" ? encoder.encode(content) : content
-        const size = known instanceof Uint8Array ? dataEncoder.canonicalSize(known) : envelope.size
-        if (size !== undefined && capabilities.size !== undefined && size > capabilities.size) {
-          return yield* new InvalidInputError({
-            field: "content",
-            reason: `the message is ${size} bytes and the server accepts at most ${capabilities.size} (SIZE)`
-          })
+        const ahead = groupAhead
+        groupAhead = undefined
+        if (ahead !== undefined && ahead.envelope !== envelope) {
+          return yield* Effect.dieMessage("a message was sent while another one's commands were in flight")
         }
-        const useBdat = capabilities.chunking
-        const mail = commands.mailFrom(envelope.from, {
-          size: capabilities.size !== undefined || capabilities.keywords.has("SIZE") ? size : undefined,
-          eightBitMime: capabilities.eightBitMime && (known instanceof Uint8Array ? isEightBit(known) : true),
-          smtpUtf8: capabilities.smtpUtf8 && [envelope.from, ...envelope.to].some((a) => !commands.isAscii(a)),
-          dsn: capabilities.dsn ? envelope.dsn : undefined
-        })
-        const rcpts = envelope.to.map((to) => commands.rcptTo(to, capabilities.dsn ? envelope.dsn : undefined))
+        const prepared = ahead === undefined ? prepare(envelope) : ahead as Prepared<E>
+        if (prepared instanceof InvalidInputError) return yield* prepared
+        const { known, mail, rcpts, useBdat } = prepared
+        const following = next !== undefined && capabilities.pipelining ? prepare(next) : undefined
+        const trailer = following === undefined || following instanceof InvalidInputError
+          ? undefined
+          : following
 
         const accepted: Array<string> = []
         const rejected: Array<RecipientRejection> = []
@@ -291,8 +326,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         let dataReply: Reply | undefined = undefined
         if (capabilities.pipelining) {
           // RFC 2920: MAIL, every RCPT and DATA in one write; replies in order.
-          const group = mail + rcpts.join("") + (useBdat ? "" : "DATA\r\n")
-          yield* sendLines(group, timeouts.mail, "MAIL FROM")
+          if (ahead === undefined) yield* sendLines(prepared.group, timeouts.mail, "MAIL FROM")
           mailReply = yield* reply(timeouts.mail, "MAIL FROM")
           for (const to of envelope.to) {
             const r = yield* reply(timeouts.rcpt, "RCPT TO")
@@ -345,7 +379,13 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           return yield* recover(commandError("DATA", dataReply))
         }
 
-        const body = useBdat ? sendBdat(known) : sendData(known)
+        // The next group goes out with the end of this body, in the same write.
+        const after = trailer === undefined ? undefined : ascii(trailer.group)
+        if (trailer !== undefined) {
+          groupAhead = trailer as Prepared<unknown>
+          if (log !== undefined) yield* log.client(trailer.group)
+        }
+        const body = useBdat ? sendBdat(known, after) : sendData(known, after)
         const [final, bytesSent] = yield* body
         if (final.code !== 250) {
           return yield* Effect.fail(commandError(useBdat ? "BDAT" : "DATA", final))
@@ -361,7 +401,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       })
 
     const sendData = <E>(
-      content: Uint8Array | Stream.Stream<Uint8Array, E>
+      content: Uint8Array | Stream.Stream<Uint8Array, E>,
+      after: Uint8Array | undefined
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(true)
@@ -370,7 +411,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           const encoded = concat(body.write(content), body.end())
           bytes = encoded.length
           if (log !== undefined) yield* log.body(encoded)
-          yield* write(encoded, timeouts.dataBlock, "a DATA block")
+          yield* write(after === undefined ? encoded : concat(encoded, after), timeouts.dataBlock, "a DATA block")
         } else {
           yield* Stream.runForEach(content, (chunk) => {
             const encoded = body.write(chunk)
@@ -391,14 +432,15 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           )
           const tail = body.end()
           bytes += tail.length
-          yield* write(tail, timeouts.dataBlock, "a DATA block")
+          yield* write(after === undefined ? tail : concat(tail, after), timeouts.dataBlock, "a DATA block")
         }
         const final = yield* reply(timeouts.dataTermination, "the reply to the end of DATA")
         return [final, bytes] as const
       })
 
     const sendBdat = <E>(
-      content: Uint8Array | Stream.Stream<Uint8Array, E>
+      content: Uint8Array | Stream.Stream<Uint8Array, E>,
+      after: Uint8Array | undefined
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(false)
@@ -408,7 +450,12 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             bytes += data.length
             const line = `BDAT ${data.length}${last ? " LAST" : ""}\r\n`
             if (log !== undefined) yield* Effect.zipRight(log.client(line), log.body(data))
-            yield* write(concat(ascii(line), data), timeouts.dataBlock, "a BDAT chunk")
+            const chunkBytes = concat(ascii(line), data)
+            yield* write(
+              last && after !== undefined ? concat(chunkBytes, after) : chunkBytes,
+              timeouts.dataBlock,
+              "a BDAT chunk"
+            )
             const r = yield* reply(last ? timeouts.dataTermination : timeouts.dataBlock, "the reply to BDAT")
             // RFC 3030: after a failed chunk no further BDAT is sent.
             if (!last && r.code !== 250) return yield* recover(commandError("BDAT", r))
@@ -433,6 +480,20 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         return [final, bytes] as const
       })
 
+    /**
+     * Interrupted in the middle of an exchange: the server's state is
+     * unknown, so the connection is neither reused nor said goodbye to.
+     */
+    let interrupted = false
+    const inFlight = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.onInterrupt(
+        guard(effect),
+        () =>
+          Effect.sync(() => {
+            interrupted = true
+          })
+      )
+
     const session: SmtpProtocol.Session = {
       host: options.host,
       port: options.port,
@@ -441,13 +502,20 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       capabilities: Effect.sync(() => capabilities),
       isTls: connection.isTls,
       broken: Effect.sync(() => broken),
-      authenticate: (credentials) => guard(authenticate(credentials)),
-      send: (envelope) => guard(send(envelope)),
-      rset: guard(rset),
-      noop: Effect.flatMap(command("NOOP\r\n", timeouts.command, "NOOP"), (r) => expect(r, "NOOP", 250)),
+      interrupted: Effect.sync(() => interrupted),
+      authenticate: (credentials) => inFlight(authenticate(credentials)),
+      send: (envelope, sendOptions) => inFlight(send(envelope, sendOptions?.pipelineNext)),
+      rset: inFlight(rset),
+      noop: inFlight(Effect.flatMap(command("NOOP\r\n", timeouts.command, "NOOP"), (r) => expect(r, "NOOP", 250))),
       quit: Effect.gen(function*() {
-        if (broken !== undefined) return
-        yield* Effect.ignore(command("QUIT\r\n", Duration.min(timeouts.command, Duration.seconds(10)), "QUIT"))
+        if (broken !== undefined || interrupted || groupAhead !== undefined) return
+        // Quit usually runs in a finalizer, which is uninterruptible: there a
+        // timeout cannot stop the wait for the reply, so a silent server would
+        // hold the close (and connection.duration) forever. `exit` keeps an
+        // interruption of this region from skipping the close.
+        yield* Effect.exit(Effect.interruptible(
+          command("QUIT\r\n", Duration.min(timeouts.command, Duration.seconds(10)), "QUIT")
+        ))
         yield* connection.close
       })
     }

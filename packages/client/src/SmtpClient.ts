@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/client.js"
 import type * as pooling from "./internal/pool.js"
+import * as SmtpConfig from "./SmtpConfig.js"
 import type { SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
 import type * as SmtpProtocol from "./SmtpProtocol.js"
@@ -130,7 +131,7 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
    * @category layers
    */
   static layerConfig(
-    config: Config.Config.Wrap<Options>
+    config?: Config.Config.Wrap<Options>
   ): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> {
     return layerConfig(config)
   }
@@ -195,13 +196,14 @@ export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProt
   Layer.scoped(SmtpClient, make(options))
 
 /**
- * Options read through Effect `Config`, e.g.
- * `Config.all({ host: Config.string("SMTP_HOST"), ... })`.
+ * Options read through Effect `Config`: by default `SMTP_URL`, or `SMTP_HOST`,
+ * `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`, `SMTP_PASSWORD` (see
+ * `SmtpConfig.options`); or any `Config.Wrap<Options>`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options>
+  config: Config.Config.Wrap<Options> = SmtpConfig.options
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
   Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

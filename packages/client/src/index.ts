@@ -94,3 +94,10 @@ export type { Auth, Mail, Options as SmtpClientOptions, SendResult } from "./Smt
  * @since 0.1.0
  */
 export * as TestSocket from "./TestSocket.js"
+
+/**
+ * Client options from `SMTP_URL` or `SMTP_HOST`, `SMTP_PORT`, ... through Effect `Config`.
+ *
+ * @since 0.1.0
+ */
+export * as SmtpConfig from "./SmtpConfig.js"

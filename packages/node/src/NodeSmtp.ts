@@ -41,12 +41,14 @@ export const layer = (options: SmtpClient.Options): Layer.Layer<SmtpClient> =>
   layerWithMetrics(options).pipe(Layer.provide(SmtpMetrics.layer))
 
 /**
- * Like `layer`, with the options read through Effect `Config`.
+ * Like `layer`, with the options read through Effect `Config`: by default
+ * `SMTP_URL`, or `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`,
+ * `SMTP_PASSWORD`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<SmtpClient.Options>
+  config?: Config.Config.Wrap<SmtpClient.Options>
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
   SmtpClient.layerConfig(config).pipe(Layer.provide(layerProtocol), Layer.provide(SmtpMetrics.layer))

@@ -1,0 +1,91 @@
+/**
+ * Client options read through Effect `Config`: `SMTP_URL`, or `SMTP_HOST`,
+ * `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER` and `SMTP_PASSWORD`. A wrong value
+ * fails with a `ConfigError` that names the variable.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type { Options } from "./SmtpClient.js"
+import type { Security } from "./SmtpProtocol.js"
+
+const securities: ReadonlyArray<Security> = ["tls", "starttls", "starttls-if-available", "none"]
+
+/**
+ * Parses `smtp://user:password@host:port` or `smtps://...` (implicit TLS).
+ * `?security=starttls` (or any mode) overrides the scheme's default.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseUrl = (text: string): Either.Either<Options, string> => {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return Either.left("is not a URL; expected smtp://user:password@host:port or smtps://...")
+  }
+  if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
+    return Either.left(`has the scheme "${url.protocol.slice(0, -1)}"; expected smtp or smtps`)
+  }
+  if (url.hostname === "") return Either.left("has no host")
+  const security = url.searchParams.get("security")
+  if (security !== null && !securities.includes(security as Security)) {
+    return Either.left(`has security=${security}; expected one of ${securities.join(", ")}`)
+  }
+  const user = decodeURIComponent(url.username)
+  const password = decodeURIComponent(url.password)
+  if (user !== "" && password === "") return Either.left("names a user but no password")
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
+  return Either.right({
+    host: hostname,
+    port: url.port === "" ? undefined : Number(url.port),
+    security: security !== null ? security as Security : url.protocol === "smtps:" ? "tls" : undefined,
+    auth: user === "" ? undefined : { user, password: Redacted.make(password) }
+  })
+}
+
+const fromUrl: Config.Config<Options> = Config.string("SMTP_URL").pipe(
+  Config.mapOrFail((text) =>
+    Either.mapLeft(parseUrl(text), (reason) => ConfigError.InvalidData(["SMTP_URL"], `SMTP_URL ${reason}`))
+  )
+)
+
+const fromParts: Config.Config<Options> = Config.all({
+  host: Config.string("SMTP_HOST"),
+  port: Config.option(Config.port("SMTP_PORT")),
+  security: Config.option(Config.literal(...securities)("SMTP_SECURITY")),
+  user: Config.option(Config.string("SMTP_USER")),
+  password: Config.option(Config.redacted("SMTP_PASSWORD"))
+}).pipe(
+  Config.mapOrFail(({ host, password, port, security, user }) => {
+    if (Option.isSome(user) && Option.isNone(password)) {
+      return Either.left(ConfigError.MissingData(["SMTP_PASSWORD"], "SMTP_USER is set, so SMTP_PASSWORD is needed"))
+    }
+    const options: Options = {
+      host,
+      port: Option.getOrUndefined(port),
+      security: Option.getOrUndefined(security),
+      auth: Option.isSome(user) && Option.isSome(password)
+        ? { user: user.value, password: password.value }
+        : undefined
+    }
+    return Either.right(options)
+  })
+)
+
+/**
+ * `SMTP_URL` when it is set, else the separate variables (`SMTP_HOST` required).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const options: Config.Config<Options> = Config.orElseIf(fromUrl, {
+  // Only a missing SMTP_URL falls back; a malformed one is reported as such.
+  if: ConfigError.isMissingDataOnly,
+  orElse: () => fromParts
+})

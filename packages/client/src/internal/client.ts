@@ -63,6 +63,46 @@ export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome => {
   return { _tag: "Failure", error: new InvalidInputError({ field: "content", reason: "an unexpected defect" }) }
 }
 
+/** The `error.type` of a failure, as `outcomeOf` reports it to the metrics. */
+const errorTypeOf = (error: unknown): string => isSmtpError(error) ? error._tag : "InvalidInputError"
+
+/**
+ * A failure as a span records it: its `error.type` and nothing it carries.
+ * Tracers export a failed span's error (OpenTelemetry: an exception event and
+ * the status message, from the error's message), and our messages name
+ * recipients and quote server replies, which can quote them too.
+ */
+class SpanFailure<E> extends Error {
+  readonly #error: E
+  constructor(errorType: string, error: E) {
+    super(errorType)
+    this.name = errorType
+    this.#error = error
+  }
+  get error(): E {
+    return this.#error
+  }
+}
+
+/**
+ * A client span around `effect`: `error.type` on failure, the failure recorded
+ * as a `SpanFailure`; the caller still gets the error itself.
+ */
+const traced =
+  (name: string, attributes: Record<string, unknown>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    effect.pipe(
+      Effect.catchAll((error) => {
+        const errorType = errorTypeOf(error)
+        return Effect.zipRight(
+          Effect.annotateCurrentSpan("error.type", errorType),
+          Effect.fail(new SpanFailure(errorType, error))
+        )
+      }),
+      Effect.withSpan(name, { kind: "client", captureStackTrace: false, attributes }),
+      Effect.mapError((failure) => failure.error)
+    )
+
 /** @internal */
 export const make = <R extends SmtpClient.SendResult>(
   options: SmtpClient.Options,
@@ -106,11 +146,11 @@ export const make = <R extends SmtpClient.SendResult>(
           Effect.flatMap(nowMillis, (now) =>
             metrics.clientConnect({ ...facts(), outcome: outcomeOf(exit), durationMs: now - started }))
         ),
-        Effect.tap((s) =>
-          Effect.annotateCurrentSpan("network.peer.address", s.remoteAddress)
-        ),
-        Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
-        Effect.withSpan("smtp.connect", { kind: "client", attributes: spanAttributes })
+        // Once the TCP connection exists, also when the connect then fails.
+        Effect.ensuring(Effect.suspend(() =>
+          peerAddress === undefined ? Effect.void : Effect.annotateCurrentSpan("network.peer.address", peerAddress)
+        )),
+        traced("smtp.connect", spanAttributes)
       )
       const ready = yield* nowMillis
       yield* Effect.addFinalizer(() =>
@@ -120,7 +160,9 @@ export const make = <R extends SmtpClient.SendResult>(
           const interrupted = yield* opened.interrupted
           // Goodbye only where the session is still in step; otherwise the
           // socket is simply destroyed with the scope.
-          if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
+          if (broken === undefined && !interrupted) {
+            yield* Effect.ignore(opened.quit)
+          }
           const now = yield* nowMillis
           const outcome: Outcome = broken !== undefined
             ? { _tag: "Failure", error: broken }
@@ -132,11 +174,7 @@ export const make = <R extends SmtpClient.SendResult>(
       )
       if (resolved.auth !== undefined) {
         yield* opened.authenticate(resolved.auth).pipe(
-          Effect.tapError((error) => Effect.annotateCurrentSpan("error.type", error._tag)),
-          Effect.withSpan("smtp.authenticate", {
-            kind: "client",
-            attributes: { ...spanAttributes, "network.peer.address": opened.remoteAddress }
-          })
+          traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
         )
       }
       return opened
@@ -153,7 +191,8 @@ export const make = <R extends SmtpClient.SendResult>(
           Effect.onExit((exit) => {
             // Input refused before any byte was written is no send attempt.
             const refused = Exit.isFailure(exit) &&
-              Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+              Option.exists(Cause.failureOption(exit.cause), (e) =>
+                isSmtpError(e) && e._tag === "InvalidInputError")
             return refused ? Effect.void : Effect.flatMap(nowMillis, (now) =>
               metrics.messageSend({
                 serverAddress: resolved.host,
@@ -167,13 +206,7 @@ export const make = <R extends SmtpClient.SendResult>(
         )
         return toResult(mail as SmtpClient.Mail<unknown>, result)
       }).pipe(
-        Effect.tapError((error) =>
-          isSmtpError(error) ? Effect.annotateCurrentSpan("error.type", error._tag) : Effect.void
-        ),
-        Effect.withSpan("smtp.send", {
-          kind: "client",
-          attributes: { ...spanAttributes, "network.peer.address": opened.remoteAddress }
-        })
+        traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
       )
 
     const pool = options.pool === undefined
@@ -186,9 +219,12 @@ export const make = <R extends SmtpClient.SendResult>(
       send: <E>(mail: SmtpClient.Mail<E>) =>
         Effect.suspend(() => {
           const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
-          if (invalid !== undefined) return Effect.fail(invalid)
+          if (invalid !== undefined) {
+            return Effect.fail(invalid)
+          }
           return pool === undefined
-            ? Effect.scoped(Effect.flatMap(session, (opened) => transaction(opened, mail)))
+            ? Effect.scoped(Effect.flatMap(session, (opened) =>
+              transaction(opened, mail)))
             // The pool runs any message's transaction; the types are the caller's.
             : pool.submit(mail as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
         }),

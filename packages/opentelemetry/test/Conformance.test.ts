@@ -1,0 +1,649 @@
+/**
+ * Conformance of the exported telemetry with MailKit's documented metrics
+ * (shared/spec/mailkit-telemetry.md, read through telemetry-notes.md and
+ * socket-errors.md), end to end: the real client (`NodeSmtp.layerWithMetrics`
+ * over node:net / node:tls) against a real smtp-server or a hand-driven peer on
+ * loopback, recording through `OtelSmtpMetrics.layer` into an OpenTelemetry SDK
+ * `MeterProvider` whose reader is collected by hand into an
+ * `InMemoryMetricExporter`. Each scenario has a provider of its own, so the
+ * counts are exact. Real time throughout (timeouts, interruption), hence `live`.
+ *
+ * `CONFORMANCE_DUMP=1` prints each scenario's exported data points.
+ */
+import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import { describe, expect, it } from "@effect/vitest"
+import * as OtelApi from "@opentelemetry/api"
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { testCertificates } from "../../node/test/utils/certs.js"
+import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
+import { OtelSmtpMetrics } from "../src/index.js"
+import { dump, type ExportedMetric, type ExportedPoint, testSdk } from "./utils/otelSdk.js"
+import * as Raw from "./utils/rawServer.js"
+
+type Attributes = Readonly<Record<string, string | number>>
+
+const loopback = "127.0.0.1"
+const mail = {
+  from: "sender@example.com",
+  to: ["rcpt@example.com"],
+  content: "From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: conformance\r\n\r\nHello.\r\n"
+}
+const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
+const trusted = () => ({ ca: testCertificates().ca })
+
+// ---------------------------------------------------------------------------
+// Running a scenario
+// ---------------------------------------------------------------------------
+
+interface Outcome<A, E> {
+  readonly exit: Exit.Exit<A, E>
+  readonly exported: ReadonlyArray<ExportedMetric>
+  /** Wall time around the whole scenario, on the clock the client uses. */
+  readonly wallMs: number
+}
+
+/**
+ * Runs `body` against a client built from `options` whose metrics go to a
+ * fresh SDK; `lookup` replaces DNS (then the stack is assembled by hand, as
+ * `NodeSmtp.layerWithMetrics` uses the system resolver).
+ */
+const scenario = <A, E>(
+  name: string,
+  options: SmtpClient.Options,
+  body: Effect.Effect<A, E, SmtpClient>,
+  lookup?: NodeSocket.NodeSocketOptions["lookup"]
+) =>
+  Effect.gen(function*() {
+    const sdk = yield* testSdk
+    const metrics = OtelSmtpMetrics.layer({ meterProvider: sdk.meterProvider })
+    const client = lookup === undefined
+      ? NodeSmtp.layerWithMetrics(options)
+      : SmtpClient.layer(options).pipe(
+        Layer.provide(SmtpProtocol.layer),
+        Layer.provide(NodeSocket.layerWith({ lookup }))
+      )
+    const start = yield* Clock.currentTimeNanos
+    const exit = yield* Effect.exit(body.pipe(Effect.provide(Layer.provide(client, metrics))))
+    const wallMs = Number((yield* Clock.currentTimeNanos) - start) / 1e6
+    const exported = yield* sdk.collect
+    if (process.env.CONFORMANCE_DUMP) console.log(`--- ${name}\n${dump(exported)}`)
+    expectInstrumentShapes(exported)
+    expectPresenceRules(exported)
+    expectDurationsWithin(exported, wallMs)
+    noteCoverage(exported)
+    return { exit, exported, wallMs } satisfies Outcome<A, E>
+  })
+
+// ---------------------------------------------------------------------------
+// What every export must satisfy
+// ---------------------------------------------------------------------------
+
+const instrumentOf = (name: string): SmtpInstruments.Instrument => {
+  const instrument = SmtpInstruments.all.find((i) => i.name === name)
+  expect(instrument, `${name} is one of the seven documented instruments`).toBeDefined()
+  return instrument!
+}
+
+/** The documented name, meter, kind, unit, description, value type and buckets. */
+const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
+  const names = exported.map((m) => m.name)
+  expect(new Set(names).size, "each instrument exported once").toBe(names.length)
+  for (const metric of exported) {
+    const instrument = instrumentOf(metric.name)
+    expect(metric.scope, metric.name).toBe(instrument.meter)
+    expect(metric.unit, metric.name).toBe(instrument.unit)
+    expect(metric.description, metric.name).toBe(instrument.description)
+    if (instrument.kind === "counter") {
+      expect(metric.kind, metric.name).toBe("counter")
+      expect(metric.monotonic, `${metric.name} is monotonic`).toBe(true)
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.INT)
+    } else {
+      expect(metric.kind, metric.name).toBe("histogram")
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.DOUBLE)
+      for (const point of metric.points) expect(point.boundaries).toStrictEqual(instrument.boundaries)
+    }
+  }
+}
+
+const socketKeys = ["socket.connect.result", "network.peer.address", "server.address", "server.port"]
+const clientKeys = ["server.address", "server.port", "url.scheme"]
+const intKeys = new Set(["server.port", "smtp.status_code", "socket.error"])
+
+/**
+ * The presence rules of the spec and the notes, on every data point: the
+ * allowed and the required keys, ints as ints, strings never empty, error
+ * attributes only where they apply.
+ */
+const expectPresenceRules = (exported: ReadonlyArray<ExportedMetric>) => {
+  for (const metric of exported) {
+    const socket = instrumentOf(metric.name).meter === SmtpInstruments.meters.socket
+    for (const { attributes } of metric.points) {
+      const where = `${metric.name} ${JSON.stringify(attributes)}`
+      const keys = Object.keys(attributes)
+      const allowed = socket
+        ? [...socketKeys, "error.type", "socket.error"]
+        : [...clientKeys, "network.peer.address", "error.type", "smtp.status_code", "socket.error"]
+      for (const key of keys) expect(allowed, where).toContain(key)
+      for (const key of socket ? socketKeys : clientKeys) expect(keys, where).toContain(key)
+      for (const [key, value] of Object.entries(attributes)) {
+        if (intKeys.has(key)) {
+          expect(typeof value, `${where}: ${key} is an int`).toBe("number")
+          expect(Number.isInteger(value), `${where}: ${key} is an int`).toBe(true)
+        } else {
+          expect(typeof value, `${where}: ${key} is a string`).toBe("string")
+          expect(value, `${where}: ${key} is not empty`).not.toBe("")
+        }
+      }
+      const errorType = attributes["error.type"]
+      if (socket) {
+        const result = attributes["socket.connect.result"]
+        expect(["succeeded", "failed", "cancelled"], where).toContain(result)
+        expect(errorType === undefined, `${where}: error.type iff not succeeded`).toBe(result === "succeeded")
+        expect(errorType === "cancelled", `${where}: cancelled iff interrupted`).toBe(result === "cancelled")
+      } else {
+        expect(["smtp", "smtps"], where).toContain(attributes["url.scheme"])
+        if (attributes["smtp.status_code"] !== undefined) {
+          expect(["SmtpCommandError", "AuthenticationError"], `${where}: a status code needs a reply`).toContain(
+            errorType
+          )
+        }
+      }
+      if (attributes["socket.error"] !== undefined) {
+        expect(errorType, `${where}: socket.error only from the socket layer`).toBe("SocketError")
+      }
+      // The peer is an IP without a port.
+      if (attributes["network.peer.address"] !== undefined) {
+        expect(attributes["network.peer.address"], where).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+      }
+    }
+  }
+}
+
+/**
+ * Durations are real here, so only their units can be checked: nothing the
+ * client measured can exceed the wall time around it, in ms for the `ms`
+ * histograms and in seconds for connection.duration (a value recorded in the
+ * wrong unit is off by 1000 and fails one way or the other in the scenarios
+ * that bound it from below).
+ */
+const expectDurationsWithin = (exported: ReadonlyArray<ExportedMetric>, wallMs: number) => {
+  for (const metric of exported.filter((m) => m.kind === "histogram")) {
+    for (const point of metric.points) {
+      const sum = point.sum!
+      expect(Number.isFinite(sum) && sum >= 0, metric.name).toBe(true)
+      const asMs = metric.unit === "s" ? sum * 1000 : sum
+      expect(asMs, `${metric.name} within the scenario's ${wallMs} ms`).toBeLessThanOrEqual(wallMs + 1)
+    }
+  }
+}
+
+// Which instruments were seen succeeding and failing, over every scenario.
+const coverage = new Map<string, { success: number; failure: number }>()
+const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
+  for (const metric of exported) {
+    const entry = coverage.get(metric.name) ?? { success: 0, failure: 0 }
+    for (const point of metric.points) {
+      if (point.attributes["error.type"] === undefined) entry.success += point.count
+      else entry.failure += point.count
+    }
+    coverage.set(metric.name, entry)
+  }
+}
+
+// ---------------------------------------------------------------------------
+// What each scenario must export
+// ---------------------------------------------------------------------------
+
+interface Expected {
+  /** One socket connect record per attempted IP (count and duration share the sets). */
+  readonly socket: ReadonlyArray<Attributes>
+  /** Client connect records (count and duration). */
+  readonly connect: ReadonlyArray<Attributes>
+  readonly connection: ReadonlyArray<Attributes>
+  /** Send records (count and duration). */
+  readonly send: ReadonlyArray<Attributes>
+}
+
+const pointsOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Instrument) =>
+  exported.find((m) => m.name === instrument.name)?.points ?? []
+
+const canonical = (attributes: OtelApi.Attributes | Attributes) =>
+  JSON.stringify(Object.entries(attributes).sort(([a], [b]) => a.localeCompare(b)))
+
+/** Exactly the expected attribute sets, each recorded exactly once, on every instrument. */
+const expectRecords = (exported: ReadonlyArray<ExportedMetric>, expected: Expected) => {
+  const table: ReadonlyArray<readonly [SmtpInstruments.Instrument, ReadonlyArray<Attributes>]> = [
+    [SmtpInstruments.socketConnectCount, expected.socket],
+    [SmtpInstruments.socketConnectDuration, expected.socket],
+    [SmtpInstruments.clientConnectCount, expected.connect],
+    [SmtpInstruments.clientConnectDuration, expected.connect],
+    [SmtpInstruments.clientConnectionDuration, expected.connection],
+    [SmtpInstruments.clientSendCount, expected.send],
+    [SmtpInstruments.clientSendDuration, expected.send]
+  ]
+  for (const [instrument, sets] of table) {
+    const points = pointsOf(exported, instrument)
+    expect(points.map((p) => canonical(p.attributes)).sort(), instrument.name).toStrictEqual(
+      sets.map(canonical).sort()
+    )
+    // Exact types too (toStrictEqual on the objects, not only their JSON).
+    for (const set of sets) {
+      const point = points.find((p) => canonical(p.attributes) === canonical(set))!
+      expect(point.attributes, instrument.name).toStrictEqual(set)
+      expect(point.count, `${instrument.name}: one record`).toBe(1)
+    }
+  }
+}
+
+const durationOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Histogram): number => {
+  const points: ReadonlyArray<ExportedPoint> = pointsOf(exported, instrument)
+  expect(points, instrument.name).toHaveLength(1)
+  return points[0]!.sum!
+}
+
+const socketAttributes = (
+  port: number,
+  result: "succeeded" | "failed" | "cancelled",
+  extra: Attributes = {},
+  server = loopback,
+  peer = loopback
+): Attributes => ({
+  "socket.connect.result": result,
+  "network.peer.address": peer,
+  "server.address": server,
+  "server.port": port,
+  ...extra
+})
+
+const clientAttributes = (port: number, extra: Attributes = {}, server = loopback, scheme = "smtp"): Attributes => ({
+  "network.peer.address": loopback,
+  "server.address": server,
+  "server.port": port,
+  "url.scheme": scheme,
+  ...extra
+})
+
+const refused = { "error.type": "SocketError", "socket.error": 10061 }
+
+// ---------------------------------------------------------------------------
+// The scenarios
+// ---------------------------------------------------------------------------
+
+describe("conformance with MailKit's documented telemetry, over loopback", () => {
+  it.scopedLive("success: STARTTLS + AUTH PLAIN to 127.0.0.1 records every instrument once, without error attributes", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      const { exit, exported } = yield* scenario("success", {
+        host: loopback,
+        port: server.port,
+        security: "starttls",
+        tls: trusted(),
+        auth: alice(users.alice!)
+      }, SmtpClient.send(mail))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(server.received[0]?.secure).toBe(true)
+      expect(server.received[0]?.user).toBe("alice")
+      // STARTTLS is still the smtp scheme.
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port)],
+        send: [clientAttributes(server.port)]
+      })
+      expect(exported).toHaveLength(7)
+    }))
+
+  it.scopedLive("success with implicit TLS: url.scheme is smtps", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ secure: true })
+      const { exit, exported } = yield* scenario("implicit TLS", {
+        host: loopback,
+        port: server.port,
+        security: "tls",
+        tls: trusted()
+      }, SmtpClient.send(mail))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const smtps = clientAttributes(server.port, {}, loopback, "smtps")
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [smtps],
+        connection: [smtps],
+        send: [smtps]
+      })
+    }))
+
+  it.scopedLive("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
+    Effect.gen(function*() {
+      const port = yield* Raw.closedPort
+      const { exit, exported } = yield* scenario(
+        "refused",
+        { host: loopback, port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, {
+        socket: [socketAttributes(port, "failed", refused)],
+        // No TCP connection was made: network.peer.address is not "available".
+        connect: [{ "server.address": loopback, "server.port": port, "url.scheme": "smtp", ...refused }],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const host = "mail.conformance.test"
+      const lookup = (name: string) =>
+        Effect.sync(() => {
+          expect(name).toBe(host)
+          // 127.0.0.2 is loopback too, but the server listens on 127.0.0.1 only.
+          return [{ address: "127.0.0.2", family: 4 as const }, { address: loopback, family: 4 as const }]
+        })
+      const { exit, exported } = yield* scenario(
+        "two addresses",
+        { host, port: server.port, security: "none" },
+        SmtpClient.send(mail),
+        lookup
+      )
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expectRecords(exported, {
+        // server.address is the configured name; network.peer.address the IP tried.
+        socket: [
+          socketAttributes(server.port, "failed", refused, host, "127.0.0.2"),
+          socketAttributes(server.port, "succeeded", {}, host, loopback)
+        ],
+        connect: [clientAttributes(server.port, {}, host)],
+        connection: [clientAttributes(server.port, {}, host)],
+        send: [clientAttributes(server.port, {}, host)]
+      })
+    }))
+
+  it.scopedLive("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const { exit, exported } = yield* scenario(
+        "550",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(server.received).toHaveLength(0)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        // RSET and QUIT followed: not an involuntary end.
+        connection: [clientAttributes(server.port)],
+        // One record per message, not per recipient.
+        send: [clientAttributes(server.port, { "error.type": "SmtpCommandError", "smtp.status_code": 550 })]
+      })
+    }))
+
+  it.scopedLive("a recipient refused among accepted ones is a successful send", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const { exit, exported } = yield* scenario(
+        "mixed recipients",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send({ ...mail, to: ["reject-1@example.com", "rcpt@example.com"] })
+      )
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(pointsOf(exported, SmtpInstruments.clientSendCount).map((p) => p.attributes)).toStrictEqual([
+        clientAttributes(server.port)
+      ])
+    }))
+
+  /*
+   * 535 on AUTH. The spec's send instruments time a message "from MAIL FROM
+   * written" (telemetry notes: clock starts at MAIL FROM); AUTH failed before
+   * any MAIL FROM, so no message was attempted and send.count / send.duration
+   * record nothing, as in MailKit, where Authenticate and Send are separate
+   * calls and only Send records. The client connect (DNS..second EHLO, not
+   * AUTH) succeeded, and the session it opened was then closed by the client
+   * (QUIT) on purpose: connection.duration without error attributes. The
+   * AuthenticationError with its 535 shows on the `smtp.authenticate` span.
+   */
+  it.scopedLive("535 on AUTH: connect succeeded, no send record (the send never started), a clean connection record", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      const { exit, exported } = yield* scenario("535", {
+        host: loopback,
+        port: server.port,
+        security: "starttls",
+        tls: trusted(),
+        auth: alice("not the password")
+      }, SmtpClient.send(mail))
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
+      expect((error as SmtpError.AuthenticationError).statusCode).toBe(535)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port)],
+        send: []
+      })
+    }))
+
+  it.scopedLive("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.close : undefined
+      })
+      const { exit, exported } = yield* scenario(
+        "dropped (FIN)",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      // A peer that closed without an OS error has no socket.error.
+      const dropped = { "error.type": "SocketError" }
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port, dropped)],
+        send: [clientAttributes(server.port, dropped)]
+      })
+    }))
+
+  it.scopedLive("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
+      })
+      const { exit, exported } = yield* scenario(
+        "dropped (RST)",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      const reset = { "error.type": "SocketError", "socket.error": 10054 }
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port, reset)],
+        send: [clientAttributes(server.port, reset)]
+      })
+    }))
+
+  it.scopedLive("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.reply("421 4.3.2 shutting down") : undefined
+      })
+      const { exit, exported } = yield* scenario(
+        "421",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      const closing = { "error.type": "SmtpCommandError", "smtp.status_code": 421 }
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port, closing)],
+        send: [clientAttributes(server.port, closing)]
+      })
+      // A broken session gets no QUIT.
+      expect(server.commands).not.toContain("QUIT")
+    }))
+
+  it.scopedLive("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({ greeting: undefined })
+      const { exit, exported } = yield* scenario(
+        "timeout",
+        { host: loopback, port: server.port, security: "none", timeout: "200 millis" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, {
+        // The TCP connect itself succeeded.
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port, { "error.type": "TimeoutError" })],
+        connection: [],
+        send: []
+      })
+      expect(durationOf(exported, SmtpInstruments.clientConnectDuration)).toBeGreaterThanOrEqual(199)
+    }))
+
+  it.scopedLive("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line === "." ? Raw.stall : undefined
+      })
+      const { exported } = yield* scenario(
+        "interrupted send",
+        { host: loopback, port: server.port, security: "none" },
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(SmtpClient.send(mail))
+          yield* server.received(".")
+          yield* Effect.sleep("300 millis")
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      const cancelled = { "error.type": "cancelled" }
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port)],
+        connection: [clientAttributes(server.port, cancelled)],
+        send: [clientAttributes(server.port, cancelled)]
+      })
+      // Units: 300 ms of stall are >= 300 in ms and >= 0.3 in s.
+      expect(durationOf(exported, SmtpInstruments.clientSendDuration)).toBeGreaterThanOrEqual(299)
+      expect(durationOf(exported, SmtpInstruments.clientConnectionDuration)).toBeGreaterThanOrEqual(0.299)
+      expect(server.commands).not.toContain("QUIT")
+    }))
+
+  it.scopedLive("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({ greeting: undefined })
+      const { exported } = yield* scenario(
+        "interrupted connect",
+        { host: loopback, port: server.port, security: "none" },
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(SmtpClient.send(mail))
+          // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
+          yield* server.accepted
+          yield* Effect.sleep("100 millis")
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port, { "error.type": "cancelled" })],
+        connection: [],
+        send: []
+      })
+    }))
+
+  // Runs last (tests in a file run in order): the scenarios above produced each
+  // of the seven instruments both succeeding and failing.
+  it("every instrument was exported with and without error.type by the scenarios above", () => {
+    for (const instrument of SmtpInstruments.all) {
+      const seen = coverage.get(instrument.name)
+      expect(seen?.success ?? 0, `${instrument.name} recorded a success`).toBeGreaterThan(0)
+      expect(seen?.failure ?? 0, `${instrument.name} recorded a failure`).toBeGreaterThan(0)
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------
+// Spans as @effect/opentelemetry exports them
+// ---------------------------------------------------------------------------
+
+describe("spans exported through @effect/opentelemetry", () => {
+  const exportedSpans = (exporter: InMemorySpanExporter) =>
+    exporter.getFinishedSpans().map((span: ReadableSpan) => ({
+      name: span.name,
+      kind: span.kind,
+      attributes: span.attributes,
+      status: span.status,
+      events: span.events.map((e) => ({ name: e.name, attributes: e.attributes }))
+    }))
+
+  it.scopedLive("a refused AUTH and refused recipients: error.type and an error status, and no password or recipient anywhere", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      const exporter = new InMemorySpanExporter()
+      const processor = new SimpleSpanProcessor(exporter)
+      const tracing = NodeSdk.layer(() => ({ resource: { serviceName: "conformance" }, spanProcessor: processor }))
+      const rejected = ["reject-secret-1@example.com", "reject-secret-2@example.com"]
+      const wrong = "a-wrong-password-3d9f"
+      const run = (options: SmtpClient.Options, to: ReadonlyArray<string>) =>
+        Effect.exit(
+          SmtpClient.send({ ...mail, to }).pipe(
+            Effect.provide(NodeSmtp.layerWithMetrics(options)),
+            Effect.provide(SmtpMetrics.layerNoop)
+          )
+        )
+      const base = { host: loopback, port: server.port, security: "starttls" as const, tls: trusted() }
+      // Read before the provider shuts down: shutting the exporter down empties it.
+      const spans = yield* Effect.scoped(
+        Layer.build(tracing).pipe(
+          Effect.flatMap((context) =>
+            Effect.all([
+              run({ ...base, auth: alice(wrong) }, ["rcpt@example.com"]),
+              run({ ...base, auth: alice(users.alice!) }, rejected)
+            ]).pipe(Effect.provide(context))
+          ),
+          Effect.zipRight(Effect.promise(() => processor.forceFlush())),
+          Effect.map(() => exportedSpans(exporter))
+        )
+      )
+      expect(spans.map((s) => s.name)).toStrictEqual([
+        "smtp.connect",
+        "smtp.authenticate",
+        "smtp.connect",
+        "smtp.authenticate",
+        "smtp.send"
+      ])
+      for (const span of spans) expect(span.kind, span.name).toBe(OtelApi.SpanKind.CLIENT)
+      const [, authFailed, , authOk, send] = spans
+      expect(authFailed!.attributes["error.type"]).toBe("AuthenticationError")
+      expect(authFailed!.status.code).toBe(OtelApi.SpanStatusCode.ERROR)
+      expect(authOk!.attributes["error.type"]).toBeUndefined()
+      expect(send!.attributes["error.type"]).toBe("SmtpCommandError")
+      expect(send!.status.code).toBe(OtelApi.SpanStatusCode.ERROR)
+      expect(send!.attributes["network.peer.address"]).toBe(loopback)
+      // The exception event names the error type and carries no message text beyond it.
+      const exception = send!.events.find((e) => e.name === "exception")
+      expect(exception?.attributes?.["exception.type"]).toBe("SmtpCommandError")
+      expect(exception?.attributes?.["exception.message"]).toBe("SmtpCommandError")
+      const text = JSON.stringify(spans)
+      for (const secret of [wrong, users.alice!, ...rejected]) expect(text).not.toContain(secret)
+    }))
+})

@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import {
   AuthenticationError,
@@ -511,11 +512,13 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         if (broken !== undefined || interrupted || groupAhead !== undefined) return
         // Quit usually runs in a finalizer, which is uninterruptible: there a
         // timeout cannot stop the wait for the reply, so a silent server would
-        // hold the close (and connection.duration) forever. `exit` keeps an
-        // interruption of this region from skipping the close.
-        yield* Effect.exit(Effect.interruptible(
+        // hold the close (and connection.duration) forever. In a child fiber of
+        // its own, only the timeout can end it: an interruption pending on the
+        // caller (a pool shutting down) neither skips the goodbye nor hangs it.
+        const goodbye = yield* Effect.fork(Effect.interruptible(
           command("QUIT\r\n", Duration.min(timeouts.command, Duration.seconds(10)), "QUIT")
         ))
+        yield* Effect.exit(Fiber.join(goodbye))
         yield* connection.close
       })
     }

@@ -1,0 +1,11 @@
+/**
+ * effect-smtp's message composer: RFC 5322 messages with text, HTML and
+ * attachments, as a `Stream<Uint8Array>` for `SmtpClient.send`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as MailMessage from "./MailMessage.js"

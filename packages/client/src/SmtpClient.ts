@@ -12,6 +12,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import type * as pooling from "./internal/pool.js"
 import * as SmtpConfig from "./SmtpConfig.js"
@@ -76,6 +77,29 @@ export type PoolOptions = pooling.PoolOptions
 export type Mail<E = never> = SmtpProtocol.Envelope<E>
 
 /**
+ * A message composed elsewhere (e.g. `MailMessage.compose` of
+ * `@effect-smtp/message`): the envelope is taken from it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ComposedMail<E = never> {
+  readonly envelope: { readonly from: string; readonly to: ReadonlyArray<string> }
+  readonly content: string | Uint8Array | Stream.Stream<Uint8Array, E>
+  readonly messageId?: string | undefined
+  readonly size?: number | undefined
+  readonly dsn?: SmtpProtocol.DsnOptions | undefined
+}
+
+/**
+ * What `send` takes: an envelope with content, or a composed message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Sendable<E = never> = Mail<E> | ComposedMail<E>
+
+/**
  * The outcome of a message the server accepted for at least one recipient.
  * A message no recipient accepted fails with `SmtpCommandError` instead.
  *
@@ -84,6 +108,8 @@ export type Mail<E = never> = SmtpProtocol.Envelope<E>
  */
 export interface SendResult extends SmtpProtocol.TransactionResult {
   readonly envelope: { readonly from: string; readonly to: ReadonlyArray<string> }
+  /** The Message-ID of a composed message. */
+  readonly messageId?: string | undefined
 }
 
 /**
@@ -93,7 +119,7 @@ export interface SendResult extends SmtpProtocol.TransactionResult {
 export interface SmtpClientService {
   readonly options: internal.ResolvedOptions
   /** Sends one message on a fresh session: connect, AUTH, transaction, QUIT. */
-  readonly send: <E = never>(mail: Mail<E>) => Effect.Effect<SendResult, SmtpError | E>
+  readonly send: <E = never>(mail: Sendable<E>) => Effect.Effect<SendResult, SmtpError | E>
   /**
    * A connected, authenticated session for several messages in a row; QUIT
    * when the scope closes.
@@ -114,7 +140,7 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
    * @since 0.1.0
    * @category accessors
    */
-  static send<E = never>(mail: Mail<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> {
+  static send<E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> {
     return send(mail)
   }
 
@@ -146,6 +172,7 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
  */
 type Options_ = Options
 type Mail_<E> = Mail<E>
+type Sendable_<E> = Sendable<E>
 type SendResult_ = SendResult
 type Auth_ = Auth
 
@@ -158,6 +185,10 @@ export declare namespace SmtpClient {
    * @since 0.1.0
    */
   export type Mail<E = never> = Mail_<E>
+  /**
+   * @since 0.1.0
+   */
+  export type Sendable<E = never> = Sendable_<E>
   /**
    * @since 0.1.0
    */
@@ -179,13 +210,17 @@ export declare namespace SmtpClient {
 export const make = (
   options: Options
 ): Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> =>
-  internal.make(options, (mail, result) => ({ ...result, envelope: { from: mail.from, to: mail.to } }))
+  internal.make(options, (mail, result, messageId) => ({
+    ...result,
+    envelope: { from: mail.from, to: mail.to },
+    ...(messageId !== undefined ? { messageId } : {})
+  }))
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const send = <E = never>(mail: Mail<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> =>
+export const send = <E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> =>
   Effect.flatMap(SmtpClient, (client) => client.send(mail))
 
 /**

@@ -157,6 +157,8 @@ export interface Envelope<E = never> {
   /** Declared with SIZE when the content is a stream of known length. */
   readonly size?: number | undefined
   readonly dsn?: DsnOptions | undefined
+  /** The message's Message-ID, when known: reported back in results and errors. */
+  readonly messageId?: string | undefined
 }
 
 /**

@@ -103,10 +103,27 @@ const traced =
       Effect.mapError((failure) => failure.error)
     )
 
+/** A composed message's envelope comes from the message itself. */
+const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
+  "envelope" in sendable
+    ? {
+      from: sendable.envelope.from,
+      to: sendable.envelope.to,
+      content: sendable.content,
+      size: sendable.size,
+      dsn: sendable.dsn,
+      messageId: sendable.messageId
+    }
+    : sendable
+
 /** @internal */
 export const make = <R extends SmtpClient.SendResult>(
   options: SmtpClient.Options,
-  toResult: (mail: SmtpClient.Mail<unknown>, result: SmtpProtocol.TransactionResult) => R
+  toResult: (
+    mail: SmtpClient.Mail<unknown>,
+    result: SmtpProtocol.TransactionResult,
+    messageId: string | undefined
+  ) => R
 ) =>
   Effect.gen(function*() {
     const protocol = yield* SmtpProtocol.SmtpProtocol
@@ -204,7 +221,7 @@ export const make = <R extends SmtpClient.SendResult>(
               }))
           })
         )
-        return toResult(mail as SmtpClient.Mail<unknown>, result)
+        return toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId)
       }).pipe(
         traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
       )
@@ -216,8 +233,9 @@ export const make = <R extends SmtpClient.SendResult>(
     const service: SmtpClient.SmtpClientService = {
       options: resolved,
       session,
-      send: <E>(mail: SmtpClient.Mail<E>) =>
+      send: <E>(sendable: SmtpClient.Sendable<E>) =>
         Effect.suspend(() => {
+          const mail = toEnvelope(sendable)
           const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
           if (invalid !== undefined) {
             return Effect.fail(invalid)

@@ -1,0 +1,34 @@
+import { SmtpClient, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { MailMessage } from "@effect-smtp/message"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+describe("SmtpClient.send with a composed message", () => {
+  it.effect("derives the envelope (to, cc and bcc) and reports the Message-ID", () => {
+    const server = TestSocket.smtpServer()
+    const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+      Layer.provide(SmtpProtocol.layer),
+      Layer.provide(TestSocket.layer(server.script)),
+      Layer.provide(SmtpMetrics.layerNoop)
+    )
+    return Effect.gen(function*() {
+      const composed = yield* MailMessage.compose({
+        from: { name: "App", address: "app@example.com" },
+        to: ["alice@example.com"],
+        cc: ["carol@example.com"],
+        bcc: ["hidden@example.com"],
+        subject: "Grüße",
+        text: "Hello"
+      })
+      const result = yield* SmtpClient.send(composed)
+      expect(result.messageId).toBe(composed.messageId)
+      expect(result.envelope).toEqual({
+        from: "app@example.com",
+        to: ["alice@example.com", "carol@example.com", "hidden@example.com"]
+      })
+      expect(server.received[0]!.to).toEqual(["alice@example.com", "carol@example.com", "hidden@example.com"])
+      expect(new TextDecoder().decode(server.received[0]!.data)).not.toContain("hidden@example.com")
+    }).pipe(Effect.provide(layer))
+  })
+})

@@ -101,3 +101,10 @@ export * as TestSocket from "./TestSocket.js"
  * @since 0.1.0
  */
 export * as SmtpConfig from "./SmtpConfig.js"
+
+/**
+ * An in-memory `SmtpClient` and `SentMail` for an application's own tests.
+ *
+ * @since 0.1.0
+ */
+export * as SmtpTestKit from "./SmtpTestKit.js"

@@ -1,0 +1,105 @@
+/**
+ * For an application's own tests: an `SmtpClient` that delivers into memory
+ * through the real protocol (so bad input fails exactly as in production),
+ * and a `SentMail` service to assert on what was sent. No network; it runs
+ * under `TestClock`.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { SmtpClient } from "./SmtpClient.js"
+import { SmtpMetrics } from "./SmtpMetrics.js"
+import { SmtpProtocol } from "./SmtpProtocol.js"
+import * as TestSocket from "./TestSocket.js"
+
+const decoder = new TextDecoder()
+
+/**
+ * One message as the server stored it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CapturedMail {
+  readonly from: string
+  readonly to: ReadonlyArray<string>
+  /** The message as stored: CRLF line ends, dot-stuffing undone. */
+  readonly data: Uint8Array
+  /** `data` as UTF-8 text. */
+  readonly text: string
+  /** The first header of that name (case-insensitive), unfolded; encoded-words are left as sent. */
+  readonly header: (name: string) => Option.Option<string>
+  /** Everything after the blank line that ends the headers. */
+  readonly body: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SentMailService {
+  readonly all: Effect.Effect<ReadonlyArray<CapturedMail>>
+  readonly last: Effect.Effect<Option.Option<CapturedMail>>
+  /** Messages whose envelope includes `address`. */
+  readonly to: (address: string) => Effect.Effect<ReadonlyArray<CapturedMail>>
+  /** The commands the server received, e.g. to check AUTH or pipelining. */
+  readonly commands: Effect.Effect<ReadonlyArray<string>>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class SentMail extends Context.Tag("@effect-smtp/client/SentMail")<SentMail, SentMailService>() {}
+
+const capture = (message: TestSocket.ReceivedMessage): CapturedMail => {
+  const text = decoder.decode(message.data)
+  const end = text.indexOf("\r\n\r\n")
+  const head = end === -1 ? text : text.slice(0, end)
+  const headers = head.replace(/\r\n[ \t]+/g, " ").split("\r\n")
+  return {
+    from: message.from,
+    to: message.to,
+    data: message.data,
+    text,
+    body: end === -1 ? "" : text.slice(end + 4),
+    header: (name) => {
+      const prefix = `${name.toLowerCase()}:`
+      const line = headers.find((h) => h.toLowerCase().startsWith(prefix))
+      return line === undefined ? Option.none() : Option.some(line.slice(prefix.length).trim())
+    }
+  }
+}
+
+/**
+ * An `SmtpClient` delivering into memory, and `SentMail` to read what it got.
+ * `server` shapes the scripted server (capabilities, refused recipients,
+ * accepted credentials).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: {
+    readonly server?: TestSocket.SmtpServerConfig | undefined
+    readonly client?: Partial<SmtpClient.Options> | undefined
+  } = {}
+): Layer.Layer<SmtpClient | SentMail> =>
+  Layer.unwrapEffect(Effect.sync(() => {
+    const server = TestSocket.smtpServer(options.server)
+    const sentMail: SentMailService = {
+      all: Effect.sync(() => server.received.map(capture)),
+      last: Effect.sync(() => Option.map(Option.fromNullable(server.received.at(-1)), capture)),
+      to: (address) => Effect.sync(() => server.received.filter((m) => m.to.includes(address)).map(capture)),
+      commands: Effect.sync(() => [...server.commands])
+    }
+    const client = SmtpClient.layer({ host: "smtp.test.invalid", port: 25, security: "none", ...options.client }).pipe(
+      Layer.provide(SmtpProtocol.layer),
+      Layer.provide(TestSocket.layer(server.script)),
+      Layer.provide(SmtpMetrics.layerNoop)
+    )
+    return Layer.merge(client, Layer.succeed(SentMail, sentMail))
+  }))

@@ -66,6 +66,16 @@ export class SocketError extends Data.TaggedError("SocketError")<{
     return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
   }
 
+  /**
+   * Worth trying again later: the network may recover. A name that does not
+   * resolve at all (ENOTFOUND) will not.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return this.code !== "ENOTFOUND" && this.code !== "EAI_NONAME" && this.code !== "EAI_FAIL"
+  }
+
   override get message(): string {
     const target = `${this.host}:${this.port}${
       this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
@@ -117,6 +127,16 @@ export class TlsError extends Data.TaggedError("TlsError")<{
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * A certificate or a missing STARTTLS is a configuration matter; retrying
+   * unchanged would fail the same way.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return false
+  }
 
   override get message(): string {
     const target = `${this.host}:${this.port}`
@@ -176,6 +196,16 @@ export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
     return this.statusCode >= 400 && this.statusCode < 500
   }
 
+  /**
+   * Worth trying again later: a 4xx reply (421, 432, 450, 451, 452, 454, ...),
+   * unless its enhanced code says the failure is permanent (class 5).
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return isTransientReply(this.statusCode, this.enhancedStatusCode)
+  }
+
   override get message(): string {
     const code = `${this.statusCode}${this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""}`
     const about = this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
@@ -208,6 +238,15 @@ export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
 
+  /**
+   * A server that breaks the protocol (or attacks) is not retried.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return false
+  }
+
   override get message(): string {
     switch (this.reason) {
       case "StartTlsInjection":
@@ -237,6 +276,16 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * Only a temporary refusal (454 4.7.0, say) is worth retrying; wrong
+   * credentials stay wrong.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return this.statusCode !== undefined && isTransientReply(this.statusCode, this.enhancedStatusCode)
+  }
 
   override get message(): string {
     switch (this.reason) {
@@ -268,6 +317,16 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
 
+  /**
+   * A slow or unreachable server may answer later. (A timeout after the end
+   * of the message is a `DeliveryUnknownError` instead, never retried.)
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return true
+  }
+
   override get message(): string {
     return `Timed out after ${
       Duration.format(this.timeout)
@@ -290,10 +349,65 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
 
+  /**
+   * Bad input stays bad.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return false
+  }
+
   override get message(): string {
     return `Invalid ${this.field}: ${this.reason}. Nothing was sent.`
   }
 }
+
+/**
+ * The end of the message (the final dot, or BDAT LAST) was written, and then
+ * the connection failed, timed out or was cut off before the server's reply.
+ * The server may already hold the message: resending could deliver it twice,
+ * so this is never retried automatically. `cause` is what failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DeliveryUnknownError extends Data.TaggedError("DeliveryUnknownError")<{
+  readonly cause: SocketError | TimeoutError | SmtpProtocolError
+  /** The message's Message-ID, when known, to look it up at the recipient. */
+  readonly messageId?: string | undefined
+  readonly recipients: ReadonlyArray<string>
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * Never retried automatically: the message may have been delivered.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return false
+  }
+
+  override get message(): string {
+    return `The message${
+      this.messageId !== undefined ? ` ${this.messageId}` : ""
+    } may have been delivered: its end was sent, then ${this.cause.message.charAt(0).toLowerCase()}${
+      this.cause.message.slice(1)
+    } Resending could deliver it twice; check with the recipients or the server's logs before sending again.`
+  }
+}
+
+/**
+ * RFC 5321 §4.2.1: 4yz is transient. RFC 3463: the enhanced code's class
+ * refines it, and a class-5 code marks the failure permanent.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isTransientReply = (statusCode: number, enhancedStatusCode?: string | undefined): boolean =>
+  statusCode >= 400 && statusCode < 500 && !(enhancedStatusCode?.startsWith("5.") ?? false)
 
 /**
  * Any failure of effect-smtp.
@@ -309,12 +423,23 @@ export type SmtpError =
   | AuthenticationError
   | TimeoutError
   | InvalidInputError
+  | DeliveryUnknownError
 
 /**
  * @since 0.1.0
  * @category refinements
  */
 export const isSmtpError = (u: unknown): u is SmtpError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * Whether a failure is worth retrying later, unchanged: transient replies
+ * (4xx, by reply class and enhanced code), network failures and timeouts
+ * before the end of the message. Never a `DeliveryUnknownError`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isRetryable = (error: SmtpError): boolean => error.retryable
 
 /**
  * Renders an untrusted value for an error message.

@@ -91,6 +91,8 @@ const isInt = (n: number | undefined): n is number => n !== undefined && Number.
 
 const statusCodeOf = (error: SmtpError): number | undefined => {
   switch (error._tag) {
+    case "DeliveryUnknownError":
+      return statusCodeOf(error.cause)
     case "SmtpCommandError":
     case "AuthenticationError":
       return isInt(error.statusCode) ? error.statusCode : undefined
@@ -102,6 +104,7 @@ const statusCodeOf = (error: SmtpError): number | undefined => {
 // Only the socket layer sees OS codes. TlsError carries a TLS library code and
 // TimeoutError comes from the client's own timer: neither is a socket error.
 const socketErrorOf = (error: SmtpError): number | undefined => {
+  if (error._tag === "DeliveryUnknownError") return socketErrorOf(error.cause)
   if (error._tag !== "SocketError") return undefined
   const value = error.socketError
   return isInt(value) ? value : undefined

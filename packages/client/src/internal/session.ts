@@ -5,6 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import {
   AuthenticationError,
+  DeliveryUnknownError,
   InvalidInputError,
   isSmtpError,
   type RecipientRejection,
@@ -386,7 +387,16 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           groupAhead = trailer as Prepared<unknown>
           if (log !== undefined) yield* log.client(trailer.group)
         }
-        const body = useBdat ? sendBdat(known, after) : sendData(known, after)
+        // Past the end of the message, a lost reply leaves the outcome unknown.
+        const ended = { written: false }
+        const body = (useBdat ? sendBdat(known, after, ended) : sendData(known, after, ended)).pipe(
+          Effect.mapError((error) =>
+            ended.written && isSmtpFailure(error) &&
+              (error._tag === "SocketError" || error._tag === "TimeoutError" || error._tag === "SmtpProtocolError")
+              ? new DeliveryUnknownError({ cause: error, messageId: envelope.messageId, recipients: accepted })
+              : error
+          )
+        )
         const [final, bytesSent] = yield* body
         if (final.code !== 250) {
           return yield* Effect.fail(commandError(useBdat ? "BDAT" : "DATA", final))
@@ -403,7 +413,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
 
     const sendData = <E>(
       content: Uint8Array | Stream.Stream<Uint8Array, E>,
-      after: Uint8Array | undefined
+      after: Uint8Array | undefined,
+      ended: { written: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(true)
@@ -413,6 +424,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           bytes = encoded.length
           if (log !== undefined) yield* log.body(encoded)
           yield* write(after === undefined ? encoded : concat(encoded, after), timeouts.dataBlock, "a DATA block")
+          ended.written = true
         } else {
           yield* Stream.runForEach(content, (chunk) => {
             const encoded = body.write(chunk)
@@ -434,6 +446,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           const tail = body.end()
           bytes += tail.length
           yield* write(after === undefined ? tail : concat(tail, after), timeouts.dataBlock, "a DATA block")
+          ended.written = true
         }
         const final = yield* reply(timeouts.dataTermination, "the reply to the end of DATA")
         return [final, bytes] as const
@@ -441,7 +454,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
 
     const sendBdat = <E>(
       content: Uint8Array | Stream.Stream<Uint8Array, E>,
-      after: Uint8Array | undefined
+      after: Uint8Array | undefined,
+      ended: { written: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(false)
@@ -457,6 +471,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
               timeouts.dataBlock,
               "a BDAT chunk"
             )
+            if (last) ended.written = true
             const r = yield* reply(last ? timeouts.dataTermination : timeouts.dataBlock, "the reply to BDAT")
             // RFC 3030: after a failed chunk no further BDAT is sent.
             if (!last && r.code !== 250) return yield* recover(commandError("BDAT", r))

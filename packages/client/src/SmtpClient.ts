@@ -59,6 +59,11 @@ export interface Options {
    * opens its own connection and closes it with QUIT.
    */
   readonly pool?: true | PoolOptions | undefined
+  /**
+   * When some recipients are refused: "send" to the rest (default; the result
+   * lists the refused) or "abort" the message with RSET. A message may override it.
+   */
+  readonly partialDelivery?: "send" | "abort" | undefined
 }
 
 /**

@@ -159,6 +159,11 @@ export interface Envelope<E = never> {
   readonly dsn?: DsnOptions | undefined
   /** The message's Message-ID, when known: reported back in results and errors. */
   readonly messageId?: string | undefined
+  /**
+   * When some recipients are refused: "send" to the rest (the default; the
+   * result lists the refused), or "abort" the transaction with RSET.
+   */
+  readonly partialDelivery?: "send" | "abort" | undefined
 }
 
 /**
@@ -182,12 +187,18 @@ export interface RecipientResult {
 export interface TransactionResult {
   readonly accepted: ReadonlyArray<string>
   readonly rejected: ReadonlyArray<RecipientResult>
+  /** Every recipient's reply to RCPT, accepted or not, in order. */
+  readonly recipients: ReadonlyArray<RecipientResult>
   /** The server's final reply, e.g. `250 2.0.0 Ok: queued as 4Xyz`. */
   readonly response: string
   readonly statusCode: number
   readonly enhancedStatusCode?: string | undefined
   /** Bytes of body sent, after normalisation and dot-stuffing. */
   readonly bytesSent: number
+  /** The server's queue ID, when its final reply carries one (`queued as 4XyZ`, `id=...`). */
+  readonly queueId?: string | undefined
+  /** Milliseconds (Effect's Clock) for MAIL..DATA's 354 and for the body up to the final reply. */
+  readonly timings: { readonly envelopeMs: number; readonly dataMs: number }
 }
 
 /**

@@ -235,7 +235,10 @@ export const make = <R extends SmtpClient.SendResult>(
       session,
       send: <E>(sendable: SmtpClient.Sendable<E>) =>
         Effect.suspend(() => {
-          const mail = toEnvelope(sendable)
+          const given = toEnvelope(sendable)
+          const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
+            ? { ...given, partialDelivery: options.partialDelivery }
+            : given
           const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
           if (invalid !== undefined) {
             return Effect.fail(invalid)

@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -269,7 +270,13 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       readonly mail: string
       readonly rcpts: ReadonlyArray<string>
       readonly useBdat: boolean
-      /** The pipelined group: MAIL, every RCPT, and DATA unless BDAT follows. */
+      /**
+       * DATA goes in the pipelined group unless BDAT follows, or the message
+       * is to be abandoned when any recipient is refused: a 354 would then
+       * force an empty message on the accepted ones.
+       */
+      readonly dataInGroup: boolean
+      /** The pipelined group: MAIL, every RCPT, and DATA when `dataInGroup`. */
       readonly group: string
     }
 
@@ -293,7 +300,16 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         dsn: capabilities.dsn ? envelope.dsn : undefined
       })
       const rcpts = envelope.to.map((to) => commands.rcptTo(to, capabilities.dsn ? envelope.dsn : undefined))
-      return { envelope, known, mail, rcpts, useBdat, group: mail + rcpts.join("") + (useBdat ? "" : "DATA\r\n") }
+      const dataInGroup = !useBdat && envelope.partialDelivery !== "abort"
+      return {
+        envelope,
+        known,
+        mail,
+        rcpts,
+        useBdat,
+        dataInGroup,
+        group: mail + rcpts.join("") + (dataInGroup ? "DATA\r\n" : "")
+      }
     }
 
     /**
@@ -316,7 +332,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         }
         const prepared = ahead === undefined ? prepare(envelope) : ahead as Prepared<E>
         if (prepared instanceof InvalidInputError) return yield* prepared
-        const { known, mail, rcpts, useBdat } = prepared
+        const { dataInGroup, known, mail, rcpts, useBdat } = prepared
+        const abortOnRejection = envelope.partialDelivery === "abort"
+        const started = yield* Clock.currentTimeMillis
         const following = next !== undefined && capabilities.pipelining ? prepare(next) : undefined
         const trailer = following === undefined || following instanceof InvalidInputError
           ? undefined
@@ -324,6 +342,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
 
         const accepted: Array<string> = []
         const rejected: Array<RecipientRejection> = []
+        const recipients: Array<RecipientRejection> = []
         let mailReply: Reply
         let dataReply: Reply | undefined = undefined
         if (capabilities.pipelining) {
@@ -332,20 +351,19 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           mailReply = yield* reply(timeouts.mail, "MAIL FROM")
           for (const to of envelope.to) {
             const r = yield* reply(timeouts.rcpt, "RCPT TO")
+            recipients.push(rejection(to, r))
             if (r.code === 250 || r.code === 251) accepted.push(to)
             else rejected.push(rejection(to, r))
           }
-          if (!useBdat) dataReply = yield* reply(timeouts.dataInitiation, "DATA")
+          if (dataInGroup) dataReply = yield* reply(timeouts.dataInitiation, "DATA")
         } else {
           mailReply = yield* command(mail, timeouts.mail, "MAIL FROM")
           if (mailReply.code === 250) {
             for (let i = 0; i < envelope.to.length; i++) {
               const r = yield* command(rcpts[i], timeouts.rcpt, "RCPT TO")
+              recipients.push(rejection(envelope.to[i], r))
               if (r.code === 250 || r.code === 251) accepted.push(envelope.to[i])
               else rejected.push(rejection(envelope.to[i], r))
-            }
-            if (accepted.length > 0 && !useBdat) {
-              dataReply = yield* command("DATA\r\n", timeouts.dataInitiation, "DATA")
             }
           }
         }
@@ -377,9 +395,26 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             })
           )
         }
+        if (abortOnRejection && rejected.length > 0) {
+          const first = rejected[0]
+          return yield* recover(
+            new SmtpCommandError({
+              command: "RCPT TO",
+              statusCode: first.statusCode,
+              enhancedStatusCode: first.enhancedStatusCode,
+              serverMessage: first.message,
+              recipient: rejected.length === 1 ? first.recipient : undefined,
+              rejectedRecipients: rejected
+            })
+          )
+        }
+        if (dataReply === undefined && !useBdat) {
+          dataReply = yield* command("DATA\r\n", timeouts.dataInitiation, "DATA")
+        }
         if (dataReply !== undefined && dataReply.code !== 354) {
           return yield* recover(commandError("DATA", dataReply))
         }
+        const envelopeDone = yield* Clock.currentTimeMillis
 
         // The next group goes out with the end of this body, in the same write.
         const after = trailer === undefined ? undefined : ascii(trailer.group)
@@ -401,13 +436,17 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         if (final.code !== 250) {
           return yield* Effect.fail(commandError(useBdat ? "BDAT" : "DATA", final))
         }
+        const finished = yield* Clock.currentTimeMillis
         return {
           accepted,
           rejected,
+          recipients,
           response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${text(final)}`,
           statusCode: final.code,
           enhancedStatusCode: final.enhancedCode,
-          bytesSent
+          queueId: queueIdOf(text(final)),
+          bytesSent,
+          timings: { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
         }
       })
 
@@ -541,3 +580,12 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
   })
 
 const isSmtpFailure: (u: unknown) => u is SmtpError = isSmtpError
+
+/**
+ * The server's queue ID, from the common reply forms: Postfix and many others
+ * "queued as 4XyZ", Exim "id=1kXyZ-...", Sendmail "4ABC123 Message accepted".
+ */
+const queueIdOf = (reply: string): string | undefined =>
+  /queued as ([^\s;,)]+)/i.exec(reply)?.[1] ??
+    /\bid=([^\s;,)]+)/i.exec(reply)?.[1] ??
+    /^([A-Za-z0-9]{8,})\s+Message accepted/i.exec(reply)?.[1]

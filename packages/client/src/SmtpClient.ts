@@ -11,10 +11,12 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import type * as pooling from "./internal/pool.js"
+import type * as sendPolicy from "./internal/sendPolicy.js"
 import * as SmtpConfig from "./SmtpConfig.js"
 import type { SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
@@ -64,7 +66,26 @@ export interface Options {
    * lists the refused) or "abort" the message with RSET. A message may override it.
    */
   readonly partialDelivery?: "send" | "abort" | undefined
+  /**
+   * Retry failures that are `retryable` (4xx replies, network failures and
+   * timeouts before the end of the message) on this schedule, each time on a
+   * fresh or healthy connection. Never a `DeliveryUnknownError`. Off by default.
+   */
+  readonly retry?: Schedule.Schedule<unknown, SmtpError> | undefined
+  /** A message rate shared by all sends, and the client-wide pause after a "too many" reply. */
+  readonly rateLimit?: RateLimitOptions | undefined
+  /**
+   * An overall limit for one send, retries and queueing included. Past the end
+   * of the message it fails with `DeliveryUnknownError`, else `TimeoutError`.
+   */
+  readonly deadline?: Duration.DurationInput | undefined
 }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RateLimitOptions = sendPolicy.RateLimitOptions
 
 /**
  * @since 0.1.0

@@ -223,6 +223,8 @@ export interface Session {
   readonly broken: Effect.Effect<SmtpError | undefined>
   /** Interrupted mid-exchange: out of step with the server, never reused. */
   readonly interrupted: Effect.Effect<boolean>
+  /** The end of a message was written and its reply has not come: delivery is unknown until it does. */
+  readonly awaitingFinalReply: Effect.Effect<boolean>
   readonly authenticate: (credentials: Credentials) => Effect.Effect<void, SmtpError>
   /**
    * MAIL, RCPT for each recipient, DATA or BDAT; RSET after a failure.

@@ -11,6 +11,7 @@ import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
 import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
+import * as sendPolicy from "./sendPolicy.js"
 
 /** @internal */
 export interface ResolvedOptions {
@@ -203,6 +204,10 @@ export const make = <R extends SmtpClient.SendResult>(
       next?: SmtpClient.Mail<unknown> | undefined
     ) =>
       Effect.gen(function*() {
+        const progress = progressOf.get(mail as SmtpClient.Mail<unknown>)
+        if (progress !== undefined) {
+          progress.awaitingFinalReply = opened.awaitingFinalReply
+        }
         const started = yield* nowMillis
         const result = yield* opened.send(mail, { pipelineNext: next }).pipe(
           Effect.onExit((exit) => {
@@ -226,6 +231,10 @@ export const make = <R extends SmtpClient.SendResult>(
         traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
       )
 
+    const policy = yield* sendPolicy.make(options)
+    /** How a send's progress reaches the transaction, wherever it runs (the pool's workers included). */
+    const progressOf = new WeakMap<SmtpClient.Mail<unknown>, sendPolicy.Progress>()
+
     const pool = options.pool === undefined
       ? undefined
       : yield* pooling.make(options.pool === true ? {} : options.pool, session, transaction)
@@ -243,11 +252,15 @@ export const make = <R extends SmtpClient.SendResult>(
           if (invalid !== undefined) {
             return Effect.fail(invalid)
           }
-          return pool === undefined
-            ? Effect.scoped(Effect.flatMap(session, (opened) =>
-              transaction(opened, mail)))
-            // The pool runs any message's transaction; the types are the caller's.
-            : pool.submit(mail as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
+          const attempt = (progress: sendPolicy.Progress) => {
+            progressOf.set(mail as SmtpClient.Mail<unknown>, progress)
+            return pool === undefined
+              ? Effect.scoped(Effect.flatMap(session, (opened) =>
+                transaction(opened, mail)))
+              // The pool runs any message's transaction; the types are the caller's.
+              : pool.submit(mail as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
+          }
+          return policy(attempt, mail.messageId)
         }),
       verify: Effect.scoped(Effect.asVoid(session))
     }

@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import {
@@ -318,6 +319,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
      * may be sent in between.
      */
     let groupAhead: Prepared<unknown> | undefined = undefined
+    /** The message in flight: whether its end was written, and its reply read. */
+    let current: { written: boolean; replied: boolean } | undefined = undefined
 
     const send = <E>(
       envelope: SmtpProtocol.Envelope<E>,
@@ -423,7 +426,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           if (log !== undefined) yield* log.client(trailer.group)
         }
         // Past the end of the message, a lost reply leaves the outcome unknown.
-        const ended = { written: false }
+        const ended = { written: false, replied: false }
+        current = ended
         const body = (useBdat ? sendBdat(known, after, ended) : sendData(known, after, ended)).pipe(
           Effect.mapError((error) =>
             ended.written && isSmtpFailure(error) &&
@@ -432,7 +436,11 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
               : error
           )
         )
-        const [final, bytesSent] = yield* body
+        // Cut off while waiting, the reply was never read: the state stays "unknown".
+        const [final, bytesSent] = yield* Effect.onExit(body, (exit) =>
+          Exit.isInterrupted(exit) ? Effect.void : Effect.sync(() => {
+            ended.replied = true
+          }))
         if (final.code !== 250) {
           return yield* Effect.fail(commandError(useBdat ? "BDAT" : "DATA", final))
         }
@@ -453,7 +461,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     const sendData = <E>(
       content: Uint8Array | Stream.Stream<Uint8Array, E>,
       after: Uint8Array | undefined,
-      ended: { written: boolean }
+      ended: { written: boolean; replied: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(true)
@@ -494,7 +502,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     const sendBdat = <E>(
       content: Uint8Array | Stream.Stream<Uint8Array, E>,
       after: Uint8Array | undefined,
-      ended: { written: boolean }
+      ended: { written: boolean; replied: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         const body = dataEncoder.make(false)
@@ -558,6 +566,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       isTls: connection.isTls,
       broken: Effect.sync(() => broken),
       interrupted: Effect.sync(() => interrupted),
+      awaitingFinalReply: Effect.sync(() => current !== undefined && current.written && !current.replied),
       authenticate: (credentials) => inFlight(authenticate(credentials)),
       send: (envelope, sendOptions) => inFlight(send(envelope, sendOptions?.pipelineNext)),
       rset: inFlight(rset),

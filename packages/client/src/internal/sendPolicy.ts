@@ -1,0 +1,121 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as RateLimiter from "effect/RateLimiter"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { DeliveryUnknownError, isSmtpError, type SmtpError, TimeoutError } from "../SmtpError.js"
+
+/**
+ * Limits shared by every send of one client.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RateLimitOptions {
+  /** At most this many messages per `interval` (e.g. Microsoft 365: 30 a minute). */
+  readonly messages?: number | undefined
+  readonly interval?: Duration.DurationInput | undefined
+  /**
+   * How long the whole client pauses after a "too many" reply (421, 432, 450,
+   * 451 or 454 saying too many, rate, limit or throttled). Default 30 seconds.
+   */
+  readonly backoff?: Duration.DurationInput | undefined
+}
+
+/** @internal */
+export interface SendPolicyOptions {
+  readonly rateLimit?: RateLimitOptions | undefined
+  readonly retry?: Schedule.Schedule<unknown, SmtpError> | undefined
+  readonly deadline?: Duration.DurationInput | undefined
+}
+
+const throttleText = /too many|rate|limit|throttl|exceeded|slow down/i
+
+/** A reply that says the server wants fewer messages from us, not just this one refused. */
+export const isThrottling = (error: unknown): boolean =>
+  isSmtpError(error) &&
+  (error._tag === "SmtpCommandError" || error._tag === "AuthenticationError") &&
+  [421, 432, 450, 451, 454].includes(error.statusCode ?? 0) &&
+  throttleText.test(error.serverMessage ?? "")
+
+/**
+ * Where a send stands when its deadline strikes: past the end of the message,
+ * the delivery is unknown.
+ *
+ * @internal
+ */
+export interface Progress {
+  awaitingFinalReply: Effect.Effect<boolean>
+}
+
+/**
+ * Wraps one send attempt with the client's policy: the rate limit, the
+ * client-wide pause after a "too many" reply, retries of retryable failures,
+ * and the overall deadline.
+ *
+ * @internal
+ */
+export const make = (options: SendPolicyOptions): Effect.Effect<
+  <A, E>(
+    attempt: (progress: Progress) => Effect.Effect<A, E>,
+    messageId: string | undefined
+  ) => Effect.Effect<A, E | SmtpError>,
+  never,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const limit = options.rateLimit
+    const limiter = limit?.messages !== undefined
+      ? yield* RateLimiter.make({
+        limit: limit.messages,
+        interval: limit.interval ?? Duration.minutes(1),
+        algorithm: "fixed-window"
+      })
+      : undefined
+    const backoff = Duration.toMillis(limit?.backoff ?? Duration.seconds(30))
+    let pausedUntil = 0
+
+    const waitForPause = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void)
+
+    const pauseAfterThrottling = (error: unknown) =>
+      isThrottling(error)
+        ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.sync(() => {
+            pausedUntil = Math.max(pausedUntil, now + backoff)
+          }))
+        : Effect.void
+
+    return <A, E>(attempt: (progress: Progress) => Effect.Effect<A, E>, messageId: string | undefined) => {
+      const progress: Progress = { awaitingFinalReply: Effect.succeed(false) }
+      const once: Effect.Effect<A, E> = Effect.zipRight(
+        waitForPause,
+        Effect.tapError(limiter === undefined ? attempt(progress) : limiter(attempt(progress)), pauseAfterThrottling)
+      )
+      const retried: Effect.Effect<A, E | SmtpError> = options.retry === undefined ? once : Effect.retry(once, {
+        schedule: options.retry as Schedule.Schedule<unknown, E>,
+        // Never after the end of the message (DeliveryUnknownError is not retryable).
+        while: (error) =>
+          isSmtpError(error) && error.retryable
+      })
+      if (options.deadline === undefined) return retried
+      const deadline = Duration.decode(options.deadline)
+      return Effect.flatMap(
+        Effect.timeoutTo(retried, { duration: deadline, onSuccess: Option.some, onTimeout: Option.none }),
+        (result) =>
+          Option.isSome(result)
+            ? Effect.succeed(result.value)
+            : Effect.flatMap(progress.awaitingFinalReply, (unknown): Effect.Effect<never, SmtpError> => {
+              const timeout = new TimeoutError({
+                operation: "the send to complete (options.deadline)",
+                timeout: deadline
+              })
+              return Effect.fail(
+                unknown ? new DeliveryUnknownError({ cause: timeout, messageId, recipients: [] }) : timeout
+              )
+            })
+      )
+    }
+  })

@@ -11,34 +11,51 @@ import * as Layer from "effect/Layer"
 import * as NodeSocket from "./NodeSocket.js"
 
 /**
+ * `SmtpProtocol` over the Node socket with custom socket options (e.g.
+ * `{ family: 4 }`), which records its connect attempts.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerProtocolWith = (
+  socketOptions: NodeSocket.NodeSocketOptions
+): Layer.Layer<SmtpProtocol, never, SmtpMetrics> =>
+  SmtpProtocol.layer.pipe(Layer.provide(NodeSocket.layerWith(socketOptions)))
+
+/**
  * `SmtpProtocol` over the Node socket, which records its connect attempts.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerProtocol: Layer.Layer<SmtpProtocol, never, SmtpMetrics> = SmtpProtocol.layer.pipe(
-  Layer.provide(NodeSocket.layer)
-)
+export const layerProtocol: Layer.Layer<SmtpProtocol, never, SmtpMetrics> = layerProtocolWith({})
 
 /**
  * The client with a metrics backend of your choice, e.g.
- * `OtelSmtpMetrics.layer()` from `@effect-smtp/opentelemetry`.
+ * `OtelSmtpMetrics.layer()` from `@effect-smtp/opentelemetry`. `socketOptions`
+ * pin an address family or tune Happy Eyeballs (see `NodeSocket`).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWithMetrics = (options: SmtpClient.Options): Layer.Layer<SmtpClient, never, SmtpMetrics> =>
-  SmtpClient.layer(options).pipe(Layer.provide(layerProtocol))
+export const layerWithMetrics = (
+  options: SmtpClient.Options,
+  socketOptions: NodeSocket.NodeSocketOptions = {}
+): Layer.Layer<SmtpClient, never, SmtpMetrics> =>
+  SmtpClient.layer(options).pipe(Layer.provide(layerProtocolWith(socketOptions)))
 
 /**
  * The client, recording metrics with Effect's `Metric` (export them with
- * `@effect/opentelemetry`).
+ * `@effect/opentelemetry`). `socketOptions` pin an address family or tune
+ * Happy Eyeballs (see `NodeSocket`).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: SmtpClient.Options): Layer.Layer<SmtpClient> =>
-  layerWithMetrics(options).pipe(Layer.provide(SmtpMetrics.layer))
+export const layer = (
+  options: SmtpClient.Options,
+  socketOptions: NodeSocket.NodeSocketOptions = {}
+): Layer.Layer<SmtpClient> => layerWithMetrics(options, socketOptions).pipe(Layer.provide(SmtpMetrics.layer))
 
 /**
  * Like `layer`, with the options read through Effect `Config`: by default

@@ -5,18 +5,16 @@ import { Socket } from "@effect-smtp/client/Socket"
 import type { Connection, ConnectOptions } from "@effect-smtp/client/Socket"
 import { NodeSocket } from "@effect-smtp/node"
 import { describe, expect, it } from "@effect/vitest"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { Worker } from "node:worker_threads"
 import { testCertificates } from "./utils/certs.js"
+import { eventually, hangingListener, realDelay, serve, untilSleeping } from "./utils/sockets.js"
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -45,53 +43,6 @@ const connectWith = (
     connect: Effect.flatMap(Socket, (socket) => socket.connect(options)).pipe(Effect.provide(socketLayer))
   }
 }
-
-/** Real time, for waits on real sockets while the tests' Clock is a TestClock. */
-const realDelay = (millis: number) =>
-  Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), millis)
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
-/** Waits until `predicate` holds, polling in real time. */
-const eventually = (predicate: () => boolean, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 500; i++) {
-      if (predicate()) return
-      yield* realDelay(10)
-    }
-    return yield* Effect.dieMessage(`timed out waiting for ${what}`)
-  })
-
-interface Served {
-  readonly port: number
-  readonly server: Net.Server
-  /** Every raw socket the server accepted. */
-  readonly sockets: Array<Net.Socket>
-}
-
-/** Listens on 127.0.0.1, port 0, for the scope; closing destroys every accepted socket. */
-const serve = (server: Net.Server): Effect.Effect<Served, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<Served>((resume) => {
-      const sockets: Array<Net.Socket> = []
-      server.on("connection", (socket: Net.Socket) => {
-        sockets.push(socket)
-        // A client destroying its side mid-test must not crash the test process.
-        socket.on("error", () => {})
-      })
-      server.listen(0, "127.0.0.1", () => {
-        const address = server.address()
-        const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ port, server, sockets }))
-      })
-    }),
-    ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-      })
-  )
 
 /** A loopback port nothing listens on. */
 const refusedPort = Effect.async<number>((resume) => {
@@ -137,60 +88,6 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   if (Exit.isFailure(exit) && exit.cause._tag === "Fail") return exit.cause.error
   throw new Error(`expected a failure, got ${String(exit)}`)
 }
-
-/**
- * A listener whose accept queue is full, so a TCP connect to it hangs in
- * SYN_SENT (Linux drops SYNs when the queue is full). It listens in a worker
- * whose event loop is blocked, so nothing ever accepts; the queue (backlog 1)
- * is then filled from here until a connect stops completing.
- */
-const hangingListener = Effect.gen(function*() {
-  const { port } = yield* Effect.acquireRelease(
-    Effect.async<{ readonly port: number; readonly worker: Worker; readonly lock: Int32Array }>((resume) => {
-      const lock = new Int32Array(new SharedArrayBuffer(4))
-      const worker = new Worker(
-        `
-        const { parentPort, workerData } = require("node:worker_threads")
-        const net = require("node:net")
-        const server = net.createServer().listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
-          parentPort.postMessage(server.address().port)
-          Atomics.wait(workerData, 0, 0)
-        })
-        `,
-        { eval: true, workerData: lock }
-      )
-      worker.once("message", (port: number) => resume(Effect.succeed({ port, worker, lock })))
-    }),
-    ({ lock, worker }) =>
-      Effect.promise(() => {
-        Atomics.store(lock, 0, 1)
-        Atomics.notify(lock, 0)
-        return worker.terminate()
-      })
-  )
-  const fillers: Array<Net.Socket> = []
-  yield* Effect.addFinalizer(() => Effect.sync(() => fillers.forEach((socket) => socket.destroy())))
-  for (let i = 0; i < 16; i++) {
-    const socket = Net.connect({ host: "127.0.0.1", port })
-    socket.on("error", () => {})
-    fillers.push(socket)
-    const connected = yield* Effect.race(
-      Effect.async<boolean>((resume) => void socket.once("connect", () => resume(Effect.succeed(true)))),
-      Effect.as(realDelay(300), false)
-    )
-    if (!connected) return port
-  }
-  return yield* Effect.dieMessage("could not fill the accept queue")
-})
-
-/** Waits until the TestClock has a pending sleep (the connect timeout is armed). */
-const untilSleeping = Effect.gen(function*() {
-  for (let i = 0; i < 1000; i++) {
-    if (!Chunk.isEmpty(yield* TestClock.sleeps())) return
-    yield* realDelay(5)
-  }
-  return yield* Effect.dieMessage("no pending sleep on the TestClock")
-})
 
 /** The first socket a test server accepted. */
 const firstSocket = (sockets: ReadonlyArray<Net.Socket>) =>
@@ -421,7 +318,7 @@ describe("NodeSocket", () => {
         const port = yield* hangingListener
         const { connect, events } = connectWith({ host: "127.0.0.1", port, timeout: "5 seconds" })
         const fiber = yield* Effect.fork(Effect.scoped(connect))
-        yield* untilSleeping
+        yield* untilSleeping()
         yield* TestClock.adjust("5 seconds")
         const error = failureOf(yield* Fiber.await(fiber))
         expect(error).toBeInstanceOf(TimeoutError)
@@ -436,7 +333,7 @@ describe("NodeSocket", () => {
         const port = yield* hangingListener
         const { connect, events } = connectWith({ host: "127.0.0.1", port })
         const fiber = yield* Effect.fork(Effect.scoped(connect))
-        yield* untilSleeping
+        yield* untilSleeping()
         yield* TestClock.adjust("1500 millis")
         yield* Fiber.interrupt(fiber)
         expect(events).toHaveLength(1)

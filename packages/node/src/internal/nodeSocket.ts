@@ -1,6 +1,7 @@
 /**
  * `Socket.connect` for Node: resolve, then one measured TCP attempt per
- * address until one connects, then implicit TLS when asked.
+ * address, raced with Happy Eyeballs (RFC 8305), then implicit TLS on the
+ * winner when asked.
  */
 import { SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
 import type { TlsError } from "@effect-smtp/client/SmtpError"
@@ -10,11 +11,15 @@ import type { Connection, ConnectOptions, SocketService } from "@effect-smtp/cli
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"
@@ -24,6 +29,80 @@ type ResolvedAddress = NodeSocket.ResolvedAddress
 
 /** @internal */
 export const defaultTimeout: Duration.Duration = Duration.minutes(2)
+
+/**
+ * RFC 8305's recommended "Connection Attempt Delay".
+ *
+ * @internal
+ */
+export const defaultHappyEyeballsDelay: Duration.Duration = Duration.millis(250)
+
+const ofFamily = (
+  addresses: ReadonlyArray<ResolvedAddress>,
+  family: 4 | 6 | undefined
+): ReadonlyArray<ResolvedAddress> =>
+  family === undefined ? addresses : Arr.filter(addresses, (address) => address.family === family)
+
+/**
+ * The order Happy Eyeballs tries addresses in: RFC 8305 section 4 with a
+ * "First Address Family Count" of 1, so IPv6 first, then the families
+ * alternate, each keeping the resolver's order; what is left of the longer
+ * family comes last. With `family`, only that family, in the resolver's order.
+ *
+ * @internal
+ */
+export const orderAddresses = (
+  addresses: ReadonlyArray<ResolvedAddress>,
+  family?: 4 | 6 | undefined
+): Array<ResolvedAddress> => {
+  const [v4, v6] = Arr.partition(ofFamily(addresses, family), (address) => address.family === 6)
+  const ordered: Array<ResolvedAddress> = []
+  for (let i = 0; i < v6.length || i < v4.length; i++) {
+    const six = v6[i]
+    const four = v4[i]
+    if (six !== undefined) ordered.push(six)
+    if (four !== undefined) ordered.push(four)
+  }
+  return ordered
+}
+
+/** Joins the other racer, unless this one won or died. */
+const settle = <A, E>(exit: Exit.Exit<A, E>, other: Fiber.Fiber<A, E>): Effect.Effect<A, E> => {
+  if (Exit.isSuccess(exit)) {
+    return Effect.as(Fiber.interrupt(other), exit.value)
+  }
+  // A defect ends the race, as `Effect.firstSuccessOf` would let it.
+  return Cause.isDie(exit.cause) ? Effect.zipRight(Fiber.interrupt(other), exit) : Fiber.join(other)
+}
+
+/**
+ * Runs `attempts` staggered, as RFC 8305 section 5 runs connection attempts:
+ * each runs alone for `delay` before the next starts beside it, and a failure
+ * starts the next at once. The first success wins and the attempts still
+ * running are interrupted (and awaited); when every attempt fails, the error is
+ * the one that came last. A `delay` of `Duration.infinity` runs them one at a
+ * time, in order.
+ *
+ * @internal
+ */
+export const staggeredRace = <A, E, R>(
+  attempts: Arr.NonEmptyReadonlyArray<Effect.Effect<A, E, R>>,
+  delay: Duration.Duration
+): Effect.Effect<A, E, R> => {
+  const [first, ...rest] = attempts
+  if (!Arr.isNonEmptyReadonlyArray(rest)) {
+    return first
+  }
+  return Effect.flatMap(Deferred.make<void>(), (failed) => {
+    const head = Effect.tapErrorCause(first, () => Deferred.succeed(failed, undefined))
+    const headFailed = Deferred.await(failed)
+    const turn = Duration.isFinite(delay) ? Effect.race(Effect.sleep(delay), headFailed) : headFailed
+    return Effect.raceWith(head, Effect.zipRight(turn, staggeredRace(rest, delay)), {
+      onSelfDone: settle,
+      onOtherDone: settle
+    })
+  })
+}
 
 const ipLiteral = (host: string): ResolvedAddress | undefined => {
   const family = Net.isIP(host)
@@ -84,20 +163,31 @@ const remaining = (timeout: Duration.Duration, elapsedNanos: bigint): Duration.D
 /** @internal */
 export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect<SocketService, never, SmtpMetrics> =>
   Effect.map(SmtpMetrics, (metrics) => {
+    const { family, happyEyeballs = true, lookup } = socketOptions
+    const delay = happyEyeballs
+      ? Duration.decode(socketOptions.happyEyeballsDelay ?? defaultHappyEyeballsDelay)
+      : Duration.infinity
+
+    /** The addresses to try, in the order to try them. */
     const resolve = (
       host: string,
       port: number
     ): Effect.Effect<Arr.NonEmptyReadonlyArray<ResolvedAddress>, SocketError> => {
       const literal = ipLiteral(host)
-      if (literal !== undefined) {
-        return Effect.succeed([literal])
-      }
-      const { lookup } = socketOptions
-      const resolved = lookup !== undefined ? lookup(host) : dnsLookup(host, port)
-      return Effect.flatMap(resolved, (addresses) =>
-        Arr.isNonEmptyReadonlyArray(addresses)
-          ? Effect.succeed(addresses)
-          : Effect.fail(new SocketError({ operation: "lookup", host, port })))
+      const resolved = literal !== undefined
+        ? Effect.succeed([literal])
+        : lookup !== undefined
+        ? lookup(host)
+        : dnsLookup(host, port)
+      return Effect.flatMap(resolved, (addresses) => {
+        const candidates = happyEyeballs ? orderAddresses(addresses, family) : ofFamily(addresses, family)
+        return Arr.isNonEmptyReadonlyArray(candidates)
+          ? Effect.succeed(candidates)
+          // ENODATA: the name exists, but has no address of the pinned family.
+          : Effect.fail(
+            new SocketError({ operation: "lookup", host, port, code: addresses.length > 0 ? "ENODATA" : undefined })
+          )
+      })
     }
 
     const onTimeout = (target: Target, timeout: Duration.Duration) => () =>
@@ -138,15 +228,32 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
       Effect.gen(function*() {
         const timeout = Duration.decode(options.timeout ?? defaultTimeout)
         const addresses = yield* resolve(options.host, options.port)
+        const scope = yield* Effect.scope
+        const claimed = yield* Ref.make(false)
+        // Each attempt owns a scope of its own that only the winner keeps, so
+        // of two attempts that connect at the same moment the second closes
+        // its socket at once (its metric still says it connected) and leaves.
+        const attempt = (target: Target) =>
+          Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function*() {
+              const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+              const exit = yield* Effect.exit(restore(Scope.extend(connectTcp(target, timeout), own)))
+              if (Exit.isSuccess(exit) && !(yield* Ref.getAndSet(claimed, true))) {
+                return exit.value
+              }
+              yield* Scope.close(own, exit)
+              return yield* Exit.isSuccess(exit) ? Effect.interrupt : exit
+            })
+          )
         const attempts = Arr.map(addresses, (resolved) =>
-          connectTcp({
+          attempt({
             host: options.host,
             port: options.port,
             address: resolved.address,
             family: resolved.family
-          }, timeout))
-        // In order; when every address failed, this fails with the last error.
-        const { connection, start } = yield* Effect.firstSuccessOf(attempts)
+          }))
+        // When every address failed, this fails with the last error.
+        const { connection, start } = yield* staggeredRace(attempts, delay)
         if (options.tls !== undefined) {
           // Not part of the TCP metric, but part of the attempt: it gets what
           // is left of the same timeout. A certificate or handshake failure is

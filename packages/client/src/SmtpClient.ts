@@ -17,6 +17,7 @@ import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import type * as pooling from "./internal/pool.js"
 import type * as sendPolicy from "./internal/sendPolicy.js"
+import type * as tokenCache from "./internal/tokenCache.js"
 import * as SmtpConfig from "./SmtpConfig.js"
 import type { SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
@@ -30,7 +31,19 @@ import type { TlsOptions } from "./Socket.js"
  * @since 0.1.0
  * @category models
  */
-export type Auth = SmtpProtocol.Credentials
+export type Auth = SmtpProtocol.Credentials | TokenProviderCredentials
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenProviderCredentials = tokenCache.TokenProviderCredentials
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type OAuthToken = tokenCache.OAuthToken
 
 /**
  * @since 0.1.0

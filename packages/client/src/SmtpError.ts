@@ -267,7 +267,7 @@ export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
  * @category errors
  */
 export class AuthenticationError extends Data.TaggedError("AuthenticationError")<{
-  readonly reason: "Rejected" | "NoCommonMechanism" | "NotOffered"
+  readonly reason: "Rejected" | "NoCommonMechanism" | "NotOffered" | "TokenUnavailable"
   readonly mechanism?: string | undefined
   readonly statusCode?: number | undefined
   readonly enhancedStatusCode?: string | undefined
@@ -291,6 +291,8 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
     switch (this.reason) {
       case "NotOffered":
         return "Credentials are configured but the server offers no AUTH: check the port (submission is usually 587) and that TLS is on, since many servers offer AUTH only after STARTTLS."
+      case "TokenUnavailable":
+        return "The OAuth2 token provider failed, so no token could be offered: check its credentials and the identity provider."
       case "NoCommonMechanism":
         return `The server offers AUTH ${(this.offered ?? []).join(" ")}, none of which this client can use${
           this.mechanism ? ` (asked for ${this.mechanism})` : ""

@@ -263,7 +263,7 @@ export interface SmtpServerConfig {
   readonly capabilities?: ReadonlyArray<string> | undefined
   /** The reply to a RCPT TO, or `undefined` to accept (default: accept all). */
   readonly rcpt?: ((address: string) => string | undefined) | undefined
-  /** Accepted credentials for AUTH PLAIN and LOGIN. */
+  /** Accepted credentials for AUTH PLAIN and LOGIN; for XOAUTH2 the password is the valid token. */
   readonly credentials?: { readonly user: string; readonly password: string } | undefined
 }
 
@@ -370,6 +370,16 @@ const authenticate = (
     if (mechanism?.toUpperCase() === "PLAIN") {
       const response = initial ?? (yield* Effect.zipRight(server.send("334 \r\n"), server.readLine))
       return atob(response) === `\u0000${expected.user}\u0000${expected.password}`
+    }
+    if (mechanism?.toUpperCase() === "XOAUTH2") {
+      // The password stands for the one valid access token.
+      const ok = initial !== undefined &&
+        atob(initial) === `user=${expected.user}\u0001auth=Bearer ${expected.password}\u0001\u0001`
+      if (ok) return true
+      // RFC 7628-style failure: a JSON challenge, the client's empty answer, then 535.
+      yield* server.send(`334 ${btoa(JSON.stringify({ status: "401", schemes: "bearer" }))}\r\n`)
+      yield* server.readLine
+      return false
     }
     if (mechanism?.toUpperCase() === "LOGIN") {
       yield* server.send(`334 ${btoa("Username:")}\r\n`)

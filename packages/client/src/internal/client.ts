@@ -3,6 +3,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as SmtpClient from "../SmtpClient.js"
 import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
@@ -12,13 +13,14 @@ import * as commands from "./commands.js"
 import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
 import * as sendPolicy from "./sendPolicy.js"
+import * as tokenCache from "./tokenCache.js"
 
 /** @internal */
 export interface ResolvedOptions {
   readonly host: string
   readonly port: number
   readonly security: SmtpProtocol.Security
-  readonly auth: SmtpProtocol.Credentials | undefined
+  readonly auth: SmtpClient.Auth | undefined
   readonly tls: SmtpClient.Options["tls"]
   readonly timeouts: SmtpProtocol.Timeouts
   readonly ehloName: string | undefined
@@ -131,6 +133,27 @@ export const make = <R extends SmtpClient.SendResult>(
     const metrics = yield* SmtpMetrics
     const resolved = resolve(options)
     const credentialsInvalid = resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth)
+    const tokens = resolved.auth !== undefined && "tokenProvider" in resolved.auth
+      ? yield* tokenCache.make(resolved.auth)
+      : undefined
+
+    /**
+     * AUTH with the configured credentials. A provider's token the server
+     * refuses (535) is refreshed once and offered once more: it may have been
+     * revoked or expired early.
+     */
+    const authenticate = (opened: SmtpProtocol.Session, auth: SmtpClient.Auth): Effect.Effect<void, SmtpError> => {
+      if (!("tokenProvider" in auth)) return opened.authenticate(auth)
+      if (tokens === undefined) return Effect.dieMessage("a token provider without its cache")
+      const offer = (accessToken: Redacted.Redacted<string>) =>
+        opened.authenticate({ user: auth.user, accessToken, mechanism: auth.mechanism })
+      return Effect.flatMap(tokens.get, (token) =>
+        Effect.catchIf(
+          offer(token),
+          (error) => error._tag === "AuthenticationError" && error.reason === "Rejected" && error.statusCode === 535,
+          () => Effect.zipRight(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
+        ))
+    }
     const scheme = resolved.security === "tls" ? "smtps" as const : "smtp" as const
     const spanAttributes = {
       "url.scheme": scheme,
@@ -191,7 +214,7 @@ export const make = <R extends SmtpClient.SendResult>(
         })
       )
       if (resolved.auth !== undefined) {
-        yield* opened.authenticate(resolved.auth).pipe(
+        yield* authenticate(opened, resolved.auth).pipe(
           traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
         )
       }

@@ -47,7 +47,7 @@ export const choose = (
 }
 
 /** @internal */
-export const checkCredentials = (credentials: Credentials): InvalidInputError | undefined =>
+export const checkCredentials = (credentials: { readonly user: string }): InvalidInputError | undefined =>
   checkText("auth.user", credentials.user)
 
 /**

@@ -214,6 +214,8 @@ type Mail_<E> = Mail<E>
 type Sendable_<E> = Sendable<E>
 type SendResult_ = SendResult
 type Auth_ = Auth
+type TokenProviderCredentials_ = TokenProviderCredentials
+type OAuthToken_ = OAuthToken
 
 export declare namespace SmtpClient {
   /**
@@ -236,6 +238,14 @@ export declare namespace SmtpClient {
    * @since 0.1.0
    */
   export type Auth = Auth_
+  /**
+   * @since 0.1.0
+   */
+  export type TokenProviderCredentials = TokenProviderCredentials_
+  /**
+   * @since 0.1.0
+   */
+  export type OAuthToken = OAuthToken_
   /**
    * @since 0.1.0
    */

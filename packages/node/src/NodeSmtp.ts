@@ -5,9 +5,13 @@
  * @since 0.1.0
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as NodeSocket from "./NodeSocket.js"
 
 /**
@@ -69,3 +73,44 @@ export const layerConfig = (
   config?: Config.Config.Wrap<SmtpClient.Options>
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
   SmtpClient.layerConfig(config).pipe(Layer.provide(layerProtocol), Layer.provide(SmtpMetrics.layer))
+
+/**
+ * The client for code that does not use Effect: promises, and an
+ * `AbortSignal` per send that interrupts it at any step (the connection is
+ * then closed, never reused). Failures reject with the typed `SmtpError`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromiseClient {
+  readonly send: (
+    mail: SmtpClient.Sendable<never>,
+    options?: { readonly signal?: AbortSignal | undefined }
+  ) => Promise<SmtpClient.SendResult>
+  /** Closes pooled connections (QUIT) and releases everything. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const promiseClient = (
+  options: SmtpClient.Options,
+  socketOptions?: NodeSocket.NodeSocketOptions
+): PromiseClient => {
+  const runtime = ManagedRuntime.make(layer(options, socketOptions))
+  return {
+    send: (mail, sendOptions) =>
+      runtime.runPromiseExit(SmtpClient.send(mail), { signal: sendOptions?.signal }).then((exit) => {
+        if (Exit.isSuccess(exit)) return exit.value
+        // Reject with the typed error itself, not Effect's wrapper around it.
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) throw failure.value
+        throw Cause.isInterruptedOnly(exit.cause)
+          ? new DOMException("The send was aborted", "AbortError")
+          : Cause.squash(exit.cause)
+      }),
+    close: () => runtime.dispose()
+  }
+}

@@ -107,6 +107,8 @@ export const make = <R>(
         let carried: Job<R> | undefined = undefined
         while (true) {
           let job: Job<R> | undefined = carried
+          // A carried job's commands may already be on the wire behind the last body.
+          const pipelined = carried !== undefined
           carried = undefined
           if (job === undefined) {
             const taken = yield* nextJob
@@ -116,6 +118,9 @@ export const make = <R>(
             job = taken.value
           }
           if (job.cancelled) {
+            if (pipelined) {
+              yield* retire
+            }
             continue
           }
           if (current !== undefined && !(yield* checked(current))) {
@@ -131,6 +136,15 @@ export const make = <R>(
           }
           const connection: Connection = current
           const next = connection.messages + 1 < maxMessages ? yield* waitingJob : undefined
+          // The caller may have given up while the connection was opened or
+          // checked: its message must not go out after its send was interrupted.
+          if (job.cancelled) {
+            if (pipelined) {
+              yield* retire
+            }
+            carried = next
+            continue
+          }
           const run = transaction(connection.session, job.mail, next?.mail)
           const fiber = yield* Effect.fork(
             Option.match(job.parentSpan, {
@@ -141,6 +155,9 @@ export const make = <R>(
             })
           )
           job.fiber = fiber
+          if (job.cancelled) {
+            yield* Fiber.interrupt(fiber)
+          }
           const exit = yield* Fiber.await(fiber)
           yield* Deferred.done(job.deferred, exit)
           connection.messages++

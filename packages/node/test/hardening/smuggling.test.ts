@@ -1,0 +1,320 @@
+/**
+ * SMTP smuggling (CVE-2023-51764 Postfix, -51765 sendmail, -51766 Exim): a
+ * server that accepts `<LF>.<CR><LF>` or `<CR>.<CR>` as the end of data runs
+ * whatever follows as new commands. Whatever body a caller hands the client,
+ * split however a stream splits it, the bytes on the wire must hold no
+ * end-of-data before the real one and no bare CR or LF.
+ *
+ * Properties, counted (at least 100,000 cases per run):
+ * - the DATA / BDAT encoder on its own, over arbitrary splits;
+ * - the whole client, DATA and BDAT, over a scripted server, with the bytes
+ *   the client wrote captured beneath the protocol (one session carries every
+ *   message, so each case costs one transaction, not one connection);
+ * plus a real Postfix, which must store a smuggling attempt as one normalised
+ * message and nothing else.
+ */
+import { SmtpClient, SmtpMetrics, SmtpProtocol, Socket, TestSocket } from "@effect-smtp/client"
+import * as dataEncoder from "@effect-smtp/client/internal/dataEncoder"
+import { NodeSmtp } from "@effect-smtp/node"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
+import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "../utils/postfix.js"
+import {
+  canonical,
+  concatBytes,
+  CR,
+  cuts,
+  firstLenientEnd,
+  hasNoBareBreak,
+  hostileBody,
+  LF,
+  splitAt,
+  unstuff
+} from "../utils/wire.js"
+
+/** Cases per property; their sum is the run's total, checked at the end. */
+/**
+ * Cases per property; their sum is the run's total, checked at the end. The
+ * encoder is where the normalisation lives and costs microseconds a case; a
+ * transaction through the whole client costs about a millisecond (fibers,
+ * timeouts, the body stream), so the client properties check that nothing
+ * between the encoder and the socket undoes its work on fewer cases.
+ */
+const runs = {
+  encoderData: 100_000,
+  encoderBdat: 40_000,
+  clientData: 3_000,
+  clientBdat: 2_000
+}
+const planned = Object.values(runs).reduce((a, b) => a + b, 0)
+let executed = 0
+
+afterAll(() => {
+  // Every planned case ran (a skipped or shortened property would lower the count).
+  expect(executed).toBe(planned)
+  expect(executed).toBeGreaterThanOrEqual(100_000)
+})
+
+const encodeAll = (stuffDots: boolean, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const body = dataEncoder.make(stuffDots)
+  return concatBytes([...chunks.map((c) => body.write(c)), body.end()])
+}
+
+const equalBytes = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const show = (bytes: ArrayLike<number>): string => JSON.stringify(String.fromCharCode(...Array.from(bytes)))
+
+/**
+ * Plain checks, failing with the bytes shown: `expect` per case would cost
+ * more than the encoding it checks, and the case counts are large.
+ */
+const check = (condition: boolean, what: string, wire: ArrayLike<number>, input: ArrayLike<number>) => {
+  if (!condition) throw new Error(`${what}\n  input: ${show(input)}\n  wire:  ${show(wire)}`)
+}
+
+/** The checks on a DATA body as written: one end-of-data, at the end; no bare CR/LF; the right content. */
+const checkDataBody = (wire: Uint8Array, input: Uint8Array) => {
+  check(hasNoBareBreak(wire), "a bare CR or LF on the wire", wire, input)
+  check(firstLenientEnd(wire) === wire.length, "an end-of-data before the real one", wire, input)
+  check(equalBytes(unstuff(wire), canonical(input)), "the server would not store the canonical body", wire, input)
+}
+
+/** BDAT carries the body by length: canonical CRLF text, never stuffed. */
+const checkBdatBody = (data: Uint8Array, input: Uint8Array) => {
+  check(hasNoBareBreak(data), "a bare CR or LF on the wire", data, input)
+  check(equalBytes(data, canonical(input)), "the chunks do not hold the canonical body", data, input)
+}
+
+describe("smuggling: the encoder", () => {
+  it.prop(
+    `DATA: ${runs.encoderData} bodies split arbitrarily`,
+    [hostileBody, cuts],
+    ([body, at]) => {
+      executed++
+      checkDataBody(encodeAll(true, splitAt(body, at)), body)
+    },
+    { fastCheck: { numRuns: runs.encoderData } }
+  )
+
+  it.prop(
+    `BDAT: ${runs.encoderBdat} bodies split arbitrarily`,
+    [hostileBody, cuts],
+    ([body, at]) => {
+      executed++
+      checkBdatBody(encodeAll(false, splitAt(body, at)), body)
+    },
+    { fastCheck: { numRuns: runs.encoderBdat } }
+  )
+})
+
+/** What the client wrote, write by write, beneath the protocol. */
+const capturing = (writes: Array<Uint8Array>) =>
+  Layer.effect(
+    Socket,
+    Effect.map(Socket, (inner) => ({
+      connect: (options: Parameters<typeof inner.connect>[0]) =>
+        Effect.map(inner.connect(options), (connection) => ({
+          ...connection,
+          write: (data: Uint8Array) =>
+            Effect.zipRight(Effect.sync(() => void writes.push(data.slice())), connection.write(data))
+        }))
+    }))
+  )
+
+/** A lean server: every message accepted, nothing stored (the wire capture is the record). */
+const script = (chunking: boolean) => (server: TestSocket.ServerSide) =>
+  Effect.gen(function*() {
+    yield* server.send("220 wire.test ESMTP\r\n")
+    while (true) {
+      const line = yield* server.readLine
+      const verb = line.split(/[ :]/)[0]!.toUpperCase()
+      if (verb === "EHLO") {
+        yield* server.send(`250-wire.test\r\n250-PIPELINING\r\n${chunking ? "250-CHUNKING\r\n" : ""}250 8BITMIME\r\n`)
+      } else if (verb === "DATA") {
+        yield* server.send("354 go ahead\r\n")
+        yield* server.readData
+        yield* server.send("250 2.0.0 queued\r\n")
+      } else if (verb === "BDAT") {
+        yield* server.readBytes(Number(line.split(" ")[1]))
+        yield* server.send("250 2.0.0 chunk\r\n")
+      } else if (verb === "QUIT") {
+        yield* server.send("221 bye\r\n")
+        return
+      } else {
+        yield* server.send("250 ok\r\n")
+      }
+    }
+  })
+
+const decoder = new TextDecoder("latin1")
+const groupBeforeData = /^MAIL FROM:<a@example\.com>[^\r\n]*\r\nRCPT TO:<b@example\.com>\r\nDATA\r\n$/
+const groupBeforeBdat = /^MAIL FROM:<a@example\.com>[^\r\n]*\r\nRCPT TO:<b@example\.com>\r\n$/
+
+/**
+ * Fewer cuts than the encoder properties: every chunk is a write with its own
+ * timeout, the costly part of a case here, and the encoder properties cover
+ * the many-cuts side.
+ */
+const fewCuts = FastCheck.array(FastCheck.nat(), { maxLength: 4 })
+
+/** Splits what was written for one BDAT message into its chunks, checking the framing. */
+const bdatPayload = (wire: Uint8Array): Uint8Array => {
+  const parts: Array<Uint8Array> = []
+  let at = 0
+  let last = false
+  while (at < wire.length) {
+    check(!last, "bytes after BDAT LAST", wire, [])
+    let eol = at
+    while (eol + 1 < wire.length && !(wire[eol] === CR && wire[eol + 1] === LF)) eol++
+    const match = /^BDAT (\d+)( LAST)?$/.exec(decoder.decode(wire.subarray(at, eol)))
+    check(match !== null, "no BDAT header where one belongs", wire, [])
+    const size = Number(match![1])
+    last = match![2] !== undefined
+    parts.push(wire.subarray(eol + 2, eol + 2 + size))
+    at = eol + 2 + size
+  }
+  check(at === wire.length && last, "the BDAT framing does not cover the bytes exactly, ending with LAST", wire, [])
+  return concatBytes(parts)
+}
+
+const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
+  Effect.gen(function*() {
+    const writes: Array<Uint8Array> = []
+    const layer = SmtpClient.layer({ host: "wire.test", port: 25, security: "none" }).pipe(
+      Layer.provide(SmtpProtocol.layer),
+      Layer.provide(capturing(writes)),
+      Layer.provide(TestSocket.layer(script(mode === "BDAT"))),
+      Layer.provide(SmtpMetrics.layerNoop)
+    )
+    yield* Effect.gen(function*() {
+      const client = yield* SmtpClient
+      const session = yield* client.session
+      const run = Runtime.runPromise(yield* Effect.runtime<never>())
+      yield* Effect.promise(() =>
+        FastCheck.assert(
+          FastCheck.asyncProperty(hostileBody, fewCuts, async (body, at) => {
+            executed++
+            writes.length = 0
+            const result = await run(session.send({
+              from: "a@example.com",
+              to: ["b@example.com"],
+              content: Stream.fromIterable(splitAt(body, at))
+            }))
+            const group = decoder.decode(writes[0])
+            const rest = concatBytes(writes.slice(1))
+            check(result.statusCode === 250, `the message was not accepted: ${result.response}`, rest, body)
+            // The pipelined MAIL and RCPT (and DATA), then the body alone.
+            check(
+              (mode === "DATA" ? groupBeforeData : groupBeforeBdat).test(group),
+              `unexpected command group ${JSON.stringify(group)}`,
+              rest,
+              body
+            )
+            check(hasNoBareBreak(rest), "a bare CR or LF on the wire", rest, body)
+            if (mode === "DATA") checkDataBody(rest, body)
+            else checkBdatBody(bdatPayload(rest), body)
+            check(
+              result.bytesSent === (mode === "DATA" ? rest.length : canonical(body).length),
+              `bytesSent ${result.bytesSent} is not what was written`,
+              rest,
+              body
+            )
+          }),
+          { numRuns }
+        )
+      )
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+describe("smuggling: through the client, bytes on the wire", () => {
+  it.live(`DATA: ${runs.clientData} streamed bodies on one session`, () => viaClient("DATA", runs.clientData), {
+    timeout: 60_000
+  })
+  it.live(`BDAT: ${runs.clientBdat} streamed bodies on one session`, () => viaClient("BDAT", runs.clientBdat), {
+    timeout: 60_000
+  })
+})
+
+const target = postfixTarget()
+
+describe("smuggling: a real Postfix", () => {
+  if (target === undefined) {
+    it.skip(postfixSkipReason, () => {})
+    return
+  }
+  const pf = target
+  const ports: ReadonlyArray<readonly [string, number | undefined]> = [["BDAT", pf.port], ["DATA", pf.dataPort]]
+  for (const [mode, port] of ports) {
+    if (port === undefined) {
+      it.skip(`${mode}: set EFFECT_SMTP_POSTFIX_DATA (printed by scripts/postfix-test.sh start)`, () => {})
+      continue
+    }
+    it.live(
+      `${mode}: a smuggling attempt is delivered as one normalised message, and nothing is smuggled`,
+      () =>
+        Effect.gen(function*() {
+          const token = `smuggle-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`
+          const smuggled = `smuggled-${token}`
+          const second = (end: string) =>
+            `${end}MAIL FROM:<attacker@example.com>${end}RCPT TO:<smtptest@localhost>${end}DATA${end}` +
+            `From: attacker@example.com${end}Subject: ${smuggled}${end}${end}you were smuggled${end}.${end}`
+          const content = [
+            "From: sender@example.com",
+            "To: smtptest@localhost",
+            `Subject: ${token}`,
+            `Message-ID: <${token}@effect-smtp.test>`,
+            "Date: Tue, 25 Nov 2025 07:00:00 +0000",
+            "",
+            `token ${token}`,
+            // Every end-of-data a lenient server might accept, each followed by a second message.
+            `lf-dot-crlf\n.\r\n${second("\r\n")}`,
+            `cr-dot-cr\r.\r${second("\r")}`,
+            `lf-dot-lf\n.\n${second("\n")}`,
+            `crlf-dot-lf\r\n.\n${second("\n")}`,
+            "last line"
+          ].join("\r\n")
+          const result = yield* SmtpClient.send({
+            from: "sender@example.com",
+            to: ["smtptest@localhost"],
+            content: Stream.fromIterable(splitAt(new TextEncoder().encode(content), [17, 200, 201, 202, 350, 351]))
+          }).pipe(
+            Effect.provide(NodeSmtp.layer({ host: pf.host, port, security: "none", timeout: "15 seconds" }))
+          )
+          expect(result.accepted).toEqual(["smtptest@localhost"])
+
+          const delivered = yield* waitForDelivery(pf.maildir, includesText(`token ${token}`))
+          const text = new TextDecoder().decode(delivered)
+          // Postfix stores LF line ends; the body must be the input with every
+          // CRLF, lone CR and lone LF as one line break and nothing dropped.
+          const body = text.slice(text.indexOf(`From: sender@example.com\n`))
+          const expected = `${content.replace(/\r\n|\r|\n/g, "\n")}\n`
+          expect(body).toBe(expected)
+          // The would-be second messages are text inside this one, never mail of their own.
+          yield* Effect.sleep("1 second")
+          const names = yield* Effect.promise(() => Fs.readdir(Path.join(pf.maildir, "new")))
+          const smuggledCopies = yield* Effect.promise(async () => {
+            let count = 0
+            for (const name of names) {
+              const bytes = await Fs.readFile(Path.join(pf.maildir, "new", name)).catch(() => undefined)
+              if (bytes !== undefined && bytes.includes(`Subject: ${smuggled}`) && !bytes.includes(`token ${token}`)) {
+                count++
+              }
+            }
+            return count
+          })
+          expect(smuggledCopies).toBe(0)
+        }),
+      { timeout: 30_000 }
+    )
+  }
+})

@@ -1,0 +1,127 @@
+/**
+ * Byte-level helpers for the smuggling tests: bodies rich in what SMTP
+ * smuggling rides on, splitting at chunk boundaries, and the reference of
+ * what a correct client puts on the wire.
+ */
+import * as FastCheck from "effect/FastCheck"
+
+export const CR = 0x0d
+export const LF = 0x0a
+export const DOT = 0x2e
+
+const ascii = (text: string): ReadonlyArray<number> => Array.from(text, (c) => c.charCodeAt(0))
+
+/** The end-of-data forms of CVE-2023-51764/5/6 and their relatives, as whole tokens. */
+const smugglingTokens: ReadonlyArray<ReadonlyArray<number>> = [
+  "\r\n.\r\n",
+  "\n.\r\n",
+  "\r.\r",
+  "\n.\n",
+  "\r\n.\n",
+  "\n.\r",
+  "\r.\r\n",
+  ".\r\n",
+  "..",
+  "\r\n..\r\n",
+  "\rMAIL FROM:<evil@example.com>\r",
+  "\nRCPT TO:<victim@example.com>\n",
+  "\r\r\n\n"
+].map(ascii)
+
+/**
+ * Bodies rich in dots, lone CR, lone LF, CR.CR and LF.LF, plus any byte:
+ * tokens from the smuggling forms mixed with single bytes.
+ */
+export const hostileBody: FastCheck.Arbitrary<Uint8Array> = FastCheck.array(
+  FastCheck.oneof(
+    { weight: 4, arbitrary: FastCheck.constantFrom(...smugglingTokens) },
+    { weight: 4, arbitrary: FastCheck.constantFrom(CR, LF, DOT).map((b) => [b]) },
+    { weight: 2, arbitrary: FastCheck.integer({ min: 0, max: 255 }).map((b) => [b]) },
+    { weight: 1, arbitrary: FastCheck.constant(ascii("text")) }
+  ),
+  { maxLength: 40 }
+).map((parts) => Uint8Array.from(parts.flat()))
+
+/** Cut points for `splitAt`. */
+export const cuts: FastCheck.Arbitrary<ReadonlyArray<number>> = FastCheck.array(FastCheck.nat(), { maxLength: 12 })
+
+/** Splits bytes at the given cut points (any, deduplicated, in order); empty chunks included. */
+export const splitAt = (bytes: Uint8Array, at: ReadonlyArray<number>): Array<Uint8Array> => {
+  const points = [...new Set(at.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+  const chunks: Array<Uint8Array> = []
+  let start = 0
+  for (const p of points) {
+    chunks.push(bytes.subarray(start, p))
+    start = p
+  }
+  chunks.push(bytes.subarray(start))
+  return chunks
+}
+
+/** The reference: every lone CR and lone LF becomes CRLF, and the text ends with a line break. */
+export const canonical = (input: Uint8Array): Array<number> => {
+  const out: Array<number> = []
+  for (let i = 0; i < input.length; i++) {
+    const b = input[i]!
+    if (b === CR) {
+      out.push(CR, LF)
+      if (input[i + 1] === LF) i++
+    } else if (b === LF) out.push(CR, LF)
+    else out.push(b)
+  }
+  if (out.length > 0 && !(out[out.length - 2] === CR && out[out.length - 1] === LF)) out.push(CR, LF)
+  return out
+}
+
+/** Every CR is followed by LF and every LF preceded by CR. */
+export const hasNoBareBreak = (bytes: Uint8Array): boolean => {
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === CR && bytes[i + 1] !== LF) return false
+    if (bytes[i] === LF && (i === 0 || bytes[i - 1] !== CR)) return false
+  }
+  return true
+}
+
+/**
+ * Where the first end-of-data a lenient server would accept ends: `CRLF.CRLF`,
+ * `.CRLF` at the very start, and the smuggling forms `LF.CRLF`, `LF.LF`,
+ * `CR.CR`, `CRLF.LF` (any break, a dot, any break). -1 when there is none.
+ */
+export const firstLenientEnd = (bytes: Uint8Array): number => {
+  const breakAt = (i: number): number =>
+    bytes[i] === CR && bytes[i + 1] === LF ? 2 : bytes[i] === CR || bytes[i] === LF ? 1 : 0
+  if (bytes[0] === DOT) {
+    const after = breakAt(1)
+    if (after > 0) return 1 + after
+  }
+  for (let i = 0; i < bytes.length; i++) {
+    const before = breakAt(i)
+    if (before === 0) continue
+    if (bytes[i + before] !== DOT) continue
+    const after = breakAt(i + before + 1)
+    if (after > 0) return i + before + 1 + after
+  }
+  return -1
+}
+
+/** Un-stuffs a DATA body up to its terminator, as a server stores it. */
+export const unstuff = (bytes: Uint8Array): Array<number> => {
+  const out: Array<number> = []
+  let atLineStart = true
+  for (let i = 0; i < bytes.length - 3; i++) {
+    const b = bytes[i]!
+    if (!(atLineStart && b === DOT)) out.push(b)
+    atLineStart = b === LF && i > 0 && bytes[i - 1] === CR
+  }
+  return out
+}
+
+export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}

@@ -11,8 +11,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { SmtpClient } from "./SmtpClient.js"
-import { SmtpMetrics } from "./SmtpMetrics.js"
+import {
+  type ClientConnectEvent,
+  type ConnectionEndEvent,
+  type MessageSendEvent,
+  SmtpMetrics,
+  type SmtpMetricsService,
+  type SocketConnectEvent
+} from "./SmtpMetrics.js"
 import { SmtpProtocol } from "./SmtpProtocol.js"
+import * as SmtpTelemetry from "./SmtpTelemetry.js"
 import * as TestSocket from "./TestSocket.js"
 
 const decoder = new TextDecoder()
@@ -103,3 +111,73 @@ export const layer = (
     )
     return Layer.merge(client, Layer.succeed(SentMail, sentMail))
   }))
+
+/**
+ * One event a `MetricsRecorder` was told about.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RecordedEvent =
+  | { readonly _tag: "socketConnect"; readonly event: SocketConnectEvent }
+  | { readonly _tag: "clientConnect"; readonly event: ClientConnectEvent }
+  | { readonly _tag: "connectionEnd"; readonly event: ConnectionEndEvent }
+  | { readonly _tag: "messageSend"; readonly event: MessageSendEvent }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MetricsRecorder {
+  /** A `SmtpMetrics` that only remembers. */
+  readonly layer: Layer.Layer<SmtpMetrics>
+  /** Every event, in order. */
+  readonly events: ReadonlyArray<RecordedEvent>
+  readonly tags: () => ReadonlyArray<RecordedEvent["_tag"]>
+  readonly socketConnect: () => ReadonlyArray<SocketConnectEvent>
+  readonly clientConnect: () => ReadonlyArray<ClientConnectEvent>
+  readonly connectionEnd: () => ReadonlyArray<ConnectionEndEvent>
+  readonly messageSend: () => ReadonlyArray<MessageSendEvent>
+  /** The documented attributes of every event, as a backend would export them. */
+  readonly attributes: () => ReadonlyArray<SmtpTelemetry.Attributes>
+  readonly clear: () => void
+}
+
+/**
+ * A metrics backend for tests: it records every event with its outcome and
+ * duration, so a test can assert what would have been exported.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const metricsRecorder = (): MetricsRecorder => {
+  const events: Array<RecordedEvent> = []
+  const record = (entry: RecordedEvent) =>
+    Effect.sync(() => {
+      events.push(entry)
+    })
+  const service: SmtpMetricsService = {
+    socketConnect: (event) => record({ _tag: "socketConnect", event }),
+    clientConnect: (event) => record({ _tag: "clientConnect", event }),
+    connectionEnd: (event) => record({ _tag: "connectionEnd", event }),
+    messageSend: (event) => record({ _tag: "messageSend", event })
+  }
+  return {
+    layer: Layer.succeed(SmtpMetrics, service),
+    events,
+    tags: () => events.map((r) => r._tag),
+    socketConnect: () => events.flatMap((r) => r._tag === "socketConnect" ? [r.event] : []),
+    clientConnect: () => events.flatMap((r) => r._tag === "clientConnect" ? [r.event] : []),
+    connectionEnd: () => events.flatMap((r) => r._tag === "connectionEnd" ? [r.event] : []),
+    messageSend: () => events.flatMap((r) => r._tag === "messageSend" ? [r.event] : []),
+    attributes: () =>
+      events.map((r) =>
+        r._tag === "socketConnect"
+          ? SmtpTelemetry.socketConnectAttributes(r.event)
+          : SmtpTelemetry.clientAttributes(r.event)
+      ),
+    clear: () => {
+      events.length = 0
+    }
+  }
+}

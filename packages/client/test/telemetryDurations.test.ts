@@ -4,14 +4,7 @@
  * yields recorded durations equal to the simulated time, to the millisecond
  * (ms histograms) and to the exact quotient (the `s` histogram).
  */
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
-import type {
-  ClientConnectEvent,
-  ConnectionEndEvent,
-  MessageSendEvent,
-  SmtpMetricsService,
-  SocketConnectEvent
-} from "@effect-smtp/client/SmtpMetrics"
+import { SmtpClient, SmtpError, type SmtpMetrics, SmtpProtocol, SmtpTestKit, TestSocket } from "@effect-smtp/client"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -23,30 +16,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 
-type Recorded =
-  | { readonly _tag: "socketConnect"; readonly event: SocketConnectEvent }
-  | { readonly _tag: "clientConnect"; readonly event: ClientConnectEvent }
-  | { readonly _tag: "connectionEnd"; readonly event: ConnectionEndEvent }
-  | { readonly _tag: "messageSend"; readonly event: MessageSendEvent }
-
-/** A SmtpMetrics backend that only remembers what it was told. */
-const recorder = () => {
-  const events: Array<Recorded> = []
-  const service: SmtpMetricsService = {
-    socketConnect: (event) => Effect.sync(() => void events.push({ _tag: "socketConnect", event })),
-    clientConnect: (event) => Effect.sync(() => void events.push({ _tag: "clientConnect", event })),
-    connectionEnd: (event) => Effect.sync(() => void events.push({ _tag: "connectionEnd", event })),
-    messageSend: (event) => Effect.sync(() => void events.push({ _tag: "messageSend", event }))
-  }
-  return {
-    layer: Layer.succeed(SmtpMetrics, service),
-    tags: () => events.map((r) => r._tag),
-    socketConnect: () => events.flatMap((r) => r._tag === "socketConnect" ? [r.event] : []),
-    clientConnect: () => events.flatMap((r) => r._tag === "clientConnect" ? [r.event] : []),
-    connectionEnd: () => events.flatMap((r) => r._tag === "connectionEnd" ? [r.event] : []),
-    messageSend: () => events.flatMap((r) => r._tag === "messageSend" ? [r.event] : [])
-  }
-}
+const recorder = SmtpTestKit.metricsRecorder
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: t\r\n\r\nbody\r\n" }
 

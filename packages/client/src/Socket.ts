@@ -43,6 +43,18 @@ export interface ConnectOptions {
 }
 
 /**
+ * How long a write may wait for the send buffer to drain, and what it was for
+ * (named in the `TimeoutError`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriteTimeout {
+  readonly duration: Duration.Duration
+  readonly operation: string
+}
+
+/**
  * An open connection. Reads are pulled, so a slow consumer applies
  * backpressure to the peer; writes complete when the data is handed to the OS
  * (after a drain when the buffer is full), so a large body never sits in memory.
@@ -64,7 +76,20 @@ export interface Connection {
    * is "closed" when the peer closed the connection.
    */
   readonly read: Effect.Effect<Uint8Array, SocketError>
-  readonly write: (data: Uint8Array) => Effect.Effect<void, SocketError>
+  /**
+   * A chunk that has already arrived, or `undefined`, without waiting. Lets
+   * a reader skip the cost of a timed wait when the data is at hand.
+   */
+  readonly poll?: (() => Uint8Array | undefined) | undefined
+  /**
+   * Hands `data` to the transport. It completes at once unless the send
+   * buffer is full; a wait for it to drain that outlasts `timeout` fails with
+   * a `TimeoutError`.
+   */
+  readonly write: (
+    data: Uint8Array,
+    timeout?: WriteTimeout | undefined
+  ) => Effect.Effect<void, SocketError | TimeoutError>
   /**
    * Starts TLS on this connection (STARTTLS). Fails with a
    * `SmtpProtocolError` ("StartTlsInjection") when plaintext bytes arrived

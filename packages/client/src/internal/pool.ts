@@ -7,7 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 
@@ -199,7 +199,7 @@ export const make = <R>(
         const job: Job<R> = {
           mail,
           deferred: yield* Deferred.make<R, unknown>(),
-          parentSpan: yield* Effect.option(Effect.currentSpan),
+          parentSpan: yield* Effect.serviceOption(Tracer.ParentSpan),
           fiber: undefined,
           cancelled: false
         }

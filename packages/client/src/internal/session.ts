@@ -98,9 +98,19 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           if (broken === undefined && isSmtpFailure(error) && breaksSession(error)) broken = error
         }))
 
+    const poll = connection.poll
     const readReply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
       const ready = parser.take()
       if (ready !== undefined) return Effect.succeed(ready)
+      // Data that already arrived needs no timed wait.
+      if (poll !== undefined) {
+        for (let chunk = poll(); chunk !== undefined; chunk = poll()) {
+          const error = parser.push(chunk)
+          if (error !== undefined) return guard(Effect.fail(error))
+          const reply = parser.take()
+          if (reply !== undefined) return Effect.succeed(reply)
+        }
+      }
       const loop: Effect.Effect<Reply, SmtpError> = Effect.flatMap(connection.read, (chunk) => {
         const error = parser.push(chunk)
         if (error !== undefined) return Effect.fail(error)
@@ -125,11 +135,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           ? guard(Effect.fail(commandError(operation, r)))
           : Effect.succeed(r))
 
+    // The connection times a write only when it has to wait for the buffer to drain.
     const write = (bytes: Uint8Array, timeout: Duration.Duration, operation: string) =>
-      guard(Effect.timeoutFail(connection.write(bytes), {
-        duration: timeout,
-        onTimeout: () => new TimeoutError({ operation, timeout })
-      }))
+      guard(connection.write(bytes, { duration: timeout, operation }))
 
     /** Writes command lines; `secret` keeps all but the verb out of the protocol log. */
     const sendLines = (lines: string, timeout: Duration.Duration, operation: string, secret?: string) =>

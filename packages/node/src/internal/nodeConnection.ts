@@ -9,8 +9,8 @@
  * the first error for whichever phase looks next, and an 'error' event can
  * never be unhandled (which would crash the process).
  */
-import { SmtpProtocolError, SocketError, TlsError } from "@effect-smtp/client/SmtpError"
-import type { Connection, TlsOptions } from "@effect-smtp/client/Socket"
+import { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "@effect-smtp/client/SmtpError"
+import type { Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Net from "node:net"
@@ -310,7 +310,18 @@ export class NodeConnection {
     })
   })
 
-  private readonly write = (data: Uint8Array): Effect.Effect<void, SocketError> =>
+  private readonly poll = (): Uint8Array | undefined => {
+    const chunk = this.queue.shift()
+    if (chunk !== undefined && this.queue.length === 0 && !this.ended && !this.closing) {
+      this.current?.resume()
+    }
+    return chunk
+  }
+
+  private readonly write = (
+    data: Uint8Array,
+    timeout?: WriteTimeout | undefined
+  ): Effect.Effect<void, SocketError | TimeoutError> =>
     Effect.suspend(() => {
       const socket = this.current
       if (socket === undefined || socket.destroyed || !socket.writable || this.closing) {
@@ -322,7 +333,7 @@ export class NodeConnection {
       if (socket.write(data)) {
         return Effect.void
       }
-      return Effect.async<void, SocketError>((resume) => {
+      const drained = Effect.async<void, SocketError>((resume) => {
         const cleanup = () => {
           socket.off("drain", onDrain)
           socket.off("error", onFailure)
@@ -340,6 +351,11 @@ export class NodeConnection {
         socket.on("error", onFailure)
         socket.on("close", onFailure)
         return Effect.sync(cleanup)
+      })
+      // Only a write that has to wait pays for a timer.
+      return timeout === undefined ? drained : Effect.timeoutFail(drained, {
+        duration: timeout.duration,
+        onTimeout: () => new TimeoutError({ operation: timeout.operation, timeout: timeout.duration })
       })
     })
 
@@ -435,6 +451,7 @@ export class NodeConnection {
       remotePort: this.target.port,
       isTls: Effect.sync(() => this.tlsActive),
       read: this.read,
+      poll: this.poll,
       write: this.write,
       upgradeTls: this.upgradeTls,
       close: this.close

@@ -1,0 +1,123 @@
+/**
+ * `pnpm bench`: starts smtp-sink on loopback and, in one run, sends N 2 KB
+ * messages with effect-smtp and its peers, streams a large message through
+ * effect-smtp and through a raw socket, measures effect-smtp's peak RSS
+ * growth, and compares telemetry on and off. Prints Markdown on stdout
+ * (progress goes to stderr).
+ *
+ * Environment: BENCH_N (messages per run, default 20000), BENCH_REPEATS
+ * (rounds, default 5; medians are reported), BENCH_IN_FLIGHT (concurrent
+ * sends, default 64), BENCH_LARGE_MB (default 50), BENCH_QUICK=1 (a smoke
+ * run: 500 messages, 1 round, 5 MB), BENCH_ONLY (comma-separated case keys
+ * from cases.ts, plus "large" and "memory"; e.g. `BENCH_ONLY=pool1` to
+ * profile one case with `node --cpu-prof`).
+ */
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Os from "node:os"
+import * as Cases from "./cases.js"
+import * as EffectSmtp from "./effectSmtp.js"
+import { timed } from "./measure.js"
+import * as Memory from "./memory.js"
+import * as Message from "./message.js"
+import * as RawLarge from "./peers/rawLarge.js"
+import * as Report from "./report.js"
+import * as SmtpSink from "./smtpSink.js"
+import { megabytes, rate } from "./table.js"
+
+const settings = Effect.gen(function*() {
+  const quick = yield* Config.boolean("BENCH_QUICK").pipe(Config.withDefault(false))
+  return {
+    count: yield* Config.integer("BENCH_N").pipe(Config.withDefault(quick ? 500 : 20_000)),
+    repeats: yield* Config.integer("BENCH_REPEATS").pipe(Config.withDefault(quick ? 1 : 5)),
+    inFlight: yield* Config.integer("BENCH_IN_FLIGHT").pipe(Config.withDefault(64)),
+    largeMb: yield* Config.integer("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
+    only: yield* Config.array(Config.string(), "BENCH_ONLY").pipe(Config.option),
+    messageSize: 2048
+  }
+})
+
+const program = Effect.gen(function*() {
+  const config = yield* settings
+  const startedAt = new Date()
+  const loadAtStart = Os.loadavg()
+  const selected = (key: string) =>
+    Option.match(config.only, { onNone: () => true, onSome: (keys) => keys.includes(key) })
+  const sink = yield* SmtpSink.start
+  yield* Console.error(`smtp-sink on ${sink.host}:${sink.port}`)
+
+  const cases = Cases.make(sink, config)
+    .filter((c) => selected(c.key))
+    .map((c) => ({ ...c, count: Math.max(1, Math.round(config.count / (c.share ?? 1))) }))
+  const rates = Cases.record()
+  const cpu = Cases.record()
+
+  // JIT, connection paths, smtp-sink's first accepts.
+  yield* Console.error("warming up")
+  for (const c of cases) yield* c.run(Math.min(1000, c.count))
+
+  // The cases interleaved round by round: a change in the machine's load
+  // (the machine is shared) spreads over all of them instead of one.
+  for (let round = 1; round <= config.repeats; round++) {
+    for (const c of cases) {
+      const timing = yield* timed(c.run(c.count))
+      rates[c.key].push(c.count / timing.seconds)
+      cpu[c.key].push((timing.cpuSeconds * 1e6) / c.count)
+      yield* Console.error(
+        `round ${round}/${config.repeats} ${c.client} (${c.connections}): ${rate(c.count / timing.seconds)} msg/s, ` +
+          `${rate((timing.cpuSeconds * 1e6) / c.count)} µs CPU/msg`
+      )
+    }
+  }
+
+  // One large message through effect-smtp and through the raw socket, alternating.
+  const large = Message.large(config.largeMb * 1024 * 1024)
+  const peer = { host: sink.host, port: sink.port, from: Message.from, to: Message.to }
+  const viaEffectSmtp = EffectSmtp.send({
+    ...peer,
+    content: large.stream,
+    size: large.size,
+    count: 1,
+    inFlight: 1,
+    connections: { _tag: "PerMessage" },
+    telemetry: "off"
+  })
+  const viaRaw = RawLarge.send({ ...peer, message: large })
+  const largeRates = { size: large.size, effectSmtp: [] as Array<number>, raw: [] as Array<number> }
+  for (let round = 1; round <= (selected("large") ? config.repeats : 0); round++) {
+    const effectSmtp = large.size / (yield* timed(viaEffectSmtp)).seconds
+    const raw = large.size / (yield* timed(viaRaw)).seconds
+    largeRates.effectSmtp.push(effectSmtp)
+    largeRates.raw.push(raw)
+    yield* Console.error(
+      `round ${round}/${config.repeats} ${megabytes(large.size)}: ` +
+        `effect-smtp ${megabytes(effectSmtp)}/s, raw ${megabytes(raw)}/s`
+    )
+  }
+
+  const memory = (size: number) =>
+    selected("memory")
+      ? Memory.measure(sink.port, size)
+      : Effect.succeed({ size, baseline: NaN, peak: NaN, growth: NaN, kernel: false })
+  yield* Console.error("peak RSS, each size in a child process")
+  const small = yield* memory(1024 * 1024)
+  const largeMemory = yield* memory(large.size)
+
+  yield* Console.log(Report.render({
+    startedAt,
+    loadAtStart,
+    messageSize: config.messageSize,
+    inFlight: config.inFlight,
+    repeats: config.repeats,
+    cases,
+    rates,
+    cpu,
+    large: largeRates,
+    memory: { small, large: largeMemory }
+  }))
+})
+
+program.pipe(Effect.scoped, Effect.provide(NodeContext.layer), NodeRuntime.runMain)

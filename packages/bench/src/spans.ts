@@ -1,0 +1,33 @@
+/**
+ * "Spans on" for the telemetry comparison: Effect's own tracer, with every
+ * finished span handed to an in-memory exporter (a ring of the last 1,024),
+ * as an application exporting its traces would.
+ */
+import * as Effect from "effect/Effect"
+import * as Tracer from "effect/Tracer"
+
+export interface MemoryExporter {
+  readonly tracer: Tracer.Tracer
+  /** Spans ended so far. */
+  readonly ended: () => number
+}
+
+const ringSize = 1024
+
+export const memoryExporter: Effect.Effect<MemoryExporter> = Effect.map(Effect.tracer, (native) => {
+  const ring: Array<Tracer.Span> = []
+  let ended = 0
+  const tracer = Tracer.make({
+    span(name, parent, context, links, startTime, kind, options) {
+      const span = native.span(name, parent, context, links, startTime, kind, options)
+      const end = span.end.bind(span)
+      span.end = (endTime, exit) => {
+        end(endTime, exit)
+        ring[ended++ % ringSize] = span
+      }
+      return span
+    },
+    context: (f, fiber) => native.context(f, fiber)
+  })
+  return { tracer, ended: () => ended }
+})

@@ -40,26 +40,35 @@ export const make = (stuffDots: boolean): BodyEncoder => {
       atLineStart = true
       if (chunk.length > 0 && chunk[0] === LF) i = 1
     }
-    for (; i < chunk.length; i++) {
-      const b = chunk[i]
-      if (b === CR) {
-        if (i + 1 === chunk.length) {
-          pendingCR = true
-          break
-        }
-        out[o++] = CR
-        out[o++] = LF
-        atLineStart = true
-        if (chunk[i + 1] === LF) i++
-      } else if (b === LF) {
-        out[o++] = CR
-        out[o++] = LF
-        atLineStart = true
-      } else {
-        if (atLineStart && b === DOT && stuffDots) out[o++] = DOT
-        out[o++] = b
+    // Whole runs between line breaks are copied at once; the native indexOf
+    // finds the next CR and LF, each searched again only once passed.
+    let nextCR = chunk.indexOf(CR, i)
+    let nextLF = chunk.indexOf(LF, i)
+    while (i < chunk.length) {
+      if (nextCR !== -1 && nextCR < i) nextCR = chunk.indexOf(CR, i)
+      if (nextLF !== -1 && nextLF < i) nextLF = chunk.indexOf(LF, i)
+      const lineEnd = nextCR === -1
+        ? (nextLF === -1 ? chunk.length : nextLF)
+        : nextLF === -1
+        ? nextCR
+        : Math.min(nextCR, nextLF)
+      if (lineEnd > i) {
+        if (atLineStart && stuffDots && chunk[i] === DOT) out[o++] = DOT
+        out.set(chunk.subarray(i, lineEnd), o)
+        o += lineEnd - i
         atLineStart = false
+        i = lineEnd
       }
+      if (i === chunk.length) break
+      if (chunk[i] === CR && i + 1 === chunk.length) {
+        pendingCR = true
+        break
+      }
+      // A CRLF, a lone CR or a lone LF: each is one CRLF on the wire.
+      out[o++] = CR
+      out[o++] = LF
+      atLineStart = true
+      i += chunk[i] === CR && chunk[i + 1] === LF ? 2 : 1
     }
     return out.subarray(0, o)
   }

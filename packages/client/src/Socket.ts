@@ -82,6 +82,14 @@ export interface Connection {
    */
   readonly poll?: (() => Uint8Array | undefined) | undefined
   /**
+   * Calls `resume` once with the next chunk (or the read's failure); returns a
+   * function that cancels the wait. `read` without a fiber, so a reader can
+   * time it with a timer of its own instead of a race.
+   */
+  readonly awaitRead?:
+    | ((resume: (result: Effect.Effect<Uint8Array, SocketError>) => void) => () => void)
+    | undefined
+  /**
    * Hands `data` to the transport. It completes at once unless the send
    * buffer is full; a wait for it to drain that outlasts `timeout` fails with
    * a `TimeoutError`.

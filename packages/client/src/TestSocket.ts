@@ -107,8 +107,26 @@ const pipe = (
   script: (server: ServerSide) => Effect.Effect<void, unknown>
 ) =>
   Effect.gen(function*() {
-    // `null` marks the end of a direction.
-    const toClient = yield* Queue.unbounded<Uint8Array | null>()
+    // `null` marks the end of a direction. Toward the client, a plain buffer
+    // and one waiting reader, so reads can be polled and awaited by callback
+    // like a real socket's.
+    const toClient: Array<Uint8Array | null> = []
+    let reader: ((result: Effect.Effect<Uint8Array, SocketError>) => void) | undefined = undefined
+    const deliver = (chunk: Uint8Array | null) => {
+      const waiting = reader
+      if (waiting === undefined) {
+        toClient.push(chunk)
+        return
+      }
+      reader = undefined
+      waiting(takeChunk(chunk))
+    }
+    let readClosed = false
+    const takeChunk = (chunk: Uint8Array | null): Effect.Effect<Uint8Array, SocketError> => {
+      if (chunk !== null) return Effect.succeed(chunk)
+      readClosed = true
+      return Effect.fail(closedError(connectOptions, address, "closed"))
+    }
     const toServer = yield* Queue.unbounded<Uint8Array | null>()
     let tls = connectOptions.tls !== undefined
     let clientEnded = false
@@ -146,7 +164,7 @@ const pipe = (
       options: connectOptions,
       send: (data) =>
         Effect.suspend(() =>
-          serverEnded ? Effect.void : Queue.offer(toClient, typeof data === "string" ? encoder.encode(data) : data)
+          serverEnded ? Effect.void : Effect.sync(() => deliver(typeof data === "string" ? encoder.encode(data) : data))
         ),
       readLine: Effect.map(
         readUntil((b) => {
@@ -167,29 +185,44 @@ const pipe = (
 
     const endServer = Effect.suspend(() => {
       serverEnded = true
-      return Queue.offer(toClient, null)
+      return Effect.sync(() => deliver(null))
     })
     yield* Effect.forkScoped(
       Effect.ensuring(Effect.catchAllCause(script(server), () => Effect.void), endServer)
     )
     yield* Effect.addFinalizer(() => Queue.offer(toServer, null))
 
-    let readClosed = false
+    const awaitRead = (resume: (result: Effect.Effect<Uint8Array, SocketError>) => void): () => void => {
+      if (readClosed) {
+        resume(Effect.fail(closedError(connectOptions, address, "closed")))
+        return () => {}
+      }
+      if (toClient.length > 0) {
+        resume(takeChunk(toClient.shift()!))
+        return () => {}
+      }
+      reader = resume
+      return () => {
+        if (reader === resume) reader = undefined
+      }
+    }
     const connection: Connection = {
       host: connectOptions.host,
       port: connectOptions.port,
       remoteAddress: address,
       remotePort: connectOptions.port,
       isTls: Effect.sync(() => tls),
-      read: Effect.suspend(() =>
-        readClosed
-          ? Effect.fail(closedError(connectOptions, address, "closed"))
-          : Effect.flatMap(Queue.take(toClient), (chunk) => {
-            if (chunk !== null) return Effect.succeed(chunk)
-            readClosed = true
-            return Effect.fail(closedError(connectOptions, address, "closed"))
-          })
-      ),
+      read: Effect.async<Uint8Array, SocketError>((resume) => {
+        const cancel = awaitRead(resume)
+        return Effect.sync(cancel)
+      }),
+      poll: () => {
+        const next = toClient[0]
+        if (next === undefined || next === null) return undefined
+        toClient.shift()
+        return next
+      },
+      awaitRead,
       write: (data) =>
         Effect.suspend(() =>
           serverEnded || clientEnded
@@ -205,8 +238,8 @@ const pipe = (
             : Queue.offer(toServer, data.slice())
         ),
       upgradeTls: () =>
-        Effect.flatMap(Queue.size(toClient), (pending) => {
-          if (pending > 0 && !serverEnded) {
+        Effect.suspend(() => {
+          if (toClient.some((chunk) => chunk !== null) && !serverEnded) {
             return Effect.fail(
               new SmtpProtocolError({
                 reason: "StartTlsInjection",

@@ -27,6 +27,9 @@ import { type Reply, ReplyParser, text } from "./reply.js"
 import * as sasl from "./sasl.js"
 
 const encoder = new TextEncoder()
+
+/** Saying goodbye never holds a close longer than this. */
+const quitTimeoutCap = Duration.seconds(10)
 const ascii = (line: string): Uint8Array => encoder.encode(line)
 
 /** Errors after which the connection cannot be trusted to be in step. */
@@ -99,6 +102,83 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         }))
 
     const poll = connection.poll
+    const awaitRead = connection.awaitRead
+
+    /**
+     * Reply timeouts without a race per read: one watchdog fiber per session
+     * sleeps on Effect's Clock toward the armed deadline, at most `step` at a
+     * time; then it sleeps the rest, so a timeout fires exactly on time and
+     * TestClock controls it. Deadlines are armed at least `step` ahead except
+     * when a timeout is shorter (QUIT's cap, tiny test timeouts): a read whose
+     * deadline falls before the watchdog's next wake-up is timed by a race.
+     */
+    const clock = yield* Effect.clock
+    const sessionScope = yield* Effect.scope
+    const step = Math.max(1000, Math.min(...Object.values(timeouts).map(Duration.toMillis)))
+    let deadline = Infinity
+    let expire: (() => void) | undefined = undefined
+    let parked: (() => void) | undefined = undefined
+    /** When the watchdog next looks at the deadline; -Infinity while it is parked or not yet started. */
+    let wakesAt = -Infinity
+    const arm = (at: number, onExpire: () => void) => {
+      deadline = at
+      expire = onExpire
+      const wake = parked
+      parked = undefined
+      wake?.()
+    }
+    const disarm = () => {
+      deadline = Infinity
+      expire = undefined
+    }
+    const watch: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
+      if (expire === undefined) {
+        wakesAt = -Infinity
+        return Effect.async<void>((resume) => {
+          parked = () => resume(Effect.void)
+          return Effect.sync(() => {
+            parked = undefined
+          })
+        })
+      }
+      const now = clock.unsafeCurrentTimeMillis()
+      if (now >= deadline) {
+        const onExpire = expire
+        disarm()
+        onExpire()
+        return Effect.void
+      }
+      const nap = Math.min(deadline - now, step)
+      wakesAt = now + nap
+      return Effect.sleep(Duration.millis(nap))
+    }))
+    if (awaitRead !== undefined) yield* Effect.forkIn(watch, sessionScope)
+
+    /** The next chunk, failing with a TimeoutError at `at` (Clock millis). */
+    const readBy = (at: number, timeout: Duration.Duration, operation: string, wait: NonNullable<typeof awaitRead>) =>
+      Effect.async<Uint8Array, SmtpError>((resume) => {
+        let done = false
+        const cancel = wait((result) => {
+          if (done) return
+          done = true
+          disarm()
+          resume(result)
+        })
+        if (done) return
+        arm(at, () => {
+          if (done) return
+          done = true
+          cancel()
+          resume(Effect.fail(new TimeoutError({ operation, timeout })))
+        })
+        return Effect.sync(() => {
+          if (done) return
+          done = true
+          cancel()
+          disarm()
+        })
+      })
+
     const readReply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
       const ready = parser.take()
       if (ready !== undefined) return Effect.succeed(ready)
@@ -110,6 +190,19 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           const reply = parser.take()
           if (reply !== undefined) return Effect.succeed(reply)
         }
+      }
+      const at = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
+      if (awaitRead !== undefined && at >= wakesAt) {
+        const timed: Effect.Effect<Reply, SmtpError> = Effect.flatMap(
+          readBy(at, timeout, operation, awaitRead),
+          (chunk) => {
+            const error = parser.push(chunk)
+            if (error !== undefined) return Effect.fail(error)
+            const reply = parser.take()
+            return reply !== undefined ? Effect.succeed(reply) : timed
+          }
+        )
+        return guard(timed)
       }
       const loop: Effect.Effect<Reply, SmtpError> = Effect.flatMap(connection.read, (chunk) => {
         const error = parser.push(chunk)
@@ -587,7 +680,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         // its own, only the timeout can end it: an interruption pending on the
         // caller (a pool shutting down) neither skips the goodbye nor hangs it.
         const goodbye = yield* Effect.fork(Effect.interruptible(
-          command("QUIT\r\n", Duration.min(timeouts.command, Duration.seconds(10)), "QUIT")
+          command("QUIT\r\n", Duration.min(timeouts.command, quitTimeoutCap), "QUIT")
         ))
         yield* Effect.exit(Fiber.join(goodbye))
         yield* connection.close

@@ -310,6 +310,22 @@ export class NodeConnection {
     })
   })
 
+  private readonly awaitRead = (resume: (result: Effect.Effect<Uint8Array, SocketError>) => void): () => void => {
+    const chunk = this.poll()
+    if (chunk !== undefined) {
+      resume(Effect.succeed(chunk))
+      return () => {}
+    }
+    if (this.ended || this.closing || this.failure !== undefined || this.current?.destroyed !== false) {
+      resume(Effect.fail(this.failureFor("read")))
+      return () => {}
+    }
+    this.reader = resume
+    return () => {
+      if (this.reader === resume) this.reader = undefined
+    }
+  }
+
   private readonly poll = (): Uint8Array | undefined => {
     const chunk = this.queue.shift()
     if (chunk !== undefined && this.queue.length === 0 && !this.ended && !this.closing) {
@@ -452,6 +468,7 @@ export class NodeConnection {
       isTls: Effect.sync(() => this.tlsActive),
       read: this.read,
       poll: this.poll,
+      awaitRead: this.awaitRead,
       write: this.write,
       upgradeTls: this.upgradeTls,
       close: this.close

@@ -197,8 +197,9 @@ const pipe = (
         resume(Effect.fail(closedError(connectOptions, address, "closed")))
         return () => {}
       }
-      if (toClient.length > 0) {
-        resume(takeChunk(toClient.shift()!))
+      const buffered = toClient.shift()
+      if (buffered !== undefined) {
+        resume(takeChunk(buffered))
         return () => {}
       }
       reader = resume

@@ -180,13 +180,37 @@ const labelsOf = (
   return unit === undefined ? labels : [...labels, MetricLabel.make("unit", unit)]
 }
 
+/**
+ * Tagging a metric builds and hashes a new key; the attribute sets are few
+ * (no message or recipient is ever an attribute), so each tagged metric is
+ * made once and kept.
+ */
+const taggedCache = <M>(
+  tag: (labels: ReadonlyArray<MetricLabel.MetricLabel>) => M,
+  unit: SmtpInstruments.Unit | undefined
+) => {
+  const cache = new Map<string, M>()
+  return (attributes: SmtpTelemetry.Attributes): M => {
+    let key = ""
+    for (const name in attributes) key += `${name}=${attributes[name as keyof typeof attributes]}\u0000`
+    let tagged = cache.get(key)
+    if (tagged === undefined) {
+      tagged = tag(labelsOf(attributes, unit))
+      cache.set(key, tagged)
+    }
+    return tagged
+  }
+}
+
 const counterOf = (instrument: SmtpInstruments.Counter, options: EffectMetricOptions) => {
   // `incremental` makes @effect/opentelemetry export a monotonic SUM (an
   // OpenTelemetry Counter) rather than an UpDownCounter.
   const metric = Metric.counter(instrument.name, { description: instrument.description, incremental: true })
-  const unit = options.unitTag === true ? instrument.unit : undefined
-  return (attributes: SmtpTelemetry.Attributes): Effect.Effect<void> =>
-    Metric.increment(Metric.taggedWithLabels(metric, labelsOf(attributes, unit)))
+  const tagged = taggedCache(
+    (labels) => Metric.taggedWithLabels(metric, labels),
+    options.unitTag === true ? instrument.unit : undefined
+  )
+  return (attributes: SmtpTelemetry.Attributes): Effect.Effect<void> => Metric.increment(tagged(attributes))
 }
 
 const histogramOf = (instrument: SmtpInstruments.Histogram, options: EffectMetricOptions) => {
@@ -195,9 +219,12 @@ const histogramOf = (instrument: SmtpInstruments.Histogram, options: EffectMetri
     MetricBoundaries.fromIterable(instrument.boundaries),
     instrument.description
   )
-  const unit = options.unitTag === true ? instrument.unit : undefined
+  const tagged = taggedCache(
+    (labels) => Metric.taggedWithLabels(metric, labels),
+    options.unitTag === true ? instrument.unit : undefined
+  )
   return (attributes: SmtpTelemetry.Attributes, value: number): Effect.Effect<void> =>
-    Metric.update(Metric.taggedWithLabels(metric, labelsOf(attributes, unit)), value)
+    Metric.update(tagged(attributes), value)
 }
 
 const makeEffectMetric = (options: EffectMetricOptions): SmtpMetricsService => {

@@ -14,7 +14,6 @@
  * message and nothing else.
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol, Socket, TestSocket } from "@effect-smtp/client"
-import * as dataEncoder from "@effect-smtp/client/internal/dataEncoder"
 import { NodeSmtp } from "@effect-smtp/node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -24,19 +23,20 @@ import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "../utils/postfix.js"
 import {
   canonical,
   concatBytes,
   CR,
   cuts,
+  encodeAll,
   firstLenientEnd,
   hasNoBareBreak,
   hostileBody,
   LF,
   splitAt,
   unstuff
-} from "../utils/wire.js"
+} from "../../../client/test/utils/wire.js"
+import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "../utils/postfix.js"
 
 /** Cases per property; their sum is the run's total, checked at the end. */
 /**
@@ -60,11 +60,6 @@ afterAll(() => {
   expect(executed).toBe(planned)
   expect(executed).toBeGreaterThanOrEqual(100_000)
 })
-
-const encodeAll = (stuffDots: boolean, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const body = dataEncoder.make(stuffDots)
-  return concatBytes([...chunks.map((c) => body.write(c)), body.end()])
-}
 
 const equalBytes = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => {
   if (a.length !== b.length) return false

@@ -4,6 +4,7 @@
  * what a correct client puts on the wire.
  */
 import * as FastCheck from "effect/FastCheck"
+import * as dataEncoder from "../../src/internal/dataEncoder.js"
 
 export const CR = 0x0d
 export const LF = 0x0a
@@ -124,4 +125,10 @@ export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
     o += p.length
   }
   return out
+}
+
+/** The whole wire form of a body written in `chunks`: DATA (dot-stuffed) or BDAT. */
+export const encodeAll = (stuffDots: boolean, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const body = dataEncoder.make(stuffDots)
+  return concatBytes([...chunks.map((c) => body.write(c)), body.end()])
 }

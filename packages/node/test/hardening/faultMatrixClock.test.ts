@@ -8,6 +8,7 @@
  * - every other fault fails with no time passing at all.
  */
 import { SmtpClient, type SmtpError, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { MisbehavingServer } from "@effect-smtp/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,21 +20,10 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { recorder } from "../utils/recordingMetrics.js"
 
-type Stage = "greeting" | "ehlo" | "starttls" | "auth" | "mail" | "rcpt" | "data" | "body" | "end" | "quit"
+type Stage = MisbehavingServer.Stage
 type Fault = "close" | "stall" | "garbage" | "long line" | "endless continuation" | "421" | "4xx" | "5xx"
 
-const stages: ReadonlyArray<Stage> = [
-  "greeting",
-  "ehlo",
-  "starttls",
-  "auth",
-  "mail",
-  "rcpt",
-  "data",
-  "body",
-  "end",
-  "quit"
-]
+const stages = MisbehavingServer.stages
 const faults: ReadonlyArray<Fault> = [
   "close",
   "stall",

@@ -11,7 +11,7 @@
  *   was written must never be sent later behind the caller's back (a known
  *   bug of the pool today, pinned by a `fails` test below).
  */
-import { SmtpClient, SmtpProtocol, SmtpTelemetry, Socket } from "@effect-smtp/client"
+import { SmtpClient, SmtpProtocol, SmtpTelemetry } from "@effect-smtp/client"
 import { MisbehavingServer, NodeSocket } from "@effect-smtp/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -20,23 +20,10 @@ import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
+import { capturingSocket } from "../utils/capturingSocket.js"
 import { recorder } from "../utils/recordingMetrics.js"
 
 const decoder = new TextDecoder("latin1")
-
-/** Records every write the client completed, beneath the protocol. */
-const capturing = (writes: Array<string>) =>
-  Layer.effect(
-    Socket,
-    Effect.map(Socket, (inner) => ({
-      connect: (options: Parameters<typeof inner.connect>[0]) =>
-        Effect.map(inner.connect(options), (connection) => ({
-          ...connection,
-          write: (data: Uint8Array) =>
-            Effect.tap(connection.write(data), () => Effect.sync(() => void writes.push(decoder.decode(data))))
-        }))
-    }))
-  ).pipe(Layer.provide(NodeSocket.layer))
 
 const mailOf = (tag: string) => ({
   from: `${tag}@interrupt.test`,
@@ -62,7 +49,9 @@ const runCase = (pool: boolean, delayMs: number, landed: Array<Landed>) =>
       ...(pool ? { pool: { maxConnections: 1 } } : {})
     }).pipe(
       Layer.provide(SmtpProtocol.layer),
-      Layer.provide(capturing(writes)),
+      Layer.provide(
+        capturingSocket((data) => void writes.push(decoder.decode(data))).pipe(Layer.provide(NodeSocket.layer))
+      ),
       Layer.provide(metrics.layer)
     )
     const wroteMail = (from: string) => writes.some((w) => w.startsWith(`MAIL FROM:<${from}>`))
@@ -184,7 +173,9 @@ describe("interruption with a pool", () => {
         pool: { maxConnections: 1 }
       }).pipe(
         Layer.provide(SmtpProtocol.layer),
-        Layer.provide(capturing(writes)),
+        Layer.provide(
+          capturingSocket((data) => void writes.push(decoder.decode(data))).pipe(Layer.provide(NodeSocket.layer))
+        ),
         Layer.provide(recorder().layer)
       )
       yield* Effect.gen(function*() {

@@ -13,7 +13,7 @@
  * plus a real Postfix, which must store a smuggling attempt as one normalised
  * message and nothing else.
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol, Socket, TestSocket } from "@effect-smtp/client"
+import { SmtpClient, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -36,6 +36,7 @@ import {
   splitAt,
   unstuff
 } from "../../../client/test/utils/wire.js"
+import { capturingSocket } from "../utils/capturingSocket.js"
 import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "../utils/postfix.js"
 
 /** Cases per property; their sum is the run's total, checked at the end. */
@@ -112,20 +113,6 @@ describe("smuggling: the encoder", () => {
   )
 })
 
-/** What the client wrote, write by write, beneath the protocol. */
-const capturing = (writes: Array<Uint8Array>) =>
-  Layer.effect(
-    Socket,
-    Effect.map(Socket, (inner) => ({
-      connect: (options: Parameters<typeof inner.connect>[0]) =>
-        Effect.map(inner.connect(options), (connection) => ({
-          ...connection,
-          write: (data: Uint8Array) =>
-            Effect.zipRight(Effect.sync(() => void writes.push(data.slice())), connection.write(data))
-        }))
-    }))
-  )
-
 /** A lean server: every message accepted, nothing stored (the wire capture is the record). */
 const script = (chunking: boolean) => (server: TestSocket.ServerSide) =>
   Effect.gen(function*() {
@@ -187,7 +174,7 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
     const writes: Array<Uint8Array> = []
     const layer = SmtpClient.layer({ host: "wire.test", port: 25, security: "none" }).pipe(
       Layer.provide(SmtpProtocol.layer),
-      Layer.provide(capturing(writes)),
+      Layer.provide(capturingSocket((data) => void writes.push(data))),
       Layer.provide(TestSocket.layer(script(mode === "BDAT"))),
       Layer.provide(SmtpMetrics.layerNoop)
     )

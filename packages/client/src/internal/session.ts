@@ -23,6 +23,7 @@ import * as Capabilities from "./capabilities.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
 import * as protocolLog from "./protocolLog.js"
+import * as readTimer from "./readTimer.js"
 import { type Reply, ReplyParser, text } from "./reply.js"
 import * as sasl from "./sasl.js"
 
@@ -104,80 +105,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     const poll = connection.poll
     const awaitRead = connection.awaitRead
 
-    /**
-     * Reply timeouts without a race per read: one watchdog fiber per session
-     * sleeps on Effect's Clock toward the armed deadline, at most `step` at a
-     * time; then it sleeps the rest, so a timeout fires exactly on time and
-     * TestClock controls it. Deadlines are armed at least `step` ahead except
-     * when a timeout is shorter (QUIT's cap, tiny test timeouts): a read whose
-     * deadline falls before the watchdog's next wake-up is timed by a race.
-     */
-    const clock = yield* Effect.clock
-    const sessionScope = yield* Effect.scope
-    const step = Math.max(1000, Math.min(...Object.values(timeouts).map(Duration.toMillis)))
-    let deadline = Infinity
-    let expire: (() => void) | undefined = undefined
-    let parked: (() => void) | undefined = undefined
-    /** When the watchdog next looks at the deadline; -Infinity while it is parked or not yet started. */
-    let wakesAt = -Infinity
-    const arm = (at: number, onExpire: () => void) => {
-      deadline = at
-      expire = onExpire
-      const wake = parked
-      parked = undefined
-      wake?.()
-    }
-    const disarm = () => {
-      deadline = Infinity
-      expire = undefined
-    }
-    const watch: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
-      if (expire === undefined) {
-        wakesAt = -Infinity
-        return Effect.async<void>((resume) => {
-          parked = () => resume(Effect.void)
-          return Effect.sync(() => {
-            parked = undefined
-          })
-        })
-      }
-      const now = clock.unsafeCurrentTimeMillis()
-      if (now >= deadline) {
-        const onExpire = expire
-        disarm()
-        onExpire()
-        return Effect.void
-      }
-      const nap = Math.min(deadline - now, step)
-      wakesAt = now + nap
-      return Effect.sleep(Duration.millis(nap))
-    }))
-    if (awaitRead !== undefined) yield* Effect.forkIn(watch, sessionScope)
-
-    /** The next chunk, failing with a TimeoutError at `at` (Clock millis). */
-    const readBy = (at: number, timeout: Duration.Duration, operation: string, wait: NonNullable<typeof awaitRead>) =>
-      Effect.async<Uint8Array, SmtpError>((resume) => {
-        let done = false
-        const cancel = wait((result) => {
-          if (done) return
-          done = true
-          disarm()
-          resume(result)
-        })
-        if (done) return
-        arm(at, () => {
-          if (done) return
-          done = true
-          cancel()
-          resume(Effect.fail(new TimeoutError({ operation, timeout })))
-        })
-        return Effect.sync(() => {
-          if (done) return
-          done = true
-          cancel()
-          disarm()
-        })
-      })
+    // Timed by a per-session watchdog where the transport allows it (see readTimer).
+    const timer = awaitRead === undefined ? undefined : yield* readTimer.make(Object.values(timeouts))
 
     const readReply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
       const ready = parser.take()
@@ -191,10 +120,10 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           if (reply !== undefined) return Effect.succeed(reply)
         }
       }
-      const at = clock.unsafeCurrentTimeMillis() + Duration.toMillis(timeout)
-      if (awaitRead !== undefined && at >= wakesAt) {
+      const at = timer === undefined ? 0 : timer.now() + Duration.toMillis(timeout)
+      if (timer !== undefined && awaitRead !== undefined && timer.covers(at)) {
         const timed: Effect.Effect<Reply, SmtpError> = Effect.flatMap(
-          readBy(at, timeout, operation, awaitRead),
+          timer.readBy(at, timeout, operation, awaitRead),
           (chunk) => {
             const error = parser.push(chunk)
             if (error !== undefined) return Effect.fail(error)

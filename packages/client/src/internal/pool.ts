@@ -1,21 +1,15 @@
-import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 
 /**
- * Connection pooling. Each connection is served by one worker fiber that
- * takes messages from a shared queue; when more messages wait, the next one's
- * MAIL/RCPT/DATA ride behind the current body's end (RFC 2920 §3.1), so a busy
- * connection needs one round trip per message.
+ * Connection pooling. A send borrows a connection and runs its transaction
+ * on its own fiber; when another send is waiting, its MAIL/RCPT/DATA ride
+ * behind the current body's end (RFC 2920 §3.1) and the connection passes
+ * straight to it, so a busy connection needs one round trip per message.
  *
  * @since 0.1.0
  * @category models
@@ -31,19 +25,68 @@ export interface PoolOptions {
   readonly checkIdleAfter?: Duration.DurationInput | undefined
 }
 
-interface Job<R> {
-  readonly mail: SmtpProtocol.Envelope<unknown>
-  readonly deferred: Deferred.Deferred<R, unknown>
-  readonly parentSpan: Option.Option<Tracer.AnySpan>
-  fiber: Fiber.RuntimeFiber<R, unknown> | undefined
-  cancelled: boolean
-}
-
 interface Connection {
   readonly session: SmtpProtocol.Session
   readonly scope: Scope.CloseableScope
   messages: number
   lastUsed: number
+}
+
+/** What a waiting send is handed: a connection, or one of the pool's places to open one in. */
+type Grant =
+  | {
+    readonly _tag: "Connection"
+    readonly connection: Connection
+    /** Straight from the previous send: its commands may already be on the wire behind that body. */
+    readonly handedOver: boolean
+  }
+  | { readonly _tag: "Open" }
+
+const openGrant: Grant = { _tag: "Open" }
+
+interface Waiter {
+  readonly mail: SmtpProtocol.Envelope<unknown>
+  resume: ((grant: Effect.Effect<Grant>) => void) | undefined
+  /** Set when handed something; `consumed` once the send took it. */
+  granted: Grant | undefined
+  consumed: boolean
+  cancelled: boolean
+}
+
+/** What a running send holds, for its release. */
+interface Held {
+  connection: Connection | undefined
+  /** The waiter whose commands may ride behind this message. */
+  next: Waiter | undefined
+  /** Handed straight over by the previous send, whose body may carry this one's commands. */
+  readonly handedOver: boolean
+  /** The transaction began: from here the session knows whether it is in step. */
+  started: boolean
+}
+
+/** First in, first out, without `Array.shift`'s copying on long lines. */
+class Line<A> {
+  private items: Array<A | undefined> = []
+  private head = 0
+  push(item: A): void {
+    this.items.push(item)
+  }
+  shift(): A | undefined {
+    if (this.head >= this.items.length) return undefined
+    const item = this.items[this.head]
+    this.items[this.head++] = undefined
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+  drain(): Array<A> {
+    const rest = this.items.slice(this.head) as Array<A>
+    this.items = []
+    this.head = 0
+    return rest
+  }
 }
 
 /** @internal */
@@ -59,159 +102,222 @@ export const make = <R>(
   Effect.gen(function*() {
     const maxConnections = Math.max(1, options.maxConnections ?? 5)
     const maxMessages = Math.max(1, options.maxMessagesPerConnection ?? 100)
-    const idleTimeToLive = Duration.decode(options.idleTimeToLive ?? Duration.seconds(30))
+    const idleTimeToLive = Duration.toMillis(options.idleTimeToLive ?? Duration.seconds(30))
     const checkIdleAfter = Duration.toMillis(options.checkIdleAfter ?? Duration.seconds(5))
-    const queue = yield* Queue.unbounded<Job<R>>()
+    const clock = yield* Effect.clock
     const poolScope = yield* Effect.scope
-    let workers = 0
 
-    /** Waits for the next live job; `None` when the connection has idled long enough. */
-    const nextJob: Effect.Effect<Option.Option<Job<R>>> = Effect.flatMap(
-      Effect.timeoutOption(Queue.take(queue), idleTimeToLive),
-      (job) => Option.isSome(job) && job.value.cancelled ? nextJob : Effect.succeed(job)
-    )
+    /** Free connections, the most recently used last: busy ones stay warm, the rest idle out. */
+    const idle: Array<Connection> = []
+    const line = new Line<Waiter>()
+    /** Connections open or being opened. */
+    let places = 0
+    let closed = false
+    let wakeReaper: (() => void) | undefined = undefined
 
-    /** A job already waiting, to pipeline behind the current one. */
-    const waitingJob: Effect.Effect<Job<R> | undefined> = Effect.flatMap(Queue.poll(queue), (job) =>
-      Option.isNone(job) ? Effect.succeed(undefined) : job.value.cancelled ? waitingJob : Effect.succeed(job.value))
+    const give = (waiter: Waiter, grant: Grant): void => {
+      waiter.granted = grant
+      const resume = waiter.resume
+      waiter.resume = undefined
+      resume?.(Effect.succeed(grant))
+    }
 
-    const worker = Effect.gen(function*() {
-      let current: Connection | undefined = undefined
-      const retire = Effect.suspend(() => {
-        const closing = current
-        current = undefined
-        return closing === undefined ? Effect.void : Scope.close(closing.scope, Exit.void)
-      })
-      const open = Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const session = yield* Effect.onError(Scope.extend(openSession, scope), (cause) =>
-          Scope.close(scope, Exit.failCause(cause)))
-        const connection: Connection = { session, scope, messages: 0, lastUsed: yield* Clock.currentTimeMillis }
-        return connection
-      })
-      /** Whether an idle connection still answers; a dead one is retired. */
-      const checked = (connection: Connection) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          if (now - connection.lastUsed < checkIdleAfter) {
-            return true
-          }
-          const alive = yield* Effect.isSuccess(connection.session.noop)
-          if (!alive) {
-            yield* retire
-          }
-          return alive
-        })
+    const nextWaiter = (): Waiter | undefined => {
+      for (let waiter = line.shift(); waiter !== undefined; waiter = line.shift()) {
+        if (!waiter.cancelled) return waiter
+      }
+      return undefined
+    }
 
-      yield* Effect.gen(function*() {
-        let carried: Job<R> | undefined = undefined
-        while (true) {
-          let job: Job<R> | undefined = carried
-          // A carried job's commands may already be on the wire behind the last body.
-          const pipelined = carried !== undefined
-          carried = undefined
-          if (job === undefined) {
-            const taken = yield* nextJob
-            if (Option.isNone(taken)) {
-              return
-            }
-            job = taken.value
-          }
-          if (job.cancelled) {
-            if (pipelined) {
-              yield* retire
-            }
-            continue
-          }
-          if (current !== undefined && !(yield* checked(current))) {
-            current = undefined
-          }
-          if (current === undefined) {
-            const opened = yield* Effect.either(open)
-            if (opened._tag === "Left") {
-              yield* Deferred.fail(job.deferred, opened.left)
-              continue
-            }
-            current = opened.right
-          }
-          const connection: Connection = current
-          const next = connection.messages + 1 < maxMessages ? yield* waitingJob : undefined
-          // The caller may have given up while the connection was opened or
-          // checked: its message must not go out after its send was interrupted.
-          if (job.cancelled) {
-            if (pipelined) {
-              yield* retire
-            }
-            carried = next
-            continue
-          }
-          const run = transaction(connection.session, job.mail, next?.mail)
-          const fiber = yield* Effect.fork(
-            Option.match(job.parentSpan, {
-              onNone: () =>
-                run,
-              onSome: (span) =>
-                Effect.withParentSpan(run, span)
-            })
-          )
-          job.fiber = fiber
-          if (job.cancelled) {
-            yield* Fiber.interrupt(fiber)
-          }
-          const exit = yield* Fiber.await(fiber)
-          yield* Deferred.done(job.deferred, exit)
-          connection.messages++
-          connection.lastUsed = yield* Clock.currentTimeMillis
-          const unusable = (yield* connection.session.broken) !== undefined || (yield* connection.session.interrupted)
-          // A connection that failed, was interrupted mid-exchange, or has
-          // carried its share is never handed out again. The same holds when
-          // the message pipelined behind is gone: its commands are in flight.
-          if (unusable || connection.messages >= maxMessages || next?.cancelled === true) {
-            yield* retire
-          }
-          carried = next
+    /** A place left free: the next waiter opens a connection in it. */
+    const freePlace = (): void => {
+      const waiter = closed ? undefined : nextWaiter()
+      if (waiter === undefined) places--
+      else give(waiter, openGrant)
+    }
+
+    /** Closes a connection (QUIT when it is still in step) without holding up the send that used it. */
+    const retire = (connection: Connection): Effect.Effect<void> =>
+      Effect.asVoid(Effect.forkIn(Effect.uninterruptible(Scope.close(connection.scope, Exit.void)), poolScope))
+
+    /** A connection in step and free: to the next waiter, or to the idle list. */
+    const putBack = (connection: Connection): void => {
+      const waiter = closed ? undefined : nextWaiter()
+      if (waiter !== undefined) {
+        give(waiter, { _tag: "Connection", connection, handedOver: true })
+        return
+      }
+      idle.push(connection)
+      const wake = wakeReaper
+      wakeReaper = undefined
+      wake?.()
+    }
+
+    const acquire = (waiter: Waiter): Effect.Effect<Grant> =>
+      Effect.suspend(() => {
+        if (closed) return Effect.interrupt
+        const connection = idle.pop()
+        if (connection !== undefined) return Effect.succeed({ _tag: "Connection", connection, handedOver: false })
+        if (places < maxConnections) {
+          places++
+          return Effect.succeed(openGrant)
         }
-      }).pipe(Effect.ensuring(retire))
-    })
+        return Effect.onInterrupt(
+          Effect.async<Grant>((resume) => {
+            waiter.resume = resume
+            line.push(waiter)
+          }),
+          () => Effect.suspend(() => unclaimed(waiter))
+        )
+      })
 
-    const spawn = Effect.suspend(() => {
-      workers++
-      return Effect.forkIn(
-        Effect.ensuring(
-          worker,
-          Effect.sync(() => {
-            workers--
-          })
-        ),
-        poolScope
+    /**
+     * A waiter interrupted in the line is skipped when its turn comes; one
+     * interrupted just as it was handed something gives it back.
+     */
+    const unclaimed = (waiter: Waiter): Effect.Effect<void> => {
+      waiter.cancelled = true
+      waiter.resume = undefined
+      const grant = waiter.granted
+      if (grant === undefined || waiter.consumed) return Effect.void
+      waiter.consumed = true
+      if (grant._tag === "Open") {
+        freePlace()
+        return Effect.void
+      }
+      if (grant.handedOver) {
+        // Its commands may be in flight with nobody to read the replies.
+        freePlace()
+        return retire(grant.connection)
+      }
+      putBack(grant.connection)
+      return Effect.void
+    }
+
+    const open = Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const session = yield* Effect.onError(
+        Scope.extend(openSession, scope),
+        (cause) => Scope.close(scope, Exit.failCause(cause))
       )
+      const connection: Connection = { session, scope, messages: 0, lastUsed: clock.unsafeCurrentTimeMillis() }
+      return connection
     })
 
-    // On shutdown, messages still queued are interrupted, not left waiting.
-    yield* Effect.addFinalizer(() =>
-      Effect.flatMap(Queue.takeAll(queue), (jobs) =>
-        Effect.forEach(jobs, (job) =>
-          Deferred.interrupt(job.deferred)))
-    )
+    /** Whether a connection that sat idle still answers. */
+    const stillAlive = (connection: Connection): Effect.Effect<boolean> =>
+      clock.unsafeCurrentTimeMillis() - connection.lastUsed < checkIdleAfter
+        ? Effect.succeed(true)
+        : Effect.isSuccess(connection.session.noop)
+
+    const run = (grant: Grant, held: Held, mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> =>
+      Effect.gen(function*() {
+        let connection = grant._tag === "Connection" ? grant.connection : undefined
+        if (connection !== undefined && !held.handedOver && !(yield* stillAlive(connection))) {
+          // Dead while idle: replaced in the same place.
+          held.connection = undefined
+          yield* Scope.close(connection.scope, Exit.void)
+          connection = undefined
+        }
+        if (connection === undefined) {
+          connection = yield* open
+          held.connection = connection
+        }
+        const next = connection.messages + 1 < maxMessages ? nextWaiter() : undefined
+        held.next = next
+        held.started = true
+        return yield* transaction(connection.session, mail, next?.mail)
+      })
+
+    /** After a send: the connection passes on (to the send whose commands ride behind, if any) or retires. */
+    const release = (held: Held, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const { connection, next } = held
+        if (connection === undefined) {
+          // Never opened (failed or interrupted): the place goes on.
+          freePlace()
+          return Effect.void
+        }
+        return Effect.flatMap(
+          Effect.zip(connection.session.broken, connection.session.interrupted),
+          ([broken, interrupted]) => {
+            connection.messages++
+            connection.lastUsed = clock.unsafeCurrentTimeMillis()
+            // A connection that failed, was interrupted mid-exchange, or has
+            // carried its share is never handed out again. Nor is one whose
+            // next send is gone, or never began, while its commands may be
+            // in flight.
+            const unusable = broken !== undefined || interrupted || closed ||
+              connection.messages >= maxMessages || next?.cancelled === true ||
+              (held.handedOver && !held.started && Exit.isInterrupted(exit))
+            if (!unusable) {
+              if (next === undefined) putBack(connection)
+              else give(next, { _tag: "Connection", connection, handedOver: true })
+              return Effect.void
+            }
+            if (next === undefined || next.cancelled || closed) {
+              if (next !== undefined && !next.cancelled) {
+                next.resume?.(Effect.interrupt)
+              }
+              freePlace()
+            } else {
+              // The send behind opens a fresh connection in this one's place.
+              give(next, openGrant)
+            }
+            return retire(connection)
+          }
+        )
+      })
 
     const submit = (mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> =>
-      Effect.gen(function*() {
-        const job: Job<R> = {
-          mail,
-          deferred: yield* Deferred.make<R, unknown>(),
-          parentSpan: yield* Effect.serviceOption(Tracer.ParentSpan),
-          fiber: undefined,
-          cancelled: false
-        }
-        yield* Queue.offer(queue, job)
-        // More waiting than idle workers take: open another connection.
-        if ((yield* Queue.size(queue)) > 0 && workers < maxConnections) yield* spawn
-        return yield* Effect.onInterrupt(Deferred.await(job.deferred), () =>
-          Effect.suspend(() => {
-            job.cancelled = true
-            return job.fiber === undefined ? Effect.void : Fiber.interrupt(job.fiber)
-          }))
+      Effect.uninterruptibleMask((restore) => {
+        const waiter: Waiter = { mail, resume: undefined, granted: undefined, consumed: false, cancelled: false }
+        return Effect.flatMap(restore(acquire(waiter)), (grant) => {
+          waiter.consumed = true
+          const held: Held = {
+            connection: grant._tag === "Connection" ? grant.connection : undefined,
+            next: undefined,
+            handedOver: grant._tag === "Connection" ? grant.handedOver : false,
+            started: false
+          }
+          return Effect.onExit(restore(run(grant, held, mail)), (exit) => release(held, exit))
+        })
       })
+
+    /** Closes connections idle longer than `idleTimeToLive`, on Effect's Clock. */
+    const reaper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
+      const oldest = idle[0]
+      if (oldest === undefined) {
+        return Effect.async<void>((resume) => {
+          wakeReaper = () => resume(Effect.void)
+        })
+      }
+      const now = clock.unsafeCurrentTimeMillis()
+      const expiresAt = oldest.lastUsed + idleTimeToLive
+      if (now < expiresAt) return Effect.sleep(Duration.millis(expiresAt - now))
+      idle.shift()
+      places--
+      return Effect.uninterruptible(Scope.close(oldest.scope, Exit.void))
+    }))
+    yield* Effect.forkScoped(reaper)
+
+    // On shutdown, sends still waiting are interrupted and idle connections say goodbye.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        closed = true
+        for (const waiter of line.drain()) {
+          const resume = waiter.resume
+          waiter.resume = undefined
+          resume?.(Effect.interrupt)
+        }
+        const closing = idle.splice(0)
+        places -= closing.length
+        return Effect.forEach(closing, (connection) => Scope.close(connection.scope, Exit.void), {
+          concurrency: "unbounded",
+          discard: true
+        })
+      })
+    )
 
     return { submit }
   })

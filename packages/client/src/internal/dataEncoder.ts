@@ -6,6 +6,8 @@
  * The terminator `CRLF.CRLF` is emitted exactly once, by `end`.
  */
 
+import * as slab from "./slab.js"
+
 const CR = 0x0d
 const LF = 0x0a
 const DOT = 0x2e
@@ -86,27 +88,96 @@ export const make = (stuffDots: boolean): BodyEncoder => {
 }
 
 /**
+ * What one pass over a whole message learns: its canonical size, whether it
+ * has 8-bit bytes, and whether it is already what goes on the wire.
+ *
+ * @internal
+ */
+export interface Scan {
+  /** The body as canonical CRLF text, ending in a line break: what SIZE declares. */
+  readonly size: number
+  readonly eightBit: boolean
+  /** Every CR is followed by LF and every LF preceded by CR. */
+  readonly canonical: boolean
+  /** Some line starts with a dot (DATA must double it). */
+  readonly leadingDot: boolean
+  /** Empty, or ends with a line break. */
+  readonly endsWithBreak: boolean
+}
+
+/** @internal */
+export const scan = (body: Uint8Array): Scan => {
+  let size = 0
+  let eightBit = false
+  let canonical = true
+  let leadingDot = false
+  let atLineStart = true
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i]
+    if (b === CR) {
+      if (body[i + 1] === LF) i++
+      else canonical = false
+      size += 2
+      atLineStart = true
+    } else if (b === LF) {
+      canonical = false
+      size += 2
+      atLineStart = true
+    } else {
+      if (atLineStart && b === DOT) leadingDot = true
+      if (b > 0x7f) eightBit = true
+      size += 1
+      atLineStart = false
+    }
+  }
+  return { size: atLineStart ? size : size + 2, eightBit, canonical, leadingDot, endsWithBreak: atLineStart }
+}
+
+/**
  * The number of bytes the encoder adds no dots to: the size of the body as
  * canonical CRLF text, which is what the SIZE parameter declares.
  *
  * @internal
  */
-export const canonicalSize = (body: Uint8Array): number => {
-  let size = 0
-  let atLineStart = true
-  for (let i = 0; i < body.length; i++) {
-    const b = body[i]
-    if (b === CR) {
-      size += 2
-      if (body[i + 1] === LF) i++
-      atLineStart = true
-    } else if (b === LF) {
-      size += 2
-      atLineStart = true
-    } else {
-      size += 1
-      atLineStart = false
-    }
+export const canonicalSize = (body: Uint8Array): number => scan(body).size
+
+const lineBreak = Uint8Array.of(CR, LF)
+const lineBreakDot = Uint8Array.of(CR, LF, DOT, CR, LF)
+const dotLine = Uint8Array.of(DOT, CR, LF)
+const empty = new Uint8Array(0)
+
+/**
+ * A whole message as it goes on the wire, in one buffer: `before` (a BDAT
+ * line), the encoded body with its end, then `after` (the next message's
+ * commands, RFC 2920 §3.1). The same bytes as `make`'s `write` and `end`;
+ * a message that needs no change (the usual case) is copied, not re-encoded.
+ *
+ * @param before computed from the body's encoded length, which it is given.
+ * @internal
+ */
+export const encodeWhole = (
+  body: Uint8Array,
+  facts: Scan,
+  stuffDots: boolean,
+  after: Uint8Array | undefined,
+  before?: (encodedLength: number) => Uint8Array
+): { readonly bytes: Uint8Array; readonly bodyLength: number } => {
+  let encoded: Uint8Array
+  let tail: Uint8Array
+  if (facts.canonical && !(stuffDots && facts.leadingDot)) {
+    encoded = body
+    tail = facts.endsWithBreak ? (stuffDots ? dotLine : empty) : (stuffDots ? lineBreakDot : lineBreak)
+  } else {
+    const encoder = make(stuffDots)
+    encoded = encoder.write(body)
+    tail = encoder.end()
   }
-  return atLineStart ? size : size + 2
+  const bodyLength = encoded.length + tail.length
+  const head = before === undefined ? empty : before(bodyLength)
+  const bytes = slab.allocate(head.length + bodyLength + (after?.length ?? 0))
+  bytes.set(head, 0)
+  bytes.set(encoded, head.length)
+  bytes.set(tail, head.length + encoded.length)
+  if (after !== undefined) bytes.set(after, head.length + bodyLength)
+  return { bytes, bodyLength }
 }

@@ -1,8 +1,6 @@
-import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import {
@@ -26,12 +24,17 @@ import * as protocolLog from "./protocolLog.js"
 import * as readTimer from "./readTimer.js"
 import { type Reply, ReplyParser, text } from "./reply.js"
 import * as sasl from "./sasl.js"
-
-const encoder = new TextEncoder()
+import * as slab from "./slab.js"
 
 /** Saying goodbye never holds a close longer than this. */
 const quitTimeoutCap = Duration.seconds(10)
-const ascii = (line: string): Uint8Array => encoder.encode(line)
+
+/** A message body: bytes known up front, with what one scan of them found, or a stream. */
+type Body<E> =
+  | { readonly _tag: "Known"; readonly bytes: Uint8Array; readonly facts: dataEncoder.Scan }
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, E> }
+
+const known = (bytes: Uint8Array): Body<never> => ({ _tag: "Known", bytes, facts: dataEncoder.scan(bytes) })
 
 /** Errors after which the connection cannot be trusted to be in step. */
 const breaksSession = (error: SmtpError): boolean =>
@@ -53,12 +56,6 @@ const rejection = (recipient: string, reply: Reply): RecipientRejection => ({
   enhancedStatusCode: reply.enhancedCode,
   message: text(reply)
 })
-
-const isEightBit = (content: string | Uint8Array): boolean => {
-  if (typeof content === "string") return !commands.isAscii(content)
-  for (let i = 0; i < content.length; i++) if (content[i] > 0x7f) return true
-  return false
-}
 
 const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
   const out = new Uint8Array(a.length + b.length)
@@ -102,24 +99,37 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           if (broken === undefined && isSmtpFailure(error) && breaksSession(error)) broken = error
         }))
 
+    /** Marks the session broken, as `guard` does, without an effect around it. */
+    const failWith = (error: SmtpError): Effect.Effect<never, SmtpError> => {
+      if (broken === undefined && breaksSession(error)) broken = error
+      return Effect.fail(error)
+    }
+
+    const clock = yield* Effect.clock
     const poll = connection.poll
     const awaitRead = connection.awaitRead
 
     // Timed by a per-session watchdog where the transport allows it (see readTimer).
     const timer = awaitRead === undefined ? undefined : yield* readTimer.make(Object.values(timeouts))
 
-    const readReply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
+    /** A reply from what already arrived (or why it cannot be parsed); `undefined` when more must come. */
+    const buffered = (): Reply | SmtpProtocolError | undefined => {
       const ready = parser.take()
-      if (ready !== undefined) return Effect.succeed(ready)
-      // Data that already arrived needs no timed wait.
-      if (poll !== undefined) {
-        for (let chunk = poll(); chunk !== undefined; chunk = poll()) {
-          const error = parser.push(chunk)
-          if (error !== undefined) return guard(Effect.fail(error))
-          const reply = parser.take()
-          if (reply !== undefined) return Effect.succeed(reply)
-        }
+      if (ready !== undefined || poll === undefined) return ready
+      for (let chunk = poll(); chunk !== undefined; chunk = poll()) {
+        const error = parser.push(chunk)
+        if (error !== undefined) return error
+        const reply = parser.take()
+        if (reply !== undefined) return reply
       }
+      return undefined
+    }
+
+    const readReply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
+      // Data that already arrived needs no timed wait.
+      const ready = buffered()
+      if (ready instanceof SmtpProtocolError) return failWith(ready)
+      if (ready !== undefined) return Effect.succeed(ready)
       const at = timer === undefined ? 0 : timer.now() + Duration.toMillis(timeout)
       if (timer !== undefined && awaitRead !== undefined && timer.covers(at)) {
         const timed: Effect.Effect<Reply, SmtpError> = Effect.flatMap(
@@ -164,10 +174,10 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     /** Writes command lines; `secret` keeps all but the verb out of the protocol log. */
     const sendLines = (lines: string, timeout: Duration.Duration, operation: string, secret?: string) =>
       log === undefined
-        ? write(ascii(lines), timeout, operation)
+        ? write(slab.encode(lines), timeout, operation)
         : Effect.zipRight(
           secret === undefined ? log.client(lines) : log.clientSecret(secret),
-          write(ascii(lines), timeout, operation)
+          write(slab.encode(lines), timeout, operation)
         )
 
     const command = (line: string, timeout: Duration.Duration, operation: string, secret?: string) =>
@@ -294,10 +304,19 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       return undefined
     }
 
-    /** Everything about a message that needs no round trip: checks and command lines. */
+    /** A reply the group is answered with: how long it may take, and what it answers. */
+    interface Expected {
+      readonly timeout: Duration.Duration
+      readonly operation: string
+    }
+    const mailReply: Expected = { timeout: timeouts.mail, operation: "MAIL FROM" }
+    const rcptReply: Expected = { timeout: timeouts.rcpt, operation: "RCPT TO" }
+    const dataReply: Expected = { timeout: timeouts.dataInitiation, operation: "DATA" }
+
+    /** Everything about a message that needs no round trip: checks, the body's facts, command lines. */
     interface Prepared<E> {
       readonly envelope: SmtpProtocol.Envelope<E>
-      readonly known: Uint8Array | Stream.Stream<Uint8Array, E>
+      readonly body: Body<E>
       readonly mail: string
       readonly rcpts: ReadonlyArray<string>
       readonly useBdat: boolean
@@ -309,14 +328,18 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       readonly dataInGroup: boolean
       /** The pipelined group: MAIL, every RCPT, and DATA when `dataInGroup`. */
       readonly group: string
+      /** The group's replies, in order. */
+      readonly expected: ReadonlyArray<Expected>
     }
 
     const prepare = <E>(envelope: SmtpProtocol.Envelope<E>): InvalidInputError | Prepared<E> => {
       const invalid = checkEnvelope(envelope)
       if (invalid !== undefined) return invalid
       const content = envelope.content
-      const known = typeof content === "string" ? encoder.encode(content) : content
-      const size = known instanceof Uint8Array ? dataEncoder.canonicalSize(known) : envelope.size
+      const body: Body<E> = typeof content === "string" || content instanceof Uint8Array
+        ? known(typeof content === "string" ? slab.encode(content) : content)
+        : { _tag: "Stream", stream: content }
+      const size = body._tag === "Known" ? body.facts.size : envelope.size
       if (size !== undefined && capabilities.size !== undefined && size > capabilities.size) {
         return new InvalidInputError({
           field: "content",
@@ -326,22 +349,63 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       const useBdat = capabilities.chunking
       const mail = commands.mailFrom(envelope.from, {
         size: capabilities.size !== undefined || capabilities.keywords.has("SIZE") ? size : undefined,
-        eightBitMime: capabilities.eightBitMime && (known instanceof Uint8Array ? isEightBit(known) : true),
+        eightBitMime: capabilities.eightBitMime && (body._tag === "Known" ? body.facts.eightBit : true),
         smtpUtf8: capabilities.smtpUtf8 && [envelope.from, ...envelope.to].some((a) => !commands.isAscii(a)),
         dsn: capabilities.dsn ? envelope.dsn : undefined
       })
       const rcpts = envelope.to.map((to) => commands.rcptTo(to, capabilities.dsn ? envelope.dsn : undefined))
       const dataInGroup = !useBdat && envelope.partialDelivery !== "abort"
+      const expected: Array<Expected> = [mailReply]
+      for (let i = 0; i < rcpts.length; i++) expected.push(rcptReply)
+      if (dataInGroup) expected.push(dataReply)
       return {
         envelope,
-        known,
+        body,
         mail,
         rcpts,
         useBdat,
         dataInGroup,
-        group: mail + rcpts.join("") + (dataInGroup ? "DATA\r\n" : "")
+        group: mail + rcpts.join("") + (dataInGroup ? "DATA\r\n" : ""),
+        expected
       }
     }
+
+    /**
+     * The replies to a pipelined group, in order. Those already received are
+     * taken without a wait (a busy connection's arrive with the previous
+     * message's final reply); only a missing one is waited for, and timed.
+     */
+    const replies = (expected: ReadonlyArray<Expected>): Effect.Effect<Array<Reply>, SmtpError> => {
+      const got: Array<Reply> = []
+      const more: Effect.Effect<Array<Reply>, SmtpError> = Effect.suspend(() => {
+        while (got.length < expected.length) {
+          const { operation, timeout } = expected[got.length]
+          const ready = log === undefined ? buffered() : undefined
+          if (ready === undefined) {
+            return Effect.flatMap(reply(timeout, operation), (r) => {
+              got.push(r)
+              return more
+            })
+          }
+          if (ready instanceof SmtpProtocolError) return failWith(ready)
+          // 421: the server is closing the channel; whatever we asked, we are done.
+          if (ready.code === 421) return failWith(commandError(operation, ready))
+          got.push(ready)
+        }
+        return Effect.succeed(got)
+      })
+      return more
+    }
+
+    /** The envelope without PIPELINING: each command waits for its reply. */
+    const stepByStep = <E>(prepared: Prepared<E>): Effect.Effect<Array<Reply>, SmtpError> =>
+      Effect.gen(function*() {
+        const got = [yield* command(prepared.mail, timeouts.mail, "MAIL FROM")]
+        if (got[0].code === 250) {
+          for (const rcpt of prepared.rcpts) got.push(yield* command(rcpt, timeouts.rcpt, "RCPT TO"))
+        }
+        return got
+      })
 
     /**
      * RFC 2920 §3.1: the next message's group may ride behind this body's end.
@@ -356,193 +420,188 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       envelope: SmtpProtocol.Envelope<E>,
       next: SmtpProtocol.Envelope<unknown> | undefined
     ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> =>
-      Effect.gen(function*() {
-        if (broken !== undefined) return yield* Effect.fail(broken)
+      Effect.suspend(() => {
+        if (broken !== undefined) return Effect.fail(broken)
         const ahead = groupAhead
         groupAhead = undefined
         if (ahead !== undefined && ahead.envelope !== envelope) {
-          return yield* Effect.dieMessage("a message was sent while another one's commands were in flight")
+          return Effect.dieMessage("a message was sent while another one's commands were in flight")
         }
         const prepared = ahead === undefined ? prepare(envelope) : ahead as Prepared<E>
-        if (prepared instanceof InvalidInputError) return yield* prepared
-        const { dataInGroup, known, mail, rcpts, useBdat } = prepared
-        const abortOnRejection = envelope.partialDelivery === "abort"
-        const started = yield* Clock.currentTimeMillis
+        if (prepared instanceof InvalidInputError) return Effect.fail(prepared)
+        const started = clock.unsafeCurrentTimeMillis()
         const following = next !== undefined && capabilities.pipelining ? prepare(next) : undefined
-        const trailer = following === undefined || following instanceof InvalidInputError
-          ? undefined
-          : following
+        const trailer = following === undefined || following instanceof InvalidInputError ? undefined : following
+        // RFC 2920: MAIL, every RCPT and DATA in one write; replies in order.
+        const envelopeReplies = !capabilities.pipelining
+          ? stepByStep(prepared)
+          : ahead === undefined
+          ? Effect.zipRight(sendLines(prepared.group, timeouts.mail, "MAIL FROM"), replies(prepared.expected))
+          : replies(prepared.expected)
+        return Effect.flatMap(envelopeReplies, (got) => afterEnvelope(prepared, got, trailer, started))
+      })
 
-        const accepted: Array<string> = []
-        const rejected: Array<RecipientRejection> = []
-        const recipients: Array<RecipientRejection> = []
-        let mailReply: Reply
-        let dataReply: Reply | undefined = undefined
-        if (capabilities.pipelining) {
-          // RFC 2920: MAIL, every RCPT and DATA in one write; replies in order.
-          if (ahead === undefined) yield* sendLines(prepared.group, timeouts.mail, "MAIL FROM")
-          mailReply = yield* reply(timeouts.mail, "MAIL FROM")
-          for (const to of envelope.to) {
-            const r = yield* reply(timeouts.rcpt, "RCPT TO")
-            recipients.push(rejection(to, r))
-            if (r.code === 250 || r.code === 251) accepted.push(to)
-            else rejected.push(rejection(to, r))
-          }
-          if (dataInGroup) dataReply = yield* reply(timeouts.dataInitiation, "DATA")
-        } else {
-          mailReply = yield* command(mail, timeouts.mail, "MAIL FROM")
-          if (mailReply.code === 250) {
-            for (let i = 0; i < envelope.to.length; i++) {
-              const r = yield* command(rcpts[i], timeouts.rcpt, "RCPT TO")
-              recipients.push(rejection(envelope.to[i], r))
-              if (r.code === 250 || r.code === 251) accepted.push(envelope.to[i])
-              else rejected.push(rejection(envelope.to[i], r))
-            }
-          }
-        }
+    /** Decides on the replies to MAIL, RCPT (and DATA): abandon, or send the body. */
+    const afterEnvelope = <E>(
+      prepared: Prepared<E>,
+      got: ReadonlyArray<Reply>,
+      trailer: Prepared<unknown> | undefined,
+      started: number
+    ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> => {
+      const { envelope } = prepared
+      const mailReply = got[0]
+      const accepted: Array<string> = []
+      const rejected: Array<RecipientRejection> = []
+      const recipients: Array<RecipientRejection> = []
+      for (let i = 0; i < envelope.to.length && i + 1 < got.length; i++) {
+        const r = got[i + 1]
+        const result = rejection(envelope.to[i], r)
+        recipients.push(result)
+        if (r.code === 250 || r.code === 251) accepted.push(envelope.to[i])
+        else rejected.push(result)
+      }
+      const dataReply = prepared.dataInGroup && capabilities.pipelining ? got[got.length - 1] : undefined
 
-        // A pipelined DATA may have been accepted though the transaction
-        // cannot go on; an empty body ends it without delivering anything.
-        const abandonData = dataReply?.code === 354
-          ? Effect.zipRight(
-            write(ascii(".\r\n"), timeouts.dataBlock, "DATA"),
-            Effect.ignore(readReply(timeouts.dataTermination, "the reply to an abandoned DATA"))
-          )
-          : Effect.void
+      // A pipelined DATA may have been accepted though the transaction
+      // cannot go on; an empty body ends it without delivering anything.
+      const abandonData = dataReply?.code === 354
+        ? Effect.zipRight(
+          write(slab.encode(".\r\n"), timeouts.dataBlock, "DATA"),
+          Effect.ignore(readReply(timeouts.dataTermination, "the reply to an abandoned DATA"))
+        )
+        : Effect.void
+      const refused = (all: boolean) => {
+        const first = rejected[0]
+        return new SmtpCommandError({
+          command: "RCPT TO",
+          statusCode: first.statusCode,
+          enhancedStatusCode: first.enhancedStatusCode,
+          serverMessage: first.message,
+          recipient: (all ? envelope.to.length : rejected.length) === 1 ? first.recipient : undefined,
+          rejectedRecipients: rejected
+        })
+      }
 
-        if (mailReply.code !== 250) {
-          yield* abandonData
-          return yield* recover(commandError("MAIL FROM", mailReply))
-        }
-        if (accepted.length === 0) {
-          yield* abandonData
-          const first = rejected[0]
-          return yield* recover(
-            new SmtpCommandError({
-              command: "RCPT TO",
-              statusCode: first.statusCode,
-              enhancedStatusCode: first.enhancedStatusCode,
-              serverMessage: first.message,
-              recipient: envelope.to.length === 1 ? first.recipient : undefined,
-              rejectedRecipients: rejected
-            })
-          )
-        }
-        if (abortOnRejection && rejected.length > 0) {
-          const first = rejected[0]
-          return yield* recover(
-            new SmtpCommandError({
-              command: "RCPT TO",
-              statusCode: first.statusCode,
-              enhancedStatusCode: first.enhancedStatusCode,
-              serverMessage: first.message,
-              recipient: rejected.length === 1 ? first.recipient : undefined,
-              rejectedRecipients: rejected
-            })
-          )
-        }
-        if (dataReply === undefined && !useBdat) {
-          dataReply = yield* command("DATA\r\n", timeouts.dataInitiation, "DATA")
-        }
-        if (dataReply !== undefined && dataReply.code !== 354) {
-          return yield* recover(commandError("DATA", dataReply))
-        }
-        const envelopeDone = yield* Clock.currentTimeMillis
+      if (mailReply.code !== 250) return Effect.zipRight(abandonData, recover(commandError("MAIL FROM", mailReply)))
+      if (accepted.length === 0) return Effect.zipRight(abandonData, recover(refused(true)))
+      if (envelope.partialDelivery === "abort" && rejected.length > 0) return recover(refused(false))
 
-        // The next group goes out with the end of this body, in the same write.
-        const after = trailer === undefined ? undefined : ascii(trailer.group)
-        if (trailer !== undefined) {
-          groupAhead = trailer as Prepared<unknown>
-          if (log !== undefined) yield* log.client(trailer.group)
-        }
-        // Past the end of the message, a lost reply leaves the outcome unknown.
-        const ended = { written: false, replied: false }
-        current = ended
-        const body = (useBdat ? sendBdat(known, after, ended) : sendData(known, after, ended)).pipe(
-          Effect.mapError((error) =>
+      const transfer = (data: Reply | undefined) =>
+        data !== undefined && data.code !== 354
+          ? recover(commandError("DATA", data))
+          : sendBody(prepared, { accepted, rejected, recipients }, trailer, started)
+      return dataReply === undefined && !prepared.useBdat
+        ? Effect.flatMap(command("DATA\r\n", timeouts.dataInitiation, "DATA"), transfer)
+        : transfer(dataReply)
+    }
+
+    /** The body, the final reply, and the result. */
+    const sendBody = <E>(
+      prepared: Prepared<E>,
+      envelopeResult: Pick<SmtpProtocol.TransactionResult, "accepted" | "rejected" | "recipients">,
+      trailer: Prepared<unknown> | undefined,
+      started: number
+    ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> => {
+      const envelopeDone = clock.unsafeCurrentTimeMillis()
+      // The next group goes out with the end of this body, in the same write.
+      const after = trailer === undefined ? undefined : slab.encode(trailer.group)
+      if (trailer !== undefined) groupAhead = trailer
+      // Past the end of the message, a lost reply leaves the outcome unknown.
+      const ended = { written: false, replied: false }
+      current = ended
+      const delivery = prepared.useBdat
+        ? sendBdat(prepared.body, after, ended)
+        : sendData(prepared.body, after, ended)
+      // Cut off while waiting, the reply was never read: the state stays "unknown".
+      const outcome = Effect.matchEffect(delivery, {
+        onFailure: (error) => {
+          ended.replied = true
+          return Effect.fail(
             ended.written && isSmtpFailure(error) &&
               (error._tag === "SocketError" || error._tag === "TimeoutError" || error._tag === "SmtpProtocolError")
-              ? new DeliveryUnknownError({ cause: error, messageId: envelope.messageId, recipients: accepted })
+              ? new DeliveryUnknownError({
+                cause: error,
+                messageId: prepared.envelope.messageId,
+                recipients: envelopeResult.accepted
+              })
               : error
           )
-        )
-        // Cut off while waiting, the reply was never read: the state stays "unknown".
-        const [final, bytesSent] = yield* Effect.onExit(body, (exit) =>
-          Exit.isInterrupted(exit) ? Effect.void : Effect.sync(() => {
-            ended.replied = true
-          }))
-        if (final.code !== 250) {
-          return yield* Effect.fail(commandError(useBdat ? "BDAT" : "DATA", final))
-        }
-        const finished = yield* Clock.currentTimeMillis
-        return {
-          accepted,
-          rejected,
-          recipients,
-          response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${text(final)}`,
-          statusCode: final.code,
-          enhancedStatusCode: final.enhancedCode,
-          queueId: queueIdOf(text(final)),
-          bytesSent,
-          timings: { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
+        },
+        onSuccess: ([final, bytesSent]): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError> => {
+          ended.replied = true
+          if (final.code !== 250) return Effect.fail(commandError(prepared.useBdat ? "BDAT" : "DATA", final))
+          const finished = clock.unsafeCurrentTimeMillis()
+          const response = text(final)
+          return Effect.succeed({
+            ...envelopeResult,
+            response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${response}`,
+            statusCode: final.code,
+            enhancedStatusCode: final.enhancedCode,
+            queueId: queueIdOf(response),
+            bytesSent,
+            timings: { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
+          })
         }
       })
+      return log === undefined || trailer === undefined ? outcome : Effect.zipRight(log.client(trailer.group), outcome)
+    }
 
     const sendData = <E>(
-      content: Uint8Array | Stream.Stream<Uint8Array, E>,
+      body: Body<E>,
       after: Uint8Array | undefined,
       ended: { written: boolean; replied: boolean }
-    ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
-      Effect.gen(function*() {
-        const body = dataEncoder.make(true)
+    ): Effect.Effect<readonly [Reply, number], SmtpError | E> => {
+      const finalReply = (bytes: number) =>
+        Effect.map(reply(timeouts.dataTermination, "the reply to the end of DATA"), (final) => [final, bytes] as const)
+      if (body._tag === "Known") {
+        const whole = dataEncoder.encodeWhole(body.bytes, body.facts, true, after)
+        const written = Effect.flatMap(write(whole.bytes, timeouts.dataBlock, "a DATA block"), () => {
+          ended.written = true
+          return finalReply(whole.bodyLength)
+        })
+        return log === undefined ? written : Effect.zipRight(log.body(whole.bytes.subarray(0, whole.bodyLength)), written)
+      }
+      return Effect.gen(function*() {
+        const encoder = dataEncoder.make(true)
         let bytes = 0
-        if (content instanceof Uint8Array) {
-          const encoded = concat(body.write(content), body.end())
-          bytes = encoded.length
-          if (log !== undefined) yield* log.body(encoded)
-          yield* write(after === undefined ? encoded : concat(encoded, after), timeouts.dataBlock, "a DATA block")
-          ended.written = true
-        } else {
-          yield* Stream.runForEach(content, (chunk) => {
-            const encoded = body.write(chunk)
-            bytes += encoded.length
-            if (encoded.length === 0) return Effect.void
-            const block = write(encoded, timeouts.dataBlock, "a DATA block")
-            return log === undefined ? block : Effect.zipRight(log.body(encoded), block)
-          }).pipe(
-            // The body stream failed mid-DATA: the server holds a partial
-            // message that must never be delivered, so the session is done.
-            Effect.tapError((error) =>
-              Effect.sync(() => {
-                if (broken === undefined && !isSmtpFailure(error)) {
-                  broken = new SmtpProtocolError({ reason: "UnexpectedReply", detail: "the message body failed" })
-                }
-              })
-            )
+        yield* Stream.runForEach(body.stream, (chunk) => {
+          const encoded = encoder.write(chunk)
+          bytes += encoded.length
+          if (encoded.length === 0) return Effect.void
+          const block = write(encoded, timeouts.dataBlock, "a DATA block")
+          return log === undefined ? block : Effect.zipRight(log.body(encoded), block)
+        }).pipe(
+          // The body stream failed mid-DATA: the server holds a partial
+          // message that must never be delivered, so the session is done.
+          Effect.tapError((error) =>
+            Effect.sync(() => {
+              if (broken === undefined && !isSmtpFailure(error)) {
+                broken = new SmtpProtocolError({ reason: "UnexpectedReply", detail: "the message body failed" })
+              }
+            })
           )
-          const tail = body.end()
-          bytes += tail.length
-          yield* write(after === undefined ? tail : concat(tail, after), timeouts.dataBlock, "a DATA block")
-          ended.written = true
-        }
-        const final = yield* reply(timeouts.dataTermination, "the reply to the end of DATA")
-        return [final, bytes] as const
+        )
+        const tail = encoder.end()
+        bytes += tail.length
+        yield* write(after === undefined ? tail : concat(tail, after), timeouts.dataBlock, "a DATA block")
+        ended.written = true
+        return yield* finalReply(bytes)
       })
+    }
 
     const sendBdat = <E>(
-      content: Uint8Array | Stream.Stream<Uint8Array, E>,
+      body: Body<E>,
       after: Uint8Array | undefined,
       ended: { written: boolean; replied: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
-        const body = dataEncoder.make(false)
         let bytes = 0
         const chunk = (data: Uint8Array, last: boolean) =>
           Effect.gen(function*() {
             bytes += data.length
             const line = `BDAT ${data.length}${last ? " LAST" : ""}\r\n`
             if (log !== undefined) yield* Effect.zipRight(log.client(line), log.body(data))
-            const chunkBytes = concat(ascii(line), data)
+            const chunkBytes = concat(slab.encode(line), data)
             yield* write(
               last && after !== undefined ? concat(chunkBytes, after) : chunkBytes,
               timeouts.dataBlock,
@@ -554,20 +613,35 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             if (!last && r.code !== 250) return yield* recover(commandError("BDAT", r))
             return r
           })
-        if (content instanceof Uint8Array) {
-          const final = yield* chunk(concat(body.write(content), body.end()), true)
+        if (body._tag === "Known") {
+          let line = ""
+          const whole = dataEncoder.encodeWhole(body.bytes, body.facts, false, after, (length) => {
+            line = `BDAT ${length} LAST\r\n`
+            return slab.encode(line)
+          })
+          bytes = whole.bodyLength
+          if (log !== undefined) {
+            yield* Effect.zipRight(
+              log.client(line),
+              log.body(whole.bytes.subarray(line.length, line.length + whole.bodyLength))
+            )
+          }
+          yield* write(whole.bytes, timeouts.dataBlock, "a BDAT chunk")
+          ended.written = true
+          const final = yield* reply(timeouts.dataTermination, "the reply to BDAT")
           return [final, bytes] as const
         }
+        const encoder = dataEncoder.make(false)
         // One chunk is held back so the last one can carry LAST.
         let held: Uint8Array | undefined = undefined
-        yield* Stream.runForEach(content, (data): Effect.Effect<unknown, SmtpError> => {
-          const encoded = body.write(data)
+        yield* Stream.runForEach(body.stream, (data): Effect.Effect<unknown, SmtpError> => {
+          const encoded = encoder.write(data)
           if (encoded.length === 0) return Effect.void
           const previous = held
           held = encoded
           return previous === undefined ? Effect.void : chunk(previous, false)
         })
-        const tail = body.end()
+        const tail = encoder.end()
         const last: Uint8Array = held === undefined ? tail : concat(held, tail)
         const final = yield* chunk(last, true)
         return [final, bytes] as const

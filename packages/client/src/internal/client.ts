@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -42,7 +43,8 @@ export const resolve = (options: SmtpClient.Options): ResolvedOptions => {
   }
 }
 
-const nowMillis = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos) / 1e6)
+const millisOf = (clock: Clock.Clock): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+const nowMillis = Effect.clockWith((clock) => Effect.succeed(millisOf(clock)))
 
 /**
  * How an effect ended, for telemetry. A failure that is not one of ours can
@@ -89,22 +91,26 @@ class SpanFailure<E> extends Error {
 
 /**
  * A client span around `effect`: `error.type` on failure, the failure recorded
- * as a `SpanFailure`; the caller still gets the error itself.
+ * as a `SpanFailure`; the caller still gets the error itself. With the tracer
+ * disabled nothing is made at all. A `"leaf"` span is not made the parent of
+ * what runs inside: providing it costs a context update per message, and
+ * nothing inside a send makes spans of its own.
  */
 const traced =
-  (name: string, attributes: Record<string, unknown>) =>
+  (name: string, attributes: Record<string, unknown>, nesting: "parent" | "leaf") =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    effect.pipe(
-      Effect.catchAll((error) => {
-        const errorType = errorTypeOf(error)
-        return Effect.zipRight(
-          Effect.annotateCurrentSpan("error.type", errorType),
-          Effect.fail(new SpanFailure(errorType, error))
+    Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
+      enabled
+        ? Effect.mapError(
+          Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) =>
+            Effect.catchAll(nesting === "parent" ? Effect.withParentSpan(effect, span) : effect, (error) => {
+              const errorType = errorTypeOf(error)
+              span.attribute("error.type", errorType)
+              return Effect.fail(new SpanFailure(errorType, error))
+            })),
+          (failure) => failure.error
         )
-      }),
-      Effect.withSpan(name, { kind: "client", captureStackTrace: false, attributes }),
-      Effect.mapError((failure) => failure.error)
-    )
+        : effect)
 
 /** A composed message's envelope comes from the message itself. */
 const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
@@ -191,7 +197,7 @@ export const make = <R extends SmtpClient.SendResult>(
         Effect.ensuring(Effect.suspend(() =>
           peerAddress === undefined ? Effect.void : Effect.annotateCurrentSpan("network.peer.address", peerAddress)
         )),
-        traced("smtp.connect", spanAttributes)
+        traced("smtp.connect", spanAttributes, "parent")
       )
       const ready = yield* nowMillis
       yield* Effect.addFinalizer(() =>
@@ -215,7 +221,7 @@ export const make = <R extends SmtpClient.SendResult>(
       )
       if (resolved.auth !== undefined) {
         yield* authenticate(opened, resolved.auth).pipe(
-          traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
+          traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress }, "parent")
         )
       }
       return opened
@@ -226,32 +232,28 @@ export const make = <R extends SmtpClient.SendResult>(
       mail: SmtpClient.Mail<E>,
       next?: SmtpClient.Mail<unknown> | undefined
     ) =>
-      Effect.gen(function*() {
+      Effect.clockWith((clock) => {
         const progress = progressOf.get(mail as SmtpClient.Mail<unknown>)
         if (progress !== undefined) {
           progress.awaitingFinalReply = opened.awaitingFinalReply
         }
-        const started = yield* nowMillis
-        const result = yield* opened.send(mail, { pipelineNext: next }).pipe(
-          Effect.onExit((exit) => {
-            // Input refused before any byte was written is no send attempt.
-            const refused = Exit.isFailure(exit) &&
-              Option.exists(Cause.failureOption(exit.cause), (e) =>
-                isSmtpError(e) && e._tag === "InvalidInputError")
-            return refused ? Effect.void : Effect.flatMap(nowMillis, (now) =>
-              metrics.messageSend({
-                serverAddress: resolved.host,
-                serverPort: resolved.port,
-                peerAddress: opened.remoteAddress,
-                scheme,
-                outcome: outcomeOf(exit),
-                durationMs: now - started
-              }))
+        const started = millisOf(clock)
+        const sent = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
+          // Input refused before any byte was written is no send attempt.
+          const refused = Exit.isFailure(exit) &&
+            Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+          return refused ? Effect.void : metrics.messageSend({
+            serverAddress: resolved.host,
+            serverPort: resolved.port,
+            peerAddress: opened.remoteAddress,
+            scheme,
+            outcome: outcomeOf(exit),
+            durationMs: millisOf(clock) - started
           })
-        )
-        return toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId)
+        })
+        return Effect.map(sent, (result) => toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId))
       }).pipe(
-        traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
+        traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress }, "leaf")
       )
 
     const policy = yield* sendPolicy.make(options)

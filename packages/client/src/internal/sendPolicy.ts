@@ -77,8 +77,11 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
     const backoff = Duration.toMillis(limit?.backoff ?? Duration.seconds(30))
     let pausedUntil = 0
 
-    const waitForPause = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void)
+    // Never paused (the usual case): no clock to read.
+    const waitForPause = Effect.suspend(() =>
+      pausedUntil === 0 ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void)
+    )
 
     const pauseAfterThrottling = (error: unknown) =>
       isThrottling(error)

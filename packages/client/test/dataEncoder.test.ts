@@ -16,6 +16,12 @@ import {
 
 const cuts = FastCheck.array(FastCheck.nat(), { maxLength: 10 })
 
+/** Bodies as mail clients write them: CRLF lines, some starting with a dot, maybe no final break. */
+const canonicalBody: FastCheck.Arbitrary<Uint8Array> = FastCheck.tuple(
+  FastCheck.array(FastCheck.stringMatching(/^[^\r\n]*$/), { maxLength: 12 }),
+  FastCheck.boolean()
+).map(([lines, finalBreak]) => new TextEncoder().encode(lines.join("\r\n") + (finalBreak ? "\r\n" : "")))
+
 describe("DATA encoder", () => {
   it.prop(
     "for arbitrary bytes split arbitrarily: no bare CR or LF, exactly one end-of-data at the very end, and un-stuffing gives back the CRLF-normalised input",
@@ -49,6 +55,48 @@ describe("DATA encoder", () => {
       expect(dataEncoder.canonicalSize(body)).toBe(wire.length)
     },
     { fastCheck: { numRuns: 2000 } }
+  )
+
+  it.prop(
+    "a whole message in one buffer is exactly BDAT line + streamed encoding + the next group, for hostile and for already-canonical bodies",
+    [FastCheck.oneof(hostileBody, canonicalBody), FastCheck.boolean(), FastCheck.option(FastCheck.uint8Array())],
+    ([body, stuffDots, after]) => {
+      const streamed = encodeAll(stuffDots, [body])
+      let announced = -1
+      const whole = dataEncoder.encodeWhole(
+        body,
+        dataEncoder.scan(body),
+        stuffDots,
+        after ?? undefined,
+        (length) => {
+          announced = length
+          return new TextEncoder().encode(`BDAT ${length} LAST\r\n`)
+        }
+      )
+      const head = new TextEncoder().encode(`BDAT ${streamed.length} LAST\r\n`)
+      expect(announced).toBe(streamed.length)
+      expect(whole.bodyLength).toBe(streamed.length)
+      expect(Array.from(whole.bytes)).toEqual([...head, ...streamed, ...(after ?? [])])
+    },
+    { fastCheck: { numRuns: 3000 } }
+  )
+
+  it.prop(
+    "scan: the canonical size, 8-bit and leading-dot facts agree with the streamed encoding",
+    [FastCheck.oneof(hostileBody, canonicalBody)],
+    ([body]) => {
+      const facts = dataEncoder.scan(body)
+      const bdat = encodeAll(false, [body])
+      expect(facts.size).toBe(bdat.length)
+      expect(facts.eightBit).toBe(body.some((b) => b > 0x7f))
+      // Already canonical means the BDAT form is the body plus at most a final CRLF.
+      expect(facts.canonical).toBe(
+        Array.from(bdat.subarray(0, body.length)).join() === Array.from(body).join() &&
+          bdat.length - body.length === (facts.endsWithBreak ? 0 : 2)
+      )
+      expect(facts.leadingDot).toBe(encodeAll(true, [body]).length > bdat.length + 3)
+    },
+    { fastCheck: { numRuns: 3000 } }
   )
 
   it("the smuggling sequences of CVE-2023-51764 never end the data early", () => {

@@ -1,5 +1,5 @@
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
@@ -108,7 +108,8 @@ const traced =
               span.attribute("error.type", errorType)
               return Effect.fail(new SpanFailure(errorType, error))
             })),
-          (failure) => failure.error
+          (failure) =>
+            failure.error
         )
         : effect)
 
@@ -241,7 +242,8 @@ export const make = <R extends SmtpClient.SendResult>(
         const sent = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
           // Input refused before any byte was written is no send attempt.
           const refused = Exit.isFailure(exit) &&
-            Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+            Option.exists(Cause.failureOption(exit.cause), (e) =>
+              isSmtpError(e) && e._tag === "InvalidInputError")
           return refused ? Effect.void : metrics.messageSend({
             serverAddress: resolved.host,
             serverPort: resolved.port,
@@ -251,7 +253,8 @@ export const make = <R extends SmtpClient.SendResult>(
             durationMs: millisOf(clock) - started
           })
         })
-        return Effect.map(sent, (result) => toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId))
+        return Effect.map(sent, (result) =>
+          toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId))
       }).pipe(
         traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress }, "leaf")
       )

@@ -79,8 +79,12 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
 
     // Never paused (the usual case): no clock to read.
     const waitForPause = Effect.suspend(() =>
-      pausedUntil === 0 ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void)
+      pausedUntil === 0 ?
+        Effect.void :
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void
+        )
     )
 
     const pauseAfterThrottling = (error: unknown) =>
@@ -100,8 +104,7 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
       const retried: Effect.Effect<A, E | SmtpError> = options.retry === undefined ? once : Effect.retry(once, {
         schedule: options.retry as Schedule.Schedule<unknown, E>,
         // Never after the end of the message (DeliveryUnknownError is not retryable).
-        while: (error) =>
-          isSmtpError(error) && error.retryable
+        while: (error) => isSmtpError(error) && error.retryable
       })
       if (options.deadline === undefined) return retried
       const deadline = Duration.decode(options.deadline)

@@ -559,7 +559,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           ended.written = true
           return finalReply(whole.bodyLength)
         })
-        return log === undefined ? written : Effect.zipRight(log.body(whole.bytes.subarray(0, whole.bodyLength)), written)
+        return log === undefined
+          ? written
+          : Effect.zipRight(log.body(whole.bytes.subarray(0, whole.bodyLength)), written)
       }
       return Effect.gen(function*() {
         const encoder = dataEncoder.make(true)

@@ -7,9 +7,11 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
 import * as MetricLabel from "effect/MetricLabel"
 import type { SmtpError } from "./SmtpError.js"
 import * as SmtpInstruments from "./SmtpInstruments.js"
@@ -181,9 +183,10 @@ const labelsOf = (
 }
 
 /**
- * Tagging a metric builds and hashes a new key; the attribute sets are few
- * (no message or recipient is ever an attribute), so each tagged metric is
- * made once and kept.
+ * Each attribute set gets a metric of its own, made once and kept: its key
+ * carries the tags, so an update finds its registry entry without building
+ * and hashing a tagged key (as `Metric.tagged` does on every update). The
+ * attribute sets are few: no message or recipient is ever an attribute.
  */
 const taggedCache = <M>(
   tag: (labels: ReadonlyArray<MetricLabel.MetricLabel>) => M,
@@ -202,56 +205,95 @@ const taggedCache = <M>(
   }
 }
 
+type Counter = Metric.Metric.Counter<number>
+type Histogram = Metric.Metric.Histogram<number>
+
 const counterOf = (instrument: SmtpInstruments.Counter, options: EffectMetricOptions) => {
   // `incremental` makes @effect/opentelemetry export a monotonic SUM (an
   // OpenTelemetry Counter) rather than an UpDownCounter.
-  const metric = Metric.counter(instrument.name, { description: instrument.description, incremental: true })
-  const tagged = taggedCache(
-    (labels) => Metric.taggedWithLabels(metric, labels),
+  const key = MetricKey.counter(instrument.name, { description: instrument.description, incremental: true })
+  return taggedCache(
+    (labels): Counter => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
     options.unitTag === true ? instrument.unit : undefined
   )
-  return (attributes: SmtpTelemetry.Attributes): Effect.Effect<void> => Metric.increment(tagged(attributes))
 }
 
 const histogramOf = (instrument: SmtpInstruments.Histogram, options: EffectMetricOptions) => {
-  const metric = Metric.histogram(
+  const key = MetricKey.histogram(
     instrument.name,
     MetricBoundaries.fromIterable(instrument.boundaries),
     instrument.description
   )
-  const tagged = taggedCache(
-    (labels) => Metric.taggedWithLabels(metric, labels),
+  return taggedCache(
+    (labels): Histogram => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
     options.unitTag === true ? instrument.unit : undefined
   )
-  return (attributes: SmtpTelemetry.Attributes, value: number): Effect.Effect<void> =>
-    Metric.update(tagged(attributes), value)
+}
+
+/** A count and a duration recorded together, with the tags `Effect.tagMetrics` adds around the call. */
+const record = (count: Counter, duration: Histogram, value: number): Effect.Effect<void> =>
+  FiberRef.getWith(FiberRef.currentMetricLabels, (extraTags) =>
+    Effect.sync(() => {
+      count.unsafeUpdate(1, extraTags)
+      duration.unsafeUpdate(value, extraTags)
+    }))
+
+/**
+ * The client instruments' pair for one event. A success's attributes are
+ * the facts alone, so they are looked up by the facts without being built.
+ */
+const clientPair = (
+  counter: (attributes: SmtpTelemetry.Attributes) => Counter,
+  histogram: (attributes: SmtpTelemetry.Attributes) => Histogram
+) => {
+  const successes = new Map<string, readonly [Counter, Histogram]>()
+  return (event: ClientFacts & { readonly outcome: Outcome }): readonly [Counter, Histogram] => {
+    if (event.outcome._tag !== "Success") {
+      const attributes = SmtpTelemetry.clientAttributes(event)
+      return [counter(attributes), histogram(attributes)]
+    }
+    const key = `${event.peerAddress ?? ""}\u0000${event.serverAddress}\u0000${event.serverPort}\u0000${event.scheme}`
+    let pair = successes.get(key)
+    if (pair === undefined) {
+      const attributes = SmtpTelemetry.clientAttributes(event)
+      pair = [counter(attributes), histogram(attributes)]
+      successes.set(key, pair)
+    }
+    return pair
+  }
 }
 
 const makeEffectMetric = (options: EffectMetricOptions): SmtpMetricsService => {
   const socketConnectCount = counterOf(SmtpInstruments.socketConnectCount, options)
   const socketConnectDuration = histogramOf(SmtpInstruments.socketConnectDuration, options)
-  const clientConnectCount = counterOf(SmtpInstruments.clientConnectCount, options)
-  const clientConnectDuration = histogramOf(SmtpInstruments.clientConnectDuration, options)
+  const clientConnect = clientPair(
+    counterOf(SmtpInstruments.clientConnectCount, options),
+    histogramOf(SmtpInstruments.clientConnectDuration, options)
+  )
   const clientConnectionDuration = histogramOf(SmtpInstruments.clientConnectionDuration, options)
-  const clientSendCount = counterOf(SmtpInstruments.clientSendCount, options)
-  const clientSendDuration = histogramOf(SmtpInstruments.clientSendDuration, options)
+  const messageSend = clientPair(
+    counterOf(SmtpInstruments.clientSendCount, options),
+    histogramOf(SmtpInstruments.clientSendDuration, options)
+  )
   return {
     socketConnect: (event) =>
       Effect.suspend(() => {
         const attributes = SmtpTelemetry.socketConnectAttributes(event)
-        return Effect.zipRight(socketConnectCount(attributes), socketConnectDuration(attributes, event.durationMs))
+        return record(socketConnectCount(attributes), socketConnectDuration(attributes), event.durationMs)
       }),
     clientConnect: (event) =>
       Effect.suspend(() => {
-        const attributes = SmtpTelemetry.clientAttributes(event)
-        return Effect.zipRight(clientConnectCount(attributes), clientConnectDuration(attributes, event.durationMs))
+        const [count, duration] = clientConnect(event)
+        return record(count, duration, event.durationMs)
       }),
     connectionEnd: (event) =>
-      Effect.suspend(() => clientConnectionDuration(SmtpTelemetry.clientAttributes(event), event.durationSeconds)),
+      Effect.suspend(() =>
+        Metric.update(clientConnectionDuration(SmtpTelemetry.clientAttributes(event)), event.durationSeconds)
+      ),
     messageSend: (event) =>
       Effect.suspend(() => {
-        const attributes = SmtpTelemetry.clientAttributes(event)
-        return Effect.zipRight(clientSendCount(attributes), clientSendDuration(attributes, event.durationMs))
+        const [count, duration] = messageSend(event)
+        return record(count, duration, event.durationMs)
       })
   }
 }

@@ -231,7 +231,8 @@ export const make = <R extends SmtpClient.SendResult>(
     const transaction = <E>(
       opened: SmtpProtocol.Session,
       mail: SmtpClient.Mail<E>,
-      next?: SmtpClient.Mail<unknown> | undefined
+      next?: SmtpClient.Mail<unknown> | undefined,
+      sent?: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
     ) =>
       Effect.clockWith((clock) => {
         const progress = progressOf.get(mail as SmtpClient.Mail<unknown>)
@@ -239,25 +240,36 @@ export const make = <R extends SmtpClient.SendResult>(
           progress.awaitingFinalReply = opened.awaitingFinalReply
         }
         const started = millisOf(clock)
-        const sent = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
+        const transferred = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
+          const durationMs = millisOf(clock) - started
           // Input refused before any byte was written is no send attempt.
           const refused = Exit.isFailure(exit) &&
             Option.exists(Cause.failureOption(exit.cause), (e) =>
               isSmtpError(e) && e._tag === "InvalidInputError")
-          return refused ? Effect.void : metrics.messageSend({
+          const recorded = refused ? Effect.void : metrics.messageSend({
             serverAddress: resolved.host,
             serverPort: resolved.port,
             peerAddress: opened.remoteAddress,
             scheme,
             outcome: outcomeOf(exit),
-            durationMs: millisOf(clock) - started
+            durationMs
           })
+          return sent === undefined ? recorded : Effect.zipRight(sent(exit), recorded)
         })
-        return Effect.map(sent, (result) =>
+        return Effect.map(transferred, (result) =>
           toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId))
-      }).pipe(
-        traced("smtp.send", { ...spanAttributes, "network.peer.address": opened.remoteAddress }, "leaf")
-      )
+      }).pipe(traced("smtp.send", sendSpanAttributes(opened), "leaf"))
+
+    /** The smtp.send span's attributes, made once per connection rather than per message. */
+    const sendSpanAttributesOf = new WeakMap<SmtpProtocol.Session, Record<string, unknown>>()
+    const sendSpanAttributes = (opened: SmtpProtocol.Session): Record<string, unknown> => {
+      let attributes = sendSpanAttributesOf.get(opened)
+      if (attributes === undefined) {
+        attributes = { ...spanAttributes, "network.peer.address": opened.remoteAddress }
+        sendSpanAttributesOf.set(opened, attributes)
+      }
+      return attributes
+    }
 
     const policy = yield* sendPolicy.make(options)
     /** How a send's progress reaches the transaction, wherever it runs (the pool's workers included). */

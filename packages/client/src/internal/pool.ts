@@ -62,6 +62,8 @@ interface Held {
   readonly handedOver: boolean
   /** The transaction began: from here the session knows whether it is in step. */
   started: boolean
+  /** The connection was passed on (or retired) already. */
+  released: boolean
 }
 
 /** First in, first out, without `Array.shift`'s copying on long lines. */
@@ -93,10 +95,16 @@ class Line<A> {
 export const make = <R>(
   options: PoolOptions,
   openSession: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope>,
+  /**
+   * Runs one message. `sent` is to be run as soon as the session is done
+   * with it (before telemetry and results): the connection then passes on
+   * while this send finishes its bookkeeping.
+   */
   transaction: (
     session: SmtpProtocol.Session,
     mail: SmtpProtocol.Envelope<unknown>,
-    next: SmtpProtocol.Envelope<unknown> | undefined
+    next: SmtpProtocol.Envelope<unknown> | undefined,
+    sent: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
   ) => Effect.Effect<R, unknown>
 ) =>
   Effect.gen(function*() {
@@ -226,12 +234,14 @@ export const make = <R>(
         const next = connection.messages + 1 < maxMessages ? nextWaiter() : undefined
         held.next = next
         held.started = true
-        return yield* transaction(connection.session, mail, next?.mail)
+        return yield* transaction(connection.session, mail, next?.mail, (exit) => release(held, exit))
       })
 
     /** After a send: the connection passes on (to the send whose commands ride behind, if any) or retires. */
     const release = (held: Held, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
       Effect.suspend(() => {
+        if (held.released) return Effect.void
+        held.released = true
         const { connection, next } = held
         if (connection === undefined) {
           // Never opened (failed or interrupted): the place goes on.
@@ -251,9 +261,14 @@ export const make = <R>(
               connection.messages >= maxMessages || next?.cancelled === true ||
               (held.handedOver && !held.started && Exit.isInterrupted(exit))
             if (!unusable) {
-              if (next === undefined) putBack(connection)
-              else give(next, { _tag: "Connection", connection, handedOver: true })
-              return Effect.void
+              if (next === undefined) {
+                putBack(connection)
+                return Effect.void
+              }
+              give(next, { _tag: "Connection", connection, handedOver: true })
+              // The next send's body goes out first; this one's bookkeeping
+              // then overlaps the server's work on it.
+              return Effect.yieldNow()
             }
             if (next === undefined || next.cancelled || closed) {
               if (next !== undefined && !next.cancelled) {
@@ -278,7 +293,8 @@ export const make = <R>(
             connection: grant._tag === "Connection" ? grant.connection : undefined,
             next: undefined,
             handedOver: grant._tag === "Connection" ? grant.handedOver : false,
-            started: false
+            started: false,
+            released: false
           }
           return Effect.onExit(restore(run(grant, held, mail)), (exit) => release(held, exit))
         })

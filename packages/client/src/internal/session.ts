@@ -533,7 +533,9 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           const finished = clock.unsafeCurrentTimeMillis()
           const response = text(final)
           return Effect.succeed({
-            ...envelopeResult,
+            accepted: envelopeResult.accepted,
+            rejected: envelopeResult.rejected,
+            recipients: envelopeResult.recipients,
             response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${response}`,
             statusCode: final.code,
             enhancedStatusCode: final.enhancedCode,

@@ -218,10 +218,20 @@ export const make = <R>(
         ? Effect.succeed(true)
         : Effect.isSuccess(connection.session.noop)
 
-    const run = (grant: Grant, held: Held, mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> =>
-      Effect.gen(function*() {
+    /** The transaction on a connection, and the next waiter's commands behind it. */
+    const carry = (connection: Connection, held: Held, mail: SmtpProtocol.Envelope<unknown>) => {
+      const next = connection.messages + 1 < maxMessages ? nextWaiter() : undefined
+      held.next = next
+      held.started = true
+      return transaction(connection.session, mail, next?.mail, (exit) => release(held, exit))
+    }
+
+    const run = (grant: Grant, held: Held, mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> => {
+      // Straight from the previous send: in use a moment ago, no check needed.
+      if (grant._tag === "Connection" && held.handedOver) return carry(grant.connection, held, mail)
+      return Effect.gen(function*() {
         let connection = grant._tag === "Connection" ? grant.connection : undefined
-        if (connection !== undefined && !held.handedOver && !(yield* stillAlive(connection))) {
+        if (connection !== undefined && !(yield* stillAlive(connection))) {
           // Dead while idle: replaced in the same place.
           held.connection = undefined
           yield* Scope.close(connection.scope, Exit.void)
@@ -231,11 +241,9 @@ export const make = <R>(
           connection = yield* open
           held.connection = connection
         }
-        const next = connection.messages + 1 < maxMessages ? nextWaiter() : undefined
-        held.next = next
-        held.started = true
-        return yield* transaction(connection.session, mail, next?.mail, (exit) => release(held, exit))
+        return yield* carry(connection, held, mail)
       })
+    }
 
     /** After a send: the connection passes on (to the send whose commands ride behind, if any) or retires. */
     const release = (held: Held, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>

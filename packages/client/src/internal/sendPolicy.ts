@@ -77,15 +77,8 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
     const backoff = Duration.toMillis(limit?.backoff ?? Duration.seconds(30))
     let pausedUntil = 0
 
-    // Never paused (the usual case): no clock to read.
-    const waitForPause = Effect.suspend(() =>
-      pausedUntil === 0 ?
-        Effect.void :
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void
-        )
-    )
+    const waitForPause = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      now < pausedUntil ? Effect.sleep(Duration.millis(pausedUntil - now)) : Effect.void)
 
     const pauseAfterThrottling = (error: unknown) =>
       isThrottling(error)
@@ -97,14 +90,19 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
 
     return <A, E>(attempt: (progress: Progress) => Effect.Effect<A, E>, messageId: string | undefined) => {
       const progress: Progress = { awaitingFinalReply: Effect.succeed(false) }
-      const once: Effect.Effect<A, E> = Effect.zipRight(
-        waitForPause,
-        Effect.tapError(limiter === undefined ? attempt(progress) : limiter(attempt(progress)), pauseAfterThrottling)
+      const attempted = Effect.tapError(
+        limiter === undefined ? attempt(progress) : limiter(attempt(progress)),
+        pauseAfterThrottling
+      )
+      // Never paused (the usual case): no clock to read.
+      const once: Effect.Effect<A, E> = Effect.suspend(() =>
+        pausedUntil === 0 ? attempted : Effect.zipRight(waitForPause, attempted)
       )
       const retried: Effect.Effect<A, E | SmtpError> = options.retry === undefined ? once : Effect.retry(once, {
         schedule: options.retry as Schedule.Schedule<unknown, E>,
         // Never after the end of the message (DeliveryUnknownError is not retryable).
-        while: (error) => isSmtpError(error) && error.retryable
+        while: (error) =>
+          isSmtpError(error) && error.retryable
       })
       if (options.deadline === undefined) return retried
       const deadline = Duration.decode(options.deadline)

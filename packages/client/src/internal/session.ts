@@ -1,7 +1,10 @@
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import {
   AuthenticationError,
@@ -160,12 +163,18 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       ? readReply
       : (timeout: Duration.Duration, operation: string) => Effect.tap(readReply(timeout, operation), log.server)
 
-    const reply = (timeout: Duration.Duration, operation: string) =>
-      Effect.flatMap(logged(timeout, operation), (r) =>
-        r.code === 421
-          // 421: the server is closing the channel; whatever we asked, we are done.
-          ? guard(Effect.fail(commandError(operation, r)))
-          : Effect.succeed(r))
+    // 421: the server is closing the channel; whatever we asked, we are done.
+    const unlessClosing = (r: Reply, operation: string): Effect.Effect<Reply, SmtpError> =>
+      r.code === 421 ? failWith(commandError(operation, r)) : Effect.succeed(r)
+
+    const reply = (timeout: Duration.Duration, operation: string): Effect.Effect<Reply, SmtpError> => {
+      if (log === undefined) {
+        const ready = buffered()
+        if (ready instanceof SmtpProtocolError) return failWith(ready)
+        if (ready !== undefined) return unlessClosing(ready, operation)
+      }
+      return Effect.flatMap(logged(timeout, operation), (r) => unlessClosing(r, operation))
+    }
 
     // The connection times a write only when it has to wait for the buffer to drain.
     const write = (bytes: Uint8Array, timeout: Duration.Duration, operation: string) =>
@@ -657,13 +666,20 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
      */
     let interrupted = false
     const inFlight = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.onInterrupt(
-        guard(effect),
-        () =>
-          Effect.sync(() => {
+      Effect.onExit(effect, (exit) => {
+        if (Exit.isSuccess(exit)) return Effect.void
+        return Effect.sync(() => {
+          if (Cause.isInterruptedOnly(exit.cause)) {
             interrupted = true
-          })
-      )
+            return
+          }
+          // What `guard` does, for the whole exchange.
+          const failure = Cause.failureOption(exit.cause)
+          if (broken === undefined && Option.isSome(failure) && isSmtpFailure(failure.value)) {
+            if (breaksSession(failure.value)) broken = failure.value
+          }
+        })
+      })
 
     const session: SmtpProtocol.Session = {
       host: options.host,

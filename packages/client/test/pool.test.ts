@@ -228,4 +228,39 @@ describe("pool", () => {
         expect(connection).toBe(2)
       }).pipe(Effect.provide(pooled(script, { maxConnections: 1 })))
     }))
+
+  it.effect("a send interrupted while its commands ride behind another body is never delivered; that connection is retired", () =>
+    Effect.gen(function*() {
+      const counters: Counters = { open: 0, maxOpen: 0, connects: 0 }
+      const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
+      // Each final reply comes a second late (TestClock): the second send then
+      // waits in line with its MAIL, RCPT and DATA already on the wire.
+      const lateFinalReply = countingServer(counters, {
+        ...server,
+        script: (side) =>
+          server.script({
+            ...side,
+            send: (data) =>
+              typeof data === "string" && data.startsWith("250 2.0.0 Ok")
+                ? Effect.zipRight(Effect.sleep(Duration.seconds(1)), side.send(data))
+                : side.send(data)
+          })
+      })
+      yield* Effect.gen(function*() {
+        const first = yield* Effect.fork(SmtpClient.send(message(0)))
+        const second = yield* Effect.fork(SmtpClient.send(message(1)))
+        yield* TestClock.adjust(Duration.millis(500))
+        // The first body arrived with the second message's commands behind it.
+        expect(server.pipelinedAfterBody()).toBe(1)
+        yield* Fiber.interrupt(second)
+        yield* TestClock.adjust(Duration.seconds(1))
+        expect((yield* Fiber.join(first)).accepted).toEqual(["r0@example.com"])
+        // The connection carried commands nobody would answer: it is not reused.
+        const third = yield* Effect.fork(SmtpClient.send(message(2)))
+        yield* TestClock.adjust(Duration.seconds(2))
+        expect((yield* Fiber.join(third)).accepted).toEqual(["r2@example.com"])
+        expect(counters.connects).toBe(2)
+        expect(server.received.map((m) => m.to[0])).toEqual(["r0@example.com", "r2@example.com"])
+      }).pipe(Effect.provide(pooled(lateFinalReply, { maxConnections: 1 })))
+    }))
 })

@@ -272,7 +272,7 @@ export const make = <R extends SmtpClient.SendResult>(
     }
 
     const policy = yield* sendPolicy.make(options)
-    /** How a send's progress reaches the transaction, wherever it runs (the pool's workers included). */
+    /** How a send's progress (for its deadline) reaches the transaction the pool runs for it. */
     const progressOf = new WeakMap<SmtpClient.Mail<unknown>, sendPolicy.Progress>()
 
     const pool = options.pool === undefined

@@ -11,6 +11,7 @@ import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
+import * as messageBody from "./messageBody.js"
 import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
 import * as sendPolicy from "./sendPolicy.js"
@@ -246,14 +247,17 @@ export const make = <R extends SmtpClient.SendResult>(
           const refused = Exit.isFailure(exit) &&
             Option.exists(Cause.failureOption(exit.cause), (e) =>
               isSmtpError(e) && e._tag === "InvalidInputError")
-          const recorded = refused ? Effect.void : metrics.messageSend({
-            serverAddress: resolved.host,
-            serverPort: resolved.port,
-            peerAddress: opened.remoteAddress,
-            scheme,
-            outcome: outcomeOf(exit),
-            durationMs
-          })
+          const recorded = refused ? Effect.void : Effect.suspend(() =>
+            metrics.messageSend({
+              serverAddress: resolved.host,
+              serverPort: resolved.port,
+              peerAddress: opened.remoteAddress,
+              scheme,
+              outcome: outcomeOf(exit),
+              durationMs
+            })
+          )
+          // The connection passes on first; the telemetry waits its turn.
           return sent === undefined ? recorded : Effect.zipRight(sent(exit), recorded)
         })
         return Effect.map(transferred, (result) =>
@@ -293,12 +297,18 @@ export const make = <R extends SmtpClient.SendResult>(
             return Effect.fail(invalid)
           }
           const attempt = (progress: sendPolicy.Progress) => {
-            progressOf.set(mail as SmtpClient.Mail<unknown>, progress)
-            return pool === undefined
-              ? Effect.scoped(Effect.flatMap(session, (opened) =>
+            if (pool === undefined) {
+              progressOf.set(mail as SmtpClient.Mail<unknown>, progress)
+              return Effect.scoped(Effect.flatMap(session, (opened) =>
                 transaction(opened, mail)))
-              // The pool runs any message's transaction; the types are the caller's.
-              : pool.submit(mail as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
+            }
+            // This attempt's own envelope, its body scanned now, while other
+            // messages hold the connection, rather than between two of them.
+            const envelope: SmtpClient.Mail<unknown> = { ...mail }
+            messageBody.scanAhead(envelope)
+            progressOf.set(envelope, progress)
+            // The pool runs any message's transaction; the types are the caller's.
+            return pool.submit(envelope) as Effect.Effect<R, SmtpError | E>
           }
           return policy(attempt, mail.messageId)
         }),

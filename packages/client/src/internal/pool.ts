@@ -257,38 +257,39 @@ export const make = <R>(
           return Effect.void
         }
         return Effect.flatMap(
-          Effect.zip(connection.session.broken, connection.session.interrupted),
-          ([broken, interrupted]) => {
-            connection.messages++
-            connection.lastUsed = clock.unsafeCurrentTimeMillis()
-            // A connection that failed, was interrupted mid-exchange, or has
-            // carried its share is never handed out again. Nor is one whose
-            // next send is gone, or never began, while its commands may be
-            // in flight.
-            const unusable = broken !== undefined || interrupted || closed ||
-              connection.messages >= maxMessages || next?.cancelled === true ||
-              (held.handedOver && !held.started && Exit.isInterrupted(exit))
-            if (!unusable) {
-              if (next === undefined) {
-                putBack(connection)
-                return Effect.void
+          connection.session.broken,
+          (broken) =>
+            Effect.flatMap(connection.session.interrupted, (interrupted) => {
+              connection.messages++
+              connection.lastUsed = clock.unsafeCurrentTimeMillis()
+              // A connection that failed, was interrupted mid-exchange, or has
+              // carried its share is never handed out again. Nor is one whose
+              // next send is gone, or never began, while its commands may be
+              // in flight.
+              const unusable = broken !== undefined || interrupted || closed ||
+                connection.messages >= maxMessages || next?.cancelled === true ||
+                (held.handedOver && !held.started && Exit.isInterrupted(exit))
+              if (!unusable) {
+                if (next === undefined) {
+                  putBack(connection)
+                  return Effect.void
+                }
+                give(next, { _tag: "Connection", connection, handedOver: true })
+                // The next send's body goes out first; this one's bookkeeping
+                // then overlaps the server's work on it.
+                return Effect.yieldNow()
               }
-              give(next, { _tag: "Connection", connection, handedOver: true })
-              // The next send's body goes out first; this one's bookkeeping
-              // then overlaps the server's work on it.
-              return Effect.yieldNow()
-            }
-            if (next === undefined || next.cancelled || closed) {
-              if (next !== undefined && !next.cancelled) {
-                next.resume?.(Effect.interrupt)
+              if (next === undefined || next.cancelled || closed) {
+                if (next !== undefined && !next.cancelled) {
+                  next.resume?.(Effect.interrupt)
+                }
+                freePlace()
+              } else {
+                // The send behind opens a fresh connection in this one's place.
+                give(next, openGrant)
               }
-              freePlace()
-            } else {
-              // The send behind opens a fresh connection in this one's place.
-              give(next, openGrant)
-            }
-            return retire(connection)
-          }
+              return retire(connection)
+            })
         )
       })
 

@@ -23,6 +23,7 @@ import type { Connection, Socket } from "../Socket.js"
 import * as Capabilities from "./capabilities.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
+import * as messageBody from "./messageBody.js"
 import * as protocolLog from "./protocolLog.js"
 import * as readTimer from "./readTimer.js"
 import { type Reply, ReplyParser, text } from "./reply.js"
@@ -31,13 +32,6 @@ import * as slab from "./slab.js"
 
 /** Saying goodbye never holds a close longer than this. */
 const quitTimeoutCap = Duration.seconds(10)
-
-/** A message body: bytes known up front, with what one scan of them found, or a stream. */
-type Body<E> =
-  | { readonly _tag: "Known"; readonly bytes: Uint8Array; readonly facts: dataEncoder.Scan }
-  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, E> }
-
-const known = (bytes: Uint8Array): Body<never> => ({ _tag: "Known", bytes, facts: dataEncoder.scan(bytes) })
 
 /** Errors after which the connection cannot be trusted to be in step. */
 const breaksSession = (error: SmtpError): boolean =>
@@ -325,7 +319,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     /** Everything about a message that needs no round trip: checks, the body's facts, command lines. */
     interface Prepared<E> {
       readonly envelope: SmtpProtocol.Envelope<E>
-      readonly body: Body<E>
+      readonly body: messageBody.Body<E>
       readonly mail: string
       readonly rcpts: ReadonlyArray<string>
       readonly useBdat: boolean
@@ -344,10 +338,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     const prepare = <E>(envelope: SmtpProtocol.Envelope<E>): InvalidInputError | Prepared<E> => {
       const invalid = checkEnvelope(envelope)
       if (invalid !== undefined) return invalid
-      const content = envelope.content
-      const body: Body<E> = typeof content === "string" || content instanceof Uint8Array
-        ? known(typeof content === "string" ? slab.encode(content) : content)
-        : { _tag: "Stream", stream: content }
+      const body = messageBody.of(envelope)
       const size = body._tag === "Known" ? body.facts.size : envelope.size
       if (size !== undefined && capabilities.size !== undefined && size > capabilities.size) {
         return new InvalidInputError({
@@ -558,7 +549,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     }
 
     const sendData = <E>(
-      body: Body<E>,
+      body: messageBody.Body<E>,
       after: Uint8Array | undefined,
       ended: { written: boolean; replied: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> => {
@@ -603,7 +594,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     }
 
     const sendBdat = <E>(
-      body: Body<E>,
+      body: messageBody.Body<E>,
       after: Uint8Array | undefined,
       ended: { written: boolean; replied: boolean }
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>

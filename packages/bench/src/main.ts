@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Os from "node:os"
 import * as Cases from "./cases.js"
 import * as EffectSmtp from "./effectSmtp.js"
+import * as Isolated from "./isolated.js"
 import { timed } from "./measure.js"
 import * as Memory from "./memory.js"
 import * as Message from "./message.js"
@@ -34,6 +35,7 @@ const settings = Effect.gen(function*() {
     count: yield* Config.integer("BENCH_N").pipe(Config.withDefault(quick ? 500 : 20_000)),
     repeats: yield* Config.integer("BENCH_REPEATS").pipe(Config.withDefault(quick ? 1 : 5)),
     inFlight: yield* Config.integer("BENCH_IN_FLIGHT").pipe(Config.withDefault(64)),
+    warmUpSeconds: yield* Config.number("BENCH_WARMUP_SECONDS").pipe(Config.withDefault(quick ? 0.5 : 4)),
     largeMb: yield* Config.integer("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
     only: yield* Config.array(Config.string(), "BENCH_ONLY").pipe(Config.option),
     messageSize: 2048
@@ -55,15 +57,16 @@ const program = Effect.gen(function*() {
   const rates = Cases.record()
   const cpu = Cases.record()
 
-  // JIT, connection paths, smtp-sink's first accepts.
-  yield* Console.error("warming up")
-  for (const c of cases) yield* c.run(Math.min(1000, c.count))
-
   // The cases interleaved round by round: a change in the machine's load
-  // (the machine is shared) spreads over all of them instead of one.
+  // (the machine is shared) spreads over all of them instead of one. Each
+  // run is a fresh process that warms up first (see caseChild.ts).
   for (let round = 1; round <= config.repeats; round++) {
     for (const c of cases) {
-      const timing = yield* timed(c.run(c.count))
+      const timing = yield* Isolated.run(sink, c.key, {
+        count: c.count,
+        warmUpSeconds: config.warmUpSeconds,
+        inFlight: config.inFlight
+      })
       rates[c.key].push(c.count / timing.seconds)
       cpu[c.key].push((timing.cpuSeconds * 1e6) / c.count)
       yield* Console.error(

@@ -184,6 +184,39 @@ describe("client spans", () => {
       expectNothingForbidden(spans)
     }))
 
+  for (const pool of [false, true]) {
+    it.effect(
+      `${
+        pool ? "pooled" : "unpooled"
+      }: smtp.send is a child of the caller's span, with the caller's span annotations and links, as Effect's own spans are`,
+      () =>
+        Effect.gen(function*() {
+          const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
+          const { exit, spans } = yield* traced(
+            Effect.gen(function*() {
+              const linked = yield* Effect.makeSpan("app.linked")
+              yield* SmtpClient.send(mail).pipe(
+                Effect.annotateSpans("app.batch", "b-7"),
+                Effect.linkSpans(linked, { "app.reason": "follows" }),
+                Effect.withSpan("app.newsletter")
+              )
+            }).pipe(
+              Effect.provide(clientLayer(server.script, { security: "none", ...(pool ? { pool: true } : {}) }))
+            )
+          )
+          expect(Exit.isSuccess(exit)).toBe(true)
+          const send = byName(spans, "smtp.send")
+          const caller = byName(spans, "app.newsletter")
+          expect(Option.map(send.parent, (p) => p.spanId)).toStrictEqual(Option.some(caller.spanId))
+          expect(send.attributes.get("app.batch")).toBe("b-7")
+          expect(send.links.map((l) => [l.span.spanId, l.attributes])).toStrictEqual([
+            [byName(spans, "app.linked").spanId, { "app.reason": "follows" }]
+          ])
+          expect(send.status._tag).toBe("Ended")
+        })
+    )
+  }
+
   it.effect("implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })

@@ -10,6 +10,7 @@ import type * as SmtpClient from "../SmtpClient.js"
 import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
+import * as clientSpan from "./clientSpan.js"
 import * as commands from "./commands.js"
 import * as messageBody from "./messageBody.js"
 import * as pooling from "./pool.js"
@@ -95,7 +96,8 @@ class SpanFailure<E> extends Error {
  * as a `SpanFailure`; the caller still gets the error itself. With the tracer
  * disabled nothing is made at all. A `"leaf"` span is not made the parent of
  * what runs inside: providing it costs a context update per message, and
- * nothing inside a send makes spans of its own.
+ * nothing inside a send makes spans of its own. (`clientSpan.use` is
+ * `Effect.useSpan` without its per-span copy of the fiber's FiberRefs.)
  */
 const traced =
   (name: string, attributes: Record<string, unknown>, nesting: "parent" | "leaf") =>
@@ -103,7 +105,7 @@ const traced =
     Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
       enabled
         ? Effect.mapError(
-          Effect.useSpan(name, { kind: "client", captureStackTrace: false, attributes }, (span) =>
+          clientSpan.use(name, attributes, (span) =>
             Effect.catchAll(nesting === "parent" ? Effect.withParentSpan(effect, span) : effect, (error) => {
               const errorType = errorTypeOf(error)
               span.attribute("error.type", errorType)

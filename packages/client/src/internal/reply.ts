@@ -33,6 +33,7 @@ export const defaultLimits: ReplyLimits = {
   maxLines: 1000
 }
 
+const noBytes = new Uint8Array(0)
 const LF = 0x0a
 const CR = 0x0d
 const enhancedCodePattern = /^([245])\.(\d{1,3})\.(\d{1,3})(?:\s+|$)/
@@ -59,7 +60,7 @@ export const render = (reply: Reply): string =>
  * @internal
  */
 export class ReplyParser {
-  private pending: Uint8Array = new Uint8Array(0)
+  private pending: Uint8Array = noBytes
   private readonly complete: Array<Reply> = []
   private code: number | undefined = undefined
   private lines: Array<string> = []
@@ -89,7 +90,8 @@ export class ReplyParser {
       if (error !== undefined) return error
       start = lf + 1
     }
-    this.pending = start === 0 ? data : data.slice(start)
+    // Usually every byte was consumed: no new (empty) array for the rest.
+    this.pending = start === 0 ? data : start === data.length ? noBytes : data.slice(start)
     if (this.pending.length > this.limits.maxLineBytes) {
       return new SmtpProtocolError({
         reason: "ReplyTooLong",
@@ -166,6 +168,8 @@ const finish = (code: number, lines: Array<string>): Reply => {
   const match = enhancedCodePattern.exec(lines[0])
   if (match !== null && Number(match[1]) === Math.floor(code / 100)) {
     const enhancedCode = `${match[1]}.${match[2]}.${match[3]}`
+    // The usual one-line reply: its code is already matched.
+    if (lines.length === 1) return { code, enhancedCode, lines: [lines[0].slice(match[0].length)] }
     const strip = (line: string) => {
       const m = enhancedCodePattern.exec(line)
       return m !== null && `${m[1]}.${m[2]}.${m[3]}` === enhancedCode ? line.slice(m[0].length) : line

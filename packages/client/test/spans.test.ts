@@ -217,6 +217,35 @@ describe("client spans", () => {
     )
   }
 
+  it.effect("smtp.send spans the send on Effect's Clock: it starts when the send starts and ends with it, though the span is made at the end", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
+      // The final reply comes two seconds (TestClock) after the body.
+      const slowFinalReply = (side: TestSocket.ServerSide) =>
+        server.script({
+          ...side,
+          send: (data) =>
+            typeof data === "string" && data.startsWith("250 2.0.0 Ok")
+              ? Effect.zipRight(Effect.sleep(Duration.seconds(2)), side.send(data))
+              : side.send(data)
+        })
+      const fiber = yield* Effect.fork(traced(
+        Effect.zipRight(
+          Effect.sleep(Duration.seconds(1)),
+          SmtpClient.send(mail).pipe(Effect.provide(clientLayer(slowFinalReply, { security: "none" })))
+        )
+      ))
+      yield* TestClock.adjust(Duration.seconds(5))
+      const { exit, spans } = yield* Fiber.join(fiber)
+      expect(Exit.isSuccess(exit)).toBe(true)
+      const send = byName(spans, "smtp.send")
+      const second = BigInt(1_000_000_000)
+      expect(send.status._tag === "Ended" && [send.status.startTime, send.status.endTime]).toStrictEqual([
+        second,
+        BigInt(3) * second
+      ])
+    }))
+
   it.effect("implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })

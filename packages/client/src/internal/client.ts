@@ -91,30 +91,28 @@ class SpanFailure<E> extends Error {
   }
 }
 
+/** What a failed span records: the failure's `error.type`, never its text. */
+const spanFailures: clientSpan.Failures<unknown, SpanFailure<unknown>> = {
+  errorType: errorTypeOf,
+  recorded: (errorType, error) => new SpanFailure(errorType, error)
+}
+
 /**
  * A client span around `effect`: `error.type` on failure, the failure recorded
  * as a `SpanFailure`; the caller still gets the error itself. With the tracer
- * disabled nothing is made at all. A `"leaf"` span is not made the parent of
- * what runs inside: providing it costs a context update per message, and
- * nothing inside a send makes spans of its own. (`clientSpan.use` is
- * `Effect.useSpan` without its per-span copy of the fiber's FiberRefs.)
+ * disabled nothing is made at all. A `"parent"` span (connect, authenticate)
+ * is the parent of what runs inside; a `"leaf"` span (send, once a message)
+ * is made when the send ends, with the time it started (see `clientSpan`).
  */
 const traced =
   (name: string, attributes: Record<string, unknown>, nesting: "parent" | "leaf") =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
-      enabled
-        ? Effect.mapError(
-          clientSpan.use(name, attributes, (span) =>
-            Effect.catchAll(nesting === "parent" ? Effect.withParentSpan(effect, span) : effect, (error) => {
-              const errorType = errorTypeOf(error)
-              span.attribute("error.type", errorType)
-              return Effect.fail(new SpanFailure(errorType, error))
-            })),
-          (failure) =>
-            failure.error
-        )
-        : effect)
+      !enabled
+        ? effect
+        : nesting === "parent"
+        ? clientSpan.use(name, attributes, spanFailures, (span) => Effect.withParentSpan(effect, span))
+        : clientSpan.record(name, attributes, spanFailures, effect))
 
 /** A composed message's envelope comes from the message itself. */
 const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>

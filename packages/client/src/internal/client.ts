@@ -297,18 +297,19 @@ export const make = <R extends SmtpClient.SendResult>(
             return Effect.fail(invalid)
           }
           const attempt = (progress: sendPolicy.Progress) => {
+            // This attempt's own envelope: its progress is its own even when
+            // the same Mail object is sent twice at once.
+            const envelope: SmtpClient.Mail<E> = { ...mail }
+            progressOf.set(envelope as SmtpClient.Mail<unknown>, progress)
             if (pool === undefined) {
-              progressOf.set(mail as SmtpClient.Mail<unknown>, progress)
               return Effect.scoped(Effect.flatMap(session, (opened) =>
-                transaction(opened, mail)))
+                transaction(opened, envelope)))
             }
-            // This attempt's own envelope, its body scanned now, while other
-            // messages hold the connection, rather than between two of them.
-            const envelope: SmtpClient.Mail<unknown> = { ...mail }
+            // Its body scanned now, while other messages hold the connection,
+            // rather than between two of them.
             messageBody.scanAhead(envelope)
-            progressOf.set(envelope, progress)
             // The pool runs any message's transaction; the types are the caller's.
-            return pool.submit(envelope) as Effect.Effect<R, SmtpError | E>
+            return pool.submit(envelope as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
           }
           return policy(attempt, mail.messageId)
         }),

@@ -181,7 +181,9 @@ export const make = <R>(
 
     /**
      * A waiter interrupted in the line is skipped when its turn comes; one
-     * interrupted just as it was handed something gives it back.
+     * interrupted just as it was handed something gives it back: a place to
+     * open a connection in, or a connection that may carry its commands with
+     * nobody left to read the replies, which is retired.
      */
     const unclaimed = (waiter: Waiter): Effect.Effect<void> => {
       waiter.cancelled = true
@@ -189,17 +191,8 @@ export const make = <R>(
       const grant = waiter.granted
       if (grant === undefined || waiter.consumed) return Effect.void
       waiter.consumed = true
-      if (grant._tag === "Open") {
-        freePlace()
-        return Effect.void
-      }
-      if (grant.handedOver) {
-        // Its commands may be in flight with nobody to read the replies.
-        freePlace()
-        return retire(grant.connection)
-      }
-      putBack(grant.connection)
-      return Effect.void
+      freePlace()
+      return grant._tag === "Open" ? Effect.void : retire(grant.connection)
     }
 
     const open = Effect.gen(function*() {

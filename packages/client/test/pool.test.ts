@@ -6,6 +6,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/TestClock"
+import { lateFinalReply as late } from "./utils/servers.js"
 
 const decoder = new TextDecoder()
 
@@ -237,14 +238,7 @@ describe("pool", () => {
       // waits in line with its MAIL, RCPT and DATA already on the wire.
       const lateFinalReply = countingServer(counters, {
         ...server,
-        script: (side) =>
-          server.script({
-            ...side,
-            send: (data) =>
-              typeof data === "string" && data.startsWith("250 2.0.0 Ok")
-                ? Effect.zipRight(Effect.sleep(Duration.seconds(1)), side.send(data))
-                : side.send(data)
-          })
+        script: late(server.script, Duration.seconds(1))
       })
       yield* Effect.gen(function*() {
         const first = yield* Effect.fork(SmtpClient.send(message(0)))

@@ -18,6 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
+import { lateFinalReply } from "./utils/servers.js"
 
 class RecordedSpan implements Tracer.Span {
   readonly _tag = "Span"
@@ -221,14 +222,7 @@ describe("client spans", () => {
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
       // The final reply comes two seconds (TestClock) after the body.
-      const slowFinalReply = (side: TestSocket.ServerSide) =>
-        server.script({
-          ...side,
-          send: (data) =>
-            typeof data === "string" && data.startsWith("250 2.0.0 Ok")
-              ? Effect.zipRight(Effect.sleep(Duration.seconds(2)), side.send(data))
-              : side.send(data)
-        })
+      const slowFinalReply = lateFinalReply(server.script, Duration.seconds(2))
       const fiber = yield* Effect.fork(traced(
         Effect.zipRight(
           Effect.sleep(Duration.seconds(1)),

@@ -1,6 +1,6 @@
 /**
  * Real mail through a real MTA: our client against the Postfix instance of
- * `scripts/postfix-test.sh`, checked in the Maildir Postfix delivers into,
+ * `scripts/services/postfix.sh`, checked in the Maildir Postfix delivers into,
  * once over BDAT and once over DATA. Skipped unless EFFECT_SMTP_POSTFIX is
  * set (see test/utils/postfix.ts).
  */
@@ -15,7 +15,7 @@ const target = postfixTarget()
 const SENDER = "sender@example.com"
 const USER = "smtptest@localhost"
 const UNKNOWN = "nobody-here@localhost"
-// scripts/postfix-test.sh aliases this UTF-8 local part to the test user.
+// scripts/services/postfix.sh aliases this UTF-8 local part to the test user.
 const UTF8_USER = "δοκιμή@localhost"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
@@ -171,7 +171,7 @@ describe("Postfix (real MTA)", () => {
   describe("CHUNKING offered (BDAT)", () => suite(target, target.port))
   describe("CHUNKING hidden (DATA)", () => {
     if (target.dataPort === undefined) {
-      it.skip("set EFFECT_SMTP_POSTFIX_DATA (printed by scripts/postfix-test.sh start) to run these over DATA", () => {})
+      it.skip("set EFFECT_SMTP_POSTFIX_DATA (printed by scripts/services/postfix.sh start) to run these over DATA", () => {})
     } else {
       suite(target, target.dataPort)
     }

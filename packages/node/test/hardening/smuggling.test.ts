@@ -238,7 +238,7 @@ describe("smuggling: a real Postfix", () => {
   const ports: ReadonlyArray<readonly [string, number | undefined]> = [["BDAT", pf.port], ["DATA", pf.dataPort]]
   for (const [mode, port] of ports) {
     if (port === undefined) {
-      it.skip(`${mode}: set EFFECT_SMTP_POSTFIX_DATA (printed by scripts/postfix-test.sh start)`, () => {})
+      it.skip(`${mode}: set EFFECT_SMTP_POSTFIX_DATA (printed by scripts/services/postfix.sh start)`, () => {})
       continue
     }
     it.live(

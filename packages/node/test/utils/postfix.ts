@@ -1,5 +1,5 @@
 /**
- * The real Postfix that `scripts/postfix-test.sh start` runs: where it listens
+ * The real Postfix that `scripts/services/postfix.sh start` runs: where it listens
  * and where it stores delivered mail.
  */
 import * as Data from "effect/Data"
@@ -21,7 +21,7 @@ export interface PostfixTarget {
 export const postfixSkipReason =
   "set EFFECT_SMTP_POSTFIX=127.0.0.1:2525, EFFECT_SMTP_POSTFIX_DATA=127.0.0.1:2526 and " +
   "EFFECT_SMTP_POSTFIX_MAILDIR=/home/smtptest/Maildir to run the real-MTA tests: " +
-  "run `sudo scripts/postfix-test.sh start` (it prints these lines; .ci/run does this)"
+  "run `sudo scripts/services/postfix.sh start` (it prints these lines; .ci/run does this)"
 
 const defaultMaildir = "/home/smtptest/Maildir"
 
@@ -35,7 +35,7 @@ const hostPort = (name: string, value: string): { readonly host: string; readonl
   const port = match === null ? Number.NaN : Number(match[2])
   if (match === null || match[1] === undefined || !(port > 0 && port < 65536)) {
     const shown = JSON.stringify(value)
-    throw new Error(`${name} must be host:port as printed by scripts/postfix-test.sh start, got ${shown}`)
+    throw new Error(`${name} must be host:port as printed by scripts/services/postfix.sh start, got ${shown}`)
   }
   return { host: match[1], port }
 }
@@ -82,7 +82,7 @@ export class DeliveryError extends Data.TaggedError("DeliveryError")<{
     return this.reason === "Unreadable"
       ? `Cannot read ${dir} (${cause}): run the tests as root or as a user that can read the test user's Maildir.`
       : `No matching message arrived in ${dir} within ${this.timeoutMs} ms (${this.examined} other messages examined): ` +
-        "check the Postfix log printed by `scripts/postfix-test.sh status` (maillog in the instance directory)."
+        "check the Postfix log printed by `scripts/services/postfix.sh status` (maillog in the instance directory)."
   }
 }
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A private Postfix instance for the real-MTA tests (packages/node/test/Postfix.test.ts).
 #
-#   scripts/postfix-test.sh start    configure (idempotent), start or reload, wait for the 220 greeting
-#   scripts/postfix-test.sh stop     stop the instance (its files stay for the next start)
-#   scripts/postfix-test.sh status   exit 0 when it is running and greets, 3 otherwise
-#   scripts/postfix-test.sh log      the last 50 lines of the instance's mail log
+#   scripts/services/postfix.sh start    configure (idempotent), start or reload, wait for the 220 greeting
+#   scripts/services/postfix.sh stop     stop the instance (its files stay for the next start)
+#   scripts/services/postfix.sh status   exit 0 when it is running and greets, 3 otherwise
+#   scripts/services/postfix.sh log      the last 50 lines of the instance's mail log
 #
 # It never touches the system Postfix (/etc/postfix, /var/spool/postfix): the
 # instance has its own config, queue and data directories, started with
@@ -149,7 +149,7 @@ write_config() {
   if [[ $(printf '%s\n' 3.6 "$version" | sort -V | head -n 1) == 3.6 ]]; then level=3.6; fi
 
   cat >"$CONF/main.cf.new" <<EOF
-# Written by scripts/postfix-test.sh; rewritten on every start.
+# Written by scripts/services/postfix.sh; rewritten on every start.
 compatibility_level = $level
 config_directory = $CONF
 queue_directory = $BASE/spool
@@ -198,7 +198,7 @@ EOF
 
   # No chroot: a chrooted service would need copies of /etc files in the queue.
   cat >"$CONF/master.cf.new" <<EOF
-# Written by scripts/postfix-test.sh; rewritten on every start.
+# Written by scripts/services/postfix.sh; rewritten on every start.
 # service type  private unpriv  chroot  wakeup  maxproc command
 $HOST:$PORT inet n      -       n       -       -       smtpd
 $HOST:$DATA_PORT inet n -       n       -       -       smtpd

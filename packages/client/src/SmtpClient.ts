@@ -11,13 +11,11 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
-import type * as pooling from "./internal/pool.js"
-import type * as sendPolicy from "./internal/sendPolicy.js"
-import type * as tokenCache from "./internal/tokenCache.js"
 import * as SmtpConfig from "./SmtpConfig.js"
 import type { SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
@@ -34,16 +32,31 @@ import type { TlsOptions } from "./Socket.js"
 export type Auth = SmtpProtocol.Credentials | TokenProviderCredentials
 
 /**
+ * Credentials whose token comes from an effect (a refresh-token grant, a
+ * service account, ...). Any failure of the provider is reported as an
+ * `AuthenticationError` ("TokenUnavailable").
+ *
  * @since 0.1.0
  * @category models
  */
-export type TokenProviderCredentials = tokenCache.TokenProviderCredentials
+export interface TokenProviderCredentials {
+  readonly user: string
+  readonly tokenProvider: Effect.Effect<OAuthToken, unknown>
+  readonly mechanism?: "XOAUTH2" | "OAUTHBEARER" | undefined
+  /** Refresh this long before the token expires (default 1 minute). */
+  readonly refreshBefore?: Duration.DurationInput | undefined
+}
 
 /**
+ * An OAuth2 access token and, when the issuer says, how long it lives.
+ *
  * @since 0.1.0
  * @category models
  */
-export type OAuthToken = tokenCache.OAuthToken
+export interface OAuthToken {
+  readonly accessToken: Redacted.Redacted<string>
+  readonly expiresIn?: Duration.DurationInput | undefined
+}
 
 /**
  * @since 0.1.0
@@ -95,16 +108,41 @@ export interface Options {
 }
 
 /**
+ * Limits shared by every send of one client.
+ *
  * @since 0.1.0
  * @category models
  */
-export type RateLimitOptions = sendPolicy.RateLimitOptions
+export interface RateLimitOptions {
+  /** At most this many messages per `interval` (e.g. Microsoft 365: 30 a minute). */
+  readonly messages?: number | undefined
+  readonly interval?: Duration.DurationInput | undefined
+  /**
+   * How long the whole client pauses after a "too many" reply (421, 432, 450,
+   * 451 or 454 saying too many, rate, limit or throttled). Default 30 seconds.
+   */
+  readonly backoff?: Duration.DurationInput | undefined
+}
 
 /**
+ * Connection pooling. A send borrows a connection for its transaction and
+ * gives it back; when another send is waiting, its MAIL/RCPT/DATA ride
+ * behind the current body's end (RFC 2920 §3.1) and the connection passes
+ * straight to it, so a busy connection needs one round trip per message.
+ *
  * @since 0.1.0
  * @category models
  */
-export type PoolOptions = pooling.PoolOptions
+export interface PoolOptions {
+  /** Connections open at most at once (default 5). */
+  readonly maxConnections?: number | undefined
+  /** Messages on one connection before it is replaced (default 100). */
+  readonly maxMessagesPerConnection?: number | undefined
+  /** How long an unused connection stays open (default 30 seconds). */
+  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  /** A connection idle at least this long is checked with NOOP before reuse (default 5 seconds). */
+  readonly checkIdleAfter?: Duration.DurationInput | undefined
+}
 
 /**
  * One message. `content` is the RFC 5322 message (headers and body); the
@@ -113,7 +151,7 @@ export type PoolOptions = pooling.PoolOptions
  * @since 0.1.0
  * @category models
  */
-export type Mail<E = never> = SmtpProtocol.Envelope<E>
+export type Mail<E = never> = SmtpProtocol.Message<E>
 
 /**
  * A message composed elsewhere (e.g. `MailMessage.compose` of
@@ -123,7 +161,7 @@ export type Mail<E = never> = SmtpProtocol.Envelope<E>
  * @category models
  */
 export interface ComposedMail<E = never> {
-  readonly envelope: { readonly from: string; readonly to: ReadonlyArray<string> }
+  readonly envelope: SmtpProtocol.Envelope
   readonly content: string | Uint8Array | Stream.Stream<Uint8Array, E>
   readonly messageId?: string | undefined
   readonly size?: number | undefined
@@ -152,13 +190,50 @@ export interface SendResult extends SmtpProtocol.TransactionResult {
 }
 
 /**
+ * The options as the client applies them: defaults filled in.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResolvedOptions {
+  readonly host: string
+  readonly port: number
+  readonly security: SmtpProtocol.Security
+  readonly auth: Auth | undefined
+  readonly tls: TlsOptions | undefined
+  readonly timeouts: SmtpProtocol.Timeouts
+  readonly ehloName: string | undefined
+  readonly protocolLog: Options["protocolLog"]
+}
+
+/**
+ * What one send may ask for besides the message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions<E2 = never> {
+  /**
+   * Runs once per attempt, just before the first write that carries the end
+   * of the message (the final dot, or BDAT LAST). If it fails, the end is
+   * never written, the connection is closed without it (the server discards
+   * the partial message), and the send fails with its error. A durable
+   * outbox records here that the message may be delivered from now on.
+   */
+  readonly beforeEndOfData?: Effect.Effect<void, E2> | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface SmtpClientService {
-  readonly options: internal.ResolvedOptions
-  /** Sends one message on a fresh session: connect, AUTH, transaction, QUIT. */
-  readonly send: <E = never>(mail: Sendable<E>) => Effect.Effect<SendResult, SmtpError | E>
+  readonly options: ResolvedOptions
+  /** Sends one message: on a fresh session (connect, AUTH, transaction, QUIT), or a pooled one. */
+  readonly send: <E = never, E2 = never>(
+    mail: Sendable<E>,
+    options?: SendOptions<E2> | undefined
+  ) => Effect.Effect<SendResult, SmtpError | E | E2>
   /**
    * A connected, authenticated session for several messages in a row; QUIT
    * when the scope closes.
@@ -179,8 +254,11 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
    * @since 0.1.0
    * @category accessors
    */
-  static send<E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> {
-    return send(mail)
+  static send<E = never, E2 = never>(
+    mail: Sendable<E>,
+    options?: SendOptions<E2>
+  ): Effect.Effect<SendResult, SmtpError | E | E2, SmtpClient> {
+    return send(mail, options)
   }
 
   /**
@@ -256,33 +334,19 @@ export declare namespace SmtpClient {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (
+export const make: (
   options: Options
-): Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> =>
-  internal.make(options, (mail, result, messageId) => {
-    // Property by property: spreading a ten-field object costs more than the rest of the result.
-    const sent: SendResult = {
-      accepted: result.accepted,
-      rejected: result.rejected,
-      recipients: result.recipients,
-      response: result.response,
-      statusCode: result.statusCode,
-      enhancedStatusCode: result.enhancedStatusCode,
-      bytesSent: result.bytesSent,
-      queueId: result.queueId,
-      timings: result.timings,
-      envelope: { from: mail.from, to: mail.to },
-      messageId
-    }
-    return sent
-  })
+) => Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> = internal.make
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const send = <E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> =>
-  Effect.flatMap(SmtpClient, (client) => client.send(mail))
+export const send = <E = never, E2 = never>(
+  mail: Sendable<E>,
+  options?: SendOptions<E2>
+): Effect.Effect<SendResult, SmtpError | E | E2, SmtpClient> =>
+  Effect.flatMap(SmtpClient, (client) => client.send(mail, options))
 
 /**
  * @since 0.1.0

@@ -9,43 +9,104 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as LogLevel from "effect/LogLevel"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { Capabilities } from "./internal/capabilities.js"
-import type { DsnOptions } from "./internal/commands.js"
-import type { ProtocolLogOptions } from "./internal/protocolLog.js"
-import type { Reply } from "./internal/reply.js"
-import type { Credentials } from "./internal/sasl.js"
-import * as session from "./internal/session.js"
+import * as internalOutgoing from "./internal/outgoing.js"
+import * as protocol from "./internal/protocol.js"
 import type { SmtpError } from "./SmtpError.js"
 import { Socket, type TlsOptions } from "./Socket.js"
 
-export type {
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  Capabilities,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  Credentials,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  DsnOptions,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  ProtocolLogOptions,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  Reply
+/**
+ * A complete server reply (RFC 5321 §4.2).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reply {
+  readonly code: number
+  /** The enhanced status code (RFC 3463) of the first line, e.g. `5.1.1`. */
+  readonly enhancedCode: string | undefined
+  /** The text of each line, without the code, separator or enhanced code. */
+  readonly lines: ReadonlyArray<string>
+}
+
+/**
+ * What the server said it supports in its EHLO reply (RFC 5321 §4.1.1.1).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Capabilities {
+  /** Every keyword, upper-cased, with its parameters. */
+  readonly keywords: ReadonlyMap<string, ReadonlyArray<string>>
+  /** The SIZE limit; `undefined` when none is declared or it is 0 (no limit). */
+  readonly size: number | undefined
+  readonly pipelining: boolean
+  readonly eightBitMime: boolean
+  readonly smtpUtf8: boolean
+  readonly dsn: boolean
+  readonly enhancedStatusCodes: boolean
+  readonly chunking: boolean
+  readonly binaryMime: boolean
+  readonly startTls: boolean
+  readonly requireTls: boolean
+  /** AUTH mechanisms, upper-cased. */
+  readonly auth: ReadonlyArray<string>
+}
+
+/**
+ * Credentials. Secrets are `Redacted`, so they print as `<redacted>` in logs,
+ * spans and errors.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Credentials =
+  | {
+    readonly user: string
+    readonly password: Redacted.Redacted<string>
+    readonly mechanism?: "PLAIN" | "LOGIN" | "CRAM-MD5" | undefined
+  }
+  | {
+    readonly user: string
+    readonly accessToken: Redacted.Redacted<string>
+    readonly mechanism?: "XOAUTH2" | "OAUTHBEARER" | undefined
+  }
+
+/**
+ * Delivery status notification requests (RFC 3461), used when the server
+ * offers DSN.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DsnOptions {
+  /** Return the full message or only its headers in a bounce. */
+  readonly ret?: "FULL" | "HDRS" | undefined
+  /** The envelope identifier reported back in notifications. */
+  readonly envid?: string | undefined
+  /** When to notify: "NEVER", or any of "SUCCESS", "FAILURE", "DELAY". */
+  readonly notify?: ReadonlyArray<"NEVER" | "SUCCESS" | "FAILURE" | "DELAY"> | undefined
+  /** Report the original recipient as given (ORCPT); default true. */
+  readonly orcpt?: boolean | undefined
+}
+
+/**
+ * The opt-in protocol log: every command as `C: ...` and every reply as
+ * `S: ...` on Effect's Logger, in the order they crossed the wire. AUTH
+ * payloads are always redacted, and message bodies are summarised unless
+ * `body` is set.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProtocolLogOptions {
+  /** The level of each line (default "Info"). */
+  readonly level?: LogLevel.Literal | undefined
+  /** Log the message bodies too (default false: only their size). */
+  readonly body?: boolean | undefined
 }
 
 /**
@@ -144,14 +205,24 @@ export interface ConnectOptions {
 }
 
 /**
- * The envelope and body of one message.
+ * The SMTP envelope: the sender (MAIL FROM; empty for the null reverse-path
+ * of a bounce) and the recipients (RCPT TO).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Envelope<E = never> {
+export interface Envelope {
   readonly from: string
   readonly to: ReadonlyArray<string>
+}
+
+/**
+ * One message: its envelope, its content and how to send it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Message<E = never> extends Envelope {
   /** The RFC 5322 message, headers and body. */
   readonly content: string | Uint8Array | Stream.Stream<Uint8Array, E>
   /** Declared with SIZE when the content is a stream of known length. */
@@ -164,6 +235,66 @@ export interface Envelope<E = never> {
    * result lists the refused), or "abort" the transaction with RSET.
    */
   readonly partialDelivery?: "send" | "abort" | undefined
+}
+
+/**
+ * A message with its body scanned once (line breaks, 8-bit bytes, size):
+ * `Session.send` takes a `Message` or an `Outgoing`. Made ahead with
+ * `SmtpProtocol.outgoing`, the scan is not on the way from one message's
+ * final reply to the next one's body.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outgoing<E = never> {
+  readonly [internalOutgoing.TypeId]: typeof internalOutgoing.TypeId
+  readonly message: Message<E>
+}
+
+/**
+ * Scans a message's body once, for sending later.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const outgoing: <E>(message: Message<E>) => Outgoing<E> = internalOutgoing.make
+
+/**
+ * Where one message stands. The transaction updates it as it goes; a caller
+ * that may cut the send short (a deadline) reads it to tell "not sent" from
+ * "delivery unknown".
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeliveryProgress {
+  /** The end of the message (the final dot, or BDAT LAST) was handed to the transport. */
+  endWritten: boolean
+  /** The reply to the end of the message was read (or the transaction ended without one). */
+  replied: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions<E2 = never> {
+  /**
+   * The message to be sent next on this session: with PIPELINING its MAIL,
+   * RCPT and DATA go out in the same write as this body's end (RFC 2920
+   * §3.1), so it must be the next one sent.
+   */
+  readonly pipelineNext?: Message<unknown> | Outgoing<unknown> | undefined
+  /** Updated as the message goes out (see `DeliveryProgress`). */
+  readonly progress?: DeliveryProgress | undefined
+  /**
+   * Runs once, just before the first write that carries the end of the
+   * message (the final dot, or BDAT LAST; before a body sent in one write).
+   * If it fails, the end is never written, the session is closed without it
+   * (the server discards the partial message), and the send fails with its
+   * error. A durable outbox records here that delivery may happen.
+   */
+  readonly beforeEndOfData?: Effect.Effect<void, E2> | undefined
 }
 
 /**
@@ -228,15 +359,11 @@ export interface Session {
   readonly authenticate: (credentials: Credentials) => Effect.Effect<void, SmtpError>
   /**
    * MAIL, RCPT for each recipient, DATA or BDAT; RSET after a failure.
-   *
-   * With `pipelineNext` (and PIPELINING), the next message's MAIL, RCPT and
-   * DATA go out in the same write as this body's end (RFC 2920 §3.1); that
-   * message must be the next one sent on this session.
    */
-  readonly send: <E>(
-    envelope: Envelope<E>,
-    options?: { readonly pipelineNext?: Envelope<unknown> | undefined }
-  ) => Effect.Effect<TransactionResult, SmtpError | E>
+  readonly send: <E, E2 = never>(
+    message: Message<E> | Outgoing<E>,
+    options?: SendOptions<E2> | undefined
+  ) => Effect.Effect<TransactionResult, SmtpError | E | E2>
   readonly rset: Effect.Effect<void, SmtpError>
   readonly noop: Effect.Effect<void, SmtpError>
   /** Says goodbye; the socket closes with the scope. */
@@ -275,4 +402,4 @@ export class SmtpProtocol extends Context.Tag("@effect-smtp/client/SmtpProtocol"
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<SmtpProtocol, never, Socket> = Layer.effect(SmtpProtocol, session.makeProtocol(Socket))
+export const layer: Layer.Layer<SmtpProtocol, never, Socket> = Layer.effect(SmtpProtocol, protocol.make(Socket))

@@ -68,11 +68,16 @@ export { SmtpProtocol } from "./SmtpProtocol.js"
 export type {
   Capabilities,
   Credentials,
+  DeliveryProgress,
   DsnOptions,
   Envelope,
+  Message,
+  Outgoing,
+  ProtocolLogOptions,
   RecipientResult,
   Reply,
   Security,
+  SendOptions as SessionSendOptions,
   Session,
   Timeouts,
   TransactionResult
@@ -86,7 +91,28 @@ export { SmtpClient } from "./SmtpClient.js"
 /**
  * @since 0.1.0
  */
-export type { Auth, Mail, Options as SmtpClientOptions, SendResult } from "./SmtpClient.js"
+export type {
+  Auth,
+  ComposedMail,
+  Mail,
+  OAuthToken,
+  Options as SmtpClientOptions,
+  PoolOptions,
+  RateLimitOptions,
+  ResolvedOptions,
+  Sendable,
+  SendOptions,
+  SendResult,
+  TokenProviderCredentials
+} from "./SmtpClient.js"
+
+/**
+ * The one checker of addresses and text that reach the wire, shared with
+ * `@effect-smtp/message`.
+ *
+ * @since 0.1.0
+ */
+export * as SmtpAddress from "./SmtpAddress.js"
 
 /**
  * The in-memory Socket with a scripted server, for tests without a network.

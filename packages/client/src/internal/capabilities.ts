@@ -1,27 +1,6 @@
-import type { Reply } from "./reply.js"
+import type { Capabilities, Reply } from "../SmtpProtocol.js"
 
-/**
- * What the server said it supports in its EHLO reply (RFC 5321 §4.1.1.1).
- *
- * @internal
- */
-export interface Capabilities {
-  /** Every keyword, upper-cased, with its parameters. */
-  readonly keywords: ReadonlyMap<string, ReadonlyArray<string>>
-  /** The SIZE limit; `undefined` when none is declared or it is 0 (no limit). */
-  readonly size: number | undefined
-  readonly pipelining: boolean
-  readonly eightBitMime: boolean
-  readonly smtpUtf8: boolean
-  readonly dsn: boolean
-  readonly enhancedStatusCodes: boolean
-  readonly chunking: boolean
-  readonly binaryMime: boolean
-  readonly startTls: boolean
-  readonly requireTls: boolean
-  /** AUTH mechanisms, upper-cased. */
-  readonly auth: ReadonlyArray<string>
-}
+export type { Capabilities }
 
 /** What a server that answered HELO (no extensions) supports. @internal */
 export const none: Capabilities = fromLines([])

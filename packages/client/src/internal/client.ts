@@ -12,26 +12,21 @@ import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as clientSpan from "./clientSpan.js"
 import * as commands from "./commands.js"
-import * as messageBody from "./messageBody.js"
 import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
 import * as sendPolicy from "./sendPolicy.js"
 import * as tokenCache from "./tokenCache.js"
 
-/** @internal */
-export interface ResolvedOptions {
-  readonly host: string
-  readonly port: number
-  readonly security: SmtpProtocol.Security
-  readonly auth: SmtpClient.Auth | undefined
-  readonly tls: SmtpClient.Options["tls"]
-  readonly timeouts: SmtpProtocol.Timeouts
-  readonly ehloName: string | undefined
-  readonly protocolLog: SmtpClient.Options["protocolLog"]
-}
+/**
+ * The client: one send reads top to bottom in `send`. Check the input (no
+ * byte is sent for bad input); scan the body once; under the send policy
+ * (rate limit, retries, deadline), borrow a session (from the pool, or a new
+ * one) and run the transaction on it; give the session back; record the
+ * telemetry; build the result.
+ */
 
 /** @internal */
-export const resolve = (options: SmtpClient.Options): ResolvedOptions => {
+export const resolve = (options: SmtpClient.Options): SmtpClient.ResolvedOptions => {
   const port = options.port ?? (options.security === "tls" ? 465 : 587)
   return {
     host: options.host,
@@ -97,25 +92,15 @@ const spanFailures: clientSpan.Failures<unknown, SpanFailure<unknown>> = {
   recorded: (errorType, error) => new SpanFailure(errorType, error)
 }
 
-/**
- * A client span around `effect`: `error.type` on failure, the failure recorded
- * as a `SpanFailure`; the caller still gets the error itself. With the tracer
- * disabled nothing is made at all. A `"parent"` span (connect, authenticate)
- * is the parent of what runs inside; a `"leaf"` span (send, once a message)
- * is made when the send ends, with the time it started (see `clientSpan`).
- */
-const traced =
-  (name: string, attributes: Record<string, unknown>, nesting: "parent" | "leaf") =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
-      !enabled
-        ? effect
-        : nesting === "parent"
-        ? clientSpan.use(name, attributes, spanFailures, (span) => Effect.withParentSpan(effect, span))
-        : clientSpan.record(name, attributes, spanFailures, effect))
+/** A span around `effect` that is the parent of what runs inside (connect, authenticate); none with the tracer off. */
+const traced = (name: string, attributes: Record<string, unknown>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(FiberRef.get(FiberRef.currentTracerEnabled), (enabled) =>
+    enabled
+      ? clientSpan.use(name, attributes, spanFailures, (span) => Effect.withParentSpan(effect, span))
+      : effect)
 
 /** A composed message's envelope comes from the message itself. */
-const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
+const toMail = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
   "envelope" in sendable
     ? {
       from: sendable.envelope.from,
@@ -127,23 +112,31 @@ const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
     }
     : sendable
 
+/** When and on which peer a transaction began: what its telemetry needs besides its exit. */
+interface Began {
+  readonly nanos: bigint
+  readonly remoteAddress: string
+}
+
 /** @internal */
-export const make = <R extends SmtpClient.SendResult>(
-  options: SmtpClient.Options,
-  toResult: (
-    mail: SmtpClient.Mail<unknown>,
-    result: SmtpProtocol.TransactionResult,
-    messageId: string | undefined
-  ) => R
-) =>
+export const make = (
+  options: SmtpClient.Options
+): Effect.Effect<SmtpClient.SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> =>
   Effect.gen(function*() {
     const protocol = yield* SmtpProtocol.SmtpProtocol
     const metrics = yield* SmtpMetrics
+    const clock = yield* Effect.clock
     const resolved = resolve(options)
     const credentialsInvalid = resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth)
     const tokens = resolved.auth !== undefined && "tokenProvider" in resolved.auth
       ? yield* tokenCache.make(resolved.auth)
       : undefined
+    const scheme = resolved.security === "tls" ? "smtps" as const : "smtp" as const
+    const spanAttributes = {
+      "url.scheme": scheme,
+      "server.address": resolved.host,
+      "server.port": resolved.port
+    }
 
     /**
      * AUTH with the configured credentials. A provider's token the server
@@ -162,13 +155,8 @@ export const make = <R extends SmtpClient.SendResult>(
           () => Effect.zipRight(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
         ))
     }
-    const scheme = resolved.security === "tls" ? "smtps" as const : "smtp" as const
-    const spanAttributes = {
-      "url.scheme": scheme,
-      "server.address": resolved.host,
-      "server.port": resolved.port
-    }
 
+    /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
     const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
       let peerAddress: string | undefined = undefined
       const facts = (): ClientFacts => ({
@@ -192,14 +180,18 @@ export const make = <R extends SmtpClient.SendResult>(
         }
       }).pipe(
         Effect.onExit((exit) =>
-          Effect.flatMap(nowMillis, (now) =>
-            metrics.clientConnect({ ...facts(), outcome: outcomeOf(exit), durationMs: now - started }))
+          Effect.flatMap(
+            nowMillis,
+            (now) => metrics.clientConnect({ ...facts(), outcome: outcomeOf(exit), durationMs: now - started })
+          )
         ),
         // Once the TCP connection exists, also when the connect then fails.
-        Effect.ensuring(Effect.suspend(() =>
-          peerAddress === undefined ? Effect.void : Effect.annotateCurrentSpan("network.peer.address", peerAddress)
-        )),
-        traced("smtp.connect", spanAttributes, "parent")
+        Effect.ensuring(
+          Effect.suspend(() =>
+            peerAddress === undefined ? Effect.void : Effect.annotateCurrentSpan("network.peer.address", peerAddress)
+          )
+        ),
+        traced("smtp.connect", spanAttributes)
       )
       const ready = yield* nowMillis
       yield* Effect.addFinalizer(() =>
@@ -209,9 +201,7 @@ export const make = <R extends SmtpClient.SendResult>(
           const interrupted = yield* opened.interrupted
           // Goodbye only where the session is still in step; otherwise the
           // socket is simply destroyed with the scope.
-          if (broken === undefined && !interrupted) {
-            yield* Effect.ignore(opened.quit)
-          }
+          if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
           const now = yield* nowMillis
           const outcome: Outcome = broken !== undefined
             ? { _tag: "Failure", error: broken }
@@ -223,97 +213,111 @@ export const make = <R extends SmtpClient.SendResult>(
       )
       if (resolved.auth !== undefined) {
         yield* authenticate(opened, resolved.auth).pipe(
-          traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress }, "parent")
+          traced("smtp.authenticate", { ...spanAttributes, "network.peer.address": opened.remoteAddress })
         )
       }
       return opened
     })
 
-    const transaction = <E>(
-      opened: SmtpProtocol.Session,
-      mail: SmtpClient.Mail<E>,
-      next?: SmtpClient.Mail<unknown> | undefined,
-      sent?: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
-    ) =>
-      Effect.clockWith((clock) => {
-        const progress = progressOf.get(mail as SmtpClient.Mail<unknown>)
-        if (progress !== undefined) {
-          progress.awaitingFinalReply = opened.awaitingFinalReply
-        }
-        const started = millisOf(clock)
-        const transferred = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
-          const durationMs = millisOf(clock) - started
-          // Input refused before any byte was written is no send attempt.
-          const refused = Exit.isFailure(exit) &&
-            Option.exists(Cause.failureOption(exit.cause), (e) =>
-              isSmtpError(e) && e._tag === "InvalidInputError")
-          const recorded = refused ? Effect.void : Effect.suspend(() =>
-            metrics.messageSend({
-              serverAddress: resolved.host,
-              serverPort: resolved.port,
-              peerAddress: opened.remoteAddress,
-              scheme,
-              outcome: outcomeOf(exit),
-              durationMs
-            })
-          )
-          // The connection passes on first; the telemetry waits its turn.
-          return sent === undefined ? recorded : Effect.zipRight(sent(exit), recorded)
-        })
-        return Effect.map(transferred, (result) =>
-          toResult(mail as SmtpClient.Mail<unknown>, result, mail.messageId))
-      }).pipe(traced("smtp.send", sendSpanAttributes(opened), "leaf"))
+    const pool = options.pool === undefined
+      ? undefined
+      : yield* pooling.make(options.pool === true ? {} : options.pool, session)
+    const policy = yield* sendPolicy.make(options)
 
-    /** The smtp.send span's attributes, made once per connection rather than per message. */
-    const sendSpanAttributesOf = new WeakMap<SmtpProtocol.Session, Record<string, unknown>>()
-    const sendSpanAttributes = (opened: SmtpProtocol.Session): Record<string, unknown> => {
-      let attributes = sendSpanAttributesOf.get(opened)
+    /** The smtp.send span's attributes, made once per peer address rather than per message. */
+    const sendSpanAttributesByPeer = new Map<string, Record<string, unknown>>()
+    const sendSpanAttributes = (remoteAddress: string): Record<string, unknown> => {
+      let attributes = sendSpanAttributesByPeer.get(remoteAddress)
       if (attributes === undefined) {
-        attributes = { ...spanAttributes, "network.peer.address": opened.remoteAddress }
-        sendSpanAttributesOf.set(opened, attributes)
+        attributes = { ...spanAttributes, "network.peer.address": remoteAddress }
+        sendSpanAttributesByPeer.set(remoteAddress, attributes)
       }
       return attributes
     }
 
-    const policy = yield* sendPolicy.make(options)
-    /** How a send's progress (for its deadline) reaches the transaction the pool runs for it. */
-    const progressOf = new WeakMap<SmtpClient.Mail<unknown>, sendPolicy.Progress>()
+    /**
+     * The send's count and duration, and its span, recorded when it ended
+     * with the time its transaction began. Input refused before any byte was
+     * written is no send attempt.
+     */
+    const recordSend = (exit: Exit.Exit<unknown, unknown>, began: Began): Effect.Effect<void> => {
+      const refused = Exit.isFailure(exit) &&
+        Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+      const span = clientSpan.ended(
+        "smtp.send",
+        () => sendSpanAttributes(began.remoteAddress),
+        spanFailures,
+        exit,
+        began.nanos
+      )
+      if (refused) return span
+      return Effect.zipRight(
+        metrics.messageSend({
+          serverAddress: resolved.host,
+          serverPort: resolved.port,
+          peerAddress: began.remoteAddress,
+          scheme,
+          outcome: outcomeOf(exit),
+          durationMs: Number(clock.unsafeCurrentTimeNanos() - began.nanos) / 1e6
+        }),
+        span
+      )
+    }
 
-    const pool = options.pool === undefined
-      ? undefined
-      : yield* pooling.make(options.pool === true ? {} : options.pool, session, transaction)
+    const send = <E, E2>(sendable: SmtpClient.Sendable<E>, sendOptions?: SmtpClient.SendOptions<E2>) =>
+      Effect.suspend((): Effect.Effect<SmtpClient.SendResult, SmtpError | E | E2> => {
+        const given = toMail(sendable)
+        const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
+          ? { ...given, partialDelivery: options.partialDelivery }
+          : given
+        const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
+        if (invalid !== undefined) return Effect.fail(invalid)
+        const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
+          // Scanned now, while other messages may hold the connection, rather than between two of them.
+          const message = SmtpProtocol.outgoing(mail)
+          // When and where the transaction began: its telemetry is recorded once it ends.
+          let began: Began | undefined = undefined
+          const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>
+            Effect.suspend(() => {
+              began = { nanos: clock.unsafeCurrentTimeNanos(), remoteAddress: opened.remoteAddress }
+              return opened.send(message, {
+                pipelineNext: next,
+                progress,
+                beforeEndOfData: sendOptions?.beforeEndOfData
+              })
+            })
+          const recorded = <A, X>(effect: Effect.Effect<A, X>) =>
+            Effect.onExit(effect, (exit) => began === undefined ? Effect.void : recordSend(exit, began))
+          // Pooled, the session is given back before the telemetry is recorded; on a
+          // session of its own, the telemetry is recorded before its QUIT.
+          const sent = pool === undefined
+            ? Effect.scoped(Effect.flatMap(session, (opened) => recorded(transaction(opened, undefined))))
+            : recorded(pool.use(message, transaction))
+          return Effect.map(sent, (result) => toResult(mail, result))
+        }
+        return policy(attempt, mail.messageId)
+      })
 
-    const service: SmtpClient.SmtpClientService = {
+    return {
       options: resolved,
       session,
-      send: <E>(sendable: SmtpClient.Sendable<E>) =>
-        Effect.suspend(() => {
-          const given = toEnvelope(sendable)
-          const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
-            ? { ...given, partialDelivery: options.partialDelivery }
-            : given
-          const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
-          if (invalid !== undefined) {
-            return Effect.fail(invalid)
-          }
-          const attempt = (progress: sendPolicy.Progress) => {
-            // This attempt's own envelope: its progress is its own even when
-            // the same Mail object is sent twice at once.
-            const envelope: SmtpClient.Mail<E> = { ...mail }
-            progressOf.set(envelope as SmtpClient.Mail<unknown>, progress)
-            if (pool === undefined) {
-              return Effect.scoped(Effect.flatMap(session, (opened) =>
-                transaction(opened, envelope)))
-            }
-            // Its body scanned now, while other messages hold the connection,
-            // rather than between two of them.
-            messageBody.scanAhead(envelope)
-            // The pool runs any message's transaction; the types are the caller's.
-            return pool.submit(envelope as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
-          }
-          return policy(attempt, mail.messageId)
-        }),
+      send,
       verify: Effect.scoped(Effect.asVoid(session))
     }
-    return service
   })
+
+/** What the caller gets: the transaction's result, the envelope and the Message-ID. */
+const toResult = (mail: SmtpClient.Mail<unknown>, result: SmtpProtocol.TransactionResult): SmtpClient.SendResult => ({
+  // Property by property: spreading a ten-field object costs more than the rest of the result.
+  accepted: result.accepted,
+  rejected: result.rejected,
+  recipients: result.recipients,
+  response: result.response,
+  statusCode: result.statusCode,
+  enhancedStatusCode: result.enhancedStatusCode,
+  bytesSent: result.bytesSent,
+  queueId: result.queueId,
+  timings: result.timings,
+  envelope: { from: mail.from, to: mail.to },
+  messageId: mail.messageId
+})

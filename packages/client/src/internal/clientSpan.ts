@@ -79,9 +79,11 @@ const end = <A, E, F>(
   span.end(endTime, Exit.mapError(exit, (error) => failures.recorded(failures.errorType(error), error)))
 }
 
+const noTimeNow = () => noTime
+
 const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  return fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? () => clock.unsafeCurrentTimeNanos() : () => noTime
+  return fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? () => clock.unsafeCurrentTimeNanos() : noTimeNow
 }
 
 /**
@@ -104,26 +106,26 @@ export const use = <A, E, R, F>(
   })
 
 /**
- * A span of `effect` that no one sees while it runs: its start time is taken
- * when `effect` starts, the span itself is made and ended when it ends. What
- * is exported is the same span; what is saved is making it on the way to the
- * wire (for a pooled send, between the reply to one message and the next
- * body). A tracer hook on span start runs at the end, and nothing inside
- * `effect` can find the span (a send makes no spans of its own).
+ * The span of something that has already ended: made and ended at once, with
+ * the time it started. What is exported is the same span as if it had been
+ * open all along; what is saved is making it on the way to the wire (for a
+ * pooled send, between the reply to one message and the next body). A tracer
+ * hook on span start runs at the end, and nothing inside could find the span
+ * (a send makes no spans of its own). Nothing is made with the tracer off.
  *
  * @internal
  */
-export const record = <A, E, R, F>(
+export const ended = <A, E, F>(
   name: string,
-  attributes: Record<string, unknown>,
+  attributes: () => Record<string, unknown>,
   failures: Failures<E, F>,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
+  exit: Exit.Exit<A, E>,
+  startNanos: bigint
+): Effect.Effect<void> =>
+  Effect.withFiberRuntime<void>((fiber) => {
+    if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return Effect.void
     const now = timed(fiber)
-    const startTime = now()
-    return Effect.onExit(effect, (exit) =>
-      Effect.sync(() =>
-        end(make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes, startTime), exit, now(), failures)
-      ))
+    const startTime = now === noTimeNow ? noTime : startNanos
+    end(make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes(), startTime), exit, now(), failures)
+    return Effect.void
   })

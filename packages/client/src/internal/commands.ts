@@ -1,75 +1,14 @@
+import { checkAddress, checkText, isAscii } from "../SmtpAddress.js"
 import { describeValue, InvalidInputError } from "../SmtpError.js"
+import type { DsnOptions } from "../SmtpProtocol.js"
 
 /**
- * Command encoding and the input checks that make command injection
- * impossible: every argument that reaches a command line is checked here,
- * before any byte is written (CVE-2021-23400, CVE-2015-8476, cpython #87290).
+ * Every command line, rendered here and nowhere else, and the checks of the
+ * arguments that reach them (through `SmtpAddress`, the one checker of
+ * addresses and text), made before any byte is written.
  */
 
-/** C0 controls (CR, LF and NUL among them) and DEL. */
-const controlCharacter = /[\u0000-\u001f\u007f]/
-const nonAscii = /[^\u0000-\u007f]/
-
-/** RFC 5321 §4.5.3.1.3: a path is at most 256 octets. */
-const maxPathOctets = 256
 const encoder = new TextEncoder()
-
-/** @internal */
-export const findControl = (value: string): number => {
-  const match = controlCharacter.exec(value)
-  return match === null ? -1 : match.index
-}
-
-const controlMessage = (value: string, at: number): string =>
-  `contains the control character ${describeValue(value.charAt(at))} at position ${at} in ${
-    describeValue(value)
-  }; CR, LF, NUL and other control characters could inject SMTP commands`
-
-/** @internal */
-export const checkText = (field: string, value: string): InvalidInputError | undefined => {
-  const at = findControl(value)
-  return at === -1 ? undefined : new InvalidInputError({ field, reason: controlMessage(value, at) })
-}
-
-/** @internal */
-export const isAscii = (value: string): boolean => !nonAscii.test(value)
-
-/**
- * Checks a mailbox for MAIL FROM / RCPT TO. `from` may be empty: the null
- * reverse-path `<>` of bounces.
- *
- * @internal
- */
-export const checkAddress = (
-  field: string,
-  address: string,
-  options: { readonly allowEmpty: boolean }
-): InvalidInputError | undefined => {
-  const control = checkText(field, address)
-  if (control !== undefined) return control
-  if (address.length === 0 && !options.allowEmpty) {
-    return new InvalidInputError({ field, reason: "is empty: give an address such as user@example.com" })
-  }
-  if (address.includes("<") || address.includes(">")) {
-    return new InvalidInputError({
-      field,
-      reason: `${
-        describeValue(address)
-      } contains "<" or ">": give the bare address (user@example.com), not a name or a bracketed path`
-    })
-  }
-  if (/^\s|\s$/.test(address)) {
-    return new InvalidInputError({ field, reason: `${describeValue(address)} has leading or trailing white space` })
-  }
-  const octets = encoder.encode(address).length
-  if (octets > maxPathOctets) {
-    return new InvalidInputError({
-      field,
-      reason: `is ${octets} octets long; RFC 5321 allows at most ${maxPathOctets}`
-    })
-  }
-  return undefined
-}
 
 /**
  * Checks the EHLO name: a domain or an address literal, one word.
@@ -103,24 +42,6 @@ export const xtext = (value: string): string => {
       : `+${byte.toString(16).toUpperCase().padStart(2, "0")}`
   }
   return out
-}
-
-/**
- * Delivery status notification requests (RFC 3461), used when the server
- * offers DSN.
- *
- * @since 0.1.0
- * @category models
- */
-export interface DsnOptions {
-  /** Return the full message or only its headers in a bounce. */
-  readonly ret?: "FULL" | "HDRS" | undefined
-  /** The envelope identifier reported back in notifications. */
-  readonly envid?: string | undefined
-  /** When to notify: "NEVER", or any of "SUCCESS", "FAILURE", "DELAY". */
-  readonly notify?: ReadonlyArray<"NEVER" | "SUCCESS" | "FAILURE" | "DELAY"> | undefined
-  /** Report the original recipient as given (ORCPT); default true. */
-  readonly orcpt?: boolean | undefined
 }
 
 /** @internal */
@@ -162,6 +83,37 @@ export interface MailParameters {
 }
 
 /** @internal */
+export const ehlo = (name: string): string => `EHLO ${name}\r\n`
+
+/** @internal */
+export const helo = (name: string): string => `HELO ${name}\r\n`
+
+/** @internal */
+export const startTls = "STARTTLS\r\n"
+
+/** AUTH with the initial response when the mechanism has one (RFC 4954 §4). @internal */
+export const auth = (mechanism: string, initialResponse: string | undefined): string =>
+  initialResponse === undefined ? `AUTH ${mechanism}\r\n` : `AUTH ${mechanism} ${initialResponse}\r\n`
+
+/** The answer to a 334 challenge: one base64 line. @internal */
+export const authResponse = (response: string): string => `${response}\r\n`
+
+/** @internal */
+export const data = "DATA\r\n"
+
+/** @internal */
+export const bdat = (length: number, last: boolean): string => `BDAT ${length}${last ? " LAST" : ""}\r\n`
+
+/** @internal */
+export const rset = "RSET\r\n"
+
+/** @internal */
+export const noop = "NOOP\r\n"
+
+/** @internal */
+export const quit = "QUIT\r\n"
+
+/** @internal */
 export const mailFrom = (from: string, params: MailParameters): string => {
   let line = `MAIL FROM:<${from}>`
   if (params.size !== undefined) line += ` SIZE=${Math.floor(params.size)}`
@@ -200,7 +152,7 @@ export const checkEnvelope = (envelope: {
     return new InvalidInputError({ field: "to", reason: "is empty: give at least one recipient" })
   }
   for (const to of envelope.to) {
-    const invalid = checkAddress("to", to, { allowEmpty: false })
+    const invalid = checkAddress("to", to)
     if (invalid !== undefined) return invalid
   }
   const dsn = checkDsn(envelope.dsn)

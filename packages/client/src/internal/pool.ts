@@ -2,30 +2,20 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import type { PoolOptions } from "../SmtpClient.js"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 
 /**
- * Connection pooling. A send borrows a connection and runs its transaction
- * on its own fiber; when another send is waiting, its MAIL/RCPT/DATA ride
- * behind the current body's end (RFC 2920 §3.1) and the connection passes
- * straight to it, so a busy connection needs one round trip per message.
- *
- * @since 0.1.0
- * @category models
+ * Connection pooling. A send borrows a connection for its transaction
+ * (`use`) and gives it back once. When another send is waiting, its MAIL,
+ * RCPT and DATA ride behind the current body's end (RFC 2920 §3.1) and the
+ * connection passes straight to it, so a busy connection needs one round
+ * trip per message.
  */
-export interface PoolOptions {
-  /** Connections open at most at once (default 5). */
-  readonly maxConnections?: number | undefined
-  /** Messages on one connection before it is replaced (default 100). */
-  readonly maxMessagesPerConnection?: number | undefined
-  /** How long an unused connection stays open (default 30 seconds). */
-  readonly idleTimeToLive?: Duration.DurationInput | undefined
-  /** A connection idle at least this long is checked with NOOP before reuse (default 5 seconds). */
-  readonly checkIdleAfter?: Duration.DurationInput | undefined
-}
 
-interface Connection {
+/** One pooled connection. */
+interface Pooled {
   readonly session: SmtpProtocol.Session
   readonly scope: Scope.CloseableScope
   messages: number
@@ -36,34 +26,22 @@ interface Connection {
 type Grant =
   | {
     readonly _tag: "Connection"
-    readonly connection: Connection
-    /** Straight from the previous send: its commands may already be on the wire behind that body. */
+    readonly pooled: Pooled
+    /** Straight from the previous send: this send's commands may already be on the wire behind that body. */
     readonly handedOver: boolean
   }
   | { readonly _tag: "Open" }
 
 const openGrant: Grant = { _tag: "Open" }
 
+/** A send waiting for a connection. */
 interface Waiter {
-  readonly mail: SmtpProtocol.Envelope<unknown>
+  readonly message: SmtpProtocol.Outgoing<unknown>
   resume: ((grant: Effect.Effect<Grant>) => void) | undefined
-  /** Set when handed something; `consumed` once the send took it. */
+  /** Set when handed something; `claimed` once the send took it. */
   granted: Grant | undefined
-  consumed: boolean
+  claimed: boolean
   cancelled: boolean
-}
-
-/** What a running send holds, for its release. */
-interface Held {
-  connection: Connection | undefined
-  /** The waiter whose commands may ride behind this message. */
-  next: Waiter | undefined
-  /** Handed straight over by the previous send, whose body may carry this one's commands. */
-  readonly handedOver: boolean
-  /** The transaction began: from here the session knows whether it is in step. */
-  started: boolean
-  /** The connection was passed on (or retired) already. */
-  released: boolean
 }
 
 /** First in, first out, without `Array.shift`'s copying on long lines. */
@@ -91,22 +69,29 @@ class Line<A> {
   }
 }
 
+/**
+ * A pool: `use(message, transaction)` lends a connection to `transaction`
+ * with the message whose commands may ride behind this one's body, and takes
+ * it back once the transaction ends.
+ *
+ * @internal
+ */
+export interface Pool {
+  readonly use: <A, E>(
+    message: SmtpProtocol.Outgoing<unknown>,
+    transaction: (
+      session: SmtpProtocol.Session,
+      next: SmtpProtocol.Outgoing<unknown> | undefined
+    ) => Effect.Effect<A, E>
+  ) => Effect.Effect<A, E | SmtpError>
+}
+
 /** @internal */
-export const make = <R>(
+export const make = (
   options: PoolOptions,
-  openSession: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope>,
-  /**
-   * Runs one message. `sent` is to be run as soon as the session is done
-   * with it (before telemetry and results): the connection then passes on
-   * while this send finishes its bookkeeping.
-   */
-  transaction: (
-    session: SmtpProtocol.Session,
-    mail: SmtpProtocol.Envelope<unknown>,
-    next: SmtpProtocol.Envelope<unknown> | undefined,
-    sent: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
-  ) => Effect.Effect<R, unknown>
-) =>
+  /** Opens a connected, authenticated session in the given scope. */
+  openSession: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope>
+): Effect.Effect<Pool, never, Scope.Scope> =>
   Effect.gen(function*() {
     const maxConnections = Math.max(1, options.maxConnections ?? 5)
     const maxMessages = Math.max(1, options.maxMessagesPerConnection ?? 100)
@@ -116,7 +101,7 @@ export const make = <R>(
     const poolScope = yield* Effect.scope
 
     /** Free connections, the most recently used last: busy ones stay warm, the rest idle out. */
-    const idle: Array<Connection> = []
+    const idle: Array<Pooled> = []
     const line = new Line<Waiter>()
     /** Connections open or being opened. */
     let places = 0
@@ -145,17 +130,17 @@ export const make = <R>(
     }
 
     /** Closes a connection (QUIT when it is still in step) without holding up the send that used it. */
-    const retire = (connection: Connection): Effect.Effect<void> =>
-      Effect.asVoid(Effect.forkIn(Effect.uninterruptible(Scope.close(connection.scope, Exit.void)), poolScope))
+    const retire = (pooled: Pooled): Effect.Effect<void> =>
+      Effect.asVoid(Effect.forkIn(Effect.uninterruptible(Scope.close(pooled.scope, Exit.void)), poolScope))
 
     /** A connection in step and free: to the next waiter, or to the idle list. */
-    const putBack = (connection: Connection): void => {
+    const putBack = (pooled: Pooled): void => {
       const waiter = closed ? undefined : nextWaiter()
       if (waiter !== undefined) {
-        give(waiter, { _tag: "Connection", connection, handedOver: true })
+        give(waiter, { _tag: "Connection", pooled, handedOver: true })
         return
       }
-      idle.push(connection)
+      idle.push(pooled)
       const wake = wakeReaper
       wakeReaper = undefined
       wake?.()
@@ -164,8 +149,8 @@ export const make = <R>(
     const acquire = (waiter: Waiter): Effect.Effect<Grant> =>
       Effect.suspend(() => {
         if (closed) return Effect.interrupt
-        const connection = idle.pop()
-        if (connection !== undefined) return Effect.succeed({ _tag: "Connection", connection, handedOver: false })
+        const pooled = idle.pop()
+        if (pooled !== undefined) return Effect.succeed({ _tag: "Connection", pooled, handedOver: false })
         if (places < maxConnections) {
           places++
           return Effect.succeed(openGrant)
@@ -189,10 +174,10 @@ export const make = <R>(
       waiter.cancelled = true
       waiter.resume = undefined
       const grant = waiter.granted
-      if (grant === undefined || waiter.consumed) return Effect.void
-      waiter.consumed = true
+      if (grant === undefined || waiter.claimed) return Effect.void
+      waiter.claimed = true
       freePlace()
-      return grant._tag === "Open" ? Effect.void : retire(grant.connection)
+      return grant._tag === "Open" ? Effect.void : retire(grant.pooled)
     }
 
     const open = Effect.gen(function*() {
@@ -201,104 +186,109 @@ export const make = <R>(
         Scope.extend(openSession, scope),
         (cause) => Scope.close(scope, Exit.failCause(cause))
       )
-      const connection: Connection = { session, scope, messages: 0, lastUsed: clock.unsafeCurrentTimeMillis() }
-      return connection
+      const pooled: Pooled = { session, scope, messages: 0, lastUsed: clock.unsafeCurrentTimeMillis() }
+      return pooled
     })
 
     /** Whether a connection that sat idle still answers. */
-    const stillAlive = (connection: Connection): Effect.Effect<boolean> =>
-      clock.unsafeCurrentTimeMillis() - connection.lastUsed < checkIdleAfter
+    const stillAlive = (pooled: Pooled): Effect.Effect<boolean> =>
+      clock.unsafeCurrentTimeMillis() - pooled.lastUsed < checkIdleAfter
         ? Effect.succeed(true)
-        : Effect.isSuccess(connection.session.noop)
+        : Effect.isSuccess(pooled.session.noop)
 
-    /** The transaction on a connection, and the next waiter's commands behind it. */
-    const carry = (connection: Connection, held: Held, mail: SmtpProtocol.Envelope<unknown>) => {
-      const next = connection.messages + 1 < maxMessages ? nextWaiter() : undefined
-      held.next = next
-      held.started = true
-      return transaction(connection.session, mail, next?.mail, (exit) => release(held, exit))
-    }
-
-    const run = (grant: Grant, held: Held, mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> => {
+    /** A connection for a send: handed over, idle and checked, or opened now. */
+    const ready = (grant: Grant, loan: Loan): Effect.Effect<Pooled, SmtpError> => {
       // Straight from the previous send: in use a moment ago, no check needed.
-      if (grant._tag === "Connection" && held.handedOver) return carry(grant.connection, held, mail)
+      if (grant._tag === "Connection" && grant.handedOver) return Effect.succeed(grant.pooled)
       return Effect.gen(function*() {
-        let connection = grant._tag === "Connection" ? grant.connection : undefined
-        if (connection !== undefined && !(yield* stillAlive(connection))) {
+        const checked = grant._tag === "Connection" ? grant.pooled : undefined
+        if (checked !== undefined && (yield* stillAlive(checked))) return checked
+        if (checked !== undefined) {
           // Dead while idle: replaced in the same place.
-          held.connection = undefined
-          yield* Scope.close(connection.scope, Exit.void)
-          connection = undefined
+          loan.pooled = undefined
+          yield* Scope.close(checked.scope, Exit.void)
         }
-        if (connection === undefined) {
-          connection = yield* open
-          held.connection = connection
-        }
-        return yield* carry(connection, held, mail)
+        const opened = yield* open
+        loan.pooled = opened
+        return opened
       })
     }
 
-    /** After a send: the connection passes on (to the send whose commands ride behind, if any) or retires. */
-    const release = (held: Held, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    /** What one send holds, for the connection's return. */
+    interface Loan {
+      pooled: Pooled | undefined
+      /** The waiter whose commands may ride behind this message. */
+      next: Waiter | undefined
+      /** Handed straight over by the previous send, whose body may carry this one's commands. */
+      readonly handedOver: boolean
+      /** The transaction began: from here the session knows whether it is in step. */
+      started: boolean
+    }
+
+    /**
+     * The connection back from a send: it passes on (to the send whose
+     * commands ride behind, if any), goes idle, or retires. Runs once per
+     * send, as soon as the session is done with the message.
+     */
+    const takeBack = (loan: Loan, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (held.released) return Effect.void
-        held.released = true
-        const { connection, next } = held
-        if (connection === undefined) {
+        const { pooled, next } = loan
+        if (pooled === undefined) {
           // Never opened (failed or interrupted): the place goes on.
           freePlace()
           return Effect.void
         }
-        return Effect.flatMap(
-          connection.session.broken,
-          (broken) =>
-            Effect.flatMap(connection.session.interrupted, (interrupted) => {
-              connection.messages++
-              connection.lastUsed = clock.unsafeCurrentTimeMillis()
-              // A connection that failed, was interrupted mid-exchange, or has
-              // carried its share is never handed out again. Nor is one whose
-              // next send is gone, or never began, while its commands may be
-              // in flight.
-              const unusable = broken !== undefined || interrupted || closed ||
-                connection.messages >= maxMessages || next?.cancelled === true ||
-                (held.handedOver && !held.started && Exit.isInterrupted(exit))
-              if (!unusable) {
-                if (next === undefined) {
-                  putBack(connection)
-                  return Effect.void
-                }
-                give(next, { _tag: "Connection", connection, handedOver: true })
-                // The next send's body goes out first; this one's bookkeeping
-                // then overlaps the server's work on it.
-                return Effect.yieldNow()
+        const { session } = pooled
+        return Effect.flatMap(session.broken, (broken) =>
+          Effect.flatMap(session.interrupted, (interrupted) => {
+            pooled.messages++
+            pooled.lastUsed = clock.unsafeCurrentTimeMillis()
+            // A connection that failed, was interrupted mid-exchange, or has
+            // carried its share is never handed out again. Nor is one whose
+            // next send is gone, or never began, while its commands may be in
+            // flight.
+            const unusable = broken !== undefined || interrupted || closed ||
+              pooled.messages >= maxMessages || next?.cancelled === true ||
+              (loan.handedOver && !loan.started && Exit.isInterrupted(exit))
+            if (!unusable) {
+              if (next === undefined) {
+                putBack(pooled)
+                return Effect.void
               }
-              if (next === undefined || next.cancelled || closed) {
-                if (next !== undefined && !next.cancelled) {
-                  next.resume?.(Effect.interrupt)
-                }
-                freePlace()
-              } else {
-                // The send behind opens a fresh connection in this one's place.
-                give(next, openGrant)
-              }
-              return retire(connection)
-            })
-        )
+              give(next, { _tag: "Connection", pooled, handedOver: true })
+              // The next send's body goes out first; this one's bookkeeping
+              // then overlaps the server's work on it.
+              return Effect.yieldNow()
+            }
+            if (next === undefined || next.cancelled || closed) {
+              if (next !== undefined && !next.cancelled) next.resume?.(Effect.interrupt)
+              freePlace()
+            } else {
+              // The send behind opens a fresh connection in this one's place.
+              give(next, openGrant)
+            }
+            return retire(pooled)
+          }))
       })
 
-    const submit = (mail: SmtpProtocol.Envelope<unknown>): Effect.Effect<R, unknown> =>
+    const use: Pool["use"] = (message, transaction) =>
       Effect.uninterruptibleMask((restore) => {
-        const waiter: Waiter = { mail, resume: undefined, granted: undefined, consumed: false, cancelled: false }
+        const waiter: Waiter = { message, resume: undefined, granted: undefined, claimed: false, cancelled: false }
         return Effect.flatMap(restore(acquire(waiter)), (grant) => {
-          waiter.consumed = true
-          const held: Held = {
-            connection: grant._tag === "Connection" ? grant.connection : undefined,
+          waiter.claimed = true
+          const loan: Loan = {
+            pooled: grant._tag === "Connection" ? grant.pooled : undefined,
             next: undefined,
-            handedOver: grant._tag === "Connection" ? grant.handedOver : false,
-            started: false,
-            released: false
+            handedOver: grant._tag === "Connection" && grant.handedOver,
+            started: false
           }
-          return Effect.onExit(restore(run(grant, held, mail)), (exit) => release(held, exit))
+          const lent = Effect.flatMap(ready(grant, loan), (pooled) => {
+            const next = pooled.messages + 1 < maxMessages ? nextWaiter() : undefined
+            loan.next = next
+            loan.started = true
+            return transaction(pooled.session, next?.message)
+          })
+          return Effect.onExit(restore(lent), (exit) => takeBack(loan, exit))
         })
       })
 
@@ -330,12 +320,12 @@ export const make = <R>(
         }
         const closing = idle.splice(0)
         places -= closing.length
-        return Effect.forEach(closing, (connection) => Scope.close(connection.scope, Exit.void), {
+        return Effect.forEach(closing, (pooled) => Scope.close(pooled.scope, Exit.void), {
           concurrency: "unbounded",
           discard: true
         })
       })
     )
 
-    return { submit }
+    return { use }
   })

@@ -1,21 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as LogLevel from "effect/LogLevel"
+import type { ProtocolLogOptions } from "../SmtpProtocol.js"
 import { render, type Reply } from "./reply.js"
-
-/**
- * The opt-in protocol log: every command as `C: ...` and every reply as
- * `S: ...` on Effect's Logger. AUTH payloads are always redacted, and message
- * bodies are summarised unless `body` is set.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ProtocolLogOptions {
-  /** The level of each line (default "Info"). */
-  readonly level?: LogLevel.Literal | undefined
-  /** Log the message bodies too (default false: only their size). */
-  readonly body?: boolean | undefined
-}
 
 /** @internal */
 export interface ProtocolLog {

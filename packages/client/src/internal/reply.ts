@@ -1,17 +1,7 @@
 import { SmtpProtocolError } from "../SmtpError.js"
+import type { Reply } from "../SmtpProtocol.js"
 
-/**
- * A complete server reply (RFC 5321 §4.2).
- *
- * @internal
- */
-export interface Reply {
-  readonly code: number
-  /** The enhanced status code (RFC 3463) of the first line, e.g. `5.1.1`. */
-  readonly enhancedCode: string | undefined
-  /** The text of each line, without the code, separator or enhanced code. */
-  readonly lines: ReadonlyArray<string>
-}
+export type { Reply }
 
 /**
  * Limits that keep a hostile server from making the client hang or grow

@@ -1,28 +1,10 @@
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
+import { checkText } from "../SmtpAddress.js"
 import { AuthenticationError, type InvalidInputError } from "../SmtpError.js"
-import { checkText } from "./commands.js"
+import type { Credentials } from "../SmtpProtocol.js"
 import { hmacMd5, toHex } from "./md5.js"
-
-/**
- * Credentials. Secrets are `Redacted`, so they print as `<redacted>` in logs,
- * spans and errors.
- *
- * @since 0.1.0
- * @category models
- */
-export type Credentials =
-  | {
-    readonly user: string
-    readonly password: Redacted.Redacted<string>
-    readonly mechanism?: "PLAIN" | "LOGIN" | "CRAM-MD5" | undefined
-  }
-  | {
-    readonly user: string
-    readonly accessToken: Redacted.Redacted<string>
-    readonly mechanism?: "XOAUTH2" | "OAUTHBEARER" | undefined
-  }
 
 /** Strongest first: a mechanism that never sends the password wins. */
 const passwordPreference = ["CRAM-MD5", "PLAIN", "LOGIN"] as const

@@ -5,24 +5,9 @@ import * as Option from "effect/Option"
 import * as RateLimiter from "effect/RateLimiter"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type { RateLimitOptions } from "../SmtpClient.js"
 import { DeliveryUnknownError, isSmtpError, type SmtpError, TimeoutError } from "../SmtpError.js"
-
-/**
- * Limits shared by every send of one client.
- *
- * @since 0.1.0
- * @category models
- */
-export interface RateLimitOptions {
-  /** At most this many messages per `interval` (e.g. Microsoft 365: 30 a minute). */
-  readonly messages?: number | undefined
-  readonly interval?: Duration.DurationInput | undefined
-  /**
-   * How long the whole client pauses after a "too many" reply (421, 432, 450,
-   * 451 or 454 saying too many, rate, limit or throttled). Default 30 seconds.
-   */
-  readonly backoff?: Duration.DurationInput | undefined
-}
+import type { DeliveryProgress } from "../SmtpProtocol.js"
 
 /** @internal */
 export interface SendPolicyOptions {
@@ -41,16 +26,6 @@ export const isThrottling = (error: unknown): boolean =>
   throttleText.test(error.serverMessage ?? "")
 
 /**
- * Where a send stands when its deadline strikes: past the end of the message,
- * the delivery is unknown.
- *
- * @internal
- */
-export interface Progress {
-  awaitingFinalReply: Effect.Effect<boolean>
-}
-
-/**
  * Wraps one send attempt with the client's policy: the rate limit, the
  * client-wide pause after a "too many" reply, retries of retryable failures,
  * and the overall deadline.
@@ -59,7 +34,7 @@ export interface Progress {
  */
 export const make = (options: SendPolicyOptions): Effect.Effect<
   <A, E>(
-    attempt: (progress: Progress) => Effect.Effect<A, E>,
+    attempt: (progress: DeliveryProgress) => Effect.Effect<A, E>,
     messageId: string | undefined
   ) => Effect.Effect<A, E | SmtpError>,
   never,
@@ -88,10 +63,15 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
           }))
         : Effect.void
 
-    return <A, E>(attempt: (progress: Progress) => Effect.Effect<A, E>, messageId: string | undefined) => {
-      const progress: Progress = { awaitingFinalReply: Effect.succeed(false) }
+    return <A, E>(attempt: (progress: DeliveryProgress) => Effect.Effect<A, E>, messageId: string | undefined) => {
+      // Where the latest attempt stands when the deadline strikes: past the
+      // end of the message, the delivery is unknown.
+      let progress: DeliveryProgress = { endWritten: false, replied: false }
       const attempted = Effect.tapError(
-        limiter === undefined ? attempt(progress) : limiter(attempt(progress)),
+        Effect.suspend(() => {
+          progress = { endWritten: false, replied: false }
+          return limiter === undefined ? attempt(progress) : limiter(attempt(progress))
+        }),
         pauseAfterThrottling
       )
       // Never paused (the usual case): no clock to read.
@@ -111,11 +91,12 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
         (result) =>
           Option.isSome(result)
             ? Effect.succeed(result.value)
-            : Effect.flatMap(progress.awaitingFinalReply, (unknown): Effect.Effect<never, SmtpError> => {
+            : Effect.suspend((): Effect.Effect<never, SmtpError> => {
               const timeout = new TimeoutError({
                 operation: "the send to complete (options.deadline)",
                 timeout: deadline
               })
+              const unknown = progress.endWritten && !progress.replied
               return Effect.fail(
                 unknown ? new DeliveryUnknownError({ cause: timeout, messageId, recipients: [] }) : timeout
               )

@@ -2,34 +2,8 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import type { TokenProviderCredentials } from "../SmtpClient.js"
 import { AuthenticationError } from "../SmtpError.js"
-
-/**
- * An OAuth2 access token and, when the issuer says, how long it lives.
- *
- * @since 0.1.0
- * @category models
- */
-export interface OAuthToken {
-  readonly accessToken: Redacted.Redacted<string>
-  readonly expiresIn?: Duration.DurationInput | undefined
-}
-
-/**
- * Credentials whose token comes from an effect (a refresh-token grant, a
- * service account, ...). Any failure of the provider is reported as an
- * `AuthenticationError` ("TokenUnavailable").
- *
- * @since 0.1.0
- * @category models
- */
-export interface TokenProviderCredentials {
-  readonly user: string
-  readonly tokenProvider: Effect.Effect<OAuthToken, unknown>
-  readonly mechanism?: "XOAUTH2" | "OAUTHBEARER" | undefined
-  /** Refresh this long before the token expires (default 1 minute). */
-  readonly refreshBefore?: Duration.DurationInput | undefined
-}
 
 interface Cached {
   readonly token: Redacted.Redacted<string>

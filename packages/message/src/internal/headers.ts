@@ -1,4 +1,4 @@
-import { SmtpError } from "@effect-smtp/client"
+import { SmtpAddress, SmtpError } from "@effect-smtp/client"
 import * as Either from "effect/Either"
 import libmime from "libmime"
 
@@ -15,39 +15,19 @@ const fail = (field: string, reason: string): Result<never> =>
   Either.left(new SmtpError.InvalidInputError({ field, reason }))
 
 /**
- * C0 controls (CR, LF, NUL, TAB, ...), DEL and C1 controls (NEL among them),
- * and the Unicode line and paragraph separators: anything a reader could take
- * for the end of a line.
+ * One line of header text: no control character, line separator or damaged
+ * UTF-16, by the client's own checker (`SmtpAddress`), so a header can never
+ * be ended early.
+ *
+ * @internal
  */
-const controlCharacter = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
-
-/** A UTF-16 surrogate without its other half: it has no UTF-8 form, and would silently become U+FFFD. */
-const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
-/** @internal */
 export const checkText = (field: string, value: string): Result<string> => {
-  const lone = loneSurrogate.exec(value)
-  if (lone !== null) {
-    return fail(
-      field,
-      `contains an unpaired UTF-16 surrogate at position ${lone.index}, which has no UTF-8 form: the text is damaged`
-    )
-  }
-  const match = controlCharacter.exec(value)
-  if (match === null) return Either.right(value)
-  const at = match.index
-  return fail(
-    field,
-    `contains the control character ${SmtpError.describeValue(value.charAt(at))} at position ${at} in ${
-      SmtpError.describeValue(value)
-    }; header text must be a single line without CR, LF or other control characters, which could inject headers`
-  )
+  const invalid = SmtpAddress.checkText(field, value)
+  return invalid === undefined ? Either.right(value) : Either.left(invalid)
 }
 
-const utf8 = new TextEncoder()
-
 /** @internal */
-export const octets = (text: string): number => utf8.encode(text).length
+export const octets = SmtpAddress.octets
 
 /** RFC 5322 §3.6.8: a field name is printable US-ASCII except the colon. */
 const fieldName = /^[\u0021-\u0039\u003b-\u007e]+$/
@@ -91,52 +71,16 @@ export const checkHeaderName = (field: string, name: string): Result<string> => 
   return Either.right(name)
 }
 
-/** RFC 5322 atext, plus any non-ASCII character for RFC 6532 addresses. */
-const localPart = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+(\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+)*$/
-const domainName = /^[A-Za-z0-9\-\u0080-\uffff]+(\.[A-Za-z0-9\-\u0080-\uffff]+)*$/
-const addressLiteral = /^\[[\u0021-\u005a\u005e-\u007e]+\]$/
-
-/** RFC 5321 §4.5.3.1.3: a path is at most 256 octets, the address 254 of them. */
-const maxAddressOctets = 254
-
 /**
- * Checks one mailbox address: `local@domain`, with a dot-atom local part and
- * a domain name or address literal. Quoted local parts are not accepted: they
- * are rare, and their quotes and spaces would need care in every header.
+ * One mailbox address, by the same checker the client applies to the
+ * envelope (`SmtpAddress.checkAddress`): what a header names, MAIL FROM and
+ * RCPT TO accept.
  *
  * @internal
  */
 export const checkAddress = (field: string, address: string): Result<string> => {
-  const control = checkText(field, address)
-  if (Either.isLeft(control)) return control
-  if (address.length === 0) return fail(field, "is empty: give an address such as user@example.com")
-  if (address.includes("<") || address.includes(">")) {
-    return fail(
-      field,
-      `${
-        SmtpError.describeValue(address)
-      } contains "<" or ">": give the bare address, and a display name as { name, address }`
-    )
-  }
-  if (/\s/.test(address)) {
-    return fail(field, `${SmtpError.describeValue(address)} contains white space: give the bare address`)
-  }
-  const at = address.lastIndexOf("@")
-  const local = at === -1 ? "" : address.slice(0, at)
-  const domain = at === -1 ? "" : address.slice(at + 1)
-  if (!localPart.test(local) || !(domainName.test(domain) || addressLiteral.test(domain))) {
-    return fail(
-      field,
-      `${
-        SmtpError.describeValue(address)
-      } is not an address of the form user@example.com (quoted local parts and comments are not supported)`
-    )
-  }
-  const size = octets(address)
-  if (size > maxAddressOctets) {
-    return fail(field, `is ${size} octets long; RFC 5321 allows at most ${maxAddressOctets}`)
-  }
-  return Either.right(address)
+  const invalid = SmtpAddress.checkAddress(field, address)
+  return invalid === undefined ? Either.right(address) : Either.left(invalid)
 }
 
 /**

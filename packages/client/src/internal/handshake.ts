@@ -1,0 +1,121 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { AuthenticationError, SmtpCommandError, type SmtpError, TlsError } from "../SmtpError.js"
+import type * as SmtpProtocol from "../SmtpProtocol.js"
+import * as Capabilities from "./capabilities.js"
+import * as commands from "./commands.js"
+import { type Reply, text } from "./reply.js"
+import * as sasl from "./sasl.js"
+import type { Wire } from "./wire.js"
+
+/**
+ * Opening a session, top to bottom: the greeting, EHLO (HELO for a server
+ * without extensions), STARTTLS as the security mode asks and EHLO again;
+ * then AUTH, when the client has credentials.
+ */
+
+/** What a session knows once it is open. @internal */
+export interface Opened {
+  readonly greeting: Reply
+  readonly capabilities: Capabilities.Capabilities
+}
+
+const commandError = (command: string, reply: Reply): SmtpCommandError =>
+  new SmtpCommandError({
+    command,
+    statusCode: reply.code,
+    enhancedStatusCode: reply.enhancedCode,
+    serverMessage: text(reply)
+  })
+
+/** @internal */
+export const open = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName: string): Effect.Effect<
+  Opened,
+  SmtpError
+> =>
+  Effect.gen(function*() {
+    const { timeouts } = options
+    const greeting = yield* wire.reply({ timeout: timeouts.greeting, operation: "the server greeting" })
+    if (greeting.code !== 220) return yield* wire.fail(commandError("greeting", greeting))
+    const plaintext = yield* ehlo(wire, options, ehloName)
+    const unavailable = new TlsError({ reason: "StartTlsUnavailable", host: options.host, port: options.port })
+    switch (options.security) {
+      case "starttls":
+        if (!plaintext.startTls) return yield* unavailable
+        return { greeting, capabilities: yield* startTls(wire, options, ehloName) }
+      case "starttls-if-available":
+        if (plaintext.startTls) return { greeting, capabilities: yield* startTls(wire, options, ehloName) }
+        // Without TLS the credentials would cross the network in the clear.
+        if (options.credentialsFollow) return yield* unavailable
+        return { greeting, capabilities: plaintext }
+      default:
+        return { greeting, capabilities: plaintext }
+    }
+  })
+
+/** EHLO, or HELO for a server that does not know it (RFC 5321 §3.2). */
+const ehlo = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName: string) =>
+  Effect.gen(function*() {
+    const wait = { timeout: options.timeouts.command, operation: "EHLO" }
+    const reply = yield* wire.command(commands.ehlo(ehloName), wait)
+    if (reply.code === 250) return Capabilities.fromEhlo(reply)
+    if (reply.code === 500 || reply.code === 502 || reply.code === 504 || reply.code === 550) {
+      const helo = yield* wire.command(commands.helo(ehloName), { ...wait, operation: "HELO" })
+      if (helo.code !== 250) return yield* Effect.fail(commandError("HELO", helo))
+      return Capabilities.none
+    }
+    return yield* Effect.fail(commandError("EHLO", reply))
+  })
+
+/** STARTTLS, the handshake, and EHLO again: what was learnt in plaintext is forgotten (RFC 3207 §4.2). */
+const startTls = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName: string) =>
+  Effect.gen(function*() {
+    const reply = yield* wire.command(commands.startTls, { timeout: options.timeouts.command, operation: "STARTTLS" })
+    if (reply.code !== 220) return yield* wire.fail(commandError("STARTTLS", reply))
+    yield* wire.startTls(
+      { ...options.tls, servername: options.tls?.servername ?? options.host },
+      options.timeouts.connect
+    )
+    return yield* ehlo(wire, options, ehloName)
+  })
+
+/** A hostile server could send 334 forever: the exchange has a bounded number of steps. */
+const maxChallenges = 8
+
+/** @internal */
+export const authenticate = (
+  wire: Wire,
+  session: {
+    readonly host: string
+    readonly port: number
+    readonly offered: ReadonlyArray<string>
+    readonly timeouts: SmtpProtocol.Timeouts
+  },
+  credentials: SmtpProtocol.Credentials
+): Effect.Effect<void, SmtpError> =>
+  Effect.gen(function*() {
+    const invalid = sasl.checkCredentials(credentials)
+    if (invalid !== undefined) return yield* invalid
+    const mechanism = sasl.choose(credentials, session.offered)
+    if (Either.isLeft(mechanism)) return yield* mechanism.left
+    const exchange = sasl.start(mechanism.right, credentials, { host: session.host, port: session.port })
+    const wait = { timeout: session.timeouts.command, operation: "AUTH" }
+    // What follows the verb is secret: the log shows only `AUTH <mechanism>` and `<redacted>`.
+    let reply = yield* wire.command(
+      commands.auth(exchange.mechanism, exchange.initialResponse),
+      wait,
+      exchange.initialResponse === undefined ? undefined : `AUTH ${exchange.mechanism}`
+    )
+    for (let step = 0; reply.code === 334 && step < maxChallenges; step++) {
+      reply = yield* wire.command(commands.authResponse(exchange.respond(text(reply))), wait, "")
+    }
+    if (reply.code !== 235) {
+      return yield* new AuthenticationError({
+        reason: "Rejected",
+        mechanism: exchange.mechanism,
+        statusCode: reply.code,
+        enhancedStatusCode: reply.enhancedCode,
+        serverMessage: text(reply)
+      })
+    }
+  })

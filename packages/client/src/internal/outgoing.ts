@@ -1,0 +1,46 @@
+import type * as Stream from "effect/Stream"
+import type * as SmtpProtocol from "../SmtpProtocol.js"
+import * as dataEncoder from "./dataEncoder.js"
+import * as slab from "./slab.js"
+
+/**
+ * A message body: bytes known up front, with what one scan of them found,
+ * or a stream.
+ *
+ * @internal
+ */
+export type Body<E> =
+  | { readonly _tag: "Known"; readonly bytes: Uint8Array; readonly facts: dataEncoder.Scan }
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, E> }
+
+/** @internal */
+export const body = <E>(content: SmtpProtocol.Message<E>["content"]): Body<E> => {
+  if (typeof content !== "string" && !(content instanceof Uint8Array)) return { _tag: "Stream", stream: content }
+  const bytes = typeof content === "string" ? slab.encode(content) : content
+  return { _tag: "Known", bytes, facts: dataEncoder.scan(bytes) }
+}
+
+/** @internal */
+export const TypeId: unique symbol = Symbol.for("@effect-smtp/client/Outgoing")
+
+/**
+ * A message with its body scanned once: what a session sends. The client
+ * makes one per send attempt before it waits for a connection, so the scan is
+ * not on the way from one message's final reply to the next one's body.
+ *
+ * @internal
+ */
+export interface Outgoing<E> extends SmtpProtocol.Outgoing<E> {
+  readonly body: Body<E>
+}
+
+/** @internal */
+export const make = <E>(message: SmtpProtocol.Message<E>): Outgoing<E> => ({
+  [TypeId]: TypeId,
+  message,
+  body: body(message.content)
+})
+
+/** The scanned form of what `Session.send` was given. @internal */
+export const of = <E>(message: SmtpProtocol.Message<E> | SmtpProtocol.Outgoing<E>): Outgoing<E> =>
+  TypeId in message ? message as Outgoing<E> : make(message)

@@ -1,0 +1,117 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { SmtpCommandError } from "../SmtpError.js"
+import type * as SmtpProtocol from "../SmtpProtocol.js"
+import type { Socket } from "../Socket.js"
+import * as commands from "./commands.js"
+import * as handshake from "./handshake.js"
+import * as outgoing from "./outgoing.js"
+import { text } from "./reply.js"
+import type { SessionState } from "./sessionState.js"
+import * as transaction from "./transaction.js"
+import * as wire from "./wire.js"
+
+/**
+ * `SmtpProtocol` over a `Socket`: connect, open the session (handshake), and
+ * hand out a `Session` whose every method is one exchange on the wire.
+ */
+
+/** Saying goodbye never holds a close longer than this. */
+const quitTimeoutCap = Duration.seconds(10)
+
+/** @internal */
+export const make = (socketTag: typeof Socket) =>
+  Effect.map(socketTag, (socket): SmtpProtocol.SmtpProtocolService => ({
+    connect: (options) =>
+      Effect.gen(function*() {
+        const ehloName = options.ehloName ?? "[127.0.0.1]"
+        const invalid = commands.checkEhloName(ehloName)
+        if (invalid !== undefined) return yield* invalid
+        const connection = yield* socket.connect({
+          host: options.host,
+          port: options.port,
+          tls: options.security === "tls" ? { ...options.tls, servername: options.tls?.servername } : undefined,
+          timeout: options.timeouts.connect
+        })
+        options.onTransport?.(connection.remoteAddress)
+        const line = yield* wire.make(connection, {
+          timeouts: Object.values(options.timeouts),
+          protocolLog: options.protocolLog
+        })
+        const opened = yield* handshake.open(line, options, ehloName)
+        const state: SessionState = {
+          wire: line,
+          host: options.host,
+          port: options.port,
+          timeouts: options.timeouts,
+          waits: transaction.waitsFor(options.timeouts),
+          clock: yield* Effect.clock,
+          greeting: opened.greeting,
+          capabilities: opened.capabilities,
+          ahead: undefined,
+          current: undefined
+        }
+        return session(state)
+      })
+  }))
+
+const session = (state: SessionState): SmtpProtocol.Session => {
+  const { wire: line } = state
+  const command = { timeout: state.timeouts.command, operation: "NOOP" }
+  return {
+    host: state.host,
+    port: state.port,
+    remoteAddress: line.connection.remoteAddress,
+    greeting: state.greeting,
+    capabilities: Effect.succeed(state.capabilities),
+    isTls: line.connection.isTls,
+    broken: Effect.sync(line.broken),
+    interrupted: Effect.sync(line.interrupted),
+    awaitingFinalReply: Effect.sync(() =>
+      state.current !== undefined && state.current.endWritten && !state.current.replied
+    ),
+    authenticate: (credentials) =>
+      line.exchange(handshake.authenticate(line, {
+        host: state.host,
+        port: state.port,
+        offered: state.capabilities.auth,
+        timeouts: state.timeouts
+      }, credentials)),
+    send: (message, options) =>
+      line.exchange(transaction.send(state, outgoing.of(message), {
+        next: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
+        progress: options?.progress,
+        beforeEndOfData: options?.beforeEndOfData
+      })),
+    rset: line.exchange(transaction.rset(state)),
+    noop: line.exchange(Effect.flatMap(line.command(commands.noop, command), (reply) =>
+      reply.code === 250
+        ? Effect.void
+        : Effect.fail(
+          new SmtpCommandError({
+            command: "NOOP",
+            statusCode: reply.code,
+            enhancedStatusCode: reply.enhancedCode,
+            serverMessage: text(reply)
+          })
+        ))),
+    quit: Effect.gen(function*() {
+      // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
+      if (line.broken() !== undefined || line.interrupted() || state.ahead !== undefined) return
+      // Quit usually runs in a finalizer, which is uninterruptible: there a
+      // timeout cannot stop the wait for the reply, so a silent server would
+      // hold the close (and connection.duration) forever. In a child fiber of
+      // its own, only the timeout can end it: an interruption pending on the
+      // caller (a pool shutting down) neither skips the goodbye nor hangs it.
+      const goodbye = yield* Effect.fork(Effect.interruptible(
+        line.command(commands.quit, {
+          timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
+          operation: "QUIT"
+        })
+      ))
+      yield* Effect.exit(Fiber.join(goodbye))
+      yield* line.connection.close
+    })
+  }
+}

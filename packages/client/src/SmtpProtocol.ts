@@ -202,6 +202,14 @@ export interface ConnectOptions {
   readonly protocolLog?: boolean | ProtocolLogOptions | undefined
   /** Told the peer's IP as soon as the transport connects (for telemetry). */
   readonly onTransport?: ((remoteAddress: string) => void) | undefined
+  /**
+   * Let the next message's MAIL, RCPT and DATA ride behind a body's end
+   * (RFC 2920 §3.1; default true). Some servers refuse such commands since
+   * the 2023 SMTP smuggling advisories: the session then sends the refused
+   * message again on its own and stops grouping, and tells `onPipelineAfterDataRefused`.
+   */
+  readonly pipelineAfterData?: boolean | undefined
+  readonly onPipelineAfterDataRefused?: (() => void) | undefined
 }
 
 /**
@@ -235,6 +243,14 @@ export interface Message<E = never> extends Envelope {
    * result lists the refused), or "abort" the transaction with RSET.
    */
   readonly partialDelivery?: "send" | "abort" | undefined
+  /**
+   * Send lines longer than 998 octets as they are. By default such a message
+   * fails with `InvalidInputError` before any byte is written (RFC 5322
+   * §2.1.1): servers fold such lines (breaking signatures) or refuse the
+   * message. Encode the body instead (quoted-printable or base64, as
+   * `@effect-smtp/message` does).
+   */
+  readonly allowLongLines?: boolean | undefined
 }
 
 /**

@@ -299,6 +299,12 @@ export interface SmtpServerConfig {
   readonly rcpt?: ((address: string) => string | undefined) | undefined
   /** Accepted credentials for AUTH PLAIN and LOGIN; for XOAUTH2 the password is the valid token. */
   readonly credentials?: { readonly user: string; readonly password: string } | undefined
+  /**
+   * Refuse commands that arrive behind a body's final dot (RFC 2920 §3.1
+   * allows them; some servers refuse them since the 2023 SMTP smuggling
+   * advisories): each is answered `503 5.5.1 Bad sequence of commands`.
+   */
+  readonly refusePipelinedAfterData?: boolean | undefined
 }
 
 /**
@@ -313,8 +319,11 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
   readonly commands: ReadonlyArray<string>
   /** Bodies whose end arrived with the next command already behind it (RFC 2920 §3.1). */
   readonly pipelinedAfterBody: () => number
+  /** Commands refused for arriving behind a final dot (`refusePipelinedAfterData`). */
+  readonly refusedAfterData: () => number
 } => {
   let pipelinedAfterBody = 0
+  let refusedAfterData = 0
   const received: Array<ReceivedMessage> = []
   const commands: Array<string> = []
   const capabilities = config.capabilities ??
@@ -363,10 +372,17 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
           }
           yield* server.send("354 go ahead\r\n")
           const raw = yield* server.readData
-          if (yield* server.hasPending) pipelinedAfterBody++
+          const behind = yield* server.hasPending
+          if (behind) pipelinedAfterBody++
           received.push({ from, to, data: unstuff(raw), via: "DATA" })
           reset()
           yield* server.send("250 2.0.0 Ok: queued as TEST1\r\n")
+          while (config.refusePipelinedAfterData && (yield* server.hasPending)) {
+            const early = yield* server.readLine
+            commands.push(early)
+            refusedAfterData++
+            yield* server.send("503 5.5.1 Bad sequence of commands - pipelined after end of DATA\r\n")
+          }
         } else if (verb === "BDAT") {
           const [, size, last] = line.split(" ")
           chunks.push(yield* server.readBytes(Number(size)))
@@ -390,7 +406,13 @@ export const smtpServer = (config: SmtpServerConfig = {}): {
         }
       }
     })
-  return { script, received, commands, pipelinedAfterBody: () => pipelinedAfterBody }
+  return {
+    script,
+    received,
+    commands,
+    pipelinedAfterBody: () => pipelinedAfterBody,
+    refusedAfterData: () => refusedAfterData
+  }
 }
 
 const authenticate = (

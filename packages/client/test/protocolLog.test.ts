@@ -71,4 +71,50 @@ describe("protocol log", () => {
     Effect.gen(function*() {
       expect(yield* logOf("PLAIN", undefined)).toEqual([])
     }))
+
+  it.effect("pooled and pipelined: the log shows what was written in the order it was written (the body, then the next message's commands behind it)", () =>
+    Effect.gen(function*() {
+      const lines: Array<string> = []
+      const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
+      const send = (i: number) =>
+        SmtpClient.send({
+          from: "a@example.com",
+          to: [`r${i}@example.com`],
+          content: `Subject: ${i}\r\n\nbody ${i}\r\n`
+        })
+      yield* Effect.forEach([1, 2, 3], send, { concurrency: 3 }).pipe(
+        Effect.provide(
+          SmtpClient.layer({
+            host: "mail.test",
+            port: 25,
+            security: "none",
+            pool: { maxConnections: 1 },
+            protocolLog: { body: true }
+          })
+            .pipe(
+              Layer.provide(SmtpProtocol.layer),
+              Layer.provide(TestSocket.layer(server.script)),
+              Layer.provide(SmtpMetrics.layerNoop)
+            )
+        ),
+        Effect.provide(Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ message }) => {
+            const text = Array.isArray(message) ? message.join(" ") : String(message)
+            lines.push(...text.split("\n"))
+          })
+        ))
+      )
+      // The client's lines, in order: each body (ending with ".") is followed by the next message's MAIL.
+      const client = lines.filter((l) => l.startsWith("C: "))
+      const body1 = client.indexOf("C: body 1")
+      const mail2 = client.indexOf("C: MAIL FROM:<a@example.com>", body1)
+      expect(server.pipelinedAfterBody()).toBeGreaterThan(0)
+      expect(body1).toBeGreaterThan(-1)
+      expect(client.slice(body1, mail2 + 1)).toEqual(["C: body 1", "C: .", "C: MAIL FROM:<a@example.com>"])
+      // And every MAIL is logged before that message's body.
+      for (const i of [1, 2, 3]) {
+        expect(client.indexOf(`C: RCPT TO:<r${i}@example.com>`)).toBeLessThan(client.indexOf(`C: body ${i}`))
+      }
+    }))
 })

@@ -12,6 +12,7 @@ import { type ClientFacts, type Outcome, SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as clientSpan from "./clientSpan.js"
 import * as commands from "./commands.js"
+import * as outgoing from "./outgoing.js"
 import * as pooling from "./pool.js"
 import * as sasl from "./sasl.js"
 import * as sendPolicy from "./sendPolicy.js"
@@ -39,6 +40,9 @@ export const resolve = (options: SmtpClient.Options): SmtpClient.ResolvedOptions
     protocolLog: options.protocolLog
   }
 }
+
+/** How long a client remembers that its server refuses commands pipelined behind the end of DATA. */
+const groupingLessonMillis = 60 * 60 * 1000
 
 const millisOf = (clock: Clock.Clock): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
 const nowMillis = Effect.clockWith((clock) => Effect.succeed(millisOf(clock)))
@@ -156,6 +160,13 @@ export const make = (
         ))
     }
 
+    /**
+     * Once a server refused commands pipelined behind the end of DATA, new
+     * sessions to it do not group them for a while, so they do not pay for
+     * the lesson again (the server may change its mind with its configuration).
+     */
+    let groupingRefusedUntil = 0
+
     /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
     const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
       let peerAddress: string | undefined = undefined
@@ -177,6 +188,10 @@ export const make = (
         credentialsFollow: resolved.auth !== undefined,
         onTransport: (address) => {
           peerAddress = address
+        },
+        pipelineAfterData: started >= groupingRefusedUntil,
+        onPipelineAfterDataRefused: () => {
+          groupingRefusedUntil = millisOf(clock) + groupingLessonMillis
         }
       }).pipe(
         Effect.onExit((exit) =>
@@ -270,11 +285,12 @@ export const make = (
         const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
           ? { ...given, partialDelivery: options.partialDelivery }
           : given
-        const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
+        // Scanned once, before any connection: its checks need no server, and
+        // the scan is then not on the way from one message's reply to the next body.
+        const message = outgoing.make(mail)
+        const invalid = commands.checkEnvelope(mail) ?? outgoing.check(message) ?? credentialsInvalid
         if (invalid !== undefined) return Effect.fail(invalid)
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
-          // Scanned now, while other messages may hold the connection, rather than between two of them.
-          const message = SmtpProtocol.outgoing(mail)
           // When and where the transaction began: its telemetry is recorded once it ends.
           let began: Began | undefined = undefined
           const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>

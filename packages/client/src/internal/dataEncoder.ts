@@ -18,6 +18,8 @@ export interface BodyEncoder {
   readonly write: (chunk: Uint8Array) => Uint8Array
   /** Ends the body: the trailing line break, plus `.CRLF` for DATA. */
   readonly end: () => Uint8Array
+  /** The first line so far longer than `maxLineOctets` (the line being written counts once it is too long). */
+  readonly longLine: () => LongLine | undefined
 }
 
 /**
@@ -28,6 +30,14 @@ export interface BodyEncoder {
 export const make = (stuffDots: boolean): BodyEncoder => {
   let atLineStart = true
   let pendingCR = false
+  /** Lines ended so far, and the octets of the one being written. */
+  let lines = 0
+  let lineOctets = 0
+  let long: LongLine | undefined = undefined
+  const lineEnded = () => {
+    lines++
+    lineOctets = 0
+  }
 
   const write = (chunk: Uint8Array): Uint8Array => {
     // Worst case every byte doubles (a lone break or a leading dot), plus a
@@ -40,6 +50,7 @@ export const make = (stuffDots: boolean): BodyEncoder => {
       out[o++] = CR
       out[o++] = LF
       atLineStart = true
+      lineEnded()
       if (chunk.length > 0 && chunk[0] === LF) i = 1
     }
     // Whole runs between line breaks are copied at once; the native indexOf
@@ -58,6 +69,8 @@ export const make = (stuffDots: boolean): BodyEncoder => {
         if (atLineStart && stuffDots && chunk[i] === DOT) out[o++] = DOT
         out.set(chunk.subarray(i, lineEnd), o)
         o += lineEnd - i
+        lineOctets += lineEnd - i
+        if (long === undefined && lineOctets > maxLineOctets) long = { line: lines + 1, octets: lineOctets }
         atLineStart = false
         i = lineEnd
       }
@@ -70,6 +83,7 @@ export const make = (stuffDots: boolean): BodyEncoder => {
       out[o++] = CR
       out[o++] = LF
       atLineStart = true
+      lineEnded()
       i += chunk[i] === CR && chunk[i + 1] === LF ? 2 : 1
     }
     return out.subarray(0, o)
@@ -84,12 +98,32 @@ export const make = (stuffDots: boolean): BodyEncoder => {
     return Uint8Array.from(tail)
   }
 
-  return { write, end }
+  return { write, end, longLine: () => long }
+}
+
+/**
+ * RFC 5322 §2.1.1 (and RFC 5321 §4.5.3.1.6): a line is at most 998 octets,
+ * its CRLF (and a dot doubled for DATA) not counted. Longer lines are folded
+ * or refused by some servers, which breaks signatures or loses the message.
+ *
+ * @internal
+ */
+export const maxLineOctets = 998
+
+/**
+ * The first line longer than `maxLineOctets`: its number (from 1) and length.
+ *
+ * @internal
+ */
+export interface LongLine {
+  readonly line: number
+  readonly octets: number
 }
 
 /**
  * What one pass over a whole message learns: its canonical size, whether it
- * has 8-bit bytes, and whether it is already what goes on the wire.
+ * has 8-bit bytes, whether it is already what goes on the wire, and its first
+ * over-long line.
  *
  * @internal
  */
@@ -103,6 +137,7 @@ export interface Scan {
   readonly leadingDot: boolean
   /** Empty, or ends with a line break. */
   readonly endsWithBreak: boolean
+  readonly longLine: LongLine | undefined
 }
 
 /** @internal */
@@ -112,17 +147,19 @@ export const scan = (body: Uint8Array): Scan => {
   let canonical = true
   let leadingDot = false
   let atLineStart = true
+  let lines = 0
+  let lineStart = 0
+  let longLine: LongLine | undefined = undefined
   for (let i = 0; i < body.length; i++) {
     const b = body[i]
-    if (b === CR) {
-      if (body[i + 1] === LF) i++
+    if (b === CR || b === LF) {
+      lines++
+      if (longLine === undefined && i - lineStart > maxLineOctets) longLine = { line: lines, octets: i - lineStart }
+      if (b === CR && body[i + 1] === LF) i++
       else canonical = false
       size += 2
       atLineStart = true
-    } else if (b === LF) {
-      canonical = false
-      size += 2
-      atLineStart = true
+      lineStart = i + 1
     } else {
       if (atLineStart && b === DOT) leadingDot = true
       if (b > 0x7f) eightBit = true
@@ -130,7 +167,17 @@ export const scan = (body: Uint8Array): Scan => {
       atLineStart = false
     }
   }
-  return { size: atLineStart ? size : size + 2, eightBit, canonical, leadingDot, endsWithBreak: atLineStart }
+  if (longLine === undefined && body.length - lineStart > maxLineOctets) {
+    longLine = { line: lines + 1, octets: body.length - lineStart }
+  }
+  return {
+    size: atLineStart ? size : size + 2,
+    eightBit,
+    canonical,
+    leadingDot,
+    endsWithBreak: atLineStart,
+    longLine
+  }
 }
 
 /**

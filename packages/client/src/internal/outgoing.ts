@@ -1,4 +1,5 @@
 import type * as Stream from "effect/Stream"
+import { InvalidInputError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as dataEncoder from "./dataEncoder.js"
 import * as slab from "./slab.js"
@@ -44,3 +45,22 @@ export const make = <E>(message: SmtpProtocol.Message<E>): Outgoing<E> => ({
 /** The scanned form of what `Session.send` was given. @internal */
 export const of = <E>(message: SmtpProtocol.Message<E> | SmtpProtocol.Outgoing<E>): Outgoing<E> =>
   TypeId in message ? message as Outgoing<E> : make(message)
+
+/**
+ * A line over 998 octets (RFC 5322 §2.1.1), unless the message allows them.
+ *
+ * @internal
+ */
+export const longLineError = (line: dataEncoder.LongLine, exact: boolean): InvalidInputError =>
+  new InvalidInputError({
+    field: "content",
+    reason: `line ${line.line} is ${
+      exact ? `${line.octets} octets long` : "longer than 998 octets"
+    }; RFC 5322 allows ${dataEncoder.maxLineOctets} (servers fold such lines, breaking signatures, or refuse the message): encode the body as quoted-printable or base64 (@effect-smtp/message does), or set allowLongLines to send it as it is`
+  })
+
+/** The checks a scanned body allows before any byte is written. @internal */
+export const check = <E>(out: Outgoing<E>): InvalidInputError | undefined =>
+  out.body._tag === "Known" && out.body.facts.longLine !== undefined && out.message.allowLongLines !== true
+    ? longLineError(out.body.facts.longLine, true)
+    : undefined

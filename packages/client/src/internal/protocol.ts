@@ -50,6 +50,8 @@ export const make = (socketTag: typeof Socket) =>
           greeting: opened.greeting,
           capabilities: opened.capabilities,
           ahead: undefined,
+          pipelineAfterData: options.pipelineAfterData ?? true,
+          onPipelineAfterDataRefused: options.onPipelineAfterDataRefused,
           current: undefined
         }
         return session(state)

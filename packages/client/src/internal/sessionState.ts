@@ -30,6 +30,9 @@ export interface SessionState {
    * and nothing else may be sent before it.
    */
   ahead: Prepared<unknown> | undefined
+  /** Whether the next message's commands may ride behind a body's end: off once the server refused them. */
+  pipelineAfterData: boolean
+  readonly onPipelineAfterDataRefused: (() => void) | undefined
   /** The message in flight: whether its end was written, and its reply read. */
   current: SmtpProtocol.DeliveryProgress | undefined
 }

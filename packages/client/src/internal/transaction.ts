@@ -13,7 +13,7 @@ import {
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
-import type * as outgoing from "./outgoing.js"
+import * as outgoing from "./outgoing.js"
 import { type Reply, text } from "./reply.js"
 import type { SessionState } from "./sessionState.js"
 import * as slab from "./slab.js"
@@ -107,7 +107,7 @@ export type Waits = ReturnType<typeof waitsFor>
 /** The checks that need the server's capabilities: SMTPUTF8 for non-ASCII addresses, SIZE. */
 const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | undefined => {
   const { message } = out
-  const invalid = commands.checkEnvelope(message)
+  const invalid = commands.checkEnvelope(message) ?? outgoing.check(out)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
   const international = [message.from, ...message.to].find((a) => !Address.isAscii(a))
@@ -196,15 +196,43 @@ export const send = <E, E2>(
     if (prepared instanceof InvalidInputError) return Effect.fail(prepared)
     const started = state.clock.unsafeCurrentTimeMillis()
     const pipelining = state.capabilities.pipelining
-    const following = context.next !== undefined && pipelining ? prepare(state, context.next) : undefined
-    const trailer = following instanceof InvalidInputError ? undefined : following
+    const group = () =>
+      Effect.zipRight(state.wire.writeLines(prepared.group, state.waits.mail), state.wire.replies(prepared.waits))
     const replies = !pipelining
       ? stepByStep(state, prepared)
       : ahead === undefined
-      ? Effect.zipRight(state.wire.writeLines(prepared.group, state.waits.mail), state.wire.replies(prepared.waits))
-      : state.wire.replies(prepared.waits)
-    return Effect.flatMap(replies, (got) => afterEnvelope(state, prepared, got, trailer, context, started))
+      ? group()
+      : Effect.flatMap(
+        state.wire.replies(prepared.waits),
+        (got) => refusedBehindData(got[0]) ? Effect.zipRight(stopGrouping(state, got), group()) : Effect.succeed(got)
+      )
+    return Effect.flatMap(replies, (got) => afterEnvelope(state, prepared, got, context, started))
   })
+
+/**
+ * A server that refuses commands pipelined behind the end of DATA (allowed
+ * by RFC 2920 §3.1, refused by some since the 2023 SMTP smuggling advisories)
+ * answers MAIL with a sequence error: nothing of the message was accepted.
+ */
+const refusedBehindData = (mail: Reply): boolean =>
+  mail.code === 503 ||
+  (mail.code >= 400 && /pipelin|sequence|synchroni[sz]|too (early|soon)/i.test(text(mail)))
+
+/**
+ * The session stops grouping behind the end of DATA, and the caller learns
+ * it. A DATA the server nevertheless accepted gets an empty body, which
+ * delivers nothing (no recipient was accepted without MAIL).
+ */
+const stopGrouping = (state: SessionState, got: ReadonlyArray<Reply>): Effect.Effect<void, SmtpError> => {
+  state.pipelineAfterData = false
+  state.onPipelineAfterDataRefused?.()
+  return got[got.length - 1].code === 354
+    ? Effect.zipRight(
+      state.wire.write(slab.encode(".\r\n"), state.waits.dataBlock),
+      Effect.asVoid(state.wire.reply(state.waits.abandoned))
+    )
+    : Effect.void
+}
 
 /** The envelope without PIPELINING: each command waits for its reply. */
 const stepByStep = <E>(state: SessionState, prepared: Prepared<E>): Effect.Effect<Array<Reply>, SmtpError> =>
@@ -222,7 +250,6 @@ const afterEnvelope = <E, E2>(
   state: SessionState,
   prepared: Prepared<E>,
   got: ReadonlyArray<Reply>,
-  trailer: Prepared<unknown> | undefined,
   context: Context<E2>,
   started: number
 ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E | E2> => {
@@ -271,7 +298,7 @@ const afterEnvelope = <E, E2>(
   const transfer = (data: Reply | undefined) =>
     data !== undefined && data.code !== 354
       ? recover(state, commandError("DATA", data))
-      : sendBody(state, prepared, envelope, trailer, context, started)
+      : sendBody(state, prepared, envelope, context, started)
   return dataReply === undefined && !prepared.useBdat
     ? Effect.flatMap(state.wire.command(commands.data, w.data), transfer)
     : transfer(dataReply)
@@ -282,19 +309,23 @@ const sendBody = <E, E2>(
   state: SessionState,
   prepared: Prepared<E>,
   envelope: Pick<SmtpProtocol.TransactionResult, "accepted" | "rejected" | "recipients">,
-  trailer: Prepared<unknown> | undefined,
   context: Context<E2>,
   started: number
 ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E | E2> => {
   const envelopeDone = state.clock.unsafeCurrentTimeMillis()
-  // The next message's commands go out with the end of this body, in the same write.
+  // The next message's commands go out with the end of this body, in the same
+  // write (decided only now: this message's replies may have just turned grouping off).
+  const following = context.next !== undefined && state.capabilities.pipelining && state.pipelineAfterData
+    ? prepare(state, context.next)
+    : undefined
+  const trailer = following instanceof InvalidInputError ? undefined : following
   if (trailer !== undefined) state.ahead = trailer
   // Past the end of the message, a lost reply leaves the outcome unknown.
   const progress = context.progress ?? { endWritten: false, replied: false }
   state.current = progress
   const transfer = prepared.useBdat
-    ? sendBdat(state, prepared.outgoing.body, trailer, context.beforeEndOfData, progress)
-    : sendData(state, prepared.outgoing.body, trailer, context.beforeEndOfData, progress)
+    ? sendBdat(state, prepared.outgoing, trailer, context.beforeEndOfData, progress)
+    : sendData(state, prepared.outgoing, trailer, context.beforeEndOfData, progress)
   // Cut off while waiting, the reply was never read: the state stays "unknown".
   return Effect.matchEffect(transfer, {
     onFailure: (error) => {
@@ -343,6 +374,25 @@ const abandoned = (state: SessionState, what: string) => <X>(error: X): Effect.E
     return Effect.fail(error)
   })
 
+/**
+ * A streamed body that turns out to hold a line over 998 octets: the message
+ * is abandoned without its end (the server never gets half a message), and
+ * the send fails as a whole body would have before any byte was written.
+ */
+const lineTooLong = (
+  state: SessionState,
+  message: SmtpProtocol.Message<unknown>,
+  encoder: dataEncoder.BodyEncoder
+): Effect.Effect<never, InvalidInputError> | undefined => {
+  if (message.allowLongLines === true) return undefined
+  const long = encoder.longLine()
+  if (long === undefined) return undefined
+  state.wire.markBroken(
+    new SmtpProtocolError({ reason: "UnexpectedReply", detail: "the message was abandoned: a line over 998 octets" })
+  )
+  return Effect.fail(outgoing.longLineError(long, false))
+}
+
 /** Runs the caller's step before the end of the message; its failure abandons the message. */
 const beforeEnd = <E2>(state: SessionState, step: Effect.Effect<void, E2> | undefined): Effect.Effect<void, E2> =>
   step === undefined
@@ -356,7 +406,7 @@ const dataLog = (body: Uint8Array, trailer: Prepared<unknown> | undefined) => ()
 
 const sendData = <E, E2>(
   state: SessionState,
-  body: outgoing.Body<E>,
+  { body, message }: outgoing.Outgoing<E>,
   trailer: Prepared<unknown> | undefined,
   before: Effect.Effect<void, E2> | undefined,
   progress: SmtpProtocol.DeliveryProgress
@@ -381,6 +431,8 @@ const sendData = <E, E2>(
     let bytes = 0
     yield* Stream.runForEach(body.stream, (chunk) => {
       const encoded = encoder.write(chunk)
+      const tooLong = lineTooLong(state, message, encoder)
+      if (tooLong !== undefined) return tooLong
       bytes += encoded.length
       return encoded.length === 0 ? Effect.void : wire.write(encoded, w.dataBlock, dataLog(encoded, undefined))
     }).pipe(Effect.catchAll(abandoned(state, "the message body failed")))
@@ -395,7 +447,7 @@ const sendData = <E, E2>(
 
 const sendBdat = <E, E2>(
   state: SessionState,
-  body: outgoing.Body<E>,
+  { body, message }: outgoing.Outgoing<E>,
   trailer: Prepared<unknown> | undefined,
   before: Effect.Effect<void, E2> | undefined,
   progress: SmtpProtocol.DeliveryProgress
@@ -448,6 +500,8 @@ const sendBdat = <E, E2>(
     let held: Uint8Array | undefined = undefined
     yield* Stream.runForEach(body.stream, (data): Effect.Effect<unknown, SmtpError | E2> => {
       const encoded = encoder.write(data)
+      const tooLong = lineTooLong(state, message, encoder)
+      if (tooLong !== undefined) return tooLong
       if (encoded.length === 0) return Effect.void
       const previous = held
       held = encoded

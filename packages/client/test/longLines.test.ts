@@ -1,0 +1,123 @@
+import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+
+/**
+ * RFC 5322 §2.1.1: a line is at most 998 octets. Servers fold longer lines
+ * (breaking signatures) or refuse the message; the client refuses to send one
+ * unless told to, before any byte is written when the body is known, and
+ * without the end of the message when a stream turns out to hold one.
+ */
+
+const encoder = new TextEncoder()
+
+const setup = () => {
+  const server = TestSocket.smtpServer({ capabilities: ["PIPELINING", "8BITMIME"] })
+  let connections = 0
+  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+    Layer.provide(SmtpProtocol.layer),
+    Layer.provide(TestSocket.layer((side) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          connections++
+        }),
+        server.script(side)
+      )
+    )),
+    Layer.provide(SmtpMetrics.layerNoop)
+  )
+  return { server, layer, connections: () => connections }
+}
+
+const body = (lines: ReadonlyArray<number>) =>
+  "Subject: long\r\n\r\n" + lines.map((n) => "x".repeat(n)).join("\r\n") + "\r\n"
+
+describe("lines over 998 octets", () => {
+  it.effect.prop(
+    "property: a known body is refused before connecting iff some line is over 998 octets, and the error names the first such line",
+    [FastCheck.array(FastCheck.integer({ min: 0, max: 1100 }), { minLength: 1, maxLength: 6 })],
+    ([lengths]) =>
+      Effect.gen(function*() {
+        const { layer, connections, server } = setup()
+        const exit = yield* Effect.either(
+          SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body(lengths) }).pipe(
+            Effect.provide(layer)
+          )
+        )
+        const first = lengths.findIndex((n) => n > 998)
+        if (first === -1) {
+          expect(exit._tag).toBe("Right")
+          expect(server.received).toHaveLength(1)
+          return
+        }
+        expect(exit._tag).toBe("Left")
+        if (exit._tag !== "Left") return
+        const error = exit.left
+        expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+        // The subject and the blank line come first.
+        expect(error.message).toContain(`line ${first + 3} is ${lengths[first]} octets long`)
+        expect(error.message).toContain("quoted-printable or base64")
+        expect(connections()).toBe(0)
+      }),
+    { fastCheck: { numRuns: 40 } }
+  )
+
+  it.effect("a line of exactly 998 octets is sent, 999 is not", () =>
+    Effect.gen(function*() {
+      const ok = setup()
+      yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body([998]) }).pipe(
+        Effect.provide(ok.layer)
+      )
+      expect(ok.server.received).toHaveLength(1)
+      const bad = setup()
+      const error = yield* Effect.flip(
+        SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body([999]) }).pipe(
+          Effect.provide(bad.layer)
+        )
+      )
+      expect(error._tag).toBe("InvalidInputError")
+    }))
+
+  it.effect("allowLongLines: true sends such a line as it is", () =>
+    Effect.gen(function*() {
+      const { layer, server } = setup()
+      const content = body([5000])
+      yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content, allowLongLines: true }).pipe(
+        Effect.provide(layer)
+      )
+      expect(new TextDecoder().decode(server.received[0].data)).toBe(content)
+    }))
+
+  for (const capabilities of [["PIPELINING"], ["PIPELINING", "CHUNKING"]]) {
+    it.effect(
+      `a streamed body (${
+        capabilities.includes("CHUNKING") ? "BDAT" : "DATA"
+      }) with a long line fails with the same error, and the server never gets the end of the message`,
+      () =>
+        Effect.gen(function*() {
+          const server = TestSocket.smtpServer({ capabilities })
+          const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+            Layer.provide(SmtpProtocol.layer),
+            Layer.provide(TestSocket.layer(server.script)),
+            Layer.provide(SmtpMetrics.layerNoop)
+          )
+          // The long line is split across chunks, after a first chunk that is fine.
+          const content = Stream.fromIterable([
+            encoder.encode("Subject: s\r\n\r\nshort line\r\n" + "y".repeat(600)),
+            encoder.encode("y".repeat(600) + "\r\nmore\r\n")
+          ])
+          const error = yield* Effect.flip(
+            SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content }).pipe(Effect.provide(layer))
+          )
+          expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(error.message).toContain("line 4 is longer than 998 octets")
+          expect(server.received).toHaveLength(0)
+          // No QUIT: the connection was closed without ending the message.
+          expect(server.commands).not.toContain("QUIT")
+        })
+    )
+  }
+})

@@ -376,7 +376,7 @@ export interface Session {
   /**
    * MAIL, RCPT for each recipient, DATA or BDAT; RSET after a failure.
    */
-  readonly send: <E, E2 = never>(
+  readonly send: <E = never, E2 = never>(
     message: Message<E> | Outgoing<E>,
     options?: SendOptions<E2> | undefined
   ) => Effect.Effect<TransactionResult, SmtpError | E | E2>

@@ -110,4 +110,32 @@ describe("DATA encoder", () => {
   it("an empty body is just the terminator", () => {
     expect(Array.from(encodeAll(true, []))).toEqual([DOT, CR, LF])
   })
+
+  it.prop(
+    "long lines: the streaming encoder finds the first line over 998 octets wherever the body is split, the same line the one-pass scan finds, and the scan's length is that line's octets without its break",
+    [
+      FastCheck.array(
+        FastCheck.tuple(FastCheck.integer({ min: 0, max: 1200 }), FastCheck.constantFrom("\r\n", "\n", "\r")),
+        { maxLength: 6 }
+      ),
+      FastCheck.integer({ min: 0, max: 1200 }),
+      cuts
+    ],
+    ([lines, lastLine, at]) => {
+      const text = lines.map(([n, br]) => "a".repeat(n) + br).join("") + "b".repeat(lastLine)
+      const body = new TextEncoder().encode(text)
+      const lengths = [...lines.map(([n]) => n), lastLine]
+      const first = lengths.findIndex((n) => n > dataEncoder.maxLineOctets)
+      const expected = first === -1 || (first === lengths.length - 1 && lastLine === 0)
+        ? undefined
+        : { line: first + 1, octets: lengths[first] }
+      expect(dataEncoder.scan(body).longLine).toEqual(expected)
+      for (const stuffDots of [true, false]) {
+        const encoder = dataEncoder.make(stuffDots)
+        for (const chunk of splitAt(body, at)) encoder.write(chunk)
+        expect(encoder.longLine()?.line).toBe(expected?.line)
+      }
+    },
+    { fastCheck: { numRuns: 1000 } }
+  )
 })

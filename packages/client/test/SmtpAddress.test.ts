@@ -1,0 +1,64 @@
+import { SmtpAddress } from "@effect-smtp/client"
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+
+/** The one checker of addresses and text, shared by the client and `@effect-smtp/message`. */
+
+const atext = FastCheck.stringMatching(/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]{1,12}$/)
+const label = FastCheck.stringMatching(/^[A-Za-z0-9][A-Za-z0-9-]{0,10}$/)
+const address = FastCheck.tuple(
+  FastCheck.array(atext, { minLength: 1, maxLength: 3 }),
+  FastCheck.array(label, { minLength: 1, maxLength: 3 })
+).map(([local, domain]) => `${local.join(".")}@${domain.join(".")}`)
+
+/** Anything a reader could take for the end of a line. */
+const control = FastCheck.constantFrom(
+  "\r",
+  "\n",
+  "\u0000",
+  "\t",
+  "\u001b",
+  "\u007f",
+  "\u0085",
+  "\u2028",
+  "\u2029"
+)
+
+describe("SmtpAddress", () => {
+  it.prop("property: dot-atom addresses with a domain name are accepted", [address], ([a]) => {
+    expect(SmtpAddress.checkAddress("to", a)).toBeUndefined()
+  })
+
+  it.prop(
+    "property: a control character or line separator anywhere makes an address and a text invalid, naming the field and the position",
+    [address, control, FastCheck.nat()],
+    ([a, c, at]) => {
+      const position = at % (a.length + 1)
+      const bad = a.slice(0, position) + c + a.slice(position)
+      const error = SmtpAddress.checkAddress("from", bad)
+      expect(error?.field).toBe("from")
+      expect(error?.reason).toContain(`position ${position}`)
+      expect(SmtpAddress.checkText("auth.user", bad)?.field).toBe("auth.user")
+    }
+  )
+
+  it("brackets, spaces, quoted local parts, a missing domain and over-long addresses are refused with the reason", () => {
+    expect(SmtpAddress.checkAddress("to", "<a@b.c>")?.reason).toContain("\"<\" or \">\"")
+    expect(SmtpAddress.checkAddress("to", "a b@c.d")?.reason).toContain("white space")
+    expect(SmtpAddress.checkAddress("to", "\"ab\"@c.d")?.reason).toContain("quoted local parts")
+    expect(SmtpAddress.checkAddress("to", "postmaster")?.reason).toContain("user@example.com")
+    expect(SmtpAddress.checkAddress("to", `${"a".repeat(250)}@b.cd`)?.reason).toContain("at most 254")
+    expect(SmtpAddress.checkAddress("to", "")?.reason).toContain("is empty")
+  })
+
+  it("the null reverse-path is allowed only where asked; UTF-8 addresses and address literals are addresses", () => {
+    expect(SmtpAddress.checkAddress("from", "", { allowEmpty: true })).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "δοκιμή@παράδειγμα.ελ")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "user@[192.0.2.1]")).toBeUndefined()
+    expect(SmtpAddress.isAscii("δοκιμή@example.com")).toBe(false)
+  })
+
+  it("an unpaired UTF-16 surrogate is damaged text", () => {
+    expect(SmtpAddress.checkText("subject", "a\ud800b")?.reason).toContain("surrogate")
+  })
+})

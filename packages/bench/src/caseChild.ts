@@ -10,7 +10,11 @@
  * in particular keeps getting faster for tens of thousands of messages as V8
  * optimises Effect's runtime loop for this workload.
  *
- * Arguments: sink host, sink port, case key, count, warm-up seconds, in-flight.
+ * With several keys (comma-separated), the cases share this one process:
+ * each warms up in turn, then each is timed in turn, and the timings are
+ * printed as a JSON array (see `Cases.shared`).
+ *
+ * Arguments: sink host, sink port, case key(s), count, warm-up seconds, in-flight.
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
@@ -20,16 +24,20 @@ import { timed } from "./measure.js"
 const [host, port, key, count, warmUp, inFlight] = process.argv.slice(2)
 
 const program = Effect.gen(function*() {
-  const found = Cases.make({ host, port: Number(port) }, { messageSize: 2048, inFlight: Number(inFlight) })
-    .find((c) => c.key === key)
-  if (found === undefined) return yield* Effect.dieMessage(`no case ${key}`)
-  // JIT, GC heuristics, connection paths, smtp-sink's first accepts.
-  const warmUntil = Date.now() + Number(warmUp) * 1000
+  const all = Cases.make({ host, port: Number(port) }, { messageSize: 2048, inFlight: Number(inFlight) })
+  const keys = key.split(",")
+  const found = keys.map((k) => all.find((c) => c.key === k))
+  if (found.some((c) => c === undefined)) return yield* Effect.dieMessage(`no case ${key}`)
+  const cases = found as ReadonlyArray<Cases.Case>
   const batch = Math.max(1, Math.min(2000, Number(count)))
-  do yield* found.run(batch)
-  while (Date.now() < warmUntil)
-  const timing = yield* timed(found.run(Number(count)))
-  process.stdout.write(`${JSON.stringify(timing)}\n`)
+  // JIT, GC heuristics, connection paths, smtp-sink's first accepts.
+  for (const c of cases) {
+    const warmUntil = Date.now() + Number(warmUp) * 1000
+    do yield* c.run(batch)
+    while (Date.now() < warmUntil)
+  }
+  const timings = yield* Effect.forEach(cases, (c) => timed(c.run(Number(count))))
+  process.stdout.write(`${JSON.stringify(keys.length === 1 ? timings[0] : timings)}\n`)
 })
 
 program.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)

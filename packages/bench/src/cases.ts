@@ -14,7 +14,9 @@ import type { SmtpSink } from "./smtpSink.js"
 export const keys = [
   "raw",
   "pool1",
+  "pool2",
   "pool4",
+  "pool8",
   "pool1Telemetry",
   "session",
   "perMessage",
@@ -67,10 +69,22 @@ export const make = (sink: SmtpSink, settings: Settings): ReadonlyArray<Case> =>
       run: effectSmtp({ _tag: "Pool", maxConnections: 1 })
     },
     {
+      key: "pool2",
+      client: "effect-smtp, pool",
+      connections: "2",
+      run: effectSmtp({ _tag: "Pool", maxConnections: 2 })
+    },
+    {
       key: "pool4",
       client: "effect-smtp, pool",
       connections: "4",
       run: effectSmtp({ _tag: "Pool", maxConnections: 4 })
+    },
+    {
+      key: "pool8",
+      client: "effect-smtp, pool",
+      connections: "8",
+      run: effectSmtp({ _tag: "Pool", maxConnections: 8 })
     },
     {
       key: "pool1Telemetry",
@@ -97,6 +111,13 @@ export const make = (sink: SmtpSink, settings: Settings): ReadonlyArray<Case> =>
     { key: "smtpSource4", client: "smtp-source -d -s 4", connections: "4", external: true, run: smtpSource(4) }
   ]
 }
+
+/**
+ * The clients measured one after another in one shared process, as an
+ * application's process is shared: each warms up, then each is timed, the
+ * pools last, after the others ran there.
+ */
+export const shared: ReadonlyArray<Key> = ["raw", "nodemailer1", "nodemailer4", "pool1", "pool4"]
 
 /** One empty list per case, for results. */
 export const record = (): Record<Key, Array<number>> =>

@@ -9,8 +9,9 @@
  * (rounds, default 5; medians are reported), BENCH_IN_FLIGHT (concurrent
  * sends, default 64), BENCH_LARGE_MB (default 50), BENCH_QUICK=1 (a smoke
  * run: 500 messages, 1 round, 5 MB), BENCH_ONLY (comma-separated case keys
- * from cases.ts, plus "large" and "memory"; e.g. `BENCH_ONLY=pool1` to
- * profile one case with `node --cpu-prof`).
+ * from cases.ts, plus "shared" (the clients of `Cases.shared` in one
+ * process), "large" and "memory"; e.g. `BENCH_ONLY=pool1` to profile one
+ * case with `node --cpu-prof`).
  */
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import * as Config from "effect/Config"
@@ -51,11 +52,15 @@ const program = Effect.gen(function*() {
   const sink = yield* SmtpSink.start
   yield* Console.error(`smtp-sink on ${sink.host}:${sink.port}`)
 
-  const cases = Cases.make(sink, config)
+  const allCases = Cases.make(sink, config)
+  const cases = allCases
     .filter((c) => selected(c.key))
     .map((c) => ({ ...c, count: Math.max(1, Math.round(config.count / (c.share ?? 1))) }))
   const rates = Cases.record()
   const cpu = Cases.record()
+  const sharedRates = Cases.record()
+  const sharedCpu = Cases.record()
+  const shared = selected("shared")
 
   // The cases interleaved round by round: a change in the machine's load
   // (the machine is shared) spreads over all of them instead of one. Each
@@ -74,6 +79,22 @@ const program = Effect.gen(function*() {
           `${rate((timing.cpuSeconds * 1e6) / c.count)} µs CPU/msg`
       )
     }
+    // The same clients once more, all in one process, as an application's process is shared.
+    if (!shared) continue
+    const timings = yield* Isolated.runShared(sink, Cases.shared, {
+      count: config.count,
+      warmUpSeconds: config.warmUpSeconds,
+      inFlight: config.inFlight
+    })
+    Cases.shared.forEach((key, i) => {
+      sharedRates[key].push(config.count / timings[i].seconds)
+      sharedCpu[key].push((timings[i].cpuSeconds * 1e6) / config.count)
+    })
+    yield* Console.error(
+      `round ${round}/${config.repeats} one shared process: ` +
+        Cases.shared.map((key) => `${key} ${rate(sharedRates[key][sharedRates[key].length - 1])}`).join(", ") +
+        " msg/s"
+    )
   }
 
   // One large message through effect-smtp and through the raw socket, alternating.
@@ -120,6 +141,12 @@ const program = Effect.gen(function*() {
     cases,
     rates,
     cpu,
+    shared: {
+      keys: shared ? Cases.shared : [],
+      names: Object.fromEntries(allCases.map((c) => [c.key, `${c.client} (${c.connections})`])),
+      rates: sharedRates,
+      cpu: sharedCpu
+    },
     large: largeRates,
     memory: { small, large: largeMemory }
   }))

@@ -68,6 +68,13 @@ export interface Options {
   readonly port?: number | undefined
   /** Default: "tls" on port 465, else "starttls-if-available". */
   readonly security?: SmtpProtocol.Security | undefined
+  /**
+   * "lmtp" speaks LMTP (RFC 2033) to a delivery agent (Dovecot, Cyrus):
+   * LHLO, and after the end of a message one reply per recipient, reported
+   * in `result.deliveries` and counted in `accepted` and `rejected`.
+   * Default "smtp".
+   */
+  readonly protocol?: "smtp" | "lmtp" | undefined
   readonly auth?: Auth | undefined
   readonly tls?: TlsOptions | undefined
   /** Sets every wait at once: connect, greeting, each command, data. */
@@ -198,6 +205,7 @@ export interface SendResult extends SmtpProtocol.TransactionResult {
 export interface ResolvedOptions {
   readonly host: string
   readonly port: number
+  readonly protocol: "smtp" | "lmtp"
   readonly security: SmtpProtocol.Security
   readonly auth: Auth | undefined
   readonly tls: TlsOptions | undefined

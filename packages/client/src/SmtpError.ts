@@ -109,6 +109,10 @@ export type TlsFailure =
   | "HandshakeFailed"
   | "CertificateRejected"
   | "StartTlsUnavailable"
+  /** A message asks for REQUIRETLS (RFC 8689) and the session is not encrypted. */
+  | "RequireTlsWithoutTls"
+  /** A message asks for REQUIRETLS (RFC 8689) and the server does not offer it. */
+  | "RequireTlsNotOffered"
 
 /**
  * A TLS failure: the handshake or the certificate check failed, or security
@@ -147,6 +151,10 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         }: check that the host name matches the certificate, or pass the issuing CA in options.tls.ca.`
       case "StartTlsUnavailable":
         return `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
+      case "RequireTlsWithoutTls":
+        return `The message asks for REQUIRETLS (RFC 8689), and the session with ${target} is not encrypted: nothing was sent. Use security "tls" or "starttls".`
+      case "RequireTlsNotOffered":
+        return `The message asks for REQUIRETLS (RFC 8689), and ${target} does not offer it: nothing was sent. Send it through a server that offers REQUIRETLS, or without requireTls.`
       default:
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""

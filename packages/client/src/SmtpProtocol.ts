@@ -185,6 +185,11 @@ export const resolveTimeouts = (
 export interface ConnectOptions {
   readonly host: string
   readonly port: number
+  /**
+   * "smtp" (the default) or "lmtp" (RFC 2033: LHLO instead of EHLO, and after
+   * the end of a message one reply per accepted recipient).
+   */
+  readonly protocol?: "smtp" | "lmtp" | undefined
   readonly security: Security
   readonly tls?: TlsOptions | undefined
   /** The name sent with EHLO (default `[127.0.0.1]`). */
@@ -251,6 +256,13 @@ export interface Message<E = never> extends Envelope {
    * `@effect-smtp/message` does).
    */
   readonly allowLongLines?: boolean | undefined
+  /**
+   * REQUIRETLS (RFC 8689): the message may only travel over TLS, on this hop
+   * and every later one. Sent only over an encrypted session to a server
+   * that offers the extension; otherwise a `TlsError` before any command of
+   * the transaction. Off by default, and then nothing is added.
+   */
+  readonly requireTls?: boolean | undefined
 }
 
 /**
@@ -340,6 +352,11 @@ export interface TransactionResult {
   readonly response: string
   readonly statusCode: number
   readonly enhancedStatusCode?: string | undefined
+  /**
+   * LMTP only (RFC 2033): each accepted recipient's reply after the end of
+   * the message, in order. `accepted` and `rejected` already count them.
+   */
+  readonly deliveries?: ReadonlyArray<RecipientResult> | undefined
   /** Bytes of body sent, after normalisation and dot-stuffing. */
   readonly bytesSent: number
   /** The server's queue ID, when its final reply carries one (`queued as 4XyZ`, `id=...`). */

@@ -32,6 +32,7 @@ export const resolve = (options: SmtpClient.Options): SmtpClient.ResolvedOptions
   return {
     host: options.host,
     port,
+    protocol: options.protocol ?? "smtp",
     security: options.security ?? (port === 465 ? "tls" : "starttls-if-available"),
     auth: options.auth,
     tls: options.tls,
@@ -180,6 +181,7 @@ export const make = (
       const opened = yield* protocol.connect({
         host: resolved.host,
         port: resolved.port,
+        protocol: resolved.protocol,
         security: resolved.security,
         tls: resolved.tls,
         ehloName: resolved.ehloName,
@@ -334,6 +336,7 @@ const toResult = (mail: SmtpClient.Mail<unknown>, result: SmtpProtocol.Transacti
   bytesSent: result.bytesSent,
   queueId: result.queueId,
   timings: result.timings,
+  deliveries: result.deliveries,
   envelope: { from: mail.from, to: mail.to },
   messageId: mail.messageId
 })

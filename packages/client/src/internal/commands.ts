@@ -80,10 +80,14 @@ export interface MailParameters {
   readonly eightBitMime?: boolean | undefined
   readonly smtpUtf8?: boolean | undefined
   readonly dsn?: DsnOptions | undefined
+  readonly requireTls?: boolean | undefined
 }
 
 /** @internal */
 export const ehlo = (name: string): string => `EHLO ${name}\r\n`
+
+/** LMTP's greeting command (RFC 2033 §4.1). @internal */
+export const lhlo = (name: string): string => `LHLO ${name}\r\n`
 
 /** @internal */
 export const helo = (name: string): string => `HELO ${name}\r\n`
@@ -121,6 +125,7 @@ export const mailFrom = (from: string, params: MailParameters): string => {
   if (params.smtpUtf8) line += " SMTPUTF8"
   if (params.dsn?.ret !== undefined) line += ` RET=${params.dsn.ret}`
   if (params.dsn?.envid !== undefined) line += ` ENVID=${xtext(params.dsn.envid)}`
+  if (params.requireTls) line += " REQUIRETLS"
   return line + "\r\n"
 }
 

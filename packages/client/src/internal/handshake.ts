@@ -53,9 +53,20 @@ export const open = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName:
     }
   })
 
-/** EHLO, or HELO for a server that does not know it (RFC 5321 §3.2). */
+/**
+ * EHLO, or HELO for a server that does not know it (RFC 5321 §3.2); LHLO
+ * for LMTP, which has no fallback (RFC 2033 §4.1).
+ */
 const ehlo = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName: string) =>
   Effect.gen(function*() {
+    if (options.protocol === "lmtp") {
+      const reply = yield* wire.command(commands.lhlo(ehloName), {
+        timeout: options.timeouts.command,
+        operation: "LHLO"
+      })
+      if (reply.code === 250) return Capabilities.fromEhlo(reply)
+      return yield* Effect.fail(commandError("LHLO", reply))
+    }
     const wait = { timeout: options.timeouts.command, operation: "EHLO" }
     const reply = yield* wire.command(commands.ehlo(ehloName), wait)
     if (reply.code === 250) return Capabilities.fromEhlo(reply)

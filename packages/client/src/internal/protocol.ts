@@ -49,6 +49,8 @@ export const make = (socketTag: typeof Socket) =>
           clock: yield* Effect.clock,
           greeting: opened.greeting,
           capabilities: opened.capabilities,
+          lmtp: options.protocol === "lmtp",
+          encrypted: yield* connection.isTls,
           ahead: undefined,
           pipelineAfterData: options.pipelineAfterData ?? true,
           onPipelineAfterDataRefused: options.onPipelineAfterDataRefused,

@@ -24,6 +24,10 @@ export interface SessionState {
   readonly greeting: Reply
   /** What the server offers (after STARTTLS: what it offered then). */
   readonly capabilities: Capabilities
+  /** LMTP (RFC 2033): after the end of a message, one reply per accepted recipient. */
+  readonly lmtp: boolean
+  /** The session is encrypted (implicit TLS or STARTTLS): what REQUIRETLS asks. */
+  readonly encrypted: boolean
   /**
    * The next message's MAIL, RCPT and DATA, written behind the last body's
    * end (RFC 2920 §3.1); their replies are read when that message is sent,

@@ -8,7 +8,8 @@ import {
   type RecipientRejection,
   SmtpCommandError,
   type SmtpError,
-  SmtpProtocolError
+  SmtpProtocolError,
+  TlsError
 } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
@@ -104,12 +105,22 @@ export const waitsFor = (timeouts: SmtpProtocol.Timeouts) => ({
 /** @internal */
 export type Waits = ReturnType<typeof waitsFor>
 
-/** The checks that need the server's capabilities: SMTPUTF8 for non-ASCII addresses, SIZE. */
-const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | undefined => {
+/**
+ * The checks that need the session: SMTPUTF8 for non-ASCII addresses, SIZE,
+ * REQUIRETLS. Nothing of the transaction is sent when one fails.
+ */
+const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | TlsError | undefined => {
   const { message } = out
   const invalid = commands.checkEnvelope(message) ?? outgoing.check(out)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
+  if (message.requireTls === true && (!state.encrypted || !capabilities.requireTls)) {
+    return new TlsError({
+      reason: state.encrypted ? "RequireTlsNotOffered" : "RequireTlsWithoutTls",
+      host: state.host,
+      port: state.port
+    })
+  }
   const international = [message.from, ...message.to].find((a) => !Address.isAscii(a))
   if (international !== undefined && !capabilities.smtpUtf8) {
     return new InvalidInputError({
@@ -130,7 +141,10 @@ const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputE
 }
 
 /** @internal */
-export const prepare = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | Prepared<E> => {
+export const prepare = <E>(
+  state: SessionState,
+  out: outgoing.Outgoing<E>
+): InvalidInputError | TlsError | Prepared<E> => {
   const invalid = check(state, out)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
@@ -142,7 +156,8 @@ export const prepare = <E>(state: SessionState, out: outgoing.Outgoing<E>): Inva
     size: capabilities.size !== undefined || capabilities.keywords.has("SIZE") ? size : undefined,
     eightBitMime: capabilities.eightBitMime && (body._tag === "Known" ? body.facts.eightBit : true),
     smtpUtf8: capabilities.smtpUtf8 && [message.from, ...message.to].some((a) => !Address.isAscii(a)),
-    dsn
+    dsn,
+    requireTls: message.requireTls === true
   })
   const rcpts = message.to.map((to) => commands.rcptTo(to, dsn))
   const dataInGroup = !useBdat && message.partialDelivery !== "abort"
@@ -193,7 +208,7 @@ export const send = <E, E2>(
       return Effect.dieMessage("a message was sent while another one's commands were in flight")
     }
     const prepared = ahead === undefined ? prepare(state, out) : ahead as Prepared<E>
-    if (prepared instanceof InvalidInputError) return Effect.fail(prepared)
+    if (prepared instanceof InvalidInputError || prepared instanceof TlsError) return Effect.fail(prepared)
     const started = state.clock.unsafeCurrentTimeMillis()
     const pipelining = state.capabilities.pipelining
     const group = () =>
@@ -318,14 +333,15 @@ const sendBody = <E, E2>(
   const following = context.next !== undefined && state.capabilities.pipelining && state.pipelineAfterData
     ? prepare(state, context.next)
     : undefined
-  const trailer = following instanceof InvalidInputError ? undefined : following
+  const trailer = following instanceof InvalidInputError || following instanceof TlsError ? undefined : following
   if (trailer !== undefined) state.ahead = trailer
   // Past the end of the message, a lost reply leaves the outcome unknown.
   const progress = context.progress ?? { endWritten: false, replied: false }
   state.current = progress
+  const recipients = envelope.accepted.length
   const transfer = prepared.useBdat
-    ? sendBdat(state, prepared.outgoing, trailer, context.beforeEndOfData, progress)
-    : sendData(state, prepared.outgoing, trailer, context.beforeEndOfData, progress)
+    ? sendBdat(state, prepared.outgoing, recipients, trailer, context.beforeEndOfData, progress)
+    : sendData(state, prepared.outgoing, recipients, trailer, context.beforeEndOfData, progress)
   // Cut off while waiting, the reply was never read: the state stays "unknown".
   return Effect.matchEffect(transfer, {
     onFailure: (error) => {
@@ -341,25 +357,73 @@ const sendBody = <E, E2>(
           : error
       )
     },
-    onSuccess: ([final, bytesSent]): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError> => {
+    onSuccess: ([finals, bytesSent]): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError> => {
       progress.replied = true
-      if (final.code !== 250) return Effect.fail(commandError(prepared.useBdat ? "BDAT" : "DATA", final))
+      const command = prepared.useBdat ? "BDAT" : "DATA"
       const finished = state.clock.unsafeCurrentTimeMillis()
-      const response = text(final)
+      const timings = { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
+      if (!state.lmtp) {
+        const final = finals[0]
+        return final.code === 250
+          ? Effect.succeed(result(final, envelope, bytesSent, timings))
+          : Effect.fail(commandError(command, final))
+      }
+      // LMTP: one reply per accepted recipient, in order (RFC 2033 §4.2).
+      const deliveries = envelope.accepted.map((recipient, i) => recipientResult(recipient, finals[i]))
+      const delivered = deliveries.filter((d) => d.statusCode === 250 || d.statusCode === 251)
+      const failed = deliveries.filter((d) => d.statusCode !== 250 && d.statusCode !== 251)
+      const rejected = [...envelope.rejected, ...failed]
+      if (delivered.length === 0) {
+        const first = failed[0]
+        return Effect.fail(
+          new SmtpCommandError({
+            command,
+            statusCode: first.statusCode,
+            enhancedStatusCode: first.enhancedStatusCode,
+            serverMessage: first.message,
+            recipient: envelope.recipients.length === 1 ? first.recipient : undefined,
+            rejectedRecipients: rejected
+          })
+        )
+      }
+      const final = finals[deliveries.indexOf(delivered[0])]
       return Effect.succeed({
-        accepted: envelope.accepted,
-        rejected: envelope.rejected,
-        recipients: envelope.recipients,
-        response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${response}`,
-        statusCode: final.code,
-        enhancedStatusCode: final.enhancedCode,
-        queueId: queueIdOf(response),
-        bytesSent,
-        timings: { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
+        ...result(final, { ...envelope, accepted: delivered.map((d) => d.recipient), rejected }, bytesSent, timings),
+        deliveries
       })
     }
   })
 }
+
+/** The result of a message the server took, from its final reply. */
+const result = (
+  final: Reply,
+  envelope: Pick<SmtpProtocol.TransactionResult, "accepted" | "rejected" | "recipients">,
+  bytesSent: number,
+  timings: SmtpProtocol.TransactionResult["timings"]
+): SmtpProtocol.TransactionResult => {
+  const response = text(final)
+  return {
+    accepted: envelope.accepted,
+    rejected: envelope.rejected,
+    recipients: envelope.recipients,
+    response: `${final.code}${final.enhancedCode ? ` ${final.enhancedCode}` : ""} ${response}`,
+    statusCode: final.code,
+    enhancedStatusCode: final.enhancedCode,
+    queueId: queueIdOf(response),
+    bytesSent,
+    timings
+  }
+}
+
+/**
+ * The replies to the end of a message: one, or for LMTP one per accepted
+ * recipient (a pipelined group of replies, each within the wait).
+ */
+const finalReplies = (state: SessionState, wait: Wait, recipients: number): Effect.Effect<Array<Reply>, SmtpError> =>
+  !state.lmtp || recipients === 1
+    ? Effect.map(state.wire.reply(wait), (final) => [final])
+    : state.wire.replies(Array.from({ length: recipients }, () => wait))
 
 /**
  * A body stream (or the step before the end) failed part way: the server
@@ -407,14 +471,16 @@ const dataLog = (body: Uint8Array, trailer: Prepared<unknown> | undefined) => ()
 const sendData = <E, E2>(
   state: SessionState,
   { body, message }: outgoing.Outgoing<E>,
+  recipients: number,
   trailer: Prepared<unknown> | undefined,
   before: Effect.Effect<void, E2> | undefined,
   progress: SmtpProtocol.DeliveryProgress
-): Effect.Effect<readonly [Reply, number], SmtpError | E | E2> => {
+): Effect.Effect<readonly [ReadonlyArray<Reply>, number], SmtpError | E | E2> => {
   const { wire } = state
   const w = state.waits
   const after = trailer === undefined ? undefined : slab.encode(trailer.group)
-  const finalReply = (bytes: number) => Effect.map(wire.reply(w.endOfData), (final) => [final, bytes] as const)
+  const finalReply = (bytes: number) =>
+    Effect.map(finalReplies(state, w.endOfData, recipients), (finals) => [finals, bytes] as const)
   if (body._tag === "Known") {
     const whole = dataEncoder.encodeWhole(body.bytes, body.facts, true, after)
     const written = Effect.flatMap(
@@ -448,10 +514,11 @@ const sendData = <E, E2>(
 const sendBdat = <E, E2>(
   state: SessionState,
   { body, message }: outgoing.Outgoing<E>,
+  recipients: number,
   trailer: Prepared<unknown> | undefined,
   before: Effect.Effect<void, E2> | undefined,
   progress: SmtpProtocol.DeliveryProgress
-): Effect.Effect<readonly [Reply, number], SmtpError | E | E2> =>
+): Effect.Effect<readonly [ReadonlyArray<Reply>, number], SmtpError | E | E2> =>
   Effect.gen(function*() {
     const { wire } = state
     const w = state.waits
@@ -474,8 +541,8 @@ const sendBdat = <E, E2>(
         chunkLog(line, whole.bytes.subarray(line.length, line.length + whole.bodyLength), true)
       )
       progress.endWritten = true
-      const final = yield* wire.reply(w.endOfBdat)
-      return [final, whole.bodyLength] as const
+      const finals = yield* finalReplies(state, w.endOfBdat, recipients)
+      return [finals, whole.bodyLength] as const
     }
     let bytes = 0
     const chunk = (data: Uint8Array, last: boolean) =>
@@ -489,11 +556,14 @@ const sendBdat = <E, E2>(
           w.bdatChunk,
           chunkLog(line, data, last)
         )
-        if (last) progress.endWritten = true
-        const r = yield* wire.reply(last ? w.endOfBdat : w.bdatReply)
+        if (last) {
+          progress.endWritten = true
+          return yield* finalReplies(state, w.endOfBdat, recipients)
+        }
+        const r = yield* wire.reply(w.bdatReply)
         // RFC 3030: after a failed chunk no further BDAT is sent.
-        if (!last && r.code !== 250) return yield* recover(state, commandError("BDAT", r))
-        return r
+        if (r.code !== 250) return yield* recover(state, commandError("BDAT", r))
+        return [r]
       })
     const encoder = dataEncoder.make(false)
     // One chunk is held back so the last one can carry LAST.
@@ -509,8 +579,8 @@ const sendBdat = <E, E2>(
     }).pipe(Effect.catchAll(abandoned(state, "the message body failed")))
     const tail = encoder.end()
     const last: Uint8Array = held === undefined ? tail : concat(held, tail)
-    const final = yield* chunk(last, true)
-    return [final, bytes] as const
+    const finals = yield* chunk(last, true)
+    return [finals, bytes] as const
   })
 
 /**

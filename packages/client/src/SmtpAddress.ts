@@ -37,7 +37,7 @@ const utf8 = new TextEncoder()
  * @since 0.1.0
  * @category utils
  */
-export const octets = (text: string): number => utf8.encode(text).length
+export const octets = (text: string): number => isAscii(text) ? text.length : utf8.encode(text).length
 
 /**
  * Whether `value` is plain ASCII (an address that needs no SMTPUTF8).

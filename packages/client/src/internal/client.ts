@@ -289,9 +289,11 @@ export const make = (
           : given
         // Scanned once, before any connection: its checks need no server, and
         // the scan is then not on the way from one message's reply to the next body.
-        const message = outgoing.make(mail)
-        const invalid = commands.checkEnvelope(mail) ?? outgoing.check(message) ?? credentialsInvalid
+        const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
         if (invalid !== undefined) return Effect.fail(invalid)
+        const message = outgoing.make(mail, true)
+        const unsendable = outgoing.check(message)
+        if (unsendable !== undefined) return Effect.fail(unsendable)
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
           // When and where the transaction began: its telemetry is recorded once it ends.
           let began: Began | undefined = undefined

@@ -33,13 +33,16 @@ export const TypeId: unique symbol = Symbol.for("@effect-smtp/client/Outgoing")
  */
 export interface Outgoing<E> extends SmtpProtocol.Outgoing<E> {
   readonly body: Body<E>
+  /** The client checked the envelope before it connected: the session need not again. */
+  readonly envelopeChecked: boolean
 }
 
 /** @internal */
-export const make = <E>(message: SmtpProtocol.Message<E>): Outgoing<E> => ({
+export const make = <E>(message: SmtpProtocol.Message<E>, envelopeChecked = false): Outgoing<E> => ({
   [TypeId]: TypeId,
   message,
-  body: body(message.content)
+  body: body(message.content),
+  envelopeChecked
 })
 
 /** The scanned form of what `Session.send` was given. @internal */

@@ -111,7 +111,7 @@ export type Waits = ReturnType<typeof waitsFor>
  */
 const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | TlsError | undefined => {
   const { message } = out
-  const invalid = commands.checkEnvelope(message) ?? outgoing.check(out)
+  const invalid = (out.envelopeChecked ? undefined : commands.checkEnvelope(message)) ?? outgoing.check(out)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
   if (message.requireTls === true && (!state.encrypted || !capabilities.requireTls)) {
@@ -285,12 +285,13 @@ const afterEnvelope = <E, E2>(
 
   // A pipelined DATA may have been accepted though the transaction cannot
   // go on; an empty body ends it without delivering anything.
-  const abandonData = dataReply?.code === 354
-    ? Effect.zipRight(
-      state.wire.write(slab.encode(".\r\n"), w.dataBlock),
-      Effect.ignore(state.wire.reply(w.abandoned))
-    )
-    : Effect.void
+  const abandonData = () =>
+    dataReply?.code === 354
+      ? Effect.zipRight(
+        state.wire.write(slab.encode(".\r\n"), w.dataBlock),
+        Effect.ignore(state.wire.reply(w.abandoned))
+      )
+      : Effect.void
   const refused = (all: boolean) => {
     const first = rejected[0]
     return new SmtpCommandError({
@@ -304,9 +305,9 @@ const afterEnvelope = <E, E2>(
   }
 
   if (mailReply.code !== 250) {
-    return Effect.zipRight(abandonData, recover(state, commandError("MAIL FROM", mailReply)))
+    return Effect.zipRight(abandonData(), recover(state, commandError("MAIL FROM", mailReply)))
   }
-  if (accepted.length === 0) return Effect.zipRight(abandonData, recover(state, refused(true)))
+  if (accepted.length === 0) return Effect.zipRight(abandonData(), recover(state, refused(true)))
   if (message.partialDelivery === "abort" && rejected.length > 0) return recover(state, refused(false))
 
   const envelope = { accepted, rejected, recipients }

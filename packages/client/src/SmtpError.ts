@@ -50,6 +50,11 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   readonly port: number
   /** The IP the failing attempt used, when one had been resolved. */
   readonly address?: string | undefined
+  /**
+   * The proxy (`host:port`) the connection went through, if any; `address`
+   * is then the proxy's IP.
+   */
+  readonly proxy?: string | undefined
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
@@ -77,9 +82,11 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   }
 
   override get message(): string {
-    const target = `${this.host}:${this.port}${
-      this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
-    }`
+    const target = this.proxy !== undefined
+      ? `${this.host}:${this.port} (through the proxy ${this.proxy})`
+      : `${this.host}:${this.port}${
+        this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
+      }`
     switch (this.operation) {
       case "lookup":
         return `Could not resolve ${quote(this.host)}${
@@ -151,6 +158,121 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""
         }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`
+    }
+  }
+}
+
+/**
+ * Why a proxy did not open the tunnel to the SMTP server.
+ *
+ * - `Unreachable`: no TCP connection to the proxy itself (refused, no route,
+ *   its name does not resolve); `code` is the OS code.
+ * - `AuthenticationFailed`: the proxy refused the credentials, or wants some
+ *   and none were given (SOCKS5 method or RFC 1929 status, HTTP 401 / 407).
+ * - `Refused`: the proxy's rules forbid this destination (SOCKS5 reply 2,
+ *   HTTP 403 and other 4xx).
+ * - `TargetUnreachable`: the proxy tried and could not reach the SMTP server
+ *   (SOCKS5 replies 3 to 6, HTTP 5xx).
+ * - `HandshakeFailed`: the proxy closed the connection during the handshake or
+ *   answered something that is not the protocol of the URL's scheme.
+ * - `Timeout`: the proxy did not connect or answer within the timeout.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProxyFailure =
+  | "Unreachable"
+  | "AuthenticationFailed"
+  | "Refused"
+  | "TargetUnreachable"
+  | "HandshakeFailed"
+  | "Timeout"
+
+/**
+ * The SOCKS5 or HTTP CONNECT proxy in front of the SMTP server failed: a
+ * failure of the proxy (or of what it was asked to reach), told apart from
+ * one of the SMTP server reached directly. `proxy` is its `host:port`, never
+ * its credentials; `host` and `port` are the SMTP server the tunnel was for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProxyError extends Data.TaggedError("ProxyError")<{
+  readonly reason: ProxyFailure
+  readonly protocol: "socks5" | "socks5h" | "http"
+  /** The proxy, as `host:port`. */
+  readonly proxy: string
+  readonly host: string
+  readonly port: number
+  /** The OS code, when the proxy could not be reached or dropped the connection. */
+  readonly code?: string | undefined
+  /** The proxy's answer: the SOCKS5 reply (or RFC 1929 status) byte, or the HTTP status. */
+  readonly reply?: number | undefined
+  /** What the proxy said or did, e.g. `connection refused` or `403 Filtered`; untrusted text. */
+  readonly detail?: string | undefined
+  /** The timeout that ran out (`Timeout` only). */
+  readonly timeout?: Duration.Duration | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * The `System.Net.Sockets.SocketError` number for `code` (the documented
+   * `socket.error`), or `undefined` when no OS code was received.
+   *
+   * @since 0.1.0
+   */
+  get socketError(): number | undefined {
+    return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
+  }
+
+  /**
+   * A proxy or SMTP server that is down or slow may come back; refused
+   * credentials, a forbidden destination and a proxy that speaks another
+   * protocol stay that way.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    switch (this.reason) {
+      case "Unreachable":
+        return this.code !== "ENOTFOUND" && this.code !== "EAI_NONAME" && this.code !== "EAI_FAIL"
+      case "TargetUnreachable":
+      case "Timeout":
+        return true
+      case "HandshakeFailed":
+        // A reset mid-handshake is the network's doing; garbage is not.
+        return this.code !== undefined
+      default:
+        return false
+    }
+  }
+
+  override get message(): string {
+    const kind = this.protocol === "http" ? "HTTP proxy" : "SOCKS5 proxy"
+    const at = `The ${kind} at ${this.proxy}`
+    const target = `${this.host}:${this.port}`
+    const said = this.detail !== undefined ? ` (${quote(this.detail, 160)})` : ""
+    switch (this.reason) {
+      case "Unreachable":
+        return `Could not connect to the ${kind} at ${this.proxy}${
+          this.code ? ` (${this.code})` : ""
+        }, so nothing reached ${target}: check the proxy option's host and port and that the proxy is running.`
+      case "AuthenticationFailed":
+        return `${at} refused the credentials${said}: check the user name and password in the proxy URL (percent-encode @ : / and other reserved characters), or add them if the proxy requires them.`
+      case "Refused":
+        return `${at} refused to open a tunnel to ${target}${said}: its rules do not allow this destination; check the SMTP host and port, or ask the proxy's administrator to allow it.`
+      case "TargetUnreachable":
+        return `${at} could not connect to ${target}${said}: the SMTP server is down or not reachable from the proxy; check the host and port.`
+      case "Timeout":
+        return `Timed out${
+          this.timeout !== undefined ? ` after ${Duration.format(this.timeout)}` : ""
+        } waiting for the ${kind} at ${this.proxy} to open a tunnel to ${target}${said}: the proxy is slow or unreachable; raise options.timeout if it is known to be slow.`
+      default:
+        return `${at} broke off the ${this.protocol === "http" ? "HTTP CONNECT" : "SOCKS5"} handshake${said}${
+          this.code ? ` (${this.code})` : ""
+        }: check that the proxy URL's scheme matches the proxy (socks5:// or socks5h:// for SOCKS5, http:// for HTTP CONNECT).`
     }
   }
 }
@@ -419,6 +541,7 @@ export const isTransientReply = (statusCode: number, enhancedStatusCode?: string
  */
 export type SmtpError =
   | SocketError
+  | ProxyError
   | TlsError
   | SmtpCommandError
   | SmtpProtocolError

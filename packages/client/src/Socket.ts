@@ -10,7 +10,14 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "./SmtpError.js"
+import type {
+  InvalidInputError,
+  ProxyError,
+  SmtpProtocolError,
+  SocketError,
+  TimeoutError,
+  TlsError
+} from "./SmtpError.js"
 
 /**
  * TLS settings, for implicit TLS and for STARTTLS.
@@ -115,11 +122,18 @@ export interface Connection {
 export interface SocketService {
   /**
    * Resolves every address of `host` and tries each in order until one
-   * connects; the connection lives as long as the scope.
+   * connects; the connection lives as long as the scope. A transport that
+   * goes through a proxy fails with a `ProxyError` when the proxy does not
+   * open the tunnel, and with an `InvalidInputError` (field "proxy") when its
+   * configuration is unusable.
    */
   readonly connect: (
     options: ConnectOptions
-  ) => Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope>
+  ) => Effect.Effect<
+    Connection,
+    SocketError | ProxyError | TlsError | TimeoutError | InvalidInputError,
+    Scope.Scope
+  >
 }
 
 /**

@@ -382,14 +382,22 @@ export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
 }
 
 /**
- * AUTH failed: the server refused the credentials (with its status code), or
- * no mechanism both sides support exists.
+ * AUTH failed: the server refused the credentials (with its status code), no
+ * mechanism both sides support exists, or the server could not prove it knows
+ * the password (SCRAM's server signature, `ServerUnverified`) or broke the
+ * mechanism (`MechanismFailed`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class AuthenticationError extends Data.TaggedError("AuthenticationError")<{
-  readonly reason: "Rejected" | "NoCommonMechanism" | "NotOffered" | "TokenUnavailable"
+  readonly reason:
+    | "Rejected"
+    | "NoCommonMechanism"
+    | "NotOffered"
+    | "TokenUnavailable"
+    | "ServerUnverified"
+    | "MechanismFailed"
   readonly mechanism?: string | undefined
   readonly statusCode?: number | undefined
   readonly enhancedStatusCode?: string | undefined
@@ -415,6 +423,14 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
         return "Credentials are configured but the server offers no AUTH: check the port (submission is usually 587) and that TLS is on, since many servers offer AUTH only after STARTTLS."
       case "TokenUnavailable":
         return "The OAuth2 token provider failed, so no token could be offered: check its credentials and the identity provider."
+      case "ServerUnverified":
+        return `The server could not prove it knows the password during AUTH ${this.mechanism ?? ""} (${
+          this.serverMessage ?? "no proof"
+        }), so the session was not used: the server is not the one the password belongs to, or it stores another password for this user.`
+      case "MechanismFailed":
+        return `AUTH ${this.mechanism ?? ""} could not be completed: ${
+          this.serverMessage ?? "the server broke the mechanism"
+        }. Name another mechanism in auth.mechanism if the server offers one.`
       case "NoCommonMechanism":
         return `The server offers AUTH ${(this.offered ?? []).join(" ")}, none of which this client can use${
           this.mechanism ? ` (asked for ${this.mechanism})` : ""

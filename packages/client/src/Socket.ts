@@ -62,6 +62,19 @@ export interface WriteTimeout {
 }
 
 /**
+ * Channel binding data of a TLS connection (RFC 5056), for SASL mechanisms
+ * that bind the authentication to it (SCRAM's -PLUS variants): `type` is the
+ * binding's name, e.g. `tls-exporter` (RFC 9266).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChannelBinding {
+  readonly type: "tls-exporter" | "tls-server-end-point" | "tls-unique"
+  readonly data: Uint8Array
+}
+
+/**
  * An open connection. Reads are pulled, so a slow consumer applies
  * backpressure to the peer; writes complete when the data is handed to the OS
  * (after a drain when the buffer is full), so a large body never sits in memory.
@@ -113,6 +126,12 @@ export interface Connection {
   readonly upgradeTls: (options: TlsOptions) => Effect.Effect<void, TlsError | SocketError | SmtpProtocolError>
   /** Ends the connection gracefully; closing the scope destroys it. */
   readonly close: Effect.Effect<void>
+  /**
+   * The channel binding of the TLS session now in use, or `undefined` when
+   * there is none this transport can vouch for (no TLS, or a TLS version
+   * whose binding it cannot compute). Absent: the transport never offers one.
+   */
+  readonly channelBinding?: Effect.Effect<ChannelBinding | undefined> | undefined
 }
 
 /**

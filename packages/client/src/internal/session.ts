@@ -256,9 +256,17 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       Effect.gen(function*() {
         const invalid = sasl.checkCredentials(credentials)
         if (invalid !== undefined) return yield* invalid
-        const mechanism = sasl.choose(credentials, capabilities.auth)
+        const channelBinding = connection.channelBinding === undefined ? undefined : yield* connection.channelBinding
+        const mechanism = sasl.choose(credentials, capabilities.auth, channelBinding !== undefined)
         if (Either.isLeft(mechanism)) return yield* mechanism.left
-        const exchange = sasl.start(mechanism.right, credentials, { host: options.host, port: options.port })
+        const started = sasl.start(mechanism.right, credentials, {
+          host: options.host,
+          port: options.port,
+          offered: capabilities.auth,
+          channelBinding
+        })
+        if (Either.isLeft(started)) return yield* started.left
+        const exchange = started.right
         const first = exchange.initialResponse === undefined
           ? `AUTH ${exchange.mechanism}\r\n`
           : `AUTH ${exchange.mechanism} ${exchange.initialResponse}\r\n`
@@ -270,7 +278,13 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         )
         // A bounded number of challenges: a hostile server could send 334 forever.
         for (let step = 0; r.code === 334 && step < 8; step++) {
-          r = yield* command(`${exchange.respond(text(r))}\r\n`, timeouts.command, "AUTH", "")
+          const answer = yield* Effect.either(exchange.respond(text(r)))
+          if (Either.isLeft(answer)) {
+            // RFC 4954 §4: "*" cancels the exchange; the server answers 501.
+            yield* Effect.ignore(command("*\r\n", timeouts.command, "AUTH"))
+            return yield* answer.left
+          }
+          r = yield* command(`${answer.right}\r\n`, timeouts.command, "AUTH", "")
         }
         if (r.code !== 235) {
           return yield* new AuthenticationError({
@@ -281,6 +295,10 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             serverMessage: text(r)
           })
         }
+        // SCRAM: a 235 from a server that never proved it knows the password
+        // is not trusted.
+        const unproven = exchange.complete(text(r))
+        if (unproven !== undefined) return yield* unproven
       })
 
     const rset = Effect.flatMap(command("RSET\r\n", timeouts.command, "RSET"), (r) => expect(r, "RSET", 250))

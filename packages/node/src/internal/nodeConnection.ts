@@ -10,7 +10,7 @@
  * never be unhandled (which would crash the process).
  */
 import { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "@effect-smtp/client/SmtpError"
-import type { Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
+import type { ChannelBinding, Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Net from "node:net"
@@ -519,6 +519,22 @@ export class NodeConnection {
     })
   })
 
+  /**
+   * RFC 9266's tls-exporter binding, under TLS 1.3 only: for TLS 1.2 it is
+   * safe only with the extended master secret, which Node does not report,
+   * and tls-server-end-point would need the certificate's signature hash,
+   * which Node does not expose. Without one, SCRAM runs without -PLUS.
+   */
+  private readonly channelBinding: Effect.Effect<ChannelBinding | undefined> = Effect.sync(() => {
+    const socket = this.current
+    if (!this.tlsActive || !(socket instanceof Tls.TLSSocket) || socket.getProtocol() !== "TLSv1.3") {
+      return undefined
+    }
+    // TLS 1.3 does not tell an empty context from none (RFC 8446 §7.5).
+    const data = socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0))
+    return { type: "tls-exporter", data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  })
+
   /** Starts reading and hands out the `Connection`. */
   open(): Connection {
     this.beginReading()
@@ -534,7 +550,8 @@ export class NodeConnection {
       awaitRead: this.awaitRead,
       write: this.write,
       upgradeTls: this.upgradeTls,
-      close: this.close
+      close: this.close,
+      channelBinding: this.channelBinding
     }
   }
 }

@@ -157,6 +157,9 @@ auth_mechanisms = scram-sha-256 scram-sha-1 plain
 # alice@localhost (LMTP) and alice (submission) are the same user.
 auth_username_format = %Ln
 auth_verbose = yes
+# Tests fail logins on purpose: no 2-second delay per failure, and no growing
+# penalty for the IP (anvil's), which would slow every later test.
+auth_failure_delay = 0
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n $BASE/etc/users
@@ -181,6 +184,11 @@ protocol lmtp {
   lmtp_rcpt_check_quota = no
 }
 
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
 service submission-login {
   inet_listener submission {
     address = 127.0.0.1

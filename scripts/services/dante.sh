@@ -43,6 +43,7 @@ readonly PROXY_USER=proxytest
 readonly PROXY_PASSWORD='Pr0xy:p@ss/w0rd'
 readonly DENIED_HOST=127.0.0.2
 readonly INSTANCES=(open auth)
+readonly PORT_KNOBS="EFFECT_SMTP_DANTE_PORT / EFFECT_SMTP_DANTE_AUTH_PORT"
 
 port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
@@ -109,80 +110,25 @@ CONF
   mv -f "$BASE/$name.conf.new" "$BASE/$name.conf"
 }
 
-running() {
-  local name
-  for name in "${INSTANCES[@]}"; do
-    live_pid "$BASE/$name.pid" >/dev/null && listening_on "$(port_of "$name")" || return 1
-  done
-}
-
-start_instance() {
-  local name=$1 port
-  port="$(port_of "$name")"
-  if live_pid "$BASE/$name.pid" >/dev/null; then
-    log "$name instance (port $port) is running"
-    return
-  fi
-  listening_on "$port" &&
-    die "127.0.0.1:$port is already in use by another program; choose other ports with EFFECT_SMTP_DANTE_PORT / EFFECT_SMTP_DANTE_AUTH_PORT"
-  write_config "$name"
-  log "starting the $name instance on 127.0.0.1:$port"
-  danted -D -f "$BASE/$name.conf" -p "$BASE/$name.pid" >&2 || {
-    show_log "$BASE/$name.log"
-    die "danted ($name) failed to start"
-  }
-  wait_for_port "$port" "$WAIT" || {
-    show_log "$BASE/$name.log"
-    die "danted ($name) does not accept connections on 127.0.0.1:$port within ${WAIT}s"
-  }
+pid_file_of() { printf '%s/%s.pid' "$BASE" "$1"; }
+log_file_of() { printf '%s/%s.log' "$BASE" "$1"; }
+launch() {
+  write_config "$1"
+  danted -D -f "$BASE/$1.conf" -p "$(pid_file_of "$1")"
 }
 
 cmd_start() {
   preflight "$@"
   ensure_user
-  local name
-  for name in "${INSTANCES[@]}"; do start_instance "$name"; done
+  start_instances
   log "ready: 127.0.0.1:$OPEN_PORT (no auth) and 127.0.0.1:$AUTH_PORT (user $PROXY_USER); $DENIED_HOST is refused by rule; logs in $BASE"
   print_env
 }
 
-cmd_stop() {
-  preflight "$@"
-  local name
-  for name in "${INSTANCES[@]}"; do
-    if live_pid "$BASE/$name.pid" >/dev/null; then
-      log "stopping the $name instance"
-      stop_pid "$BASE/$name.pid" "$WAIT"
-      wait_for_port_closed "$(port_of "$name")" "$WAIT" || die "127.0.0.1:$(port_of "$name") still answers after stop"
-    else
-      log "$name instance not running"
-    fi
-  done
-}
-
-cmd_status() {
-  if running; then
-    log "running: 127.0.0.1:$OPEN_PORT and 127.0.0.1:$AUTH_PORT (dir $BASE)"
-    print_env
-  else
-    log "not running (dir $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  local name
-  for name in "${INSTANCES[@]}"; do
-    [[ -r $BASE/$name.log ]] || continue
-    printf '== %s\n' "$BASE/$name.log"
-    tail -n 50 "$BASE/$name.log"
-  done
-}
-
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status ;;
-  log) cmd_log ;;
+  stop) shift; preflight "$@"; stop_instances ;;
+  status) status_instances ;;
+  log) logs_of_instances ;;
   *) usage ;;
 esac

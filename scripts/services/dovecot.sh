@@ -283,19 +283,10 @@ cmd_status() {
   fi
 }
 
-cmd_log() {
-  local file
-  for file in "$LOG" "$SINK_LOG"; do
-    [[ -r $file ]] || continue
-    printf '== %s\n' "$file"
-    tail -n 50 "$file"
-  done
-}
-
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   status) shift; cmd_status ;;
-  log) cmd_log ;;
+  log) print_logs "$LOG" "$SINK_LOG" ;;
   *) usage ;;
 esac

@@ -43,6 +43,7 @@ readonly PROXY_USER=proxytest
 readonly PROXY_PASSWORD='Http-pr0xy.pass'
 readonly DENIED_HOST=127.0.0.2
 readonly INSTANCES=(open auth)
+readonly PORT_KNOBS="EFFECT_SMTP_TINYPROXY_PORT / EFFECT_SMTP_TINYPROXY_AUTH_PORT"
 
 port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
@@ -91,80 +92,25 @@ CONF
   mv -f "$dir/tinyproxy.conf.new" "$dir/tinyproxy.conf"
 }
 
-running() {
-  local name
-  for name in "${INSTANCES[@]}"; do
-    live_pid "$BASE/$name/tinyproxy.pid" >/dev/null && listening_on "$(port_of "$name")" || return 1
-  done
-}
-
-start_instance() {
-  local name=$1 port
-  port="$(port_of "$name")"
-  if live_pid "$BASE/$name/tinyproxy.pid" >/dev/null; then
-    log "$name instance (port $port) is running"
-    return
-  fi
-  listening_on "$port" &&
-    die "127.0.0.1:$port is already in use by another program; choose other ports with EFFECT_SMTP_TINYPROXY_PORT / EFFECT_SMTP_TINYPROXY_AUTH_PORT"
-  write_config "$name"
-  log "starting the $name instance on 127.0.0.1:$port"
+pid_file_of() { printf '%s/%s/tinyproxy.pid' "$BASE" "$1"; }
+log_file_of() { printf '%s/%s/tinyproxy.log' "$BASE" "$1"; }
+launch() {
+  write_config "$1"
   # Without -d, tinyproxy daemonizes itself.
-  tinyproxy -c "$BASE/$name/tinyproxy.conf" >&2 || {
-    show_log "$BASE/$name/tinyproxy.log"
-    die "tinyproxy ($name) failed to start"
-  }
-  wait_for_port "$port" "$WAIT" || {
-    show_log "$BASE/$name/tinyproxy.log"
-    die "tinyproxy ($name) does not accept connections on 127.0.0.1:$port within ${WAIT}s"
-  }
+  tinyproxy -c "$BASE/$1/tinyproxy.conf"
 }
 
 cmd_start() {
   preflight "$@"
-  local name
-  for name in "${INSTANCES[@]}"; do start_instance "$name"; done
+  start_instances
   log "ready: 127.0.0.1:$OPEN_PORT (no auth) and 127.0.0.1:$AUTH_PORT (Basic, user $PROXY_USER); CONNECT to $DENIED_HOST is filtered; logs in $BASE"
   print_env
 }
 
-cmd_stop() {
-  preflight "$@"
-  local name
-  for name in "${INSTANCES[@]}"; do
-    if live_pid "$BASE/$name/tinyproxy.pid" >/dev/null; then
-      log "stopping the $name instance"
-      stop_pid "$BASE/$name/tinyproxy.pid" "$WAIT"
-      wait_for_port_closed "$(port_of "$name")" "$WAIT" || die "127.0.0.1:$(port_of "$name") still answers after stop"
-    else
-      log "$name instance not running"
-    fi
-  done
-}
-
-cmd_status() {
-  if running; then
-    log "running: 127.0.0.1:$OPEN_PORT and 127.0.0.1:$AUTH_PORT (dir $BASE)"
-    print_env
-  else
-    log "not running (dir $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  local name
-  for name in "${INSTANCES[@]}"; do
-    [[ -r $BASE/$name/tinyproxy.log ]] || continue
-    printf '== %s\n' "$BASE/$name/tinyproxy.log"
-    tail -n 50 "$BASE/$name/tinyproxy.log"
-  done
-}
-
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status ;;
-  log) cmd_log ;;
+  stop) shift; preflight "$@"; stop_instances ;;
+  status) status_instances ;;
+  log) logs_of_instances ;;
   *) usage ;;
 esac

@@ -27,6 +27,14 @@ const quote = (text: string, max = 120): string => {
   return JSON.stringify(shown)
 }
 
+/** The .NET `SocketError` number of an OS code, the value of `socket.error`. */
+const socketErrorOf = (code: string | undefined): number | undefined =>
+  code === undefined ? undefined : socketErrorCode.fromNodeCode(code)
+
+/** A name that does not resolve at all will not resolve on a retry either. */
+const unresolvable = (code: string | undefined): boolean =>
+  code === "ENOTFOUND" || code === "EAI_NONAME" || code === "EAI_FAIL"
+
 /**
  * What the transport was doing when it failed.
  *
@@ -68,7 +76,7 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get socketError(): number | undefined {
-    return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
+    return socketErrorOf(this.code)
   }
 
   /**
@@ -78,7 +86,7 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get retryable(): boolean {
-    return this.code !== "ENOTFOUND" && this.code !== "EAI_NONAME" && this.code !== "EAI_FAIL"
+    return !unresolvable(this.code)
   }
 
   override get message(): string {
@@ -224,7 +232,7 @@ export class ProxyError extends Data.TaggedError("ProxyError")<{
    * @since 0.1.0
    */
   get socketError(): number | undefined {
-    return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
+    return socketErrorOf(this.code)
   }
 
   /**
@@ -237,7 +245,7 @@ export class ProxyError extends Data.TaggedError("ProxyError")<{
   get retryable(): boolean {
     switch (this.reason) {
       case "Unreachable":
-        return this.code !== "ENOTFOUND" && this.code !== "EAI_NONAME" && this.code !== "EAI_FAIL"
+        return !unresolvable(this.code)
       case "TargetUnreachable":
       case "Timeout":
         return true

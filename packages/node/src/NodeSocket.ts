@@ -88,7 +88,8 @@ export interface NodeSocketOptions {
    * whose password is `Redacted`) to keep the password out of logs. A URL
    * that cannot be used fails every connect with an `InvalidInputError`
    * whose field is "proxy"; a proxy that does not open the tunnel fails it
-   * with a `ProxyError`.
+   * with a `ProxyError`. The TCP connect to the proxy, its handshake and
+   * implicit TLS through the tunnel share one connect timeout.
    */
   readonly proxy?: string | Redacted.Redacted<string> | ProxyOptions | undefined
   /**

@@ -94,3 +94,78 @@ usage() {
   printf 'usage: %s start|stop|status|log\n' "$0" >&2
   exit 2
 }
+
+# --- Several instances of one daemon ------------------------------------------
+# A script that runs instances sets INSTANCES (their names), WAIT (seconds) and
+# PORT_KNOBS (the variables that choose the ports, for messages), and defines:
+#   port_of NAME       its port on 127.0.0.1
+#   pid_file_of NAME   where its pid is written
+#   log_file_of NAME   its log
+#   launch NAME        writes its configuration and starts it (daemonizing)
+
+print_logs() {
+  local file
+  for file in "$@"; do
+    [[ -r $file ]] || continue
+    printf '== %s\n' "$file"
+    tail -n 50 "$file"
+  done
+}
+
+instances_running() {
+  local name
+  for name in "${INSTANCES[@]}"; do
+    live_pid "$(pid_file_of "$name")" >/dev/null && listening_on "$(port_of "$name")" || return 1
+  done
+}
+
+start_instances() {
+  local name port
+  for name in "${INSTANCES[@]}"; do
+    port="$(port_of "$name")"
+    if live_pid "$(pid_file_of "$name")" >/dev/null; then
+      log "$name instance (port $port) is running"
+      continue
+    fi
+    listening_on "$port" && die "127.0.0.1:$port is already in use by another program; choose other ports with $PORT_KNOBS"
+    log "starting the $name instance on 127.0.0.1:$port"
+    launch "$name" >&2 || {
+      show_log "$(log_file_of "$name")"
+      die "the $name instance failed to start"
+    }
+    wait_for_port "$port" "$WAIT" || {
+      show_log "$(log_file_of "$name")"
+      die "the $name instance does not accept connections on 127.0.0.1:$port within ${WAIT}s"
+    }
+  done
+}
+
+stop_instances() {
+  local name
+  for name in "${INSTANCES[@]}"; do
+    if live_pid "$(pid_file_of "$name")" >/dev/null; then
+      log "stopping the $name instance"
+      stop_pid "$(pid_file_of "$name")" "$WAIT"
+      wait_for_port_closed "$(port_of "$name")" "$WAIT" || die "127.0.0.1:$(port_of "$name") still answers after stop"
+    else
+      log "$name instance not running"
+    fi
+  done
+}
+
+# status: the environment when every instance runs, exit 3 otherwise.
+status_instances() {
+  if instances_running; then
+    log "running (dir $BASE)"
+    print_env
+  else
+    log "not running (dir $BASE)"
+    exit 3
+  fi
+}
+
+logs_of_instances() {
+  local name files=()
+  for name in "${INSTANCES[@]}"; do files+=("$(log_file_of "$name")"); done
+  print_logs "${files[@]}"
+}

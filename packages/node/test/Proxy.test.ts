@@ -223,7 +223,57 @@ describe("through tinyproxy (HTTP CONNECT)", () => {
   proxySuite("http", tinyproxy)
 })
 
-describe("proxy failures without a proxy service", () => {
+/**
+ * A minimal SOCKS5 relay (no authentication, IPv4 and names) listening on
+ * `host`, so the proxy's address differs from the SMTP server's.
+ */
+const relayOn = (host: string) =>
+  serve(
+    Net.createServer((client) => {
+      client.once("data", () => {
+        client.write(Uint8Array.of(5, 0))
+        client.once("data", (request: Buffer) => {
+          const atyp = request[3]
+          const target = atyp === 1
+            ? Array.from(request.subarray(4, 8)).join(".")
+            : request.subarray(5, 5 + request[4]!).toString()
+          const port = request.readUInt16BE(request.length - 2)
+          const upstream = Net.connect({ host: target, port }, () => {
+            client.write(Uint8Array.of(5, 0, 0, 1, 0, 0, 0, 0, 0, 0))
+            client.pipe(upstream).pipe(client)
+          })
+          upstream.on("error", () => client.destroy())
+          client.on("close", () => upstream.destroy())
+        })
+      })
+    }),
+    host
+  )
+
+describe("without a proxy service", () => {
+  it.scoped("network.peer.address is the proxy's IP, not the SMTP server's", () =>
+    Effect.gen(function*() {
+      const relay = yield* relayOn("127.0.0.5")
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const { metrics, send } = sendVia(
+        { proxy: proxyUrl("socks5h", { host: "127.0.0.5", port: relay.port }) },
+        { host: "127.0.0.1", port: server.port, security: "none" }
+      )
+      yield* send
+      expect(server.received).toHaveLength(1)
+      expect(metrics.socketConnect().map((event) => [event.serverAddress, event.serverPort, event.peerAddress]))
+        .toEqual([["127.0.0.5", relay.port, "127.0.0.5"]])
+      const facts = [...metrics.clientConnect(), ...metrics.messageSend(), ...metrics.connectionEnd()]
+      expect(facts).toHaveLength(3)
+      for (const event of facts) {
+        expect([event.serverAddress, event.serverPort, event.peerAddress]).toEqual([
+          "127.0.0.1",
+          server.port,
+          "127.0.0.5"
+        ])
+      }
+    }))
+
   it.scoped("a proxy that accepts and never answers times out on the TestClock (ProxyError Timeout)", () =>
     Effect.gen(function*() {
       let greeted = false

@@ -274,9 +274,12 @@ export class ProxyError extends Data.TaggedError("ProxyError")<{
       case "TargetUnreachable":
         return `${at} could not connect to ${target}${said}: the SMTP server is down or not reachable from the proxy; check the host and port.`
       case "Timeout":
+        // The detail of a timeout is the client's own words, not the proxy's.
         return `Timed out${
           this.timeout !== undefined ? ` after ${Duration.format(this.timeout)}` : ""
-        } waiting for the ${kind} at ${this.proxy} to open a tunnel to ${target}${said}: the proxy is slow or unreachable; raise options.timeout if it is known to be slow.`
+        } waiting for the ${kind} at ${this.proxy} to open a tunnel to ${target}${
+          this.detail !== undefined ? `: ${this.detail}` : ""
+        }. The proxy is slow or unreachable; raise options.timeout if it is known to be slow.`
       default:
         return `${at} broke off the ${this.protocol === "http" ? "HTTP CONNECT" : "SOCKS5"} handshake${said}${
           this.code ? ` (${this.code})` : ""

@@ -292,6 +292,7 @@ describe("without a proxy service", () => {
       expect(error.reason).toBe("Timeout")
       expect(error.retryable).toBe(true)
       expect(error.message).toContain("Timed out after 10s waiting for the SOCKS5 proxy")
+      expect(error.message).toContain("the proxy accepted the connection and did not answer")
     }))
 
   it.scoped("a proxy that is down is a ProxyError (Unreachable) with the OS code, and socket.error in the metrics", () =>

@@ -319,7 +319,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         const attempt = yield* connectAny(proxy.host, proxy.port, timeout).pipe(
           Effect.mapError((error) =>
             error._tag === "TimeoutError"
-              ? fail("Timeout", { timeout, detail: "connecting to the proxy", cause: error })
+              ? fail("Timeout", { timeout, detail: "no TCP connection to the proxy", cause: error })
               : fail("Unreachable", { code: error.code, cause: error })
           )
         )
@@ -329,7 +329,8 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         yield* Proxy.tunnel(connection.channel, proxy, { host: options.host, address, port: options.port }).pipe(
           Effect.timeoutFail({
             duration: remaining(timeout, elapsed),
-            onTimeout: () => fail("Timeout", { timeout, detail: "waiting for the proxy's answer" })
+            onTimeout: () =>
+              fail("Timeout", { timeout, detail: "the proxy accepted the connection and did not answer" })
           })
         )
         connection.tunnelled(options.host, options.port)

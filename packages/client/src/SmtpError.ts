@@ -27,6 +27,14 @@ const quote = (text: string, max = 120): string => {
   return JSON.stringify(shown)
 }
 
+/** The .NET `SocketError` number of an OS code, the value of `socket.error`. */
+const socketErrorOf = (code: string | undefined): number | undefined =>
+  code === undefined ? undefined : socketErrorCode.fromNodeCode(code)
+
+/** A name that does not resolve at all will not resolve on a retry either. */
+const unresolvable = (code: string | undefined): boolean =>
+  code === "ENOTFOUND" || code === "EAI_NONAME" || code === "EAI_FAIL"
+
 /**
  * What the transport was doing when it failed.
  *
@@ -50,6 +58,11 @@ export class SocketError extends Data.TaggedError("SocketError")<{
   readonly port: number
   /** The IP the failing attempt used, when one had been resolved. */
   readonly address?: string | undefined
+  /**
+   * The proxy (`host:port`) the connection went through, if any; `address`
+   * is then the proxy's IP.
+   */
+  readonly proxy?: string | undefined
   readonly code?: string | undefined
   readonly cause?: unknown
 }> {
@@ -63,7 +76,7 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get socketError(): number | undefined {
-    return this.code === undefined ? undefined : socketErrorCode.fromNodeCode(this.code)
+    return socketErrorOf(this.code)
   }
 
   /**
@@ -73,13 +86,15 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get retryable(): boolean {
-    return this.code !== "ENOTFOUND" && this.code !== "EAI_NONAME" && this.code !== "EAI_FAIL"
+    return !unresolvable(this.code)
   }
 
   override get message(): string {
-    const target = `${this.host}:${this.port}${
-      this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
-    }`
+    const target = this.proxy !== undefined
+      ? `${this.host}:${this.port} (through the proxy ${this.proxy})`
+      : `${this.host}:${this.port}${
+        this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
+      }`
     switch (this.operation) {
       case "lookup":
         return `Could not resolve ${quote(this.host)}${
@@ -159,6 +174,124 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""
         }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`
+    }
+  }
+}
+
+/**
+ * Why a proxy did not open the tunnel to the SMTP server.
+ *
+ * - `Unreachable`: no TCP connection to the proxy itself (refused, no route,
+ *   its name does not resolve); `code` is the OS code.
+ * - `AuthenticationFailed`: the proxy refused the credentials, or wants some
+ *   and none were given (SOCKS5 method or RFC 1929 status, HTTP 401 / 407).
+ * - `Refused`: the proxy's rules forbid this destination (SOCKS5 reply 2,
+ *   HTTP 403 and other 4xx).
+ * - `TargetUnreachable`: the proxy tried and could not reach the SMTP server
+ *   (SOCKS5 replies 3 to 6, HTTP 5xx).
+ * - `HandshakeFailed`: the proxy closed the connection during the handshake or
+ *   answered something that is not the protocol of the URL's scheme.
+ * - `Timeout`: the proxy did not connect or answer within the timeout.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProxyFailure =
+  | "Unreachable"
+  | "AuthenticationFailed"
+  | "Refused"
+  | "TargetUnreachable"
+  | "HandshakeFailed"
+  | "Timeout"
+
+/**
+ * The SOCKS5 or HTTP CONNECT proxy in front of the SMTP server failed: a
+ * failure of the proxy (or of what it was asked to reach), told apart from
+ * one of the SMTP server reached directly. `proxy` is its `host:port`, never
+ * its credentials; `host` and `port` are the SMTP server the tunnel was for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProxyError extends Data.TaggedError("ProxyError")<{
+  readonly reason: ProxyFailure
+  readonly protocol: "socks5" | "socks5h" | "http"
+  /** The proxy, as `host:port`. */
+  readonly proxy: string
+  readonly host: string
+  readonly port: number
+  /** The OS code, when the proxy could not be reached or dropped the connection. */
+  readonly code?: string | undefined
+  /** The proxy's answer: the SOCKS5 reply (or RFC 1929 status) byte, or the HTTP status. */
+  readonly reply?: number | undefined
+  /** What the proxy said or did, e.g. `connection refused` or `403 Filtered`; untrusted text. */
+  readonly detail?: string | undefined
+  /** The timeout that ran out (`Timeout` only). */
+  readonly timeout?: Duration.Duration | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+
+  /**
+   * The `System.Net.Sockets.SocketError` number for `code` (the documented
+   * `socket.error`), or `undefined` when no OS code was received.
+   *
+   * @since 0.1.0
+   */
+  get socketError(): number | undefined {
+    return socketErrorOf(this.code)
+  }
+
+  /**
+   * A proxy or SMTP server that is down or slow may come back; refused
+   * credentials, a forbidden destination and a proxy that speaks another
+   * protocol stay that way.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    switch (this.reason) {
+      case "Unreachable":
+        return !unresolvable(this.code)
+      case "TargetUnreachable":
+      case "Timeout":
+        return true
+      case "HandshakeFailed":
+        // A reset mid-handshake is the network's doing; garbage is not.
+        return this.code !== undefined
+      default:
+        return false
+    }
+  }
+
+  override get message(): string {
+    const kind = this.protocol === "http" ? "HTTP proxy" : "SOCKS5 proxy"
+    const at = `The ${kind} at ${this.proxy}`
+    const target = `${this.host}:${this.port}`
+    const said = this.detail !== undefined ? ` (${quote(this.detail, 160)})` : ""
+    switch (this.reason) {
+      case "Unreachable":
+        return `Could not connect to the ${kind} at ${this.proxy}${
+          this.code ? ` (${this.code})` : ""
+        }, so nothing reached ${target}: check the proxy option's host and port and that the proxy is running.`
+      case "AuthenticationFailed":
+        return `${at} refused the credentials${said}: check the user name and password in the proxy URL (percent-encode @ : / and other reserved characters), or add them if the proxy requires them.`
+      case "Refused":
+        return `${at} refused to open a tunnel to ${target}${said}: its rules do not allow this destination; check the SMTP host and port, or ask the proxy's administrator to allow it.`
+      case "TargetUnreachable":
+        return `${at} could not connect to ${target}${said}: the SMTP server is down or not reachable from the proxy; check the host and port.`
+      case "Timeout":
+        // The detail of a timeout is the client's own words, not the proxy's.
+        return `Timed out${
+          this.timeout !== undefined ? ` after ${Duration.format(this.timeout)}` : ""
+        } waiting for the ${kind} at ${this.proxy} to open a tunnel to ${target}${
+          this.detail !== undefined ? `: ${this.detail}` : ""
+        }. The proxy is slow or unreachable; raise options.timeout if it is known to be slow.`
+      default:
+        return `${at} broke off the ${this.protocol === "http" ? "HTTP CONNECT" : "SOCKS5"} handshake${said}${
+          this.code ? ` (${this.code})` : ""
+        }: check that the proxy URL's scheme matches the proxy (socks5:// or socks5h:// for SOCKS5, http:// for HTTP CONNECT).`
     }
   }
 }
@@ -268,14 +401,22 @@ export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
 }
 
 /**
- * AUTH failed: the server refused the credentials (with its status code), or
- * no mechanism both sides support exists.
+ * AUTH failed: the server refused the credentials (with its status code), no
+ * mechanism both sides support exists, or the server could not prove it knows
+ * the password (SCRAM's server signature, `ServerUnverified`) or broke the
+ * mechanism (`MechanismFailed`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class AuthenticationError extends Data.TaggedError("AuthenticationError")<{
-  readonly reason: "Rejected" | "NoCommonMechanism" | "NotOffered" | "TokenUnavailable"
+  readonly reason:
+    | "Rejected"
+    | "NoCommonMechanism"
+    | "NotOffered"
+    | "TokenUnavailable"
+    | "ServerUnverified"
+    | "MechanismFailed"
   readonly mechanism?: string | undefined
   readonly statusCode?: number | undefined
   readonly enhancedStatusCode?: string | undefined
@@ -301,6 +442,14 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
         return "Credentials are configured but the server offers no AUTH: check the port (submission is usually 587) and that TLS is on, since many servers offer AUTH only after STARTTLS."
       case "TokenUnavailable":
         return "The OAuth2 token provider failed, so no token could be offered: check its credentials and the identity provider."
+      case "ServerUnverified":
+        return `The server could not prove it knows the password during AUTH ${this.mechanism ?? ""} (${
+          this.serverMessage ?? "no proof"
+        }), so the session was not used: the server is not the one the password belongs to, or it stores another password for this user.`
+      case "MechanismFailed":
+        return `AUTH ${this.mechanism ?? ""} could not be completed: ${
+          this.serverMessage ?? "the server broke the mechanism"
+        }. Name another mechanism in auth.mechanism if the server offers one.`
       case "NoCommonMechanism":
         return `The server offers AUTH ${(this.offered ?? []).join(" ")}, none of which this client can use${
           this.mechanism ? ` (asked for ${this.mechanism})` : ""
@@ -427,6 +576,7 @@ export const isTransientReply = (statusCode: number, enhancedStatusCode?: string
  */
 export type SmtpError =
   | SocketError
+  | ProxyError
   | TlsError
   | SmtpCommandError
   | SmtpProtocolError

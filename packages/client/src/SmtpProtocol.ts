@@ -67,7 +67,15 @@ export type Credentials =
   | {
     readonly user: string
     readonly password: Redacted.Redacted<string>
-    readonly mechanism?: "PLAIN" | "LOGIN" | "CRAM-MD5" | undefined
+    readonly mechanism?:
+      | "SCRAM-SHA-256-PLUS"
+      | "SCRAM-SHA-256"
+      | "SCRAM-SHA-1-PLUS"
+      | "SCRAM-SHA-1"
+      | "CRAM-MD5"
+      | "PLAIN"
+      | "LOGIN"
+      | undefined
   }
   | {
     readonly user: string

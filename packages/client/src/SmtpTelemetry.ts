@@ -101,11 +101,13 @@ const statusCodeOf = (error: SmtpError): number | undefined => {
   }
 }
 
-// Only the socket layer sees OS codes. TlsError carries a TLS library code and
-// TimeoutError comes from the client's own timer: neither is a socket error.
+// Only the socket layer sees OS codes (a ProxyError carries one when the
+// proxy could not be reached or dropped the connection). TlsError carries a TLS
+// library code and TimeoutError comes from the client's own timer: neither is
+// a socket error.
 const socketErrorOf = (error: SmtpError): number | undefined => {
   if (error._tag === "DeliveryUnknownError") return socketErrorOf(error.cause)
-  if (error._tag !== "SocketError") return undefined
+  if (error._tag !== "SocketError" && error._tag !== "ProxyError") return undefined
   const value = error.socketError
   return isInt(value) ? value : undefined
 }
@@ -114,8 +116,8 @@ const socketErrorOf = (error: SmtpError): number | undefined => {
  * The error attributes of an outcome: `{}` for success; `error.type` for every
  * failure and interruption; `smtp.status_code` iff the error carries a server
  * reply code (`SmtpCommandError`, `AuthenticationError` with a `statusCode`);
- * `socket.error` iff it carries an OS code (`SocketError` with a `code`,
- * mapped per socket-errors.md, unknown codes to -1).
+ * `socket.error` iff it carries an OS code (`SocketError` or `ProxyError`
+ * with a `code`, mapped per socket-errors.md, unknown codes to -1).
  *
  * @since 0.1.0
  * @category attributes

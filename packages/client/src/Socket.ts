@@ -10,7 +10,14 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "./SmtpError.js"
+import type {
+  InvalidInputError,
+  ProxyError,
+  SmtpProtocolError,
+  SocketError,
+  TimeoutError,
+  TlsError
+} from "./SmtpError.js"
 
 /**
  * TLS settings, for implicit TLS and for STARTTLS.
@@ -52,6 +59,19 @@ export interface ConnectOptions {
 export interface WriteTimeout {
   readonly duration: Duration.Duration
   readonly operation: string
+}
+
+/**
+ * Channel binding data of a TLS connection (RFC 5056), for SASL mechanisms
+ * that bind the authentication to it (SCRAM's -PLUS variants): `type` is the
+ * binding's name, e.g. `tls-exporter` (RFC 9266).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChannelBinding {
+  readonly type: "tls-exporter" | "tls-server-end-point" | "tls-unique"
+  readonly data: Uint8Array
 }
 
 /**
@@ -106,6 +126,12 @@ export interface Connection {
   readonly upgradeTls: (options: TlsOptions) => Effect.Effect<void, TlsError | SocketError | SmtpProtocolError>
   /** Ends the connection gracefully; closing the scope destroys it. */
   readonly close: Effect.Effect<void>
+  /**
+   * The channel binding of the TLS session now in use, or `undefined` when
+   * there is none this transport can vouch for (no TLS, or a TLS version
+   * whose binding it cannot compute). Absent: the transport never offers one.
+   */
+  readonly channelBinding?: Effect.Effect<ChannelBinding | undefined> | undefined
 }
 
 /**
@@ -115,11 +141,18 @@ export interface Connection {
 export interface SocketService {
   /**
    * Resolves every address of `host` and tries each in order until one
-   * connects; the connection lives as long as the scope.
+   * connects; the connection lives as long as the scope. A transport that
+   * goes through a proxy fails with a `ProxyError` when the proxy does not
+   * open the tunnel, and with an `InvalidInputError` (field "proxy") when its
+   * configuration is unusable.
    */
   readonly connect: (
     options: ConnectOptions
-  ) => Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope>
+  ) => Effect.Effect<
+    Connection,
+    SocketError | ProxyError | TlsError | TimeoutError | InvalidInputError,
+    Scope.Scope
+  >
 }
 
 /**

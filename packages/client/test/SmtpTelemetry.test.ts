@@ -71,6 +71,24 @@ const socketError = fc.record({
   code: optional(osCode)
 }).map((fields) => new SmtpError.SocketError(fields))
 
+const proxyError = fc.record({
+  reason: fc.constantFrom<SmtpError.ProxyFailure>(
+    "Unreachable",
+    "AuthenticationFailed",
+    "Refused",
+    "TargetUnreachable",
+    "HandshakeFailed",
+    "Timeout"
+  ),
+  protocol: fc.constantFrom<SmtpError.ProxyError["protocol"]>("socks5", "socks5h", "http"),
+  proxy: fc.tuple(host, port).map(([h, p]) => `${h}:${p}`),
+  host,
+  port,
+  code: optional(osCode),
+  // A SOCKS5 reply byte or an HTTP status: never smtp.status_code.
+  reply: optional(fc.oneof(fc.integer({ min: 1, max: 8 }), replyCode))
+}).map((fields) => new SmtpError.ProxyError(fields))
+
 const tlsError = fc.record({
   reason: fc.constantFrom<SmtpError.TlsFailure>("HandshakeFailed", "CertificateRejected", "StartTlsUnavailable"),
   host,
@@ -114,6 +132,7 @@ const invalidInputError = fc.record({ field: fc.constantFrom("from", "to", "ehlo
 
 const anyError: fc.Arbitrary<SmtpError.SmtpError> = fc.oneof(
   socketError,
+  proxyError,
   tlsError,
   commandError,
   protocolError,
@@ -148,7 +167,8 @@ const expectedStatusCode = (o: Outcome): number | undefined => {
 }
 
 const expectedSocketError = (o: Outcome): number | undefined =>
-  o._tag === "Failure" && o.error._tag === "SocketError" && o.error.code !== undefined
+  o._tag === "Failure" && (o.error._tag === "SocketError" || o.error._tag === "ProxyError") &&
+    o.error.code !== undefined
     ? specSocketError(o.error.code)
     : undefined
 

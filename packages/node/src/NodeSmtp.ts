@@ -8,6 +8,7 @@ import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -64,15 +65,23 @@ export const layer = (
 /**
  * Like `layer`, with the options read through Effect `Config`: by default
  * `SMTP_URL`, or `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`,
- * `SMTP_PASSWORD`.
+ * `SMTP_PASSWORD`; and the socket options from `socketConfig`, by default
+ * `SMTP_PROXY` (see `NodeSocket.optionsConfig`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config?: Config.Config.Wrap<SmtpClient.Options>
+  config?: Config.Config.Wrap<SmtpClient.Options>,
+  socketConfig: Config.Config<NodeSocket.NodeSocketOptions> = NodeSocket.optionsConfig
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
-  SmtpClient.layerConfig(config).pipe(Layer.provide(layerProtocol), Layer.provide(SmtpMetrics.layer))
+  Layer.unwrapEffect(
+    Effect.map(socketConfig, (socketOptions) =>
+      SmtpClient.layerConfig(config).pipe(
+        Layer.provide(layerProtocolWith(socketOptions)),
+        Layer.provide(SmtpMetrics.layer)
+      ))
+  )
 
 /**
  * The client for code that does not use Effect: promises, and an

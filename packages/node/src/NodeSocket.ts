@@ -14,16 +14,30 @@
  * success, failed attempts as failures, the attempts cut off by the winner as
  * interrupted (`cancelled`).
  *
+ * With `proxy`, the TCP connection goes to the proxy (SOCKS5 or HTTP
+ * CONNECT), which opens a tunnel to the SMTP server; implicit TLS and
+ * STARTTLS then run end to end through the tunnel, verified against the SMTP
+ * server's name. The socket metrics then describe the connection to the
+ * proxy, and `network.peer.address` is the proxy's IP everywhere: it is the
+ * peer of the TCP connection, and the only address the client knows for
+ * certain (see docs/telemetry.md).
+ *
  * @since 0.1.0
  */
 import type { SocketError } from "@effect-smtp/client/SmtpError"
 import type { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { Socket } from "@effect-smtp/client/Socket"
 import type { SocketService } from "@effect-smtp/client/Socket"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as internal from "./internal/nodeSocket.js"
+import * as proxy from "./internal/proxy.js"
 
 /**
  * One address a host name resolved to.
@@ -38,10 +52,46 @@ export interface ResolvedAddress {
 }
 
 /**
+ * A proxy in front of the SMTP server, in structured form.
+ *
+ * - `socks5`: SOCKS5 (RFC 1928); the SMTP server's name is resolved here
+ *   (with `lookup` and `family` when given) and the proxy is asked for the
+ *   first address in the resolver's order.
+ * - `socks5h`: SOCKS5, and the proxy resolves the name.
+ * - `http`: an HTTP proxy's CONNECT method (RFC 9110 §9.3.6); the proxy
+ *   resolves the name.
+ *
+ * `auth` is RFC 1929 username/password for SOCKS5, HTTP Basic
+ * (`Proxy-Authorization`) for `http`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProxyOptions {
+  readonly protocol: "socks5" | "socks5h" | "http"
+  readonly host: string
+  readonly port: number
+  readonly auth?: { readonly user: string; readonly password: Redacted.Redacted<string> } | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface NodeSocketOptions {
+  /**
+   * Connect through a proxy: `socks5://[user:password@]host[:port]` (the SMTP
+   * server's name resolved here), `socks5h://...` (resolved by the proxy) or
+   * `http://[user:password@]host[:port]` (HTTP CONNECT), with the user and
+   * password percent-encoded; the port defaults to 1080 for SOCKS5 and 80
+   * for HTTP. Pass the URL as `Redacted` (or the structured `ProxyOptions`,
+   * whose password is `Redacted`) to keep the password out of logs. A URL
+   * that cannot be used fails every connect with an `InvalidInputError`
+   * whose field is "proxy"; a proxy that does not open the tunnel fails it
+   * with a `ProxyError`. The TCP connect to the proxy, its handshake and
+   * implicit TLS through the tunnel share one connect timeout.
+   */
+  readonly proxy?: string | Redacted.Redacted<string> | ProxyOptions | undefined
   /**
    * Resolves a host name to the addresses to try, in order of preference,
    * instead of `node:dns` `lookup(host, { all: true })`. Not called for IP
@@ -105,3 +155,22 @@ export const layerWith = (options: NodeSocketOptions): Layer.Layer<Socket, never
  * @category layers
  */
 export const layer: Layer.Layer<Socket, never, SmtpMetrics> = layerWith({})
+
+/**
+ * The socket options read through Effect `Config`: `SMTP_PROXY`, when set, is
+ * the proxy URL (`socks5://user:password@host:1080`, `socks5h://...`,
+ * `http://...`), read as `Redacted`. A URL that cannot be used fails with a
+ * `ConfigError` that names the variable (and never repeats its value).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const optionsConfig: Config.Config<NodeSocketOptions> = Config.option(Config.redacted("SMTP_PROXY")).pipe(
+  Config.mapOrFail((url) => {
+    if (Option.isNone(url)) return Either.right({})
+    return Either.match(proxy.resolveProxyOption(url.value), {
+      onLeft: (error) => Either.left(ConfigError.InvalidData(["SMTP_PROXY"], `SMTP_PROXY ${error.reason}`)),
+      onRight: (options) => Either.right({ proxy: options })
+    })
+  })
+)

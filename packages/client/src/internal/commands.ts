@@ -102,6 +102,9 @@ export const auth = (mechanism: string, initialResponse: string | undefined): st
 /** The answer to a 334 challenge: one base64 line. @internal */
 export const authResponse = (response: string): string => `${response}\r\n`
 
+/** Cancels an AUTH exchange (RFC 4954 §4). @internal */
+export const authCancel = "*\r\n"
+
 /** @internal */
 export const data = "DATA\r\n"
 

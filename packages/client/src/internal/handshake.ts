@@ -107,9 +107,19 @@ export const authenticate = (
   Effect.gen(function*() {
     const invalid = sasl.checkCredentials(credentials)
     if (invalid !== undefined) return yield* invalid
-    const mechanism = sasl.choose(credentials, session.offered)
+    // SCRAM's -PLUS variants bind the proof to the TLS session, where the transport can say what it is.
+    const binding = wire.connection.channelBinding
+    const channelBinding = binding === undefined ? undefined : yield* binding
+    const mechanism = sasl.choose(credentials, session.offered, channelBinding !== undefined)
     if (Either.isLeft(mechanism)) return yield* mechanism.left
-    const exchange = sasl.start(mechanism.right, credentials, { host: session.host, port: session.port })
+    const started = sasl.start(mechanism.right, credentials, {
+      host: session.host,
+      port: session.port,
+      offered: session.offered,
+      channelBinding
+    })
+    if (Either.isLeft(started)) return yield* started.left
+    const exchange = started.right
     const wait = { timeout: session.timeouts.command, operation: "AUTH" }
     // What follows the verb is secret: the log shows only `AUTH <mechanism>` and `<redacted>`.
     let reply = yield* wire.command(
@@ -118,7 +128,13 @@ export const authenticate = (
       exchange.initialResponse === undefined ? undefined : `AUTH ${exchange.mechanism}`
     )
     for (let step = 0; reply.code === 334 && step < maxChallenges; step++) {
-      reply = yield* wire.command(commands.authResponse(exchange.respond(text(reply))), wait, "")
+      const answer = yield* Effect.either(exchange.respond(text(reply)))
+      if (Either.isLeft(answer)) {
+        // RFC 4954 §4: "*" cancels the exchange; the server answers 501.
+        yield* Effect.ignore(wire.command(commands.authCancel, wait))
+        return yield* answer.left
+      }
+      reply = yield* wire.command(commands.authResponse(answer.right), wait, "")
     }
     if (reply.code !== 235) {
       return yield* new AuthenticationError({
@@ -129,4 +145,7 @@ export const authenticate = (
         serverMessage: text(reply)
       })
     }
+    // SCRAM: a 235 from a server that never proved it knows the password is not trusted.
+    const unproven = exchange.complete(text(reply))
+    if (unproven !== undefined) return yield* unproven
   })

@@ -1,20 +1,35 @@
+import { randomBytes } from "@noble/hashes/utils.js"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import { checkText } from "../SmtpAddress.js"
-import { AuthenticationError, type InvalidInputError } from "../SmtpError.js"
+import { AuthenticationError, InvalidInputError } from "../SmtpError.js"
 import type { Credentials } from "../SmtpProtocol.js"
+import type { ChannelBinding } from "../Socket.js"
 import { hmacMd5, toHex } from "./md5.js"
+import { saslprep } from "./saslprep.js"
+import * as scram from "./scram.js"
 
-/** Strongest first: a mechanism that never sends the password wins. */
-const passwordPreference = ["CRAM-MD5", "PLAIN", "LOGIN"] as const
+/**
+ * Strongest first: SCRAM proves both sides know the password without sending
+ * it (its -PLUS variants also bind the proof to the TLS session), then one
+ * that never sends the password, then those that do.
+ */
+const passwordPreference = [...scram.scramMechanisms, "CRAM-MD5", "PLAIN", "LOGIN"] as const
 /** OAUTHBEARER is the standard (RFC 7628); XOAUTH2 its widely deployed ancestor. */
 const tokenPreference = ["OAUTHBEARER", "XOAUTH2"] as const
 
-/** @internal */
+/**
+ * The mechanism to use. A -PLUS mechanism needs `canBind`: the connection's
+ * channel binding.
+ *
+ * @internal
+ */
 export const choose = (
   credentials: Credentials,
-  offered: ReadonlyArray<string>
+  offered: ReadonlyArray<string>,
+  canBind = false
 ): Either.Either<string, AuthenticationError> => {
   if (offered.length === 0) return Either.left(new AuthenticationError({ reason: "NotOffered" }))
   const candidates: ReadonlyArray<string> = credentials.mechanism !== undefined
@@ -22,7 +37,7 @@ export const choose = (
     : "password" in credentials
     ? passwordPreference
     : tokenPreference
-  const found = candidates.find((m) => offered.includes(m))
+  const found = candidates.find((m) => offered.includes(m) && (canBind || !m.endsWith("-PLUS")))
   return found !== undefined ? Either.right(found) : Either.left(
     new AuthenticationError({ reason: "NoCommonMechanism", mechanism: credentials.mechanism, offered })
   )
@@ -41,15 +56,110 @@ export const checkCredentials = (credentials: { readonly user: string }): Invali
 export interface Exchange {
   readonly mechanism: string
   readonly initialResponse: string | undefined
-  /** Answers a 334 challenge (its text, base64). */
-  readonly respond: (challenge: string) => string
+  /**
+   * Answers a 334 challenge (its text, base64). A failure ends the exchange:
+   * the client cancels it ("*") and fails with that error.
+   */
+  readonly respond: (challenge: string) => Effect.Effect<string, AuthenticationError>
+  /**
+   * Checks the exchange after 235 (its text): an error when the mechanism
+   * requires proof from the server that never came (SCRAM).
+   */
+  readonly complete: (finalText: string) => AuthenticationError | undefined
 }
 
 const b64 = (text: string): string => Encoding.encodeBase64(text)
 const decode = (challenge: string): string => Either.getOrElse(Encoding.decodeBase64String(challenge.trim()), () => "")
 
+/** Nothing to check after 235: the mechanism has no server proof. */
+const noProof = (): undefined => undefined
+const answer = (text: string): Effect.Effect<string, AuthenticationError> => Effect.succeed(text)
+
+/**
+ * Derived SCRAM keys per credentials object (RFC 5802 §5.1 lets a client
+ * cache them), so a pool's connections run PBKDF2 once per salt and
+ * iteration count, not once each. They die with the credentials.
+ */
+const scramKeys = new WeakMap<object, Map<string, scram.ScramKeys>>()
+
+const cachedDerive = (credentials: object): typeof scram.deriveKeys => (mechanism, password, salt, iterations) => {
+  const key = `${mechanism}\u0000${Encoding.encodeBase64(salt)}\u0000${iterations}`
+  const known = scramKeys.get(credentials)?.get(key)
+  if (known !== undefined) return Effect.succeed(known)
+  return Effect.tap(scram.deriveKeys(mechanism, password, salt, iterations), (keys) =>
+    Effect.sync(() => {
+      const forCredentials = scramKeys.get(credentials) ?? new Map<string, scram.ScramKeys>()
+      // A handful of salts at most: one per server (or per password change).
+      if (forCredentials.size >= 8) forCredentials.clear()
+      forCredentials.set(key, keys)
+      scramKeys.set(credentials, forCredentials)
+    }))
+}
+
+/** A SCRAM nonce: 18 random bytes as base64, printable and without ",". */
+const scramNonce = (): string => Encoding.encodeBase64(randomBytes(18))
+
 /** @internal */
+export interface StartOptions {
+  readonly host: string
+  readonly port: number
+  /** Every mechanism the server offers (SCRAM's "y" flag depends on it). */
+  readonly offered?: ReadonlyArray<string> | undefined
+  /** The connection's channel binding, if it has one. */
+  readonly channelBinding?: ChannelBinding | undefined
+  /** The SCRAM client nonce; random by default (tests pin it). */
+  readonly nonce?: string | undefined
+}
+
+const startScram = (
+  mechanism: scram.ScramMechanism,
+  credentials: Credentials & { readonly password: Redacted.Redacted<string> },
+  options: StartOptions
+): Either.Either<Exchange, InvalidInputError> => {
+  const user = saslprep(credentials.user)
+  if (Either.isLeft(user)) {
+    return Either.left(new InvalidInputError({ field: "auth.user", reason: `cannot be SASLprepped: ${user.left}` }))
+  }
+  const password = saslprep(Redacted.value(credentials.password))
+  if (Either.isLeft(password)) {
+    // Never the password itself, nor where in it the problem is.
+    return Either.left(
+      new InvalidInputError({ field: "auth.password", reason: `cannot be SASLprepped: ${password.left}` })
+    )
+  }
+  const exchange = scram.start({
+    mechanism,
+    user: user.right,
+    password: password.right,
+    nonce: options.nonce ?? scramNonce(),
+    channelBinding: options.channelBinding,
+    serverOffersPlus: (options.offered ?? []).includes(`${mechanism.replace(/-PLUS$/, "")}-PLUS`),
+    derive: cachedDerive(credentials)
+  })
+  return Either.right({
+    mechanism,
+    initialResponse: b64(exchange.clientFirst),
+    respond: (challenge) => Effect.map(exchange.respond(decode(challenge)), (text) => text === "" ? "" : b64(text)),
+    complete: exchange.complete
+  })
+}
+
+/**
+ * The exchange for `mechanism`; an `InvalidInputError` when the credentials
+ * cannot be used with it (SCRAM's SASLprep).
+ *
+ * @internal
+ */
 export const start = (
+  mechanism: string,
+  credentials: Credentials,
+  options: StartOptions
+): Either.Either<Exchange, InvalidInputError> => {
+  if ("password" in credentials && scram.isScram(mechanism)) return startScram(mechanism, credentials, options)
+  return Either.right(startPlain(mechanism, credentials, options))
+}
+
+const startPlain = (
   mechanism: string,
   credentials: Credentials,
   server: { readonly host: string; readonly port: number }
@@ -57,7 +167,12 @@ export const start = (
   const secret = Redacted.value("password" in credentials ? credentials.password : credentials.accessToken)
   switch (mechanism) {
     case "PLAIN":
-      return { mechanism, initialResponse: b64(`\u0000${credentials.user}\u0000${secret}`), respond: () => "" }
+      return {
+        mechanism,
+        initialResponse: b64(`\u0000${credentials.user}\u0000${secret}`),
+        respond: () => answer(""),
+        complete: noProof
+      }
     case "LOGIN": {
       let step = 0
       return {
@@ -69,8 +184,9 @@ export const start = (
           const prompt = decode(challenge).toLowerCase()
           const askUser = prompt.startsWith("user") || (!prompt.startsWith("pass") && step === 0)
           step++
-          return b64(askUser ? credentials.user : secret)
-        }
+          return answer(b64(askUser ? credentials.user : secret))
+        },
+        complete: noProof
       }
     }
     case "CRAM-MD5":
@@ -80,8 +196,9 @@ export const start = (
         respond: (challenge) => {
           const encoder = new TextEncoder()
           const digest = toHex(hmacMd5(encoder.encode(secret), encoder.encode(decode(challenge))))
-          return b64(`${credentials.user} ${digest}`)
-        }
+          return answer(b64(`${credentials.user} ${digest}`))
+        },
+        complete: noProof
       }
     case "XOAUTH2":
       // On failure the server sends a 334 with a JSON error; an empty
@@ -89,7 +206,8 @@ export const start = (
       return {
         mechanism,
         initialResponse: b64(`user=${credentials.user}\u0001auth=Bearer ${secret}\u0001\u0001`),
-        respond: () => ""
+        respond: () => answer(""),
+        complete: noProof
       }
     default:
       // OAUTHBEARER (RFC 7628): on failure the client answers %x01.
@@ -100,7 +218,8 @@ export const start = (
             credentials.user.replace(/=/g, "=3D").replace(/,/g, "=2C")
           },\u0001host=${server.host}\u0001port=${server.port}\u0001auth=Bearer ${secret}\u0001\u0001`
         ),
-        respond: () => b64("\u0001")
+        respond: () => answer(b64("\u0001")),
+        complete: noProof
       }
   }
 }

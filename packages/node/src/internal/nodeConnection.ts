@@ -10,7 +10,7 @@
  * never be unhandled (which would crash the process).
  */
 import { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "@effect-smtp/client/SmtpError"
-import type { Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
+import type { ChannelBinding, Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Net from "node:net"
@@ -21,10 +21,18 @@ export interface Target {
   /** The host name the user configured. */
   readonly host: string
   readonly port: number
-  /** The IP this connection uses. */
+  /** The IP this connection uses: the peer of the TCP connection. */
   readonly address: string
   readonly family: 4 | 6
+  /**
+   * The proxy the connection goes through, once its tunnel is open: `address`
+   * is then the proxy's IP, and `host` and `port` the SMTP server's.
+   */
+  readonly proxy?: { readonly host: string; readonly port: number } | undefined
 }
+
+const proxyOf = (target: Target): string | undefined =>
+  target.proxy === undefined ? undefined : `${target.proxy.host}:${target.proxy.port}`
 
 /** @internal */
 export const codeOf = (error: unknown): string | undefined =>
@@ -117,8 +125,48 @@ export class NodeConnection {
   private closing = false
   private readonly queue: Array<Uint8Array> = []
   private reader: ((effect: Effect.Effect<Uint8Array, SocketError>) => void) | undefined = undefined
+  /** Our listeners are on `current` (from `beginReading` or `open` on). */
+  private reading = false
 
-  constructor(readonly target: Target) {}
+  constructor(private endpoint: Target) {}
+
+  /** Where this connection leads, as errors, TLS and the `Connection` name it. */
+  get target(): Target {
+    return this.endpoint
+  }
+
+  /**
+   * The proxy's tunnel is open: from now on the connection leads to the SMTP
+   * server at `host`:`port` (the name TLS verifies), through the proxy it is
+   * connected to.
+   */
+  tunnelled(host: string, port: number): void {
+    const proxy = this.endpoint
+    this.endpoint = {
+      host,
+      port,
+      address: proxy.address,
+      family: proxy.family,
+      proxy: { host: proxy.host, port: proxy.port }
+    }
+  }
+
+  /** Starts reading before `open`, for a handshake (a proxy's) that precedes SMTP. */
+  beginReading(): void {
+    if (!this.reading && this.current !== undefined) {
+      this.attach(this.current)
+      this.reading = true
+    }
+  }
+
+  /** The byte stream for a handshake before SMTP; `unread` gives bytes back to the next read. */
+  readonly channel = {
+    read: Effect.suspend(() => this.read),
+    write: (data: Uint8Array) => this.write(data),
+    unread: (data: Uint8Array): void => {
+      this.queue.unshift(data)
+    }
+  }
 
   private readonly recordError = (error: Error): void => {
     if (this.failure === undefined) {
@@ -166,10 +214,25 @@ export class NodeConnection {
   }
 
   /**
-   * Implicit TLS on the fresh TCP socket, before anything was read from it.
+   * Implicit TLS on the fresh TCP socket (or the fresh tunnel through a
+   * proxy), before anything was read from it. A server that spoke first sent
+   * plaintext: it does not speak implicit TLS on this port.
    */
   startTls(options: TlsOptions): Effect.Effect<void, TlsError> {
-    return this.handshake<never>(options, () => undefined)
+    return this.handshake<TlsError>(options, () => {
+      if (!this.reading || this.current === undefined) return undefined
+      const buffered = this.bufferedBytes()
+      if (buffered > 0) {
+        this.destroy()
+        return tlsErrorFrom(
+          this.endpoint,
+          new Error(`the server sent ${buffered} plaintext byte(s) before the TLS handshake`)
+        )
+      }
+      this.detach(this.current)
+      this.reading = false
+      return undefined
+    })
   }
 
   /**
@@ -273,12 +336,13 @@ export class NodeConnection {
   }
 
   private failureFor(operation: "read" | "write"): SocketError {
-    const { address, host, port } = this.target
+    const { address, host, port } = this.endpoint
+    const proxy = proxyOf(this.endpoint)
     const error = this.failure
     const code = codeOf(error)
     return error !== undefined && code !== undefined && !this.closing
-      ? new SocketError({ operation, host, port, address, code, cause: error })
-      : new SocketError({ operation: "closed", host, port, address, cause: error })
+      ? new SocketError({ operation, host, port, address, proxy, code, cause: error })
+      : new SocketError({ operation: "closed", host, port, address, proxy, cause: error })
   }
 
   private bufferedBytes(): number {
@@ -455,23 +519,39 @@ export class NodeConnection {
     })
   })
 
+  /**
+   * RFC 9266's tls-exporter binding, under TLS 1.3 only: for TLS 1.2 it is
+   * safe only with the extended master secret, which Node does not report,
+   * and tls-server-end-point would need the certificate's signature hash,
+   * which Node does not expose. Without one, SCRAM runs without -PLUS.
+   */
+  private readonly channelBinding: Effect.Effect<ChannelBinding | undefined> = Effect.sync(() => {
+    const socket = this.current
+    if (!this.tlsActive || !(socket instanceof Tls.TLSSocket) || socket.getProtocol() !== "TLSv1.3") {
+      return undefined
+    }
+    // TLS 1.3 does not tell an empty context from none (RFC 8446 §7.5).
+    const data = socket.exportKeyingMaterial(32, "EXPORTER-Channel-Binding", Buffer.alloc(0))
+    return { type: "tls-exporter", data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
+  })
+
   /** Starts reading and hands out the `Connection`. */
   open(): Connection {
-    if (this.current !== undefined) {
-      this.attach(this.current)
-    }
+    this.beginReading()
+    const { address, host, port, proxy } = this.endpoint
     return {
-      host: this.target.host,
-      port: this.target.port,
-      remoteAddress: this.target.address,
-      remotePort: this.target.port,
+      host,
+      port,
+      remoteAddress: address,
+      remotePort: proxy?.port ?? port,
       isTls: Effect.sync(() => this.tlsActive),
       read: this.read,
       poll: this.poll,
       awaitRead: this.awaitRead,
       write: this.write,
       upgradeTls: this.upgradeTls,
-      close: this.close
+      close: this.close,
+      channelBinding: this.channelBinding
     }
   }
 }

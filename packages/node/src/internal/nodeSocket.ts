@@ -3,8 +3,8 @@
  * address, raced with Happy Eyeballs (RFC 8305), then implicit TLS on the
  * winner when asked.
  */
-import { SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
-import type { TlsError } from "@effect-smtp/client/SmtpError"
+import { InvalidInputError, SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
+import type { ProxyError, TlsError } from "@effect-smtp/client/SmtpError"
 import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import type { Outcome } from "@effect-smtp/client/SmtpMetrics"
 import type { Connection, ConnectOptions, SocketService } from "@effect-smtp/client/Socket"
@@ -14,6 +14,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -24,6 +25,7 @@ import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"
 import { codeOf, NodeConnection, type Target } from "./nodeConnection.js"
+import * as Proxy from "./proxy.js"
 
 type ResolvedAddress = NodeSocket.ResolvedAddress
 
@@ -121,6 +123,10 @@ const dnsLookup = (host: string, port: number): Effect.Effect<ReadonlyArray<Reso
     })
   })
 
+/** ENODATA: the name exists, but has no address of the pinned family. */
+const noAddress = (host: string, port: number, addresses: ReadonlyArray<ResolvedAddress>): SocketError =>
+  new SocketError({ operation: "lookup", host, port, code: addresses.length > 0 ? "ENODATA" : undefined })
+
 const outcomeOf = (exit: Exit.Exit<unknown, SocketError | TimeoutError>, target: Target): Outcome => {
   if (Exit.isSuccess(exit)) {
     return { _tag: "Success" }
@@ -168,27 +174,27 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
       ? Duration.decode(socketOptions.happyEyeballsDelay ?? defaultHappyEyeballsDelay)
       : Duration.infinity
 
-    /** The addresses to try, in the order to try them. */
-    const resolve = (
-      host: string,
-      port: number
-    ): Effect.Effect<Arr.NonEmptyReadonlyArray<ResolvedAddress>, SocketError> => {
+    /** Every address of `host`, in the resolver's order. */
+    const lookupAll = (host: string, port: number): Effect.Effect<ReadonlyArray<ResolvedAddress>, SocketError> => {
       const literal = ipLiteral(host)
-      const resolved = literal !== undefined
+      return literal !== undefined
         ? Effect.succeed([literal])
         : lookup !== undefined
         ? lookup(host)
         : dnsLookup(host, port)
-      return Effect.flatMap(resolved, (addresses) => {
+    }
+
+    /** The addresses to try, in the order to try them. */
+    const resolve = (
+      host: string,
+      port: number
+    ): Effect.Effect<Arr.NonEmptyReadonlyArray<ResolvedAddress>, SocketError> =>
+      Effect.flatMap(lookupAll(host, port), (addresses) => {
         const candidates = happyEyeballs ? orderAddresses(addresses, family) : ofFamily(addresses, family)
         return Arr.isNonEmptyReadonlyArray(candidates)
           ? Effect.succeed(candidates)
-          // ENODATA: the name exists, but has no address of the pinned family.
-          : Effect.fail(
-            new SocketError({ operation: "lookup", host, port, code: addresses.length > 0 ? "ENODATA" : undefined })
-          )
+          : Effect.fail(noAddress(host, port, addresses))
       })
-    }
 
     const onTimeout = (target: Target, timeout: Duration.Duration) => () =>
       new TimeoutError({ operation: `connect to ${target.host}:${target.port} (${target.address})`, timeout })
@@ -222,12 +228,14 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         return { connection, start }
       })
 
-    const connect = (
-      options: ConnectOptions
-    ): Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope> =>
+    /** Resolves `host` and races a measured TCP attempt per address (RFC 8305). */
+    const connectAny = (
+      host: string,
+      port: number,
+      timeout: Duration.Duration
+    ): Effect.Effect<Attempt, SocketError | TimeoutError, Scope.Scope> =>
       Effect.gen(function*() {
-        const timeout = Duration.decode(options.timeout ?? defaultTimeout)
-        const addresses = yield* resolve(options.host, options.port)
+        const addresses = yield* resolve(host, port)
         const scope = yield* Effect.scope
         const claimed = yield* Ref.make(false)
         // Each attempt owns a scope of its own that only the winner keeps, so
@@ -246,18 +254,24 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
             })
           )
         const attempts = Arr.map(addresses, (resolved) =>
-          attempt({
-            host: options.host,
-            port: options.port,
-            address: resolved.address,
-            family: resolved.family
-          }))
+          attempt({ host, port, address: resolved.address, family: resolved.family }))
         // When every address failed, this fails with the last error.
-        const { connection, start } = yield* staggeredRace(attempts, delay)
+        return yield* staggeredRace(attempts, delay)
+      })
+
+    /**
+     * Implicit TLS when asked. Not part of the TCP metric, but part of the
+     * attempt: it gets what is left of the same timeout. A certificate or
+     * handshake failure is about the server, not the address, so other
+     * addresses are not tried.
+     */
+    const secure = (
+      { connection, start }: Attempt,
+      options: ConnectOptions,
+      timeout: Duration.Duration
+    ): Effect.Effect<Connection, TlsError | TimeoutError> =>
+      Effect.gen(function*() {
         if (options.tls !== undefined) {
-          // Not part of the TCP metric, but part of the attempt: it gets what
-          // is left of the same timeout. A certificate or handshake failure is
-          // about the server, not the address, so other addresses are not tried.
           const elapsed = (yield* Clock.currentTimeNanos) - start
           yield* connection.startTls(options.tls).pipe(
             Effect.timeoutFail({
@@ -268,6 +282,75 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         }
         return connection.open()
       })
+
+    const connectDirect = (
+      options: ConnectOptions
+    ): Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+        const attempt = yield* connectAny(options.host, options.port, timeout)
+        return yield* secure(attempt, options, timeout)
+      })
+
+    /**
+     * TCP to the proxy (measured as socket.connect, Happy Eyeballs across the
+     * proxy's addresses), the proxy's handshake, then implicit TLS through
+     * the tunnel; all three share one connect timeout.
+     */
+    const connectVia = (proxy: NodeSocket.ProxyOptions) =>
+    (
+      options: ConnectOptions
+    ): Effect.Effect<Connection, SocketError | ProxyError | TlsError | TimeoutError | InvalidInputError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+        // The host goes into the proxy's request: no line breaks, no spaces.
+        if (/[\s\u0000-\u001f\u007f]/.test(options.host)) {
+          return yield* new InvalidInputError({
+            field: "host",
+            reason: "contains a space or control character, which a proxy request cannot carry"
+          })
+        }
+        const fail = Proxy.proxyFailure(proxy, options)
+        // socks5 resolves the SMTP server's name here, before the proxy is
+        // contacted: a name that does not resolve is the server's problem.
+        const address = proxy.protocol === "socks5"
+          ? (yield* resolveHere(options.host, options.port)).address
+          : options.host
+        const attempt = yield* connectAny(proxy.host, proxy.port, timeout).pipe(
+          Effect.mapError((error) =>
+            error._tag === "TimeoutError"
+              ? fail("Timeout", { timeout, detail: "no TCP connection to the proxy", cause: error })
+              : fail("Unreachable", { code: error.code, cause: error })
+          )
+        )
+        const { connection, start } = attempt
+        connection.beginReading()
+        const elapsed = (yield* Clock.currentTimeNanos) - start
+        yield* Proxy.tunnel(connection.channel, proxy, { host: options.host, address, port: options.port }).pipe(
+          Effect.timeoutFail({
+            duration: remaining(timeout, elapsed),
+            onTimeout: () =>
+              fail("Timeout", { timeout, detail: "the proxy accepted the connection and did not answer" })
+          })
+        )
+        connection.tunnelled(options.host, options.port)
+        return yield* secure(attempt, options, timeout)
+      })
+
+    /** socks5: the SMTP server's first address in the resolver's order (of the pinned family). */
+    const resolveHere = (host: string, port: number): Effect.Effect<ResolvedAddress, SocketError> =>
+      Effect.flatMap(lookupAll(host, port), (addresses) => {
+        const first = ofFamily(addresses, family)[0]
+        return first !== undefined ? Effect.succeed(first) : Effect.fail(noAddress(host, port, addresses))
+      })
+
+    const proxyOption = socketOptions.proxy === undefined ? undefined : Proxy.resolveProxyOption(socketOptions.proxy)
+    const connect = proxyOption === undefined
+      ? connectDirect
+      : Either.isLeft(proxyOption)
+      // An unusable proxy fails every connect: the layer itself cannot fail.
+      ? () => Effect.fail(proxyOption.left)
+      : connectVia(proxyOption.right)
 
     return { connect }
   })

@@ -100,7 +100,9 @@ export class SocketError extends Data.TaggedError("SocketError")<{
 }
 
 /**
- * Why a TLS step failed.
+ * Why a TLS step failed. `"ServerInternalError"`: the server itself aborted
+ * the handshake with an internal-error alert (TLS alert 80), so the port does
+ * speak TLS but the server's own TLS setup is broken.
  *
  * @since 0.1.0
  * @category models
@@ -109,6 +111,7 @@ export type TlsFailure =
   | "HandshakeFailed"
   | "CertificateRejected"
   | "StartTlsUnavailable"
+  | "ServerInternalError"
 
 /**
  * A TLS failure: the handshake or the certificate check failed, or security
@@ -147,6 +150,12 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         }: check that the host name matches the certificate, or pass the issuing CA in options.tls.ca.`
       case "StartTlsUnavailable":
         return `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
+      case "ServerInternalError":
+        return `${target} aborted the TLS handshake with an internal-error alert${
+          this.code ? ` (${this.code})` : ""
+        }: the port speaks TLS, but the server failed on its side (its certificate, private key or TLS library; ` +
+          "OpenSMTPD 6.8 built with OpenSSL 3 does this for every key). No client option fixes this: " +
+          "the server's operator must check its TLS setup and log."
       default:
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""

@@ -32,6 +32,7 @@
 #   EFFECT_SMTP_EXIM_TLS=127.0.0.1:2533
 #   EFFECT_SMTP_EXIM_MAILDIR=/var/lib/effect-smtp-exim/maildir
 #   EFFECT_SMTP_EXIM_CA=/var/lib/effect-smtp-exim/tls/ca.pem
+#   EFFECT_SMTP_EXIM_LOG=/var/lib/effect-smtp-exim/log/mainlog
 #
 # Knobs: EFFECT_SMTP_EXIM_PORT (2531; DATA_PORT and TLS_PORT follow it),
 # EFFECT_SMTP_EXIM_DIR (/var/lib/effect-smtp-exim), EFFECT_SMTP_EXIM_WAIT (30).
@@ -76,6 +77,7 @@ print_env() {
   printf 'EFFECT_SMTP_EXIM_TLS=%s:%s\n' "$HOST" "$TLS_PORT"
   printf 'EFFECT_SMTP_EXIM_MAILDIR=%s\n' "$MAILDIR"
   printf 'EFFECT_SMTP_EXIM_CA=%s\n' "$TLS_DIR/ca.pem"
+  printf 'EFFECT_SMTP_EXIM_LOG=%s\n' "$LOGDIR/mainlog"
 }
 
 show_log() {

@@ -29,12 +29,12 @@ export const clientLayer = (
       Layer.provide(SmtpMetrics.layerNoop)
     )
 
-/** Every byte the client wrote, in order. */
+/** Every byte the client wrote, in order, and write by write. */
 export const wire = () => {
   const writes: Array<Buffer> = []
   return {
     onWrite: (bytes: Uint8Array) => void writes.push(Buffer.from(bytes)),
-    count: () => writes.length,
+    writes: () => writes.map((bytes) => bytes.toString("latin1")),
     text: () => Buffer.concat(writes).toString("latin1")
   }
 }

@@ -9,12 +9,11 @@ import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { clientLayer, send, sendAllThrough, wire } from "./client.js"
+import { pooledBatch, streamedLargeMessage } from "./cases.js"
+import { clientLayer, send, wire } from "./client.js"
 import {
-  chunked,
   expectStoredCopy,
   headers,
-  largeMessage,
   type LineEnd,
   plainBody,
   SENDER,
@@ -221,35 +220,16 @@ describe("Exim 4.96 (real MTA)", () => {
   })
 
   describe("volume (once per server)", () => {
-    it.live("20 MB streamed over BDAT is stored byte for byte", () =>
-      Effect.gen(function*() {
-        const since = Date.now()
-        const token = uniqueToken("exim-20mb")
-        const content = largeMessage(token, 20 * 1024 * 1024)
-        const result = yield* send(server.bdat, { from: SENDER, to: [USER], content: chunked(content) })
-        expect(result.accepted).toEqual([USER])
-        const stored = yield* takeOneStored(maildir, token, { since, timeoutMs: 60_000 })
-        expectStoredCopy(stored, content, lineEnd)
-      }), 120_000)
-
-    it.live("200 messages through a pool of 2 are all stored, each intact", () =>
-      Effect.gen(function*() {
-        const since = Date.now()
-        const token = uniqueToken("exim-pool")
-        const contents = Array.from(
-          { length: 200 },
-          (_, i) => headers(`${token}-${i}`, { subject: `${token} #${i}` }) + trickyBody(`${token}-${i}`)
-        )
-        yield* sendAllThrough(
-          clientLayer(server.bdat, { pool: { maxConnections: 2 } }),
-          contents.map((content) => ({ from: SENDER, to: [USER], content }))
-        )
-        const stored = yield* takeStored(maildir, token, { since, count: 200, timeoutMs: 60_000 })
-        expect(stored).toHaveLength(200)
-        for (const copy of stored) {
-          const index = Number(/ #(\d+)\n/.exec(copy.toString("utf8"))?.[1])
-          expectStoredCopy(copy, contents[index] ?? "", lineEnd)
-        }
-      }), 120_000)
+    const target = { endpoint: server.bdat, maildir, lineEnd }
+    it.live(
+      "20 MB streamed over BDAT is stored byte for byte",
+      () => streamedLargeMessage(target, "exim-20mb"),
+      120_000
+    )
+    it.live(
+      "200 messages through a pool of 2 are all stored, each intact",
+      () => pooledBatch(target, "exim-pool"),
+      120_000
+    )
   })
 })

@@ -3,6 +3,7 @@
  * streamed and compared byte for byte, and a batch through a small pool with
  * every stored copy compared.
  */
+import type { PoolOptions } from "@effect-smtp/client/SmtpClient"
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { clientLayer, type ClientOptions, send, sendAllThrough } from "./client.js"
@@ -45,11 +46,16 @@ export const streamedLargeMessage = (server: StoringServer, label: string, bytes
 /**
  * `messages` sends at once through a pool of `maxConnections`: every one
  * succeeds, and every stored copy equals its message after normalisation.
+ * `from` marks the batch in a server's log.
  */
 export const pooledBatch = (
   server: StoringServer,
   label: string,
-  options: { readonly messages?: number; readonly maxConnections?: number } = {}
+  options: {
+    readonly messages?: number
+    readonly pool?: PoolOptions
+    readonly from?: string
+  } = {}
 ) =>
   Effect.gen(function*() {
     const messages = options.messages ?? 200
@@ -60,8 +66,8 @@ export const pooledBatch = (
       (_, i) => headers(`${token}-${i}`, { subject: `${token} #${i}` }) + trickyBody(`${token}-${i}`)
     )
     yield* sendAllThrough(
-      clientLayer(server.endpoint, { ...server.options, pool: { maxConnections: options.maxConnections ?? 2 } }),
-      contents.map((content) => ({ from: SENDER, to: [USER], content }))
+      clientLayer(server.endpoint, { ...server.options, pool: options.pool ?? { maxConnections: 2 } }),
+      contents.map((content) => ({ from: options.from ?? SENDER, to: [USER], content }))
     )
     const stored = yield* takeStored(server.maildir, token, { since, count: messages, timeoutMs: 60_000 })
     const seen = new Set<number>()

@@ -108,6 +108,7 @@ unpack_debs() {
     fi
     wanted+="$package=$version "
   done
+  wanted="${wanted% }"
   if [[ -f $dir/stamp && $(<"$dir/stamp") == "$wanted" && -d $dir/root ]]; then
     return 0
   fi
@@ -115,9 +116,14 @@ unpack_debs() {
   rm -rf "$dir/debs" "$dir/root"
   install -d -m 0755 "$dir/debs" "$dir/root"
   # _apt cannot write into a private root-owned directory; the warning that
-  # apt then prints about an unsandboxed download is expected.
-  (cd "$dir/debs" && apt-get download "$@" >&2 2>/dev/null) ||
+  # apt then prints about an unsandboxed download is expected. A failure is
+  # most often stale package lists (the candidate left the mirror): update
+  # them once and try again.
+  if ! (cd "$dir/debs" && apt-get download "$@" >&2); then
+    log "apt-get download failed; running apt-get update once and retrying"
+    apt-get update >&2 || die "apt-get update failed"
     (cd "$dir/debs" && apt-get download "$@" >&2) || die "apt-get download $* failed"
+  fi
   local deb
   for deb in "$dir"/debs/*.deb; do
     dpkg -x "$deb" "$dir/root" || die "dpkg -x $deb failed"

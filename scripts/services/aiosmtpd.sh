@@ -49,6 +49,8 @@ SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/aiosmtpd/server.py"
 readonly SERVER
 readonly PIDFILE="$BASE/server.pid"
 readonly LOG="$BASE/server.log"
+# shellcheck disable=SC2034 # read by lib/private-server.sh
+readonly LOG_FILES=("$LOG")
 readonly MAILDIR="$BASE/maildir"
 readonly TLS_DIR="$BASE/tls"
 
@@ -64,10 +66,6 @@ listening() {
   listening_on "$PORT" || listening_on "$REFUSING_PORT" || listening_on "$TLS_PORT" || listening_on "$AFTER_DATA_PORT"
 }
 
-running() {
-  pid_alive "$PIDFILE"
-}
-
 print_env() {
   printf 'EFFECT_SMTP_AIOSMTPD=%s:%s\n' "$HOST" "$PORT"
   printf 'EFFECT_SMTP_AIOSMTPD_REFUSING=%s:%s\n' "$HOST" "$REFUSING_PORT"
@@ -78,13 +76,6 @@ print_env() {
   printf 'EFFECT_SMTP_AIOSMTPD_LOG=%s\n' "$LOG"
 }
 
-show_log() {
-  if [[ -s $LOG ]]; then
-    log "last lines of $LOG:"
-    tail -n 20 "$LOG" >&2 || true
-  fi
-}
-
 preflight() {
   check_port EFFECT_SMTP_AIOSMTPD_PORT "$PORT"
   [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_AIOSMTPD_WAIT must be a number of seconds, got '$WAIT'"
@@ -92,11 +83,6 @@ preflight() {
   "$PYTHON" -c 'import aiosmtpd' 2>/dev/null ||
     die "$PYTHON cannot import aiosmtpd: apt-get install python3-aiosmtpd (.ci/apt-packages lists it)"
   command -v openssl >/dev/null || die "the openssl command is needed to make the test certificates"
-}
-
-started() {
-  running || { show_log; die "server.py exited during start-up"; }
-  greets
 }
 
 cmd_start() {
@@ -121,33 +107,4 @@ cmd_start() {
   print_env
 }
 
-cmd_stop() {
-  if running; then
-    log "stopping server.py (pid $(<"$PIDFILE"))"
-    stop_pid "$PIDFILE" "$WAIT"
-    wait_for "$WAIT" eval '! listening' || die "$HOST:$PORT still answers ${WAIT}s after stop"
-  else
-    log "not running (instance dir $BASE)"
-  fi
-}
-
-cmd_status() {
-  if running && greets; then
-    log "running: $HOST:$PORT, :$REFUSING_PORT, :$TLS_PORT, :$AFTER_DATA_PORT (instance dir $BASE, log $LOG)"
-    print_env
-  else
-    log "not running on $HOST:$PORT (instance dir $BASE)"
-    exit 3
-  fi
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  log) [[ -r $LOG ]] || die "no readable log at $LOG"; tail -n 50 "$LOG" ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+service_main "$@"

@@ -55,6 +55,8 @@ readonly BIN="$BASE/pkg/root/usr/sbin/exim4"
 readonly MAILDIR="$BASE/maildir"
 readonly TLS_DIR="$BASE/tls"
 readonly LOGDIR="$BASE/log"
+# shellcheck disable=SC2034 # read by lib/private-server.sh
+readonly LOG_FILES=("$LOGDIR/mainlog" "$LOGDIR/paniclog")
 
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib/private-server.sh"
@@ -67,10 +69,6 @@ listening() {
   listening_on "$PORT" || listening_on "$DATA_PORT" || listening_on "$TLS_PORT"
 }
 
-running() {
-  pid_alive "$PIDFILE"
-}
-
 print_env() {
   printf 'EFFECT_SMTP_EXIM=%s:%s\n' "$HOST" "$PORT"
   printf 'EFFECT_SMTP_EXIM_DATA=%s:%s\n' "$HOST" "$DATA_PORT"
@@ -78,15 +76,6 @@ print_env() {
   printf 'EFFECT_SMTP_EXIM_MAILDIR=%s\n' "$MAILDIR"
   printf 'EFFECT_SMTP_EXIM_CA=%s\n' "$TLS_DIR/ca.pem"
   printf 'EFFECT_SMTP_EXIM_LOG=%s\n' "$LOGDIR/mainlog"
-}
-
-show_log() {
-  local file
-  for file in "$LOGDIR/mainlog" "$LOGDIR/paniclog"; do
-    [[ -s $file ]] || continue
-    log "last lines of $file:"
-    tail -n 20 "$file" >&2 || true
-  done
 }
 
 preflight() {
@@ -226,48 +215,10 @@ cmd_start() {
   fi
   log "starting Exim $("$BIN" -C "$CONF" -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p') on $HOST:$PORT (CHUNKING), :$DATA_PORT (DATA), :$TLS_PORT (implicit TLS)"
   "$BIN" -C "$CONF" -bd -q10s 2>>"$LOGDIR/start.err" || { show_log; die "exim -bd failed: $(tail -n 5 "$LOGDIR/start.err")"; }
+  # Exim writes its pid file from the daemon it forks: only the greeting tells.
   wait_for "$WAIT" greets || { show_log; die "no 220 greeting on $HOST:$PORT, :$DATA_PORT and :$TLS_PORT within ${WAIT}s"; }
   log "ready: mail for smtptest@localhost lands in $MAILDIR/new; logs in $LOGDIR"
   print_env
 }
 
-cmd_stop() {
-  [[ $(id -u) == 0 ]] || die "needs root"
-  if running; then
-    log "stopping Exim (pid $(<"$PIDFILE"))"
-    stop_pid "$PIDFILE" "$WAIT"
-    wait_for "$WAIT" eval '! listening' || die "$HOST:$PORT still answers ${WAIT}s after stop"
-  else
-    log "not running (instance dir $BASE)"
-  fi
-}
-
-cmd_status() {
-  if running && greets; then
-    log "running: $HOST:$PORT, :$DATA_PORT, :$TLS_PORT (instance dir $BASE)"
-    print_env
-  else
-    log "not running on $HOST:$PORT (instance dir $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  local file
-  for file in "$LOGDIR/mainlog" "$LOGDIR/paniclog"; do
-    [[ -r $file ]] || continue
-    printf '== %s\n' "$file"
-    tail -n 50 "$file"
-  done
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  log) cmd_log ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+service_main "$@"

@@ -49,6 +49,8 @@ readonly PKG="$BASE/pkg/root"
 readonly CONF="$BASE/smtpd.conf"
 readonly PIDFILE="$BASE/smtpd.pid"
 readonly LOG="$BASE/smtpd.log"
+# shellcheck disable=SC2034 # read by lib/private-server.sh
+readonly LOG_FILES=("$LOG")
 readonly TLS_DIR="$BASE/tls"
 # The Maildir as smtpd sees it (inside its namespace) and as the tests see it.
 readonly NS_MAILDIR=/var/spool/maildir
@@ -65,23 +67,12 @@ listening() {
   listening_on "$PORT" || listening_on "$TLS_PORT"
 }
 
-running() {
-  pid_alive "$PIDFILE"
-}
-
 print_env() {
   printf 'EFFECT_SMTP_OPENSMTPD=%s:%s\n' "$HOST" "$PORT"
   printf 'EFFECT_SMTP_OPENSMTPD_TLS=%s:%s\n' "$HOST" "$TLS_PORT"
   printf 'EFFECT_SMTP_OPENSMTPD_MAILDIR=%s\n' "$MAILDIR"
   printf 'EFFECT_SMTP_OPENSMTPD_CA=%s\n' "$TLS_DIR/ca.pem"
   printf 'EFFECT_SMTP_OPENSMTPD_LOG=%s\n' "$LOG"
-}
-
-show_log() {
-  if [[ -s $LOG ]]; then
-    log "last lines of $LOG:"
-    tail -n 20 "$LOG" >&2 || true
-  fi
 }
 
 preflight() {
@@ -173,41 +164,7 @@ cmd_start() {
   print_env
 }
 
-# While waiting for the greeting: a smtpd that already exited fails at once.
-started() {
-  running || { show_log; die "smtpd exited during start-up"; }
-  greets
-}
-
-cmd_stop() {
-  [[ $(id -u) == 0 ]] || die "needs root"
-  if running; then
-    log "stopping smtpd (pid $(<"$PIDFILE"))"
-    stop_pid "$PIDFILE" "$WAIT"
-    wait_for "$WAIT" eval '! listening' || die "$HOST:$PORT still answers ${WAIT}s after stop"
-  else
-    log "not running (instance dir $BASE)"
-  fi
-}
-
-cmd_status() {
-  if running && greets; then
-    log "running: $HOST:$PORT and :$TLS_PORT (instance dir $BASE, log $LOG)"
-    print_env
-  else
-    log "not running on $HOST:$PORT (instance dir $BASE)"
-    exit 3
-  fi
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  log) [[ -r $LOG ]] || die "no readable log at $LOG"; tail -n 50 "$LOG" ;;
-  __namespace) namespace_main ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+if [[ ${1:-} == __namespace ]]; then
+  namespace_main
+fi
+service_main "$@"

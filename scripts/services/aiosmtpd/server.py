@@ -214,41 +214,24 @@ def main():
     tls.load_cert_chain(args.cert, args.key)
     maildir = Maildir(args.maildir)
     authenticator = Authenticator(args.user, args.password)
-    hostname = "localhost"
 
-    def submission(listener):
-        return lambda: SMTP(
-            StoringHandler(maildir, listener),
-            hostname=hostname,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            tls_context=tls,
-            auth_require_tls=True,
-            authenticator=authenticator,
-        )
+    def listener(handler, server_class=SMTP, **options):
+        """A protocol factory: every listener stores raw bytes and offers SMTPUTF8."""
+        return lambda: server_class(handler, hostname="localhost", enable_SMTPUTF8=True, decode_data=False, **options)
 
-    def smtps():
-        return SMTP(
-            StoringHandler(maildir, "smtps"),
-            hostname=hostname,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            auth_require_tls=False,
-            authenticator=authenticator,
-        )
-
-    def refusing():
-        return SMTP(EverySecondRecipientRefused(maildir, "every-second-refused"), hostname=hostname,
-                    enable_SMTPUTF8=True, decode_data=False)
-
-    def after_data_strict():
-        return RefusesPipelinedAfterData(PipeliningHandler(maildir, "refuses-pipelined-after-data"), hostname=hostname,
-                                         enable_SMTPUTF8=True, decode_data=False)
+    submission = listener(StoringHandler(maildir, "starttls"), tls_context=tls, auth_require_tls=True,
+                          authenticator=authenticator)
+    # Implicit TLS: aiosmtpd does not know the transport is already TLS, so
+    # AUTH must not wait for a STARTTLS that never comes.
+    smtps = listener(StoringHandler(maildir, "smtps"), auth_require_tls=False, authenticator=authenticator)
+    refusing = listener(EverySecondRecipientRefused(maildir, "every-second-refused"))
+    after_data_strict = listener(PipeliningHandler(maildir, "refuses-pipelined-after-data"),
+                                 server_class=RefusesPipelinedAfterData)
 
     async def serve():
         loop = asyncio.get_running_loop()
         servers = [
-            await loop.create_server(submission("starttls"), args.host, args.port),
+            await loop.create_server(submission, args.host, args.port),
             await loop.create_server(refusing, args.host, args.port + 1),
             await loop.create_server(smtps, args.host, args.port + 2, ssl=tls),
             await loop.create_server(after_data_strict, args.host, args.port + 3),

@@ -1,8 +1,11 @@
 # shellcheck shell=bash
 # Shared by the scripts/services scripts of the interop servers (exim.sh,
 # opensmtpd.sh, aiosmtpd.sh): logging, waiting for a greeting, taking a
-# Debian package's files without installing it, and a private CA. Sourced,
-# never run; the caller sets NAME (the log prefix) and HOST first.
+# Debian package's files without installing it, a private CA, and the
+# stop | status | log commands. Sourced, never run. The caller sets NAME (the
+# log prefix), HOST, PORT, BASE, WAIT, PIDFILE and LOG_FILES (an array), and
+# defines listening, greets, print_env and cmd_start; then it hands its
+# arguments to service_main.
 # Lives in lib/ so that .ci/run, which starts scripts/services/*.sh, does not
 # take it for a service.
 
@@ -165,4 +168,66 @@ make_certs() {
   install -m 0644 "$work/ca.pem" "$work/server.pem" "$work/chain.pem" "$dir/"
   install -m 0600 "$work/server.key" "$dir/"
   rm -rf "$work"
+}
+
+# The server is running: its pid file names a live process.
+running() {
+  pid_alive "$PIDFILE"
+}
+
+show_log() {
+  local file
+  for file in "${LOG_FILES[@]}"; do
+    [[ -s $file ]] || continue
+    log "last lines of $file:"
+    tail -n 20 "$file" >&2 || true
+  done
+}
+
+# While waiting for the greeting: a server that already exited fails at once.
+started() {
+  running || { show_log; die "the server exited during start-up"; }
+  greets
+}
+
+cmd_stop() {
+  if running; then
+    log "stopping pid $(<"$PIDFILE") (instance dir $BASE)"
+    stop_pid "$PIDFILE" "$WAIT"
+    wait_for "$WAIT" eval '! listening' || die "$HOST:$PORT still answers ${WAIT}s after stop"
+  else
+    log "not running (instance dir $BASE)"
+  fi
+}
+
+cmd_status() {
+  if running && greets; then
+    log "running (pid $(<"$PIDFILE"), instance dir $BASE)"
+    print_env
+  else
+    log "not running on $HOST:$PORT (instance dir $BASE)"
+    exit 3
+  fi
+}
+
+cmd_log() {
+  local file
+  for file in "${LOG_FILES[@]}"; do
+    [[ -r $file ]] || continue
+    printf '== %s\n' "$file"
+    tail -n 50 "$file"
+  done
+}
+
+service_main() {
+  case "${1:-}" in
+    start) cmd_start ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    log) cmd_log ;;
+    *)
+      printf 'usage: %s start|stop|status|log\n' "$0" >&2
+      exit 2
+      ;;
+  esac
 }

@@ -10,7 +10,7 @@ import { SmtpError } from "@effect-smtp/client"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { pooledBatch, streamedLargeMessage } from "./cases.js"
+import { volumeTests } from "./cases.js"
 import { type ClientOptions, send } from "./client.js"
 import {
   expectNothingStored,
@@ -177,17 +177,9 @@ describe("aiosmtpd 1.4 (real server library)", () => {
       }))
   })
 
-  describe("volume (once per server)", () => {
-    const target = { endpoint: server.submission, maildir, lineEnd, options: submission }
-    it.live(
-      "20 MB streamed over DATA after STARTTLS and AUTH is stored byte for byte",
-      () => streamedLargeMessage(target, "aio-20mb"),
-      120_000
-    )
-    it.live(
-      "200 messages through a pool of 2 (each connection with STARTTLS and AUTH) are all stored, each intact",
-      () => pooledBatch(target, "aio-pool"),
-      120_000
-    )
-  })
+  volumeTests(
+    { endpoint: server.submission, maildir, lineEnd, options: submission },
+    "aio",
+    "over DATA after STARTTLS and AUTH"
+  )
 })

@@ -9,7 +9,7 @@ import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { pooledBatch, streamedLargeMessage } from "./cases.js"
+import { oneOfTwoRefused, onlyRecipientRefused, successReport, volumeTests } from "./cases.js"
 import { clientLayer, send, wire } from "./client.js"
 import {
   expectStoredCopy,
@@ -18,10 +18,8 @@ import {
   plainBody,
   SENDER,
   takeOneStored,
-  takeStored,
   trickyBody,
   uniqueToken,
-  UNKNOWN,
   USER
 } from "./mail.js"
 import { credentials, type Endpoint, exim, readCa, skipReason } from "./servers.js"
@@ -85,31 +83,10 @@ describe("Exim 4.96 (real MTA)", () => {
     )
 
     it.live("delivers to the known recipient and reports the unknown one (550 5.1.1)", () =>
-      Effect.gen(function*() {
-        const since = Date.now()
-        const token = uniqueToken("exim-partial")
-        const content = headers(token, { to: `${USER}, ${UNKNOWN}` }) + plainBody(token)
-        const result = yield* send(endpoint, { from: SENDER, to: [USER, UNKNOWN], content })
-        expect(result.accepted).toEqual([USER])
-        expect(result.rejected).toEqual([
-          expect.objectContaining({ recipient: UNKNOWN, statusCode: 550, enhancedStatusCode: "5.1.1" })
-        ])
-        const stored = yield* takeOneStored(maildir, token, { since })
-        expectStoredCopy(stored, content, lineEnd)
-      }))
+      oneOfTwoRefused({ endpoint, maildir, lineEnd }, "exim-partial", { statusCode: 550, enhancedStatusCode: "5.1.1" }))
 
     it.live("fails with SmtpCommandError 550 when the only recipient is unknown", () =>
-      Effect.gen(function*() {
-        const token = uniqueToken("exim-unknown")
-        const error = yield* Effect.flip(
-          send(endpoint, { from: SENDER, to: [UNKNOWN], content: headers(token) + plainBody(token) })
-        )
-        if (!(error instanceof SmtpError.SmtpCommandError)) {
-          return expect.unreachable(`expected SmtpCommandError, got ${error._tag}: ${error.message}`)
-        }
-        expect(error.statusCode).toBe(550)
-        expect(error.rejectedRecipients).toEqual([expect.objectContaining({ recipient: UNKNOWN, statusCode: 550 })])
-      }))
+      onlyRecipientRefused({ endpoint, maildir, lineEnd }, "exim-unknown", 550))
 
     it.live("delivers to a UTF-8 local part over SMTPUTF8 (Exim records utf8esmtp)", () =>
       Effect.gen(function*() {
@@ -126,26 +103,13 @@ describe("Exim 4.96 (real MTA)", () => {
 
     it.live("NOTIFY=SUCCESS with an ENVID: Exim's success report names the envelope ID and the recipient", () =>
       Effect.gen(function*() {
-        const since = Date.now()
-        const token = uniqueToken("exim-dsn")
-        const envid = uniqueToken("envid")
-        const content = headers(token) + plainBody(token)
-        yield* send(endpoint, { from: SENDER, to: [USER], content, dsn: { notify: ["SUCCESS"], envid, ret: "HDRS" } })
-        // The report quotes the message's headers, so the token finds both.
-        const both = yield* takeStored(maildir, token, { since, count: 2 })
-        const report = both.find((copy) => copy.toString("utf8").includes(envid))
-        const message = both.find((copy) => copy !== report)
-        if (report === undefined || message === undefined) {
-          return expect.unreachable(`no success report holding ${envid} among the two messages stored`)
-        }
-        expectStoredCopy(message, content, lineEnd)
-        const text = report.toString("utf8")
-        expect(text).toMatch(/^Return-path: <>\n/)
-        expect(text).toContain("Content-Type: multipart/report; report-type=delivery-status")
-        expect(text).toContain(`\nOriginal-Envelope-ID: ${envid}\n`)
-        expect(text).toContain(`\nOriginal-Recipient: rfc822;${USER}\n`)
-        expect(text).toContain("\nAction: delivered\n")
-        expect(text).toContain(`\nFinal-Recipient: rfc822;${USER}\n`)
+        const { envid, report } = yield* successReport({ endpoint, maildir, lineEnd }, "exim-dsn")
+        expect(report).toMatch(/^Return-path: <>\n/)
+        expect(report).toContain("Content-Type: multipart/report; report-type=delivery-status")
+        expect(report).toContain(`\nOriginal-Envelope-ID: ${envid}\n`)
+        expect(report).toContain(`\nOriginal-Recipient: rfc822;${USER}\n`)
+        expect(report).toContain("\nAction: delivered\n")
+        expect(report).toContain(`\nFinal-Recipient: rfc822;${USER}\n`)
       }))
   }
 
@@ -219,17 +183,5 @@ describe("Exim 4.96 (real MTA)", () => {
       }))
   })
 
-  describe("volume (once per server)", () => {
-    const target = { endpoint: server.bdat, maildir, lineEnd }
-    it.live(
-      "20 MB streamed over BDAT is stored byte for byte",
-      () => streamedLargeMessage(target, "exim-20mb"),
-      120_000
-    )
-    it.live(
-      "200 messages through a pool of 2 are all stored, each intact",
-      () => pooledBatch(target, "exim-pool"),
-      120_000
-    )
-  })
+  volumeTests({ endpoint: server.bdat, maildir, lineEnd }, "exim", "over BDAT")
 })

@@ -5,10 +5,10 @@
  * waits for its reply and the body goes as DATA; its TLS cannot work with
  * OpenSSL 3 (see the TLS case). Skipped unless EFFECT_SMTP_OPENSMTPD is set.
  */
-import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { pooledBatch, streamedLargeMessage } from "./cases.js"
+import { oneOfTwoRefused, onlyRecipientRefused, successReport, volumeTests } from "./cases.js"
 import { clientLayer, send, wire } from "./client.js"
 import {
   expectStoredCopy,
@@ -17,10 +17,8 @@ import {
   plainBody,
   SENDER,
   takeOneStored,
-  takeStored,
   trickyBody,
   uniqueToken,
-  UNKNOWN,
   USER
 } from "./mail.js"
 import { opensmtpd, readCa, skipReason } from "./servers.js"
@@ -75,28 +73,10 @@ describe("OpenSMTPD 6.8 (real MTA)", () => {
     }))
 
   it.live("delivers to the known recipient and reports the unknown one (550)", () =>
-    Effect.gen(function*() {
-      const since = Date.now()
-      const token = uniqueToken("osmtpd-partial")
-      const content = headers(token, { to: `${USER}, ${UNKNOWN}` }) + plainBody(token)
-      const result = yield* send(plain, { from: SENDER, to: [USER, UNKNOWN], content })
-      expect(result.accepted).toEqual([USER])
-      expect(result.rejected).toEqual([expect.objectContaining({ recipient: UNKNOWN, statusCode: 550 })])
-      const stored = yield* takeOneStored(maildir, token, { since })
-      expectStoredCopy(stored, content, lineEnd)
-    }))
+    oneOfTwoRefused({ endpoint: plain, maildir, lineEnd }, "osmtpd-partial", { statusCode: 550 }))
 
   it.live("fails with SmtpCommandError 550 when the only recipient is unknown", () =>
-    Effect.gen(function*() {
-      const token = uniqueToken("osmtpd-unknown")
-      const error = yield* Effect.flip(
-        send(plain, { from: SENDER, to: [UNKNOWN], content: headers(token) + plainBody(token) })
-      )
-      if (!(error instanceof SmtpError.SmtpCommandError)) {
-        return expect.unreachable(`expected SmtpCommandError, got ${error._tag}: ${error.message}`)
-      }
-      expect(error.statusCode).toBe(550)
-    }))
+    onlyRecipientRefused({ endpoint: plain, maildir, lineEnd }, "osmtpd-unknown", 550))
 
   it.live("a UTF-8 recipient fails with InvalidInputError before MAIL: OpenSMTPD 6.8 offers no SMTPUTF8", () =>
     Effect.gen(function*() {
@@ -114,32 +94,12 @@ describe("OpenSMTPD 6.8 (real MTA)", () => {
 
   it.live("NOTIFY=SUCCESS: OpenSMTPD sends a success report for the recipient", () =>
     Effect.gen(function*() {
-      const since = Date.now()
-      const token = uniqueToken("osmtpd-dsn")
-      const content = headers(token) + plainBody(token)
-      yield* send(plain, {
-        from: SENDER,
-        to: [USER],
-        content,
-        dsn: { notify: ["SUCCESS"], envid: uniqueToken("envid"), ret: "HDRS" }
-      })
-      // The report quotes the message's headers, so the token finds both.
-      const both = yield* takeStored(maildir, token, { since, count: 2 })
-      const report = both.find((copy) =>
-        copy.toString("utf8").includes("report-type") ||
-        copy.toString("utf8").includes("Content-Type: message/delivery-status")
-      )
-      const message = both.find((copy) => copy !== report)
-      if (report === undefined || message === undefined) {
-        return expect.unreachable("no delivery report among the two messages stored")
-      }
-      expectStoredCopy(message, content, lineEnd)
-      const text = report.toString("utf8")
-      expect(text).toContain("Subject: Delivery status notification: delivered")
-      expect(text).toContain(`\nFinal-Recipient: rfc822; ${USER}\n`)
-      expect(text).toContain("\nAction: delivered\n")
+      const { report } = yield* successReport({ endpoint: plain, maildir, lineEnd }, "osmtpd-dsn")
+      expect(report).toContain("Subject: Delivery status notification: delivered")
+      expect(report).toContain(`\nFinal-Recipient: rfc822; ${USER}\n`)
+      expect(report).toContain("\nAction: delivered\n")
       // OpenSMTPD 6.8 leaves Original-Envelope-ID out of the report (a
-      // server limit, listed in the README), so the ENVID is not checked.
+      // server limit, listed in docs/interop.md), so the ENVID is not checked.
     }))
 
   it.live("STARTTLS: the handshake fails with an internal-error alert (Debian 12's OpenSMTPD with OpenSSL 3), a TlsError that points at the server", () =>
@@ -159,17 +119,5 @@ describe("OpenSMTPD 6.8 (real MTA)", () => {
       expect(error.message).toContain("server's operator")
     }))
 
-  describe("volume (once per server)", () => {
-    const target = { endpoint: plain, maildir, lineEnd }
-    it.live(
-      "20 MB streamed over DATA is stored byte for byte",
-      () => streamedLargeMessage(target, "osmtpd-20mb"),
-      120_000
-    )
-    it.live(
-      "200 messages through a pool of 2 are all stored, each intact",
-      () => pooledBatch(target, "osmtpd-pool"),
-      120_000
-    )
-  })
+  volumeTests({ endpoint: plain, maildir, lineEnd }, "osmtpd", "over DATA")
 })

@@ -8,9 +8,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { postfixSkipReason, postfixTarget } from "../utils/postfix.js"
-import { pooledBatch, streamedLargeMessage } from "./cases.js"
-import { send } from "./client.js"
-import { expectStoredCopy, headers, plainBody, takeStored, uniqueToken, USER } from "./mail.js"
+import { successReport, volumeTests } from "./cases.js"
+import { USER } from "./mail.js"
 
 const target = postfixTarget()
 
@@ -24,31 +23,13 @@ describe("Postfix 3.7 (real MTA): interop cases", () => {
 
   it.live("NOTIFY=SUCCESS with an ENVID: Postfix's success report names the envelope ID and the recipient", () =>
     Effect.gen(function*() {
-      const since = Date.now()
-      const token = uniqueToken("pf-dsn")
-      const envid = uniqueToken("envid")
-      const content = headers(token) + plainBody(token)
       // From the test user itself: the report comes back into the same Maildir.
-      yield* send(endpoint, { from: USER, to: [USER], content, dsn: { notify: ["SUCCESS"], envid, ret: "HDRS" } })
-      // The report quotes the message's headers, so the token finds both.
-      const both = yield* takeStored(target.maildir, token, { since, count: 2 })
-      const report = both.find((copy) => copy.toString("utf8").includes(envid))
-      const message = both.find((copy) => copy !== report)
-      if (report === undefined || message === undefined) {
-        return expect.unreachable(`no success report holding ${envid} among the two messages stored`)
-      }
-      expectStoredCopy(message, content, "\n")
-      const text = report.toString("utf8")
-      expect(text).toContain("report-type=delivery-status")
-      expect(text).toContain(`\nOriginal-Envelope-Id: ${envid}\n`)
-      expect(text).toContain(`\nFinal-Recipient: rfc822; ${USER}\n`)
-      expect(text).toContain("\nAction: delivered\n")
+      const { envid, report } = yield* successReport(server, "pf-dsn", { from: USER })
+      expect(report).toContain("report-type=delivery-status")
+      expect(report).toContain(`\nOriginal-Envelope-Id: ${envid}\n`)
+      expect(report).toContain(`\nFinal-Recipient: rfc822; ${USER}\n`)
+      expect(report).toContain("\nAction: delivered\n")
     }))
 
-  it.live("20 MB streamed over BDAT is stored byte for byte", () => streamedLargeMessage(server, "pf-20mb"), 120_000)
-  it.live(
-    "200 messages through a pool of 2 are all stored, each intact",
-    () => pooledBatch(server, "pf-pool"),
-    120_000
-  )
+  volumeTests(server, "pf", "over BDAT")
 })

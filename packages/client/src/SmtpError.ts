@@ -115,7 +115,9 @@ export class SocketError extends Data.TaggedError("SocketError")<{
 }
 
 /**
- * Why a TLS step failed.
+ * Why a TLS step failed. `"ServerInternalError"`: the server itself aborted
+ * the handshake with an internal-error alert (TLS alert 80), so the port does
+ * speak TLS but the server's own TLS setup is broken.
  *
  * @since 0.1.0
  * @category models
@@ -124,6 +126,7 @@ export type TlsFailure =
   | "HandshakeFailed"
   | "CertificateRejected"
   | "StartTlsUnavailable"
+  | "ServerInternalError"
   /** A message asks for REQUIRETLS (RFC 8689) and the session is not encrypted. */
   | "RequireTlsWithoutTls"
   /** A message asks for REQUIRETLS (RFC 8689) and the server does not offer it. */
@@ -170,6 +173,12 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         return `The message asks for REQUIRETLS (RFC 8689), and the session with ${target} is not encrypted: nothing was sent. Use security "tls" or "starttls".`
       case "RequireTlsNotOffered":
         return `The message asks for REQUIRETLS (RFC 8689), and ${target} does not offer it: nothing was sent. Send it through a server that offers REQUIRETLS, or without requireTls.`
+      case "ServerInternalError":
+        return `${target} aborted the TLS handshake with an internal-error alert${
+          this.code ? ` (${this.code})` : ""
+        }: the port speaks TLS, but the server failed on its side (its certificate, private key or TLS library; ` +
+          "OpenSMTPD 6.8 built with OpenSSL 3 does this for every key). No client option fixes this: " +
+          "the server's operator must check its TLS setup and log."
       default:
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""

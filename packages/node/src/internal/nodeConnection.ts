@@ -71,11 +71,28 @@ const certificateCodes: ReadonlySet<string> = new Set([
   "ERR_SSL_CA_MD_TOO_WEAK"
 ])
 
+/**
+ * The server sent a fatal internal-error alert (TLS alert 80): it failed on
+ * its own side during the handshake, e.g. could not sign with its key. The
+ * port speaks TLS, so "check the security mode" would send a person the
+ * wrong way.
+ */
+const serverInternalErrorCode = "ERR_SSL_TLSV1_ALERT_INTERNAL_ERROR"
+
+const tlsFailureOf = (code: string | undefined): TlsError["reason"] =>
+  code === undefined
+    ? "HandshakeFailed"
+    : certificateCodes.has(code)
+    ? "CertificateRejected"
+    : code === serverInternalErrorCode
+    ? "ServerInternalError"
+    : "HandshakeFailed"
+
 /** @internal */
 export const tlsErrorFrom = (target: Target, error: unknown): TlsError => {
   const code = codeOf(error)
   return new TlsError({
-    reason: code !== undefined && certificateCodes.has(code) ? "CertificateRejected" : "HandshakeFailed",
+    reason: tlsFailureOf(code),
     host: target.host,
     port: target.port,
     code,

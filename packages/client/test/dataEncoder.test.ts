@@ -1,6 +1,3 @@
-import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
-import * as dataEncoder from "../src/internal/dataEncoder.js"
 import {
   canonical,
   CR,
@@ -12,7 +9,10 @@ import {
   LF,
   splitAt,
   unstuff
-} from "./utils/wire.js"
+} from "@effect-smtp/test-utils/wire"
+import { describe, expect, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as dataEncoder from "../src/internal/dataEncoder.js"
 
 const cuts = FastCheck.array(FastCheck.nat(), { maxLength: 10 })
 

@@ -20,7 +20,7 @@ export const options: SmtpClient.Options = {
 export const composed: Layer.Layer<SmtpClient> = SmtpClient.layer(options).pipe(
   Layer.provide(SmtpProtocol.layer),
   Layer.provide(NodeSocket.layer),
-  Layer.provide(OtelSmtpMetrics.layer({ profile: "documented" }))
+  Layer.provide(OtelSmtpMetrics.layer())
 )
 
 export const send: Effect.Effect<SmtpClient.SendResult, SmtpError.SmtpError> = SmtpClient.send({

@@ -137,7 +137,10 @@ typecheck() {
 typecheck "$effect_version"
 
 step "esbuild bundle of the ESM app"
+# The banner gives the CommonJS dependencies in the bundle (the OpenTelemetry
+# SDK) the `require` an ES module lacks, as any ESM bundle of them needs.
 (cd "$app" && node_modules/.bin/esbuild esm.mjs --bundle --platform=node --format=esm --log-level=warning \
+  "--banner:js=import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" \
   --outfile=bundle.mjs) || fail "esbuild"
 printf 'bundle.mjs: %s bytes\n' "$(stat -c %s "$app/bundle.mjs")"
 
@@ -153,7 +156,7 @@ run_apps() {
   for bin in "${nodes[@]}"; do
     for entry in esm.mjs cjs.cjs bundle.mjs; do
       [[ $entry == bundle.mjs && ! -e "$app/bundle.mjs" ]] && continue
-      (cd "$app" && "$bin" "$entry") || fail "$entry on Node $("$bin" --version)"
+      (cd "$app" && "$bin" "$entry" | sed "s/^[a-z]*: /$entry: /") || fail "$entry on Node $("$bin" --version)"
     done
   done
 }

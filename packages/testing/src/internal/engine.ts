@@ -355,6 +355,18 @@ export class Server {
         return `250 2.0.0 Ok: queued as TEST${++this.queued}\r\n`
       }
       const ok = (text: string) => Effect.asVoid(this.send(wire, text))
+      /** The end of a message (final dot or BDAT LAST): stored and acknowledged, unless a fault strikes. */
+      const complete = (via: "DATA" | "BDAT", data: Uint8Array, line: string) =>
+        Effect.gen(this, function*() {
+          if (yield* wire.hasPending) record.pipelinedAfterBody++
+          const end = fault("end", line)
+          if (end === undefined) {
+            yield* ok(store(via, data))
+            return "continue" as const
+          }
+          resetTransaction()
+          return yield* this.strike(wire, end)
+        })
 
       for (let count = 0; count < limits.maxCommands; count++) {
         const line = yield* wire.readLine(limits.maxLineBytes)
@@ -440,14 +452,7 @@ export class Server {
           }
           const body = yield* wire.readData(limits.maxStoredBytes)
           if (body === undefined) return
-          if (yield* wire.hasPending) record.pipelinedAfterBody++
-          const end = fault("end", line)
-          if (end !== undefined) {
-            resetTransaction()
-            if ((yield* this.strike(wire, end)) === "stop") return
-            continue
-          }
-          yield* ok(store("DATA", body))
+          if ((yield* complete("DATA", body, line)) === "stop") return
         } else if (verb === "BDAT") {
           const [, sizeWord, lastWord] = line.split(" ")
           const size = Number(sizeWord)
@@ -483,14 +488,7 @@ export class Server {
             yield* ok("250 2.0.0 chunk ok\r\n")
             continue
           }
-          if (yield* wire.hasPending) record.pipelinedAfterBody++
-          const end = fault("end", line)
-          if (end !== undefined) {
-            resetTransaction()
-            if ((yield* this.strike(wire, end)) === "stop") return
-            continue
-          }
-          yield* ok(store("BDAT", joinChunks(chunks, chunkBytes)))
+          if ((yield* complete("BDAT", joinChunks(chunks, chunkBytes), line)) === "stop") return
         } else if (verb === "RSET") {
           resetTransaction()
           yield* ok("250 2.0.0 ok\r\n")

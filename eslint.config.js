@@ -76,8 +76,19 @@ export default defineConfig(
     }
   },
   {
+    // The test tooling's main entry runs wherever the client does (the client
+    // itself compiles without Node types); only its /node entry may use Node.
+    files: ["packages/testing/src/**/*.ts"],
+    ignores: ["packages/testing/src/node.ts", "packages/testing/src/MisbehavingServer.ts", "packages/testing/src/TestCertificates.ts"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{ group: ["node:*"], message: "Node-only code belongs to @effect-smtp/testing/node." }]
+      }]
+    }
+  },
+  {
     // In a test a wrong assumption behind "!" throws, which fails the test: that is the point.
-    files: ["packages/*/test/**/*.ts"],
+    files: ["packages/*/test/**/*.ts", "packages/test-utils/src/**/*.ts"],
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off"
     }

@@ -115,22 +115,8 @@ export type {
 export * as SmtpAddress from "./SmtpAddress.js"
 
 /**
- * The in-memory Socket with a scripted server, for tests without a network.
- *
- * @since 0.1.0
- */
-export * as TestSocket from "./TestSocket.js"
-
-/**
  * Client options from `SMTP_URL` or `SMTP_HOST`, `SMTP_PORT`, ... through Effect `Config`.
  *
  * @since 0.1.0
  */
 export * as SmtpConfig from "./SmtpConfig.js"
-
-/**
- * An in-memory `SmtpClient` and `SentMail` for an application's own tests.
- *
- * @since 0.1.0
- */
-export * as SmtpTestKit from "./SmtpTestKit.js"

@@ -1,4 +1,5 @@
-import { SmtpClient, SmtpTestKit } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
+import { SmtpTestKit } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

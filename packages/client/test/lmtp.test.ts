@@ -1,4 +1,5 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

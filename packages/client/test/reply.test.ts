@@ -1,7 +1,7 @@
+import { splitAt } from "@effect-smtp/test-utils/wire"
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { render, type Reply, ReplyParser } from "../src/internal/reply.js"
-import { splitAt } from "./utils/wire.js"
 
 const encoder = new TextEncoder()
 

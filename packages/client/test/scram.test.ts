@@ -4,8 +4,9 @@
  * missing or wrong, and the exchange inside a session (choice over PLAIN, "*"
  * on a failed proof, the check after 235) against a scripted server.
  */
-import { SmtpProtocol, type Socket, TestSocket } from "@effect-smtp/client"
+import { SmtpProtocol, type Socket } from "@effect-smtp/client"
 import { resolveTimeouts } from "@effect-smtp/client/SmtpProtocol"
+import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { hmac } from "@noble/hashes/hmac.js"
 import { pbkdf2 } from "@noble/hashes/pbkdf2.js"

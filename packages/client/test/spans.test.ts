@@ -3,7 +3,8 @@
  * kind, the attributes of the telemetry notes, `error.type` on failure, and
  * what a tracer would export never carrying a secret, a recipient or the body.
  */
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"

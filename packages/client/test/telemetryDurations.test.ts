@@ -4,7 +4,8 @@
  * yields recorded durations equal to the simulated time, to the millisecond
  * (ms histograms) and to the exact quotient (the `s` histogram).
  */
-import { SmtpClient, SmtpError, type SmtpMetrics, SmtpProtocol, SmtpTestKit, TestSocket } from "@effect-smtp/client"
+import { SmtpClient, SmtpError, type SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpTestKit, TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

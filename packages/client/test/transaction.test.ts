@@ -1,5 +1,6 @@
-import { SmtpError, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { SmtpError, SmtpProtocol } from "@effect-smtp/client"
 import { resolveTimeouts } from "@effect-smtp/client/SmtpProtocol"
+import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"

@@ -88,7 +88,7 @@ const embedded = Effect.gen(function*() {
     to: ["alice@example.com"],
     content: message("demo@effect-smtp.dev", "alice@example.com", "never sent")
   })
-  yield* Console.log(`\nThe server received ${server.received.length} message(s).`)
+  yield* Console.log(`\nThe server received ${(yield* server.received).length} message(s).`)
 })
 
 const external = (url: URL) =>

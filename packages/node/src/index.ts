@@ -15,10 +15,3 @@ export * as NodeSocket from "./NodeSocket.js"
  * @since 0.1.0
  */
 export * as NodeSmtp from "./NodeSmtp.js"
-
-/**
- * A scriptable misbehaving SMTP server on loopback, for tests.
- *
- * @since 0.1.0
- */
-export * as MisbehavingServer from "./MisbehavingServer.js"

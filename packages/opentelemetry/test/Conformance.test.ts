@@ -2,8 +2,8 @@
  * Conformance of the exported telemetry with MailKit's documented metrics
  * (shared/spec/mailkit-telemetry.md, read through telemetry-notes.md and
  * socket-errors.md), end to end: the real client (`NodeSmtp.layerWithMetrics`
- * over node:net / node:tls) against a real smtp-server or a hand-driven peer on
- * loopback, recording through `OtelSmtpMetrics.layer` into an OpenTelemetry SDK
+ * over node:net / node:tls) against the test server of @effect-smtp/testing on
+ * loopback (`MisbehavingServer`: STARTTLS, implicit TLS, AUTH, and the faults), recording through `OtelSmtpMetrics.layer` into an OpenTelemetry SDK
  * `MeterProvider` whose reader is collected by hand into an
  * `InMemoryMetricExporter`. Each scenario has a provider of its own, so the
  * counts are exact. Real time throughout (timeouts, interruption), hence `live`.
@@ -12,6 +12,8 @@
  */
 import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
@@ -24,11 +26,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../../node/test/utils/certs.js"
-import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics } from "../src/index.js"
 import { dump, type ExportedMetric, type ExportedPoint, testSdk } from "./utils/otelSdk.js"
-import * as Raw from "./utils/rawServer.js"
 
 type Attributes = Readonly<Record<string, string | number>>
 
@@ -40,6 +39,28 @@ const mail = {
 }
 const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
 const trusted = () => ({ ca: testCertificates().ca })
+const users = { alice: "correct horse battery staple" }
+
+/**
+ * A well-behaved server with AUTH (not required) for alice; STARTTLS unless
+ * `tls` says "none", TLS from the first byte with "implicit". Recipients
+ * starting with "reject" are refused with 550 5.1.1.
+ */
+const smtpServer = (tls: "starttls" | "implicit" | "none" = "starttls") => {
+  const { cert, key } = testCertificates()
+  return MisbehavingServer.make({
+    ...(tls === "none" ? {} : { tls: { key, cert, implicit: tls === "implicit" } }),
+    auth: { user: "alice", password: users.alice, required: false },
+    faults: ({ command, stage }) =>
+      stage === "rcpt" && /^RCPT TO:<reject/i.test(command)
+        ? MisbehavingServer.permanent("550 5.1.1 No such user")
+        : undefined
+  })
+}
+
+/** A server that answers EHLO without extensions and misbehaves as `options` say. */
+const rawServer = (options: MisbehavingServer.Options) =>
+  MisbehavingServer.make({ greeting: "220 raw.test ESMTP", capabilities: [], ...options })
 
 // ---------------------------------------------------------------------------
 // Running a scenario
@@ -291,8 +312,9 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         auth: alice(users.alice!)
       }, SmtpClient.send(mail))
       expect(Exit.isSuccess(exit)).toBe(true)
-      expect(server.received[0]?.secure).toBe(true)
-      expect(server.received[0]?.user).toBe("alice")
+      const received = yield* server.messages
+      expect(received[0]?.tls).toBe(true)
+      expect(received[0]?.user).toBe("alice")
       // STARTTLS is still the smtp scheme.
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -305,7 +327,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("success with implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ secure: true })
+      const server = yield* smtpServer("implicit")
       const { exit, exported } = yield* scenario("implicit TLS", {
         host: loopback,
         port: server.port,
@@ -324,7 +346,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
     Effect.gen(function*() {
-      const port = yield* Raw.closedPort
+      const port = yield* MisbehavingServer.closedPort
       const { exit, exported } = yield* scenario(
         "refused",
         { host: loopback, port, security: "none" },
@@ -342,7 +364,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const host = "mail.conformance.test"
       const lookup = (name: string) =>
         Effect.sync(() => {
@@ -371,14 +393,14 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "550",
         { host: loopback, port: server.port, security: "none" },
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(Exit.isFailure(exit)).toBe(true)
-      expect(server.received).toHaveLength(0)
+      expect(yield* server.messages).toHaveLength(0)
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
         connect: [clientAttributes(server.port)],
@@ -391,7 +413,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a recipient refused among accepted ones is a successful send", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "mixed recipients",
         { host: loopback, port: server.port, security: "none" },
@@ -436,10 +458,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.close : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
         "dropped (FIN)",
         { host: loopback, port: server.port, security: "none" },
@@ -458,10 +477,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported } = yield* scenario(
         "dropped (RST)",
         { host: loopback, port: server.port, security: "none" },
@@ -479,10 +495,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.reply("421 4.3.2 shutting down") : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reply("421 4.3.2 shutting down") } })
       const { exit, exported } = yield* scenario(
         "421",
         { host: loopback, port: server.port, security: "none" },
@@ -497,12 +510,12 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         send: [clientAttributes(server.port, closing)]
       })
       // A broken session gets no QUIT.
-      expect(server.commands).not.toContain("QUIT")
+      expect(yield* server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({ greeting: undefined })
+      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exit, exported } = yield* scenario(
         "timeout",
         { host: loopback, port: server.port, security: "none", timeout: "200 millis" },
@@ -521,16 +534,13 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line === "." ? Raw.stall : undefined
-      })
+      const server = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted send",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          yield* server.received(".")
+          yield* server.awaitFault("end")
           yield* Effect.sleep("300 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -545,19 +555,19 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       // Units: 300 ms of stall are >= 300 in ms and >= 0.3 in s.
       expect(durationOf(exported, SmtpInstruments.clientSendDuration)).toBeGreaterThanOrEqual(299)
       expect(durationOf(exported, SmtpInstruments.clientConnectionDuration)).toBeGreaterThanOrEqual(0.299)
-      expect(server.commands).not.toContain("QUIT")
+      expect(yield* server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({ greeting: undefined })
+      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted connect",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
           // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
-          yield* server.accepted
+          yield* server.awaitFault("greeting")
           yield* Effect.sleep("100 millis")
           yield* Fiber.interrupt(fiber)
         })

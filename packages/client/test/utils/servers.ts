@@ -1,7 +1,7 @@
 /**
  * Scripted-server variations shared by the client tests.
  */
-import type { TestSocket } from "@effect-smtp/client"
+import type { TestSocket } from "@effect-smtp/testing"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 

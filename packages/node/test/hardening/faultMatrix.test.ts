@@ -18,14 +18,15 @@
  * for the exact timing.
  */
 import { SmtpClient, type SmtpError, SmtpTelemetry } from "@effect-smtp/client"
-import { MisbehavingServer, NodeSmtp } from "@effect-smtp/node"
+import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../utils/certs.js"
 import { openTcpHandles, recorder } from "../utils/recordingMetrics.js"
 
 const timeout = Duration.millis(300)

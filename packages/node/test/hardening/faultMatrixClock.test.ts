@@ -7,8 +7,9 @@
  *   and the failing instrument records exactly 10,000 ms;
  * - every other fault fails with no time passing at all.
  */
-import { SmtpClient, type SmtpError, SmtpProtocol, TestSocket } from "@effect-smtp/client"
-import { MisbehavingServer } from "@effect-smtp/node"
+import { SmtpClient, type SmtpError, SmtpProtocol } from "@effect-smtp/client"
+import { TestSocket } from "@effect-smtp/testing"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -12,7 +12,8 @@
  *   bug of the pool today, pinned by a `fails` test below).
  */
 import { SmtpClient, SmtpProtocol, SmtpTelemetry } from "@effect-smtp/client"
-import { MisbehavingServer, NodeSocket } from "@effect-smtp/node"
+import { NodeSocket } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -20,7 +20,8 @@
  * saved only about a third, the client's own work being the bulk of it.
  */
 import { SmtpClient, SmtpError, SmtpTelemetry } from "@effect-smtp/client"
-import { MisbehavingServer, NodeSmtp } from "@effect-smtp/node"
+import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"

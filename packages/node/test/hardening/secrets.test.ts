@@ -9,7 +9,9 @@
  * the error (message, fields, inspection, `Cause.pretty`).
  */
 import { SmtpClient } from "@effect-smtp/client"
-import { MisbehavingServer, NodeSmtp } from "@effect-smtp/node"
+import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -23,7 +25,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
-import { testCertificates } from "../utils/certs.js"
 import { recorder } from "../utils/recordingMetrics.js"
 import { smtpServer, tokens, users } from "../utils/smtpServer.js"
 

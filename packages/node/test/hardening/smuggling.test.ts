@@ -13,16 +13,8 @@
  * plus a real Postfix, which must store a smuggling attempt as one normalised
  * message and nothing else.
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
+import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
-import { afterAll, describe, expect, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
-import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
-import * as Stream from "effect/Stream"
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
 import {
   canonical,
   concatBytes,
@@ -35,7 +27,16 @@ import {
   LF,
   splitAt,
   unstuff
-} from "../../../client/test/utils/wire.js"
+} from "@effect-smtp/test-utils/wire"
+import { TestSocket } from "@effect-smtp/testing"
+import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs/promises"
+import * as Path from "node:path"
 import { capturingSocket } from "../utils/capturingSocket.js"
 import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "../utils/postfix.js"
 

@@ -14,13 +14,14 @@
  * when no credentials are configured; every other case fails.
  */
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
-import { MisbehavingServer, NodeSmtp } from "@effect-smtp/node"
+import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../utils/certs.js"
 import { recorder } from "../utils/recordingMetrics.js"
 
 type EastCase = "B_1" | "B_1 (split write)" | "D_1" | "O_1" | "O_2" | "O_3" | "O_4"

@@ -6,11 +6,11 @@
  * (`exportKeyingMaterial`), which a man in the middle could not match. After
  * AUTH it accepts any message.
  */
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
 import type { AddressInfo } from "node:net"
 import * as Tls from "node:tls"
-import { testCertificates } from "./certs.js"
 
 export interface ScramLogin {
   readonly mechanism: string

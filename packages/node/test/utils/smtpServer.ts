@@ -2,11 +2,11 @@
  * A real `smtp-server` (npm) on loopback for the duration of a scope, with a
  * record of every message it received.
  */
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
 import type { AddressInfo } from "node:net"
 import { SMTPServer, type SMTPServerOptions } from "smtp-server"
-import { testCertificates } from "./certs.js"
 
 export interface ReceivedMail {
   readonly from: string

@@ -6,11 +6,7 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import { SmtpClient } from "./SmtpClient.js"
+import { SmtpClient } from "@effect-smtp/client/SmtpClient"
 import {
   type ClientConnectEvent,
   type ConnectionEndEvent,
@@ -18,9 +14,13 @@ import {
   SmtpMetrics,
   type SmtpMetricsService,
   type SocketConnectEvent
-} from "./SmtpMetrics.js"
-import { SmtpProtocol } from "./SmtpProtocol.js"
-import * as SmtpTelemetry from "./SmtpTelemetry.js"
+} from "@effect-smtp/client/SmtpMetrics"
+import { SmtpProtocol } from "@effect-smtp/client/SmtpProtocol"
+import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as TestSocket from "./TestSocket.js"
 
 const decoder = new TextDecoder()
@@ -61,7 +61,7 @@ export interface SentMailService {
  * @since 0.1.0
  * @category tags
  */
-export class SentMail extends Context.Tag("@effect-smtp/client/SentMail")<SentMail, SentMailService>() {}
+export class SentMail extends Context.Tag("@effect-smtp/testing/SentMail")<SentMail, SentMailService>() {}
 
 const capture = (message: TestSocket.ReceivedMessage): CapturedMail => {
   const text = decoder.decode(message.data)
@@ -84,8 +84,8 @@ const capture = (message: TestSocket.ReceivedMessage): CapturedMail => {
 
 /**
  * An `SmtpClient` delivering into memory, and `SentMail` to read what it got.
- * `server` shapes the scripted server (capabilities, refused recipients,
- * accepted credentials).
+ * `server` shapes the test server (capabilities, refused recipients,
+ * accepted credentials, faults).
  *
  * @since 0.1.0
  * @category layers

@@ -1,10 +1,15 @@
 /**
- * Byte-level helpers for the smuggling tests: bodies rich in what SMTP
- * smuggling rides on, splitting at chunk boundaries, and the reference of
- * what a correct client puts on the wire.
+ * Byte-level helpers for the smuggling tests of the client and node packages:
+ * bodies rich in what SMTP smuggling rides on, splitting at chunk boundaries,
+ * and the reference of what a correct client puts on the wire.
+ *
+ * `encodeAll` reaches into the client's internal DATA encoder on purpose: the
+ * encoder is what both packages' smuggling properties put under test, and it
+ * is no public API. This private workspace package is the one place that
+ * does, so no package's tests import another's test files.
  */
 import * as FastCheck from "effect/FastCheck"
-import * as dataEncoder from "../../src/internal/dataEncoder.js"
+import * as dataEncoder from "../../client/src/internal/dataEncoder.js"
 
 export const CR = 0x0d
 export const LF = 0x0a

@@ -1,14 +1,21 @@
 /**
  * Certificates for TLS tests, made at test time so none is committed and none
- * expires in the repository: a CA, a server certificate it signed for
+ * expires in a repository: a CA, a server certificate it signed for
  * `localhost` (SAN DNS:localhost, IP:127.0.0.1, IP:::1), and an unrelated
  * self-signed certificate for the same names, which no test trusts.
  *
- * Usage: `const { ca, key, cert, untrusted } = testCertificates()`; serve
- * `key`/`cert` and pass `ca` as the client's trusted CA.
+ * Serve `key`/`cert` (e.g. `MisbehavingServer.make({ tls: { key, cert } })`)
+ * and pass `ca` as the client's trusted CA (`tls: { ca }`).
+ *
+ * @since 0.1.0
  */
+import type * as Forge from "node-forge"
 import * as Crypto from "node:crypto"
 import { createRequire } from "node:module"
+
+// node-forge is CommonJS that adds its namespaces (pki, md) at run time,
+// which an ESM import cannot see as named exports: loaded with require.
+const forge = createRequire(import.meta.url)("node-forge") as typeof Forge
 
 /**
  * @since 0.1.0
@@ -28,44 +35,6 @@ export interface TestCertificates {
   }
 }
 
-/**
- * The few node-forge calls used here. node-forge is a dependency of
- * `selfsigned` (the devDependency), not of this package, so neither its
- * module nor its types resolve from here under pnpm; it is loaded from
- * `selfsigned`'s location and typed structurally.
- */
-interface ForgeAttribute {
-  readonly name?: string
-  readonly shortName?: string
-  readonly value: string
-}
-
-interface ForgeCertificate {
-  serialNumber: string
-  publicKey: unknown
-  readonly validity: { notBefore: Date; notAfter: Date }
-  setSubject(attributes: Array<ForgeAttribute>): void
-  setIssuer(attributes: Array<ForgeAttribute>): void
-  setExtensions(extensions: Array<Record<string, unknown>>): void
-  sign(key: unknown, digest: unknown): void
-}
-
-interface Forge {
-  readonly pki: {
-    createCertificate(): ForgeCertificate
-    privateKeyFromPem(pem: string): unknown
-    publicKeyFromPem(pem: string): unknown
-    certificateToPem(certificate: ForgeCertificate): string
-  }
-  readonly md: { readonly sha256: { create(): unknown } }
-}
-
-const loadForge = (): Forge => {
-  const require = createRequire(import.meta.url)
-  const fromSelfsigned = createRequire(require.resolve("selfsigned"))
-  return fromSelfsigned("node-forge") as Forge
-}
-
 /** Keys come from node:crypto (native, fast); only the certificates need forge. */
 const keyPair = () => {
   const pair = Crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
@@ -74,8 +43,6 @@ const keyPair = () => {
     publicPem: pair.publicKey.export({ type: "spki", format: "pem" }).toString()
   }
 }
-
-const serial = (): string => `01${Crypto.randomBytes(8).toString("hex")}`
 
 const localhostNames = {
   name: "subjectAltName",
@@ -91,14 +58,14 @@ interface Issued {
   readonly cert: string
 }
 
-const issue = (forge: Forge, options: {
+const issue = (options: {
   readonly subject: string
   readonly isCa: boolean
   readonly issuer?: { readonly subject: string; readonly privatePem: string } | undefined
 }): Issued => {
   const keys = keyPair()
   const certificate = forge.pki.createCertificate()
-  certificate.serialNumber = serial()
+  certificate.serialNumber = `01${Crypto.randomBytes(8).toString("hex")}`
   certificate.publicKey = forge.pki.publicKeyFromPem(keys.publicPem)
   // Back-dated a little so a slightly skewed clock does not make it "not yet valid".
   const now = Date.now()
@@ -126,16 +93,21 @@ const issue = (forge: Forge, options: {
   return { key: keys.privatePem, cert: forge.pki.certificateToPem(certificate) }
 }
 
-const generate = (): TestCertificates => {
-  const forge = loadForge()
-  const ca = issue(forge, { subject: "effect-smtp test CA", isCa: true })
-  const server = issue(forge, {
+/**
+ * Fresh certificates (three RSA keys: about a second of CPU).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const generate = (): TestCertificates => {
+  const ca = issue({ subject: "effect-smtp test CA", isCa: true })
+  const server = issue({
     subject: "localhost",
     isCa: false,
     issuer: { subject: "effect-smtp test CA", privatePem: ca.key }
   })
   // Self-signed leaf with the right names, so a test sees a trust failure and not a name mismatch.
-  const untrusted = issue(forge, { subject: "localhost", isCa: false })
+  const untrusted = issue({ subject: "localhost", isCa: false })
   return { ca: ca.cert, key: server.key, cert: server.cert, untrusted: { key: untrusted.key, cert: untrusted.cert } }
 }
 
@@ -143,14 +115,14 @@ const generate = (): TestCertificates => {
  * Kept on `globalThis`, not only in this module, because vitest re-evaluates
  * modules per test file while the worker process (and so this cache) lives on.
  */
-const cacheKey = Symbol.for("@effect-smtp/node/test/certs")
+const cacheKey = Symbol.for("@effect-smtp/testing/TestCertificates")
 
 const isTestCertificates = (u: unknown): u is TestCertificates =>
   typeof u === "object" && u !== null && "ca" in u && "key" in u && "cert" in u && "untrusted" in u
 
 /**
- * The certificates, generated on first use and then shared by every test in
- * the process.
+ * The certificates, generated on first use and then shared by every caller
+ * in the process.
  *
  * @since 0.1.0
  * @category constructors

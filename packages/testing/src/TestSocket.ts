@@ -1,0 +1,369 @@
+/**
+ * An in-memory `Socket` whose server side is a script: an Effect that reads
+ * what the client writes and answers. No network, so protocol tests run
+ * under `TestClock`, and an application's tests can script any server, or
+ * run the test server engine (`smtpServer`) with its faults.
+ *
+ * @since 0.1.0
+ */
+import { SmtpProtocolError, SocketError } from "@effect-smtp/client/SmtpError"
+import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
+import { type Connection, type ConnectOptions, Socket } from "@effect-smtp/client/Socket"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import { Server, type Wire } from "./internal/engine.js"
+import { BodyDecoder, ByteReader } from "./internal/reader.js"
+import type * as TestServer from "./TestServer.js"
+
+const encoder = new TextEncoder()
+
+/**
+ * The server's end of one connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ServerSide {
+  /** What the client asked to connect to. */
+  readonly options: ConnectOptions
+  /** Sends bytes to the client (text is UTF-8 encoded). */
+  readonly send: (data: string | Uint8Array) => Effect.Effect<void>
+  /** The next line the client wrote, without CRLF. Fails when the client closed. */
+  readonly readLine: Effect.Effect<string, Cause.NoSuchElementException>
+  /** Exactly `n` bytes the client wrote (BDAT chunks). */
+  readonly readBytes: (n: number) => Effect.Effect<Uint8Array, Cause.NoSuchElementException>
+  /** The bytes of a DATA body up to and including `CRLF.CRLF`, as sent (dot-stuffed). */
+  readonly readData: Effect.Effect<Uint8Array, Cause.NoSuchElementException>
+  /** Whether the client has started TLS (STARTTLS) on this connection. */
+  readonly isTls: Effect.Effect<boolean>
+  /** Whether bytes from the client are waiting to be read (a pipelined command, say). */
+  readonly hasPending: Effect.Effect<boolean>
+  /**
+   * Aborts the connection as a TCP reset would: the client's next read or
+   * write fails with a `SocketError` whose code is `ECONNRESET`. (Returning
+   * from the script is the graceful close.)
+   */
+  readonly reset: Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The peer IP the connection reports (default `127.0.0.1`). */
+  readonly remoteAddress?: string | undefined
+  /**
+   * Runs before each connection is made: fail to refuse it, sleep to make it
+   * slow. Its duration counts as the TCP connect.
+   */
+  readonly beforeConnect?: ((options: ConnectOptions) => Effect.Effect<void, SocketError>) | undefined
+}
+
+/**
+ * A `Socket` whose every connection is served by `script`. The connection
+ * closes (for the client: the peer closed) when the script ends.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  script: (server: ServerSide) => Effect.Effect<void, unknown>,
+  options: Options = {}
+): Layer.Layer<Socket> =>
+  Layer.effect(
+    Socket,
+    Effect.map(Effect.serviceOption(SmtpMetrics), (metrics) => ({
+      connect: (connectOptions) =>
+        Effect.gen(function*() {
+          const address = options.remoteAddress ?? "127.0.0.1"
+          const started = yield* Clock.currentTimeNanos
+          const record = (exit: Exit.Exit<unknown, SocketError>) =>
+            Option.match(metrics, {
+              onNone: () => Effect.void,
+              onSome: (m) =>
+                Effect.flatMap(Clock.currentTimeNanos, (now) =>
+                  m.socketConnect({
+                    serverAddress: connectOptions.host,
+                    serverPort: connectOptions.port,
+                    peerAddress: address,
+                    durationMs: Number(now - started) / 1e6,
+                    outcome: Exit.isSuccess(exit)
+                      ? { _tag: "Success" }
+                      : Option.match(Cause.failureOption(exit.cause), {
+                        onNone: () => ({ _tag: "Interrupted" as const }),
+                        onSome: (error) => ({ _tag: "Failure" as const, error })
+                      })
+                  }))
+            })
+          yield* (options.beforeConnect?.(connectOptions) ?? Effect.void).pipe(Effect.onExit(record))
+          return yield* pipe(connectOptions, address, script)
+        })
+    }))
+  )
+
+/** What travels toward the client: bytes, the end (FIN), or an abort (RST). */
+type Delivery = Uint8Array | "end" | "reset"
+
+const pipe = (
+  connectOptions: ConnectOptions,
+  address: string,
+  script: (server: ServerSide) => Effect.Effect<void, unknown>
+) =>
+  Effect.gen(function*() {
+    const failure = (operation: "closed" | "read" | "write", code?: string) =>
+      new SocketError({ operation, host: connectOptions.host, port: connectOptions.port, address, code })
+    // Toward the client, a plain buffer and one waiting reader, so reads can
+    // be polled and awaited by callback like a real socket's.
+    const toClient: Array<Delivery> = []
+    let reader: ((result: Effect.Effect<Uint8Array, SocketError>) => void) | undefined = undefined
+    const deliver = (chunk: Delivery) => {
+      const waiting = reader
+      if (waiting === undefined) {
+        toClient.push(chunk)
+        return
+      }
+      reader = undefined
+      waiting(takeChunk(chunk))
+    }
+    let readEnd: SocketError | undefined = undefined
+    const takeChunk = (chunk: Delivery): Effect.Effect<Uint8Array, SocketError> => {
+      if (typeof chunk !== "string") return Effect.succeed(chunk)
+      readEnd = chunk === "end" ? failure("closed") : failure("read", "ECONNRESET")
+      return Effect.fail(readEnd)
+    }
+    // `null` marks the client's end of its direction.
+    const toServer = yield* Queue.unbounded<Uint8Array | null>()
+    let tls = connectOptions.tls !== undefined
+    let clientEnded = false
+    let serverEnded = false
+    let wasReset = false
+
+    const inbox = new ByteReader(Effect.map(Queue.take(toServer), (chunk) => {
+      if (chunk !== null) return chunk
+      clientEnded = true
+      return undefined
+    }))
+    const closed = () => new Cause.NoSuchElementException("the client closed the connection")
+    const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementException> =>
+      Effect.flatMap(effect, (a) => (a === undefined || a === null ? Effect.fail(closed()) : Effect.succeed(a)))
+
+    const server: ServerSide = {
+      options: connectOptions,
+      send: (data) =>
+        Effect.sync(() => {
+          if (!serverEnded) deliver(typeof data === "string" ? encoder.encode(data) : data)
+        }),
+      readLine: orClosed(inbox.readLine({ maxBytes: Number.POSITIVE_INFINITY, bareLf: false })),
+      readBytes: (n) => orClosed(inbox.readBytes(n)),
+      readData: Effect.suspend(() => {
+        const body = new BodyDecoder(0, true)
+        return Effect.flatMap(
+          inbox.readData(body),
+          (ended) => (ended ? Effect.succeed(body.sent) : Effect.fail(closed()))
+        )
+      }),
+      isTls: Effect.sync(() => tls),
+      hasPending: Effect.map(Queue.size(toServer), (queued) => inbox.buffered > 0 || queued > 0),
+      reset: Effect.sync(() => {
+        if (serverEnded) return
+        serverEnded = true
+        wasReset = true
+        deliver("reset")
+      })
+    }
+
+    const endServer = Effect.sync(() => {
+      if (serverEnded) return
+      serverEnded = true
+      deliver("end")
+    })
+    yield* Effect.forkScoped(
+      Effect.ensuring(Effect.catchAllCause(script(server), () => Effect.void), endServer)
+    )
+    yield* Effect.addFinalizer(() => Queue.offer(toServer, null))
+
+    const awaitRead = (resume: (result: Effect.Effect<Uint8Array, SocketError>) => void): () => void => {
+      if (readEnd !== undefined) {
+        resume(Effect.fail(readEnd))
+        return () => {}
+      }
+      const buffered = toClient.shift()
+      if (buffered !== undefined) {
+        resume(takeChunk(buffered))
+        return () => {}
+      }
+      reader = resume
+      return () => {
+        if (reader === resume) reader = undefined
+      }
+    }
+    const connection: Connection = {
+      host: connectOptions.host,
+      port: connectOptions.port,
+      remoteAddress: address,
+      remotePort: connectOptions.port,
+      isTls: Effect.sync(() => tls),
+      read: Effect.async<Uint8Array, SocketError>((resume) => {
+        const cancel = awaitRead(resume)
+        return Effect.sync(cancel)
+      }),
+      poll: () => {
+        const next = toClient[0]
+        if (next === undefined || typeof next === "string") return undefined
+        toClient.shift()
+        return next
+      },
+      awaitRead,
+      write: (data) =>
+        Effect.suspend(() =>
+          serverEnded || clientEnded
+            ? Effect.fail(failure("write", wasReset ? "ECONNRESET" : "EPIPE"))
+            : Queue.offer(toServer, data.slice())
+        ),
+      upgradeTls: () =>
+        Effect.suspend(() => {
+          if (toClient.some((chunk) => typeof chunk !== "string") && !serverEnded) {
+            return Effect.fail(
+              new SmtpProtocolError({
+                reason: "StartTlsInjection",
+                detail: "Plaintext bytes were waiting when the TLS handshake began."
+              })
+            )
+          }
+          tls = true
+          return Effect.void
+        }),
+      close: Effect.suspend(() => {
+        clientEnded = true
+        return Queue.offer(toServer, null)
+      })
+    }
+    return connection
+  })
+
+/**
+ * A message the scripted SMTP server received.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReceivedMessage = TestServer.ReceivedMessage
+
+/**
+ * The test server's options in memory, and two shorthands kept for
+ * convenience: `rcpt` refuses recipients, `credentials` accepts a user.
+ *
+ * Unlike over TCP, STARTTLS is always accepted (the client's upgrade is only
+ * a flag here) and offered only when `capabilities` lists it or `startTls`
+ * is set; `capabilities` otherwise follow the engine's rules with
+ * `extensions` defaulting to `SMTPUTF8` and `SIZE 10485760`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SmtpServerConfig extends TestServer.Options {
+  /** Offer STARTTLS in the computed EHLO reply (default false). */
+  readonly startTls?: boolean | undefined
+  /** The reply to a RCPT TO, or `undefined` to accept (default: accept all); consulted after `faults`. */
+  readonly rcpt?: ((address: string) => string | undefined) | undefined
+  /**
+   * Accepted credentials for AUTH PLAIN, LOGIN and CRAM-MD5; the password is
+   * also the one valid XOAUTH2 / OAUTHBEARER token. AUTH is not required for
+   * MAIL. Default `user` / `pass`, unless `auth` is given.
+   */
+  readonly credentials?: { readonly user: string; readonly password: string } | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SmtpServer {
+  /** The script for `layer`: each connection runs one session of the engine. */
+  readonly script: (server: ServerSide) => Effect.Effect<void, unknown>
+  /** Every message accepted, in order (a live view). */
+  readonly received: ReadonlyArray<ReceivedMessage>
+  /** Every command line received, AUTH without its initial response (a live view). */
+  readonly commands: ReadonlyArray<string>
+  /** Bodies whose end arrived with the next command already behind it (RFC 2920 §3.1). */
+  readonly pipelinedAfterBody: () => number
+  /** Commands refused for arriving behind a body's end (`refusePipelinedAfterData`). */
+  readonly refusedAfterData: () => number
+  readonly connections: () => ReadonlyArray<TestServer.ConnectionRecord>
+}
+
+/**
+ * The test server engine as a script for `layer`, and what it received.
+ * Without faults it is a small, well-behaved server.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
+  const { credentials, rcpt, startTls, ...options } = config
+  const refuse = rcpt
+  const faults = refuse === undefined ?
+    options.faults :
+    (context: TestServer.FaultContext): TestServer.Fault | undefined => {
+      const planned = typeof options.faults === "function" ? options.faults(context) : options.faults?.[context.stage]
+      if (planned !== undefined || context.stage !== "rcpt") return planned
+      const refusal = refuse(/<([^>]*)>/.exec(context.command)?.[1] ?? "")
+      return refusal === undefined ? undefined : { _tag: "Reply", text: refusal, close: false }
+    }
+  const user = credentials ?? { user: "user", password: "pass" }
+  const engine = new Server({
+    extensions: ["SMTPUTF8", "SIZE 10485760"],
+    // Accepted, not offered: AUTH shows in the EHLO reply only when `capabilities` lists it.
+    auth: { user: user.user, password: user.password, accessToken: user.password, mechanisms: [], required: false },
+    ...options,
+    faults
+  }, startTls === true)
+  return {
+    script: (side) => engine.connection(memoryWire(side)),
+    get received() {
+      return engine.messages
+    },
+    get commands() {
+      return engine.commands.map((c) => (c.toUpperCase().startsWith("AUTH ") ? c.split(" ").slice(0, 2).join(" ") : c))
+    },
+    pipelinedAfterBody: () => engine.connections.reduce((n, c) => n + c.pipelinedAfterBody, 0),
+    refusedAfterData: () => engine.connections.reduce((n, c) => n + c.refusedAfterData, 0),
+    connections: () => engine.connections
+  }
+}
+
+/**
+ * The engine's wire over a `ServerSide`, through its public members only, so
+ * a wrapped side (a delayed or split `send`) is honoured.
+ */
+const memoryWire = (side: ServerSide): Wire => {
+  const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementException>) =>
+    Effect.catchAll(effect, () => Effect.succeed(undefined))
+  return {
+    readLine: (maxBytes) =>
+      Effect.map(orUndefined(side.readLine), (line) => (line !== undefined && line.length > maxBytes ? null : line)),
+    readBytes: (n) => orUndefined(side.readBytes(n)),
+    readData: (keep) =>
+      Effect.map(orUndefined(side.readData), (sent) => {
+        if (sent === undefined) return undefined
+        const body = new BodyDecoder(keep)
+        body.push(sent)
+        return body.decoded
+      }),
+    hasPending: side.hasPending,
+    isTls: side.isTls,
+    canStartTls: true,
+    write: (data) => Effect.as(side.send(data), true),
+    // The client upgrades its end when it reads the 220; here that is all TLS is.
+    startTls: (reply) => Effect.as(side.send(reply), true),
+    // Returning from the script closes the connection.
+    end: Effect.void,
+    reset: side.reset
+  }
+}

@@ -1,0 +1,248 @@
+/**
+ * The test server engine is one piece: the same options and faults give the
+ * same conversation in memory (`TestSocket.smtpServer`) and over TCP
+ * (`MisbehavingServer`), byte for byte, through the same `Socket` interface
+ * the client uses. Plus what only one side has: a reset in memory, TLS from
+ * the first byte over TCP, CRAM-MD5, and the waits a test synchronises on.
+ */
+import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { Socket } from "@effect-smtp/client/Socket"
+import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import { TestServer, TestSocket } from "@effect-smtp/testing"
+import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
+
+/** A complete reply: its last line is `ddd ` (or `ddd` alone) and CRLF. */
+const complete = (text: string): boolean => /(?:^|\r\n)\d{3}(?: [^\r\n]*)?\r\n$/.test(text)
+
+/** A line to write, and whether the server answers it (a DATA body's lines are not answered). */
+interface Step {
+  readonly line: string
+  readonly answered: boolean
+}
+
+/**
+ * Talks raw SMTP through whatever `Socket` is provided, in lockstep: reads
+ * the greeting, then writes each step and reads its reply. The body is sent
+ * only after a 354. The transcript holds every reply as received, or how the
+ * connection ended instead ("<closed>", "<ECONNRESET>", also when a reset
+ * struck before the connect completed), and stops there or after a 421.
+ */
+const converse = (port: number, steps: ReadonlyArray<Step>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const socket = yield* Socket
+    // A reset right at the greeting can reach a TCP client while it is still connecting.
+    const connected = yield* Effect.either(socket.connect({ host: "127.0.0.1", port }))
+    if (Either.isLeft(connected)) return [`<${connected.left._tag === "SocketError" ? connected.left.code : "?"}>`]
+    const connection = connected.right
+    const readReply = Effect.gen(function*() {
+      let text = ""
+      while (!complete(text)) {
+        const chunk = yield* Effect.either(connection.read)
+        if (Either.isLeft(chunk)) return chunk.left.code === undefined ? "<closed>" : `<${chunk.left.code}>`
+        text += decoder.decode(chunk.right)
+      }
+      return text
+    })
+    const transcript: Array<string> = [yield* readReply]
+    const over = () => /^(<|421)/.test(transcript.at(-1)!)
+    for (const step of steps) {
+      if (over()) break
+      if (!step.answered && !transcript.at(-1)!.startsWith("354")) continue
+      yield* connection.write(encoder.encode(`${step.line}\r\n`))
+      if (step.answered) transcript.push(yield* readReply)
+    }
+    return transcript
+  }))
+
+const command = (line: string): Step => ({ line, answered: true })
+
+const session: ReadonlyArray<Step> = [
+  command("EHLO client.test"),
+  command(`AUTH PLAIN ${btoa("\u0000alice\u0000secret")}`),
+  command("MAIL FROM:<a@example.com>"),
+  command("RCPT TO:<b@example.com>"),
+  command("RCPT TO:<c@example.com>"),
+  command("DATA"),
+  { line: "Subject: parity\r\n\r\n..a stuffed line\r\nbody", answered: false },
+  command("."),
+  command("NOOP"),
+  command("QUIT")
+]
+
+const options = (faults: TestServer.FaultPlan | undefined): TestServer.Options => ({
+  faults,
+  auth: { user: "alice", password: "secret" },
+  chunking: true,
+  extensions: ["SIZE 1000000"]
+})
+
+const inMemory = (serverOptions: TestServer.Options) =>
+  Effect.gen(function*() {
+    const server = TestSocket.smtpServer({ ...serverOptions, credentials: undefined })
+    const transcript = yield* converse(25, session).pipe(Effect.provide(TestSocket.layer(server.script)))
+    return { transcript, received: server.received }
+  })
+
+const overTcp = (serverOptions: TestServer.Options) =>
+  Effect.gen(function*() {
+    const server = yield* MisbehavingServer.make(serverOptions)
+    const transcript = yield* converse(server.port, session).pipe(
+      Effect.provide(NodeSocket.layer),
+      Effect.provide(SmtpMetrics.layerNoop)
+    )
+    return { transcript, received: yield* server.messages }
+  })
+
+const faults: ReadonlyArray<readonly [string, TestServer.Fault]> = [
+  ["close", TestServer.close],
+  ["reset", TestServer.reset],
+  ["421", TestServer.serviceClosing()],
+  ["4xx", TestServer.transient()],
+  ["5xx", TestServer.permanent()]
+]
+const struck: ReadonlyArray<TestServer.Stage> = ["greeting", "ehlo", "auth", "mail", "rcpt", "data", "end", "quit"]
+
+describe("one engine, in memory and over TCP", () => {
+  it.scopedLive("without faults: the same replies, the same stored message, dot-stuffing undone", () =>
+    Effect.gen(function*() {
+      const memory = yield* inMemory(options(undefined))
+      const tcp = yield* overTcp(options(undefined))
+      expect(memory.transcript).toEqual(tcp.transcript)
+      expect(memory.transcript).toHaveLength(session.length)
+      expect(memory.transcript.at(-1)).toBe("221 2.0.0 bye\r\n")
+      expect(memory.transcript[1]).toBe(
+        "250-test.invalid\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n" +
+          "250-AUTH PLAIN LOGIN\r\n250 SIZE 1000000\r\n"
+      )
+      for (const received of [memory.received, tcp.received]) {
+        expect(received.map((m) => ({ ...m, data: decoder.decode(m.data) }))).toEqual([{
+          connection: 1,
+          from: "a@example.com",
+          to: ["b@example.com", "c@example.com"],
+          data: "Subject: parity\r\n\r\n.a stuffed line\r\nbody\r\n",
+          via: "DATA",
+          tls: false,
+          user: "alice"
+        }])
+      }
+    }))
+
+  for (const stage of struck) {
+    for (const [name, fault] of faults) {
+      it.scopedLive(`${name} at ${stage}: the same transcript both ways`, () =>
+        Effect.gen(function*() {
+          const plan = { [stage]: fault }
+          const memory = yield* inMemory(options(plan))
+          const tcp = yield* overTcp(options(plan))
+          expect(memory.transcript).toEqual(tcp.transcript)
+          // The fault shows where it struck...
+          const ending = memory.transcript.at(-1)!
+          if (fault._tag === "Reset") expect(ending).toBe("<ECONNRESET>")
+          if (fault._tag === "Close") expect(ending).toBe("<closed>")
+          if (fault._tag === "Reply") expect(memory.transcript).toContain(`${fault.text}\r\n`)
+          // ...and a message is stored only when the fault let the transaction through.
+          const through = stage === "quit" ||
+            (fault._tag === "Reply" && !fault.close && (stage === "greeting" || stage === "ehlo"))
+          expect(memory.received).toHaveLength(through ? 1 : 0)
+          expect(tcp.received).toHaveLength(through ? 1 : 0)
+        }))
+    }
+  }
+})
+
+describe("what only one transport has", () => {
+  it.scoped("in memory, a reset is ECONNRESET on the client's next read", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+          Effect.provide(
+            SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+              Layer.provide(SmtpProtocol.layer),
+              Layer.provide(TestSocket.layer(TestSocket.smtpServer({ faults: { mail: TestServer.reset } }).script)),
+              Layer.provide(SmtpMetrics.layerNoop)
+            )
+          )
+        )
+      )
+      expect(error).toBeInstanceOf(SmtpError.SocketError)
+      expect((error as SmtpError.SocketError).code).toBe("ECONNRESET")
+    }))
+
+  it.scopedLive("over TCP, TLS from the first byte (implicit): the message is stored as received over TLS", () =>
+    Effect.gen(function*() {
+      const { ca, cert, key } = TestCertificates.testCertificates()
+      const server = yield* MisbehavingServer.make({ tls: { key, cert, implicit: true } })
+      const result = yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+        Effect.provide(NodeSmtp.layer({ host: "localhost", port: server.port, security: "tls", tls: { ca } }))
+      )
+      expect(result.accepted).toEqual(["b@example.com"])
+      const [message] = yield* server.messages
+      expect(message?.tls).toBe(true)
+      // TLS from the start: STARTTLS is not offered.
+      expect((yield* server.commands).filter((c) => c === "STARTTLS")).toEqual([])
+    }))
+
+  it.scopedLive("awaitFault waits until the fault struck, and says when it never did", () =>
+    Effect.gen(function*() {
+      const server = yield* MisbehavingServer.make({ faults: { data: TestServer.stall } })
+      expect(yield* server.awaitFault("data", "50 millis")).toBe(false)
+      const send = SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+        Effect.provide(NodeSmtp.layer({ host: "127.0.0.1", port: server.port, security: "none", timeout: "5 seconds" }))
+      )
+      yield* Effect.forkScoped(send)
+      expect(yield* server.awaitFault("data")).toBe(true)
+      expect(yield* server.openConnections).toBe(1)
+    }))
+})
+
+describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
+  const sendAs = (password: string) =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({
+        capabilities: ["AUTH CRAM-MD5"],
+        credentials: { user: "tim", password: "tanstaaftanstaaf" }
+      })
+      const result = yield* Effect.either(
+        SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+          Effect.provide(
+            SmtpClient.layer({
+              host: "mail.test",
+              port: 25,
+              security: "none",
+              auth: { user: "tim", password: Redacted.make(password) }
+            }).pipe(
+              Layer.provide(SmtpProtocol.layer),
+              Layer.provide(TestSocket.layer(server.script)),
+              Layer.provide(SmtpMetrics.layerNoop)
+            )
+          )
+        )
+      )
+      return { result, server }
+    })
+
+  it.effect("the right password is accepted, and the message stored with its user", () =>
+    Effect.gen(function*() {
+      const { result, server } = yield* sendAs("tanstaaftanstaaf")
+      expect(Either.isRight(result)).toBe(true)
+      expect(server.commands).toContain("AUTH CRAM-MD5")
+      expect(server.received.map((m) => m.user)).toEqual(["tim"])
+    }))
+
+  it.effect("a wrong one is refused with 535", () =>
+    Effect.gen(function*() {
+      const { result, server } = yield* sendAs("tanstaaf")
+      if (Either.isRight(result)) return expect.unreachable("a wrong password was accepted")
+      expect(result.left).toBeInstanceOf(SmtpError.AuthenticationError)
+      expect((result.left as SmtpError.AuthenticationError).statusCode).toBe(535)
+      expect(server.received).toEqual([])
+    }))
+})

@@ -9,3 +9,18 @@
  * @since 0.1.0
  */
 export * as MailMessage from "./MailMessage.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Dkim from "./Dkim.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DkimCrypto from "./DkimCrypto.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as DkimError from "./DkimError.js"

@@ -1,6 +1,6 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol, TestSocket } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
@@ -397,7 +397,8 @@ describe("header injection", () => {
       Effect.gen(function*() {
         const [field, put] = targets[target]!
         const error = yield* Effect.flip(MailMessage.compose(put(`${before}${control}${after}`)))
-        expect(error._tag).toBe("InvalidInputError")
+        // A MailMessage-typed value may carry `dkim`, so compose's type admits DKIM errors too.
+        assert(error._tag === "InvalidInputError")
         expect(error.field.startsWith(field)).toBe(true)
         expect(error.message).toContain("control character")
         expect(error.message).toContain("Nothing was sent")
@@ -430,7 +431,7 @@ describe("header injection", () => {
     it.effect(`refuses ${name}`, () =>
       Effect.gen(function*() {
         const error = yield* Effect.flip(MailMessage.compose(message))
-        expect(error._tag).toBe("InvalidInputError")
+        assert(error._tag === "InvalidInputError")
         expect(error.field.startsWith(field)).toBe(true)
         expect(error.reason).toMatch(reason)
       }))

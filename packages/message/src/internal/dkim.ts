@@ -1,0 +1,509 @@
+import { SmtpError } from "@effect-smtp/client"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { dual } from "effect/Function"
+import * as Predicate from "effect/Predicate"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import type * as Dkim from "../Dkim.js"
+import { DkimCrypto, type Service, type SigningKey } from "../DkimCrypto.js"
+import { DkimContentError, type DkimCryptoError, DkimKeyError, DkimUnsupportedError } from "../DkimError.js"
+import { concatBytes, fromBinaryString, toBase64, toBinaryString } from "./bytes.js"
+import { canonicalHeader, type Canonicalization } from "./dkimCanonical.js"
+import { countFields, parseFields, selectFields } from "./dkimFields.js"
+import { signedField, unsignedField } from "./dkimHeader.js"
+import { readKey } from "./dkimKey.js"
+import { type Scanned, scanner } from "./dkimScan.js"
+
+/** @internal */
+export const TypeId: Dkim.TypeId = Symbol.for("@effect-smtp/message/Dkim/Signer") as Dkim.TypeId
+
+/** @internal */
+export const defaultHeaders: ReadonlyArray<string> = [
+  "from",
+  "sender",
+  "reply-to",
+  "subject",
+  "date",
+  "message-id",
+  "to",
+  "cc",
+  "mime-version",
+  "content-type",
+  "content-transfer-encoding",
+  "content-id",
+  "content-description",
+  "resent-date",
+  "resent-from",
+  "resent-sender",
+  "resent-to",
+  "resent-cc",
+  "resent-message-id",
+  "in-reply-to",
+  "references",
+  "list-id",
+  "list-help",
+  "list-unsubscribe",
+  "list-unsubscribe-post",
+  "list-subscribe",
+  "list-post",
+  "list-owner",
+  "list-archive"
+]
+
+/** @internal */
+export const defaultOversign: ReadonlyArray<string> = [
+  "from",
+  "reply-to",
+  "subject",
+  "date",
+  "message-id",
+  "to",
+  "cc",
+  "list-unsubscribe",
+  "list-unsubscribe-post"
+]
+
+/** RFC 6376 §5.4 requires From; RFC 8058 §4 requires the one-click pair, whenever present. */
+const alwaysSigned = ["from", "list-unsubscribe", "list-unsubscribe-post"]
+
+/** A message up to this size is kept from the signing read and not read again. */
+const keepUpTo = 1024 * 1024
+
+// ---------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------
+
+type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
+
+const invalid = (field: string, reason: string): Result<never> =>
+  Either.left(new SmtpError.InvalidInputError({ field, reason }))
+
+interface Checked {
+  readonly domain: string
+  readonly selector: string
+  readonly header: Canonicalization
+  readonly body: Canonicalization
+  readonly headers: ReadonlyArray<string>
+  readonly oversign: ReadonlySet<string>
+  readonly bodyLength: boolean
+  readonly identity: string | undefined
+  readonly expiresInSeconds: number | undefined
+}
+
+const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+const domainName = new RegExp(`^${label}(?:\\.${label})*$`)
+const selectorLabel = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+const selectorName = new RegExp(`^${selectorLabel}(?:\\.${selectorLabel})*$`)
+/** RFC 5322 §3.6.8 field names: printable ASCII but the colon. */
+const fieldName = /^[\u0021-\u0039\u003b-\u007e]+$/
+/** The local part of `i=`, without "=" and ";" (which `i=` would have to quote). */
+const identityLocal = /^[A-Za-z0-9!#$%&'*+/?^_`{|}~.-]*$/
+
+const canonicalizations: ReadonlyArray<Dkim.Canonicalization> = [
+  "relaxed/relaxed",
+  "simple/simple",
+  "relaxed/simple",
+  "simple/relaxed"
+]
+
+const checkDomain = (field: string, domain: string): Result<string> => {
+  if (/[^\u0000-\u007f]/.test(domain)) {
+    return invalid(
+      field,
+      `${
+        SmtpError.describeValue(domain)
+      } is not ASCII: give the domain's A-label (punycode) form, such as xn--mnchen-3ya.de (RFC 6376 §3.5)`
+    )
+  }
+  if (!domainName.test(domain) || domain.length > 253) {
+    return invalid(field, `${SmtpError.describeValue(domain)} is not a domain name such as example.com`)
+  }
+  return Either.right(domain)
+}
+
+const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<string>> =>
+  Either.gen(function*() {
+    const result: Array<string> = []
+    for (const [i, name] of names.entries()) {
+      if (!fieldName.test(name)) {
+        return yield* invalid(
+          `${field}[${i}]`,
+          `${SmtpError.describeValue(name)} is not a header field name (printable ASCII without spaces or ":")`
+        )
+      }
+      const lower = name.toLowerCase()
+      if (lower === "dkim-signature") {
+        return yield* invalid(
+          `${field}[${i}]`,
+          "DKIM-Signature is signed implicitly (RFC 6376 §3.5): leave it out of the list"
+        )
+      }
+      if (!result.includes(lower)) result.push(lower)
+    }
+    return result
+  })
+
+const checkOptions = (field: string, options: Dkim.Options): Result<Checked> =>
+  Either.gen(function*() {
+    const domain = yield* checkDomain(`${field}.domain`, options.domain)
+    if (!selectorName.test(options.selector)) {
+      return yield* invalid(
+        `${field}.selector`,
+        `${
+          SmtpError.describeValue(options.selector)
+        } is not a selector: one or more DNS labels (letters, digits, "-", "_"), such as s2025`
+      )
+    }
+    const canonicalization = options.canonicalization ?? "relaxed/relaxed"
+    if (!canonicalizations.includes(canonicalization)) {
+      return yield* invalid(
+        `${field}.canonicalization`,
+        `${SmtpError.describeValue(String(canonicalization))} is not one of ${canonicalizations.join(", ")}`
+      )
+    }
+    const [header, body] = canonicalization.split("/") as [Canonicalization, Canonicalization]
+    const headers = yield* checkNames(`${field}.headers`, options.headers ?? defaultHeaders)
+    const oversign = yield* checkNames(`${field}.oversign`, options.oversign ?? defaultOversign)
+    let identity: string | undefined = undefined
+    if (options.identity !== undefined) {
+      const at = options.identity.lastIndexOf("@")
+      const local = at === -1 ? "" : options.identity.slice(0, at)
+      const idDomain = options.identity.slice(at + 1).toLowerCase()
+      if (at === -1 || !identityLocal.test(local) || !domainName.test(idDomain)) {
+        return yield* invalid(
+          `${field}.identity`,
+          `${SmtpError.describeValue(options.identity)} is not an identity such as user@example.com or @example.com`
+        )
+      }
+      const d = domain.toLowerCase()
+      if (idDomain !== d && !idDomain.endsWith(`.${d}`)) {
+        return yield* invalid(
+          `${field}.identity`,
+          `${
+            SmtpError.describeValue(options.identity)
+          } is not at ${domain} or a subdomain of it, as RFC 6376 §3.5 requires of i=`
+        )
+      }
+      identity = options.identity
+    }
+    let expiresInSeconds: number | undefined = undefined
+    if (options.expiresIn !== undefined) {
+      const duration = Duration.decodeUnknown(options.expiresIn)
+      const seconds = duration._tag === "Some" ? Math.ceil(Duration.toSeconds(duration.value)) : Number.NaN
+      if (!(seconds >= 1) || !Number.isFinite(seconds)) {
+        return yield* invalid(`${field}.expiresIn`, "must be a finite duration of at least one second")
+      }
+      expiresInSeconds = seconds
+    }
+    return {
+      domain,
+      selector: options.selector,
+      header,
+      body,
+      headers: [...headers, ...alwaysSigned.filter((name) => !headers.includes(name))],
+      oversign: new Set(oversign),
+      bodyLength: options.bodyLength === true,
+      identity,
+      expiresInSeconds
+    }
+  })
+
+// ---------------------------------------------------------------------------
+// Keys and signers
+// ---------------------------------------------------------------------------
+
+class SignerImpl implements Dkim.Signer {
+  readonly [TypeId]: Dkim.TypeId = TypeId
+  readonly domain: string
+  readonly selector: string
+  readonly canonicalization: Dkim.Canonicalization
+  constructor(
+    readonly checked: Checked,
+    readonly algorithm: Dkim.Algorithm,
+    readonly bits: number,
+    readonly key: SigningKey,
+    readonly privateKey: Redacted.Redacted<string | Uint8Array>
+  ) {
+    this.domain = checked.domain
+    this.selector = checked.selector
+    this.canonicalization = `${checked.header}/${checked.body}` as Dkim.Canonicalization
+  }
+  toJSON() {
+    return {
+      _id: "Dkim.Signer",
+      domain: this.domain,
+      selector: this.selector,
+      algorithm: this.algorithm,
+      canonicalization: this.canonicalization,
+      bits: this.bits
+    }
+  }
+}
+
+const isSigner = (u: unknown): u is SignerImpl => Predicate.hasProperty(u, TypeId)
+
+const supported: ReadonlyArray<string> = ["rsa-sha256", "ed25519-sha256"]
+
+const keyError = (checked: { readonly domain: string; readonly selector: string }) =>
+(
+  reason: DkimKeyError["reason"],
+  detail: string
+) => new DkimKeyError({ domain: checked.domain, selector: checked.selector, reason, detail })
+
+const fromCrypto = (checked: Checked, algorithm: Dkim.Algorithm) => (error: DkimCryptoError) =>
+  error.unsupported
+    ? new DkimUnsupportedError({ algorithm, detail: error.detail })
+    : keyError(checked)("Rejected", error.detail)
+
+/** The key's PKCS#8 form and algorithm, checked against the options. */
+const keyMaterial = (field: string, checked: Checked, options: Dkim.Options) =>
+  Effect.gen(function*() {
+    if (options.algorithm !== undefined && !supported.includes(options.algorithm)) {
+      return yield* new DkimUnsupportedError({
+        algorithm: String(options.algorithm),
+        detail: "DKIM signers use rsa-sha256 or ed25519-sha256 (RFC 8301 forbids signing with rsa-sha1)"
+      })
+    }
+    if (!Redacted.isRedacted(options.privateKey)) {
+      return yield* new SmtpError.InvalidInputError({
+        field: `${field}.privateKey`,
+        reason: "must be a Redacted value (Redacted.make(pem)), so that it never reaches a log"
+      })
+    }
+    const material = readKey(Redacted.value(options.privateKey), options.algorithm)
+    if (material._tag === "Problem") return yield* keyError(checked)(material.reason, material.detail)
+    return material
+  })
+
+const makeAt = (field: string) => (options: Dkim.Options) =>
+  Effect.gen(function*() {
+    const checked = yield* checkOptions(field, options)
+    const material = yield* keyMaterial(field, checked, options)
+    const crypto = yield* DkimCrypto
+    const key = yield* Effect.mapError(
+      crypto.importKey(material.algorithm, material.pkcs8),
+      fromCrypto(checked, material.algorithm)
+    )
+    if (material.algorithm === "rsa-sha256" && key.bits < 1024) {
+      return yield* keyError(checked)(
+        "TooShort",
+        `it is a ${key.bits}-bit RSA key; receivers ignore signatures by keys under 1024 bits (RFC 8301 §3.2): use 2048`
+      )
+    }
+    return new SignerImpl(checked, material.algorithm, key.bits, key, options.privateKey)
+  })
+
+/** @internal */
+export const make = (options: Dkim.Options): Effect.Effect<
+  Dkim.Signer,
+  SmtpError.InvalidInputError | DkimKeyError | DkimUnsupportedError
+> => makeAt("dkim")(options)
+
+/**
+ * The signers for `signWith`; options are checked and their keys imported.
+ * `field` names them in errors (the composer's `dkim` option, say).
+ *
+ * @internal
+ */
+export const signers = (
+  field: string,
+  signWith: Dkim.SignWith
+): Effect.Effect<ReadonlyArray<SignerImpl>, SmtpError.InvalidInputError | DkimKeyError | DkimUnsupportedError> => {
+  const list: ReadonlyArray<Dkim.Options | Dkim.Signer> = Array.isArray(signWith)
+    ? signWith
+    : [signWith as Dkim.Options]
+  return Effect.forEach(list, (item, i) => {
+    if (isSigner(item)) return Effect.succeed(item)
+    return makeAt(list === signWith ? `${field}[${i}]` : field)(item as Dkim.Options)
+  })
+}
+
+/** @internal */
+export const dnsRecord = (key: Dkim.Options | Dkim.Signer) =>
+  Effect.gen(function*() {
+    const options: Dkim.Options = isSigner(key)
+      ? { domain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: key.algorithm }
+      : key as Dkim.Options
+    const checked = yield* checkOptions("dkim", options)
+    const material = yield* keyMaterial("dkim", checked, options)
+    const crypto = yield* DkimCrypto
+    const publicKey = yield* Effect.mapError(
+      crypto.publicKey(material.algorithm, material.pkcs8),
+      fromCrypto(checked, material.algorithm)
+    )
+    return `v=DKIM1; k=${material.algorithm === "rsa-sha256" ? "rsa" : "ed25519"}; p=${toBase64(publicKey)}`
+  })
+
+// ---------------------------------------------------------------------------
+// Signing
+// ---------------------------------------------------------------------------
+
+/** The DKIM-Signature fields for a scanned message, in the order of `list`. */
+const signatureFields = (list: ReadonlyArray<SignerImpl>, scanned: Scanned) =>
+  Effect.gen(function*() {
+    const fields = parseFields(toBinaryString(scanned.header))
+    const froms = countFields(fields, "from")
+    if (froms === 0) return yield* new DkimContentError({ reason: "NoFrom", detail: "no From field" })
+    if (froms > 1) return yield* new DkimContentError({ reason: "SeveralFrom", detail: String(froms) })
+    const now = Math.floor((yield* Clock.currentTimeMillis) / 1000)
+    const out: Array<string> = []
+    for (const signer of list) {
+      const { checked } = signer
+      const names = checked.headers.flatMap((name) => {
+        const count = countFields(fields, name) + (checked.oversign.has(name) ? 1 : 0)
+        return Array.from({ length: count }, () => name)
+      })
+      // Each instance canonicalised; an over-signed one past the last hashes as nothing.
+      const data = selectFields(fields, names).map((f) => f === undefined ? "" : canonicalHeader(checked.header, f.raw))
+      const body = scanned.bodies.get(checked.body)
+      if (body === undefined) return yield* Effect.dieMessage(`no ${checked.body} body hash: bodyModes missed it`)
+      const unsigned = unsignedField({
+        algorithm: signer.algorithm,
+        canonicalization: signer.canonicalization,
+        domain: checked.domain,
+        selector: checked.selector,
+        timestamp: now,
+        expiration: checked.expiresInSeconds === undefined ? undefined : now + checked.expiresInSeconds,
+        identity: checked.identity,
+        bodyLength: checked.bodyLength ? body.length : undefined,
+        headers: names,
+        bodyHash: toBase64(body.hash)
+      })
+      // The signature's own field last, without its CRLF (RFC 6376 §3.7).
+      data.push(canonicalHeader(checked.header, unsigned).slice(0, -2))
+      const signature = yield* Effect.mapError(
+        signer.key.sign(fromBinaryString(data.join(""))),
+        fromCrypto(checked, signer.algorithm)
+      )
+      out.push(signedField(unsigned, toBase64(signature)))
+    }
+    return fromBinaryString(out.join(""))
+  })
+
+const bodyModes = (list: ReadonlyArray<SignerImpl>): Array<Canonicalization> => [
+  ...new Set(list.map((s) => s.checked.body))
+]
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+/** How a second read differs from the signed one, or `undefined` when it does not. */
+const difference = (signed: Scanned, now: Scanned): string | undefined => {
+  if (!sameBytes(signed.header, now.header)) return "its header fields differ"
+  for (const [mode, body] of signed.bodies) {
+    const again = now.bodies.get(mode)
+    if (again === undefined || body.length !== again.length) {
+      return `its ${mode} body is ${again?.length} octets, ${body.length} when signed`
+    }
+    if (!sameBytes(body.hash, again.hash)) return `its ${mode} body hash differs`
+  }
+  return undefined
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * The second read of a large message, after its signatures: each chunk
+ * normalised as in the first read and checked against it; a difference fails
+ * the stream before its last bytes.
+ */
+const reread = <E>(
+  content: Stream.Stream<Uint8Array, E>,
+  signed: Scanned,
+  crypto: Service,
+  modes: ReadonlyArray<Canonicalization>
+): Stream.Stream<Uint8Array, E | DkimContentError> =>
+  Stream.suspend(() => {
+    const scan = scanner({ bodyModes: modes, sha256: crypto.sha256, keepUpTo: 0 })
+    const checked = Effect.suspend(() => {
+      const end = scan.end()
+      if (end instanceof DkimContentError) return Effect.fail(end)
+      const [tail, now] = end
+      const differs = difference(signed, now)
+      return differs === undefined
+        ? Effect.succeed(tail)
+        : Effect.fail(new DkimContentError({ reason: "Changed", detail: differs }))
+    })
+    return content.pipe(
+      Stream.mapChunksEffect((chunks) => {
+        const out: Array<Uint8Array> = []
+        for (const chunk of chunks) {
+          const normalised = scan.write(chunk)
+          if (normalised instanceof DkimContentError) return Effect.fail(normalised)
+          if (normalised.length > 0) out.push(normalised)
+        }
+        return Effect.succeed(Chunk.unsafeFromArray(out))
+      }),
+      Stream.concat(Stream.filter(Stream.fromEffect(checked), (tail) => tail.length > 0))
+    )
+  })
+
+const failed = (error: DkimContentError | readonly [Uint8Array, Scanned]): error is DkimContentError =>
+  error instanceof DkimContentError
+
+/** @internal */
+export interface SignedContent<E> {
+  readonly content: Uint8Array | Stream.Stream<Uint8Array, E | DkimContentError>
+  /** Its length in octets. */
+  readonly size: number
+}
+
+/**
+ * The content signed by `list`: bytes for bytes, a stream for a stream.
+ *
+ * @internal
+ */
+export const signContent = <E>(
+  content: string | Uint8Array | Stream.Stream<Uint8Array, E>,
+  list: ReadonlyArray<SignerImpl>
+): Effect.Effect<SignedContent<E>, E | DkimContentError | DkimKeyError | DkimUnsupportedError> =>
+  Effect.gen(function*() {
+    const crypto = yield* DkimCrypto
+    const modes = bodyModes(list)
+    const inMemory = typeof content === "string" || content instanceof Uint8Array
+    const scan = scanner({ bodyModes: modes, sha256: crypto.sha256, keepUpTo: inMemory ? Infinity : keepUpTo })
+    const write = (chunk: Uint8Array) => {
+      const written = scan.write(chunk)
+      return written instanceof DkimContentError ? Effect.fail(written) : Effect.void
+    }
+    if (inMemory) yield* write(typeof content === "string" ? utf8.encode(content) : content)
+    else {
+      yield* Stream.runForEachChunk(content, (chunks) => Effect.forEach(chunks, write, { discard: true }))
+    }
+    const end = scan.end()
+    if (failed(end)) return yield* end
+    const scanned = end[1]
+    const prefix = yield* signatureFields(list, scanned)
+    const size = prefix.length + scanned.octets
+    if (scanned.kept !== undefined) {
+      const bytes = concatBytes([prefix, scanned.kept])
+      return { content: inMemory ? bytes : Stream.succeed(bytes), size }
+    }
+    return {
+      content: Stream.concat(
+        Stream.succeed(prefix),
+        reread(content as Stream.Stream<Uint8Array, E>, scanned, crypto, modes)
+      ),
+      size
+    }
+  })
+
+/** @internal */
+export const sign = dual(
+  2,
+  <M extends Dkim.Signable<unknown>>(message: M, signWith: Dkim.SignWith) =>
+    Effect.gen(function*() {
+      const list = yield* signers("dkim", signWith)
+      const signed = yield* signContent(message.content as Dkim.Signable<Dkim.ContentError<M>>["content"], list)
+      // A declared SIZE must grow with the signatures.
+      const size = "size" in message && message.size !== undefined ? { size: signed.size } : {}
+      return { ...message, content: signed.content, ...size } as unknown as Dkim.Signed<M>
+    })
+) as typeof Dkim.sign

@@ -29,12 +29,16 @@ export interface Scanned {
 export interface Scanner {
   /** The chunk with its line breaks normalised, to send on. */
   readonly write: (chunk: Uint8Array) => Uint8Array | DkimContentError
-  /** The last normalised bytes (a final CRLF, if the content lacked one), and what the pass found. */
+  /**
+   * The last normalised bytes (a final CRLF, if the content lacked one; an
+   * empty line, if it had no body), and what the pass found.
+   */
   readonly end: () => readonly [Uint8Array, Scanned] | DkimContentError
 }
 
 const CR = 13
 const LF = 10
+const crlf = new Uint8Array([CR, LF])
 
 /** @internal */
 export const scanner = (options: {
@@ -105,7 +109,10 @@ export const scanner = (options: {
       return take(out) ?? out
     },
     end: () => {
-      const tail = lineBreaks.end()
+      const last = lineBreaks.end()
+      // A message of header fields alone gets the empty line that ends them:
+      // the same message (with an empty body), which every verifier can read.
+      const tail = inHeader && headerOctets + last.length > 0 ? concatBytes([last, crlf]) : last
       const error = take(tail)
       if (error !== undefined) return error
       const bodies = new Map<Canonicalization, BodyHash>()

@@ -265,7 +265,7 @@ layer(verifiersLayer, { timeout: 120_000 })("DKIM signatures, checked by real ve
         let runs = 0
         const attachment = Stream.suspend(() => {
           runs++
-          return Stream.range(1, chunks).pipe(Stream.map((i) => {
+          return Stream.range(1, chunks, 1).pipe(Stream.map((i) => {
             const chunk = pattern.slice()
             chunk[0] = i & 0xff
             chunk[1] = i >> 8

@@ -43,6 +43,7 @@ import type * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
 import type { DkimContentError, DkimError, DkimKeyError, DkimUnsupportedError } from "./DkimError.js"
 import * as internal from "./internal/dkim.js"
+import * as options from "./internal/dkimOptions.js"
 
 /**
  * @since 0.1.0
@@ -153,7 +154,7 @@ export type SignWith = Options | Signer | ReadonlyArray<Options | Signer>
  * @since 0.1.0
  * @category constants
  */
-export const defaultHeaders: ReadonlyArray<string> = internal.defaultHeaders
+export const defaultHeaders: ReadonlyArray<string> = options.defaultHeaders
 
 /**
  * The header fields over-signed by default: those a forger would most like
@@ -162,7 +163,7 @@ export const defaultHeaders: ReadonlyArray<string> = internal.defaultHeaders
  * @since 0.1.0
  * @category constants
  */
-export const defaultOversign: ReadonlyArray<string> = internal.defaultOversign
+export const defaultOversign: ReadonlyArray<string> = options.defaultOversign
 
 /**
  * Checks the options and imports the key.

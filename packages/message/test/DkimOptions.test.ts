@@ -138,7 +138,8 @@ describe("options that are refused", () => {
     ["an identity at another domain", options({ identity: "a@other.test" }), "dkim.identity", /subdomain/],
     ["an identity without @", options({ identity: "nobody" }), "dkim.identity", /user@example.com/],
     ["expiry at once", options({ expiresIn: "0 seconds" }), "dkim.expiresIn", /at least one second/],
-    ["the second of two signers", [options(), options({ selector: "" })], "dkim[1].selector", /selector/]
+    ["the second of two signers", [options(), options({ selector: "" })], "dkim[1].selector", /selector/],
+    ["an empty list of signers", [], "dkim", /empty list/]
   ]
   for (const [name, signWith, field, reason] of cases) {
     it.effect(`${name}: InvalidInputError for ${field}`, () =>

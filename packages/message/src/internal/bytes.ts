@@ -37,6 +37,13 @@ export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   return all
 }
 
+/** @internal */
+export const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 /** Standard base64 with padding (RFC 4648 §4), as DKIM's tags use. @internal */

@@ -9,7 +9,7 @@ import * as Stream from "effect/Stream"
 import type * as Dkim from "../Dkim.js"
 import { DkimCrypto, type Service, type SigningKey } from "../DkimCrypto.js"
 import { DkimContentError, type DkimCryptoError, DkimKeyError, DkimUnsupportedError } from "../DkimError.js"
-import { concatBytes, fromBinaryString, toBase64, toBinaryString } from "./bytes.js"
+import { concatBytes, equalBytes, fromBinaryString, toBase64, toBinaryString } from "./bytes.js"
 import { canonicalHeader, type Canonicalization } from "./dkimCanonical.js"
 import { countFields, parseFields, selectFields } from "./dkimFields.js"
 import { signedField, unsignedField } from "./dkimHeader.js"
@@ -204,21 +204,15 @@ const bodyModes = (list: ReadonlyArray<SignerImpl>): Array<Canonicalization> => 
   ...new Set(list.map((s) => s.checked.body))
 ]
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
 /** How a second read differs from the signed one, or `undefined` when it does not. */
 const difference = (signed: Scanned, now: Scanned): string | undefined => {
-  if (!sameBytes(signed.header, now.header)) return "its header fields differ"
+  if (!equalBytes(signed.header, now.header)) return "its header fields differ"
   for (const [mode, body] of signed.bodies) {
     const again = now.bodies.get(mode)
     if (again === undefined || body.length !== again.length) {
       return `its ${mode} body is ${again?.length} octets, ${body.length} when signed`
     }
-    if (!sameBytes(body.hash, again.hash)) return `its ${mode} body hash differs`
+    if (!equalBytes(body.hash, again.hash)) return `its ${mode} body hash differs`
   }
   return undefined
 }

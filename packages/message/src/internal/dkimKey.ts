@@ -8,7 +8,7 @@
  */
 import type * as Dkim from "../Dkim.js"
 import type { KeyProblem } from "../DkimError.js"
-import { concatBytes, fromBase64 } from "./bytes.js"
+import { concatBytes, equalBytes, fromBase64 } from "./bytes.js"
 
 /** @internal */
 export type KeyMaterial =
@@ -67,8 +67,6 @@ const OCTET_STRING = 0x04
 const OID = 0x06
 const SEQUENCE = 0x30
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i])
-
 /** 1.2.840.113549.1.1.1 and 1.3.101.112 */
 const rsaEncryption = new Uint8Array([0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])
 const ed25519 = new Uint8Array([0x2b, 0x65, 0x70])
@@ -110,8 +108,8 @@ const fromDer = (der: Uint8Array): KeyMaterial => {
     return problem("Unreadable", "it is not a PKCS#8 or PKCS#1 private key")
   }
   const id = der.subarray(oid.start, oid.end)
-  if (sameBytes(id, rsaEncryption)) return { _tag: "Key", algorithm: "rsa-sha256", pkcs8: der }
-  if (sameBytes(id, ed25519)) return { _tag: "Key", algorithm: "ed25519-sha256", pkcs8: der }
+  if (equalBytes(id, rsaEncryption)) return { _tag: "Key", algorithm: "rsa-sha256", pkcs8: der }
+  if (equalBytes(id, ed25519)) return { _tag: "Key", algorithm: "ed25519-sha256", pkcs8: der }
   return problem("UnsupportedType", "it is neither an RSA nor an Ed25519 key (DKIM signs with those two only)")
 }
 

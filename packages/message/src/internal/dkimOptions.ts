@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type * as Dkim from "../Dkim.js"
 import type { Canonicalization } from "./dkimCanonical.js"
+import { fail as invalid, type Result } from "./headers.js"
 
 /** @internal */
 export const defaultHeaders: ReadonlyArray<string> = [
@@ -56,11 +57,6 @@ export const defaultOversign: ReadonlyArray<string> = [
 
 /** RFC 6376 §5.4 requires From; RFC 8058 §4 requires the one-click pair, whenever present. */
 const alwaysSigned = ["from", "list-unsubscribe", "list-unsubscribe-post"]
-
-type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
-
-const invalid = (field: string, reason: string): Result<never> =>
-  Either.left(new SmtpError.InvalidInputError({ field, reason }))
 
 /** @internal */
 export interface Checked {

@@ -6,12 +6,7 @@
 import { SmtpError } from "@effect-smtp/client"
 import * as Either from "effect/Either"
 import type * as MailMessage from "../MailMessage.js"
-import { checkAddress } from "./headers.js"
-
-type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
-
-const fail = (field: string, reason: string): Result<never> =>
-  Either.left(new SmtpError.InvalidInputError({ field, reason }))
+import { checkAddress, fail, type Result } from "./headers.js"
 
 /** A URI goes between angle brackets on one line: keep it well under 998 octets. */
 const maxUriLength = 900

@@ -10,12 +10,8 @@ import type * as MailMessage from "../MailMessage.js"
 import * as dkim from "./dkim.js"
 import { base64Lines, encodeText } from "./encoding.js"
 import * as headers from "./headers.js"
+import { fail, type Result } from "./headers.js"
 import * as listUnsubscribe from "./listUnsubscribe.js"
-
-type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
-
-const fail = (field: string, reason: string): Result<never> =>
-  Either.left(new SmtpError.InvalidInputError({ field, reason }))
 
 // ---------------------------------------------------------------------------
 // Checking the input

@@ -59,16 +59,13 @@ const isSigner = (u: unknown): u is SignerImpl => Predicate.hasProperty(u, TypeI
 
 const supported: ReadonlyArray<string> = ["rsa-sha256", "ed25519-sha256"]
 
-const keyError = (checked: { readonly domain: string; readonly selector: string }) =>
-(
-  reason: DkimKeyError["reason"],
-  detail: string
-) => new DkimKeyError({ domain: checked.domain, selector: checked.selector, reason, detail })
+const keyError = (checked: Checked, reason: DkimKeyError["reason"], detail: string) =>
+  new DkimKeyError({ domain: checked.domain, selector: checked.selector, reason, detail })
 
 const fromCrypto = (checked: Checked, algorithm: Dkim.Algorithm) => (error: DkimCryptoError) =>
   error.unsupported
     ? new DkimUnsupportedError({ algorithm, detail: error.detail })
-    : keyError(checked)("Rejected", error.detail)
+    : keyError(checked, "Rejected", error.detail)
 
 /** The key's PKCS#8 form and algorithm, checked against the options. */
 const keyMaterial = (field: string, checked: Checked, options: Dkim.Options) =>
@@ -86,7 +83,7 @@ const keyMaterial = (field: string, checked: Checked, options: Dkim.Options) =>
       })
     }
     const material = readKey(Redacted.value(options.privateKey), options.algorithm)
-    if (material._tag === "Problem") return yield* keyError(checked)(material.reason, material.detail)
+    if (material._tag === "Problem") return yield* keyError(checked, material.reason, material.detail)
     return material
   })
 
@@ -100,7 +97,8 @@ const makeAt = (field: string) => (options: Dkim.Options) =>
       fromCrypto(checked, material.algorithm)
     )
     if (material.algorithm === "rsa-sha256" && key.bits < 1024) {
-      return yield* keyError(checked)(
+      return yield* keyError(
+        checked,
         "TooShort",
         `it is a ${key.bits}-bit RSA key; receivers ignore signatures by keys under 1024 bits (RFC 8301 §3.2): use 2048`
       )

@@ -206,10 +206,18 @@ export type ContentError<M> = M extends { readonly content: infer C } ?
  * @category models
  */
 export type Signed<M extends Signable<unknown>> = {
-  readonly [K in keyof M]: K extends "content"
-    ? M[K] extends string | Uint8Array ? Uint8Array : Stream.Stream<Uint8Array, ContentError<M> | DkimContentError>
-    : M[K]
+  readonly [K in keyof M]: K extends "content" ? SignedContent<M[K], ContentError<M>> : M[K]
 }
+
+/**
+ * Signed content: bytes for bytes or text, a stream for a stream (and either
+ * for content that may be either).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type SignedContent<C, E> = C extends string | Uint8Array ? Uint8Array
+  : Stream.Stream<Uint8Array, E | DkimContentError>
 
 /**
  * Signs a message: reads its content once (hashing the body as it passes),

@@ -2,8 +2,9 @@
  * What gets signed (h=, i=, the always-signed fields, over-signing, repeated
  * fields), the options' checks, and messages that cannot be signed.
  */
+import type { Mail } from "@effect-smtp/client"
 import { Dkim, DkimError, MailMessage } from "@effect-smtp/message"
-import { assert, describe, expect, it, layer } from "@effect/vitest"
+import { assert, describe, expect, expectTypeOf, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -191,4 +192,17 @@ describe("messages that cannot be signed", () => {
         expect(error.message).toContain("Nothing was sent")
       }))
   }
+})
+
+describe("types", () => {
+  it("a signed message keeps its fields; its content is bytes for bytes or text, a stream for a stream", () => {
+    type Failure = DkimError.DkimContentError
+    expectTypeOf<Dkim.Signed<{ readonly content: string; readonly id: number }>>().toEqualTypeOf<
+      { readonly content: Uint8Array; readonly id: number }
+    >()
+    expectTypeOf<Dkim.Signed<Mail>["content"]>().toEqualTypeOf<Uint8Array | Stream.Stream<Uint8Array, Failure>>()
+    expectTypeOf<Dkim.Signed<MailMessage.Composed<Error>>["content"]>().toEqualTypeOf<
+      Stream.Stream<Uint8Array, Error | Failure>
+    >()
+  })
 })

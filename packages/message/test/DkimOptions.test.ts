@@ -136,6 +136,12 @@ describe("options that are refused", () => {
     ],
     ["a field name with a colon", options({ headers: ["From", "Bad:Name"] }), "dkim.headers[1]", /field name/],
     ["DKIM-Signature in h=", options({ headers: ["DKIM-Signature"] }), "dkim.headers[0]", /implicitly/],
+    [
+      "a field name longer than a line",
+      options({ oversign: [`X-${"a".repeat(300)}`] }),
+      "dkim.oversign[0]",
+      /at most 200/
+    ],
     ["an identity at another domain", options({ identity: "a@other.test" }), "dkim.identity", /subdomain/],
     ["an identity without @", options({ identity: "nobody" }), "dkim.identity", /user@example.com/],
     ["expiry at once", options({ expiresIn: "0 seconds" }), "dkim.expiresIn", /at least one second/],

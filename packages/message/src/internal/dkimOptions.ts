@@ -75,6 +75,8 @@ const label = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 const domainName = new RegExp(`^${label}(?:\\.${label})*$`)
 const selectorLabel = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 const selectorName = new RegExp(`^${selectorLabel}(?:\\.${selectorLabel})*$`)
+const maxNameLength = 200
+
 /** RFC 5322 §3.6.8 field names: printable ASCII but the colon. */
 const fieldName = /^[\u0021-\u0039\u003b-\u007e]+$/
 /** The local part of `i=`, without "=" and ";" (which `i=` would have to quote). */
@@ -111,6 +113,10 @@ const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<s
           `${field}[${i}]`,
           `${SmtpError.describeValue(name)} is not a header field name (printable ASCII without spaces or ":")`
         )
+      }
+      // h= is folded between names only: each must fit a line.
+      if (name.length > maxNameLength) {
+        return yield* invalid(`${field}[${i}]`, `is ${name.length} characters long; give at most ${maxNameLength}`)
       }
       const lower = name.toLowerCase()
       if (lower === "dkim-signature") {

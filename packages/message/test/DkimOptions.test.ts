@@ -129,6 +129,12 @@ describe("options that are refused", () => {
     ["a domain with a space", options({ domain: "exa mple.test" }), "dkim.domain", /domain name/],
     ["a selector with a space", options({ selector: "bad selector" }), "dkim.selector", /selector/],
     [
+      "a selector too long for DNS",
+      options({ selector: Array(5).fill("s".repeat(60)).join(".") }),
+      "dkim.selector",
+      /at most 253/
+    ],
+    [
       "an unknown canonicalisation",
       options({ canonicalization: "relaxed" as Dkim.Canonicalization }),
       "dkim.canonicalization",

@@ -142,6 +142,13 @@ export const checkOptions = (field: string, options: Dkim.Options): Result<Check
         } is not a selector: one or more DNS labels (letters, digits, "-", "_"), such as s2025`
       )
     }
+    const keyName = `${options.selector}._domainkey.${domain}`
+    if (keyName.length > 253) {
+      return yield* invalid(
+        `${field}.selector`,
+        `makes the key's DNS name ${keyName.length} characters long; a DNS name has at most 253`
+      )
+    }
     const canonicalization = options.canonicalization ?? "relaxed/relaxed"
     if (!canonicalizations.includes(canonicalization)) {
       return yield* invalid(
@@ -157,7 +164,7 @@ export const checkOptions = (field: string, options: Dkim.Options): Result<Check
       const at = options.identity.lastIndexOf("@")
       const local = at === -1 ? "" : options.identity.slice(0, at)
       const idDomain = options.identity.slice(at + 1).toLowerCase()
-      if (at === -1 || !identityLocal.test(local) || !domainName.test(idDomain)) {
+      if (at === -1 || local.length > 64 || !identityLocal.test(local) || !domainName.test(idDomain)) {
         return yield* invalid(
           `${field}.identity`,
           `${SmtpError.describeValue(options.identity)} is not an identity such as user@example.com or @example.com`

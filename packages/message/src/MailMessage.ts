@@ -26,6 +26,8 @@
 import type { Mail, SmtpError } from "@effect-smtp/client"
 import type * as Effect from "effect/Effect"
 import type * as Stream from "effect/Stream"
+import type * as Dkim from "./Dkim.js"
+import type { DkimContentError, DkimError } from "./DkimError.js"
 import * as internal from "./internal/mailMessage.js"
 
 /**
@@ -70,6 +72,28 @@ export interface Attachment<E = never> {
 }
 
 /**
+ * How recipients unsubscribe (RFC 2369 List-Unsubscribe), and whether their
+ * mail provider may do it in one click (RFC 8058 List-Unsubscribe-Post),
+ * which Gmail and Yahoo require of bulk senders.
+ *
+ * With `url`, the provider POSTs `List-Unsubscribe=One-Click` to it: the URL
+ * must identify the recipient and list by itself (an opaque token in it, say)
+ * and unsubscribe without any further page or login. With `mailto`, a mail to
+ * that address unsubscribes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListUnsubscribe {
+  /** An https URL, percent-encoded (no spaces, commas or non-ASCII characters). */
+  readonly url?: string | undefined
+  /** An address (`unsubscribe@example.com`) or a whole `mailto:` URI. */
+  readonly mailto?: string | undefined
+  /** Adds `List-Unsubscribe-Post: List-Unsubscribe=One-Click`; defaults to true when `url` is given. */
+  readonly oneClick?: boolean | undefined
+}
+
+/**
  * A message to compose. `from` and at least one of `to`, `cc` and `bcc` are
  * required; the rest is optional. `bcc` recipients receive the message but
  * never appear in it.
@@ -99,6 +123,15 @@ export interface MailMessage<E = never> {
   readonly messageId?: string | undefined
   /** Defaults to the current time of Effect's `Clock`. */
   readonly date?: Date | undefined
+  /** Writes List-Unsubscribe, and List-Unsubscribe-Post for one click. */
+  readonly listUnsubscribe?: ListUnsubscribe | undefined
+  /**
+   * Signs the message with DKIM (see the `Dkim` module): options, a signer
+   * made with `Dkim.make`, or several. The composed content is then read
+   * twice, once to sign and once to send: stream attachments must give the
+   * same bytes each time.
+   */
+  readonly dkim?: Dkim.SignWith | undefined
 }
 
 /**
@@ -136,7 +169,8 @@ export interface Composed<E = never> {
  * RFC 2047 encoded words for non-ASCII header text, quoted-printable (or
  * base64 for mostly non-ASCII text) bodies, base64 attachments; a
  * Message-ID (random, at the sender's domain) and a Date from `Clock` unless
- * given.
+ * given. With `dkim`, the message is signed: its content is read once now to
+ * hash it (with the header held and the body streamed), and again when sent.
  *
  * Every input that reaches a header is checked first: CR, LF or any other
  * control character, a malformed address or header name, or no recipient at
@@ -145,9 +179,14 @@ export interface Composed<E = never> {
  * @since 0.1.0
  * @category constructors
  */
-export const compose: <E = never>(
-  message: MailMessage<E>
-) => Effect.Effect<Composed<E>, SmtpError.InvalidInputError> = internal.compose
+export const compose: {
+  <E = never>(
+    message: MailMessage<E> & { readonly dkim?: undefined }
+  ): Effect.Effect<Composed<E>, SmtpError.InvalidInputError>
+  <E = never>(
+    message: MailMessage<E>
+  ): Effect.Effect<Composed<E | DkimContentError>, SmtpError.InvalidInputError | DkimError | E>
+} = internal.compose
 
 /**
  * Composes a message into the `Mail` that `SmtpClient.send` takes, its
@@ -156,6 +195,11 @@ export const compose: <E = never>(
  * @since 0.1.0
  * @category constructors
  */
-export const toMail: <E = never>(
-  message: MailMessage<E>
-) => Effect.Effect<Mail<E>, SmtpError.InvalidInputError> = internal.toMail
+export const toMail: {
+  <E = never>(
+    message: MailMessage<E> & { readonly dkim?: undefined }
+  ): Effect.Effect<Mail<E>, SmtpError.InvalidInputError>
+  <E = never>(
+    message: MailMessage<E>
+  ): Effect.Effect<Mail<E | DkimContentError>, SmtpError.InvalidInputError | DkimError | E>
+} = internal.toMail

@@ -9,9 +9,11 @@ import libmime from "libmime"
  * 998 octets.
  */
 
-type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
+/** @internal */
+export type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
 
-const fail = (field: string, reason: string): Result<never> =>
+/** @internal */
+export const fail = (field: string, reason: string): Result<never> =>
   Either.left(new SmtpError.InvalidInputError({ field, reason }))
 
 /**

@@ -5,14 +5,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
+import type { DkimContentError, DkimError } from "../DkimError.js"
 import type * as MailMessage from "../MailMessage.js"
+import * as dkim from "./dkim.js"
 import { base64Lines, encodeText } from "./encoding.js"
 import * as headers from "./headers.js"
-
-type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
-
-const fail = (field: string, reason: string): Result<never> =>
-  Either.left(new SmtpError.InvalidInputError({ field, reason }))
+import { fail, type Result } from "./headers.js"
+import * as listUnsubscribe from "./listUnsubscribe.js"
 
 // ---------------------------------------------------------------------------
 // Checking the input
@@ -271,10 +270,29 @@ const writeBody = <E>(part: Part<E>, out: Writer<E>): void => {
 // compose
 // ---------------------------------------------------------------------------
 
+/** The option's header fields are the option's alone. */
+const checkListUnsubscribe = (
+  input: MailMessage.ListUnsubscribe | undefined,
+  custom: ReadonlyArray<readonly [string, string]>
+): Result<ReadonlyArray<string>> => {
+  if (input === undefined) return Either.right([])
+  const clash = custom.find(([name]) => listUnsubscribe.names.includes(name.toLowerCase()))
+  if (clash !== undefined) {
+    return fail(
+      `headers[${SmtpError.describeValue(clash[0])}]`,
+      "is written by the listUnsubscribe option: give it there only"
+    )
+  }
+  return listUnsubscribe.headerLines(input)
+}
+
 /** @internal */
 export const compose = <E = never>(
   message: MailMessage.MailMessage<E>
-): Effect.Effect<MailMessage.Composed<E>, SmtpError.InvalidInputError> =>
+): Effect.Effect<
+  MailMessage.Composed<E | DkimContentError>,
+  SmtpError.InvalidInputError | DkimError | E
+> =>
   Effect.gen(function*() {
     const from = yield* checkMailbox("from", message.from)
     const to = yield* checkMailboxes("to", message.to)
@@ -286,6 +304,7 @@ export const compose = <E = never>(
     }
     const subject = message.subject === undefined ? undefined : yield* headers.checkText("subject", message.subject)
     const custom = yield* checkCustomHeaders(message.headers)
+    const unsubscribe = yield* checkListUnsubscribe(message.listUnsubscribe, custom)
     const attachments = yield* Either.all((message.attachments ?? []).map(checkAttachment))
 
     const domain = from.address.slice(from.address.lastIndexOf("@") + 1)
@@ -307,6 +326,7 @@ export const compose = <E = never>(
       `Date: ${headers.formatDate(date)}`,
       `Message-ID: ${messageId}`,
       "MIME-Version: 1.0",
+      ...unsubscribe,
       ...custom.flatMap(([name, value]) => headers.unstructured(name, value)),
       ...root.headers
     ]
@@ -317,9 +337,14 @@ export const compose = <E = never>(
     // The message ends with a complete line, and a text body that already does gets no extra empty line.
     if (root._tag === "Multipart" || (typeof root.body === "string" && /[^\n]$/.test(root.body))) out.text("\r\n")
 
+    // Checked before a signature's first read of the content, which may be long.
+    const signers = message.dkim === undefined ? undefined : yield* dkim.signers("dkim", message.dkim)
+    const content: Stream.Stream<Uint8Array, E | DkimContentError> = signers === undefined
+      ? out.done()
+      : ((yield* dkim.signContent(out.done(), signers)).content as Stream.Stream<Uint8Array, E | DkimContentError>)
     return {
       envelope: { from: from.address, to: distinctAddresses([...to, ...cc, ...bcc]) },
-      content: out.done(),
+      content,
       messageId
     }
   })
@@ -327,5 +352,5 @@ export const compose = <E = never>(
 /** @internal */
 export const toMail = <E = never>(
   message: MailMessage.MailMessage<E>
-): Effect.Effect<Mail<E>, SmtpError.InvalidInputError> =>
+): Effect.Effect<Mail<E | DkimContentError>, SmtpError.InvalidInputError | DkimError | E> =>
   Effect.map(compose(message), ({ content, envelope }) => ({ from: envelope.from, to: envelope.to, content }))

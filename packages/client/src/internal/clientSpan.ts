@@ -2,7 +2,6 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -18,17 +17,31 @@ const parentOf = (span: Option.Option<Tracer.AnySpan>): Option.Option<Tracer.Any
       : Option.some(s))
 
 const noTime = BigInt(0)
+const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /**
- * What a failed span is told: the `error.type` attribute for its failure,
- * and the failure it records (never the error itself, whose text may quote
- * recipients).
+ * How a span is made: on which tracer, and whether the fiber's span
+ * annotations and links are copied onto it.
+ *
+ * @internal
+ */
+export interface Style {
+  /** The tracer for the calling fiber's context; the fiber's own when undefined. */
+  readonly tracer: ((context: Context.Context<never>) => Tracer.Tracer) | undefined
+  readonly fiberAnnotations: boolean
+}
+
+/**
+ * What a failed span is told: its `error.type` (as an attribute when
+ * `attribute`), and the failure it records in place of the error itself,
+ * whose text may quote recipients.
  *
  * @internal
  */
 export interface Failures<E, F> {
   readonly errorType: (error: E) => string
   readonly recorded: (errorType: string, error: E) => F
+  readonly attribute?: boolean
 }
 
 /**
@@ -38,31 +51,46 @@ export interface Failures<E, F> {
  * `fiber.getFiberRefs()`, which first copies the map of every FiberRef the
  * fiber holds; once per message that copy was the largest cost of tracing,
  * so here each FiberRef is read alone.
+ *
+ * @internal
  */
-const make = (
+export const make = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
-  attributes: Record<string, unknown>,
-  startTime: bigint
+  attributes: Readonly<Record<string, unknown>>,
+  startTime: bigint,
+  style: Style
 ): Tracer.Span => {
-  const tracer = Context.get(fiber.currentDefaultServices, Tracer.Tracer)
+  const tracer = style.tracer === undefined
+    ? Context.get(fiber.currentDefaultServices, Tracer.Tracer)
+    : style.tracer(fiber.currentContext)
   const options: Tracer.SpanOptions = { kind: "client", captureStackTrace: false, attributes }
   const span = tracer.span(
     name,
     parentOf(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
     Context.empty(),
-    Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)),
+    style.fiberAnnotations ? Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)) : noLinks,
     startTime,
     "client",
     options
   )
-  HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
+  if (style.fiberAnnotations) {
+    HashMap.forEach(
+      fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations),
+      (value, key) => span.attribute(key, value)
+    )
+  }
   for (const key in attributes) span.attribute(key, attributes[key])
   return span
 }
 
-/** Ends `span` with `exit`, a failure as `failures` records it. */
-const end = <A, E, F>(
+/**
+ * Ends `span` with `exit`, a failure as `failures` records it: every failure
+ * in the cause replaced, its structure (defects, interruptions) kept.
+ *
+ * @internal
+ */
+export const end = <A, E, F>(
   span: Tracer.Span,
   exit: Exit.Exit<A, E>,
   endTime: bigint,
@@ -74,23 +102,26 @@ const end = <A, E, F>(
     span.end(endTime, exit)
     return
   }
-  span.attribute("error.type", failures.errorType(failure.value))
-  // Every failure in the cause replaced, its structure (defects, interruptions) kept.
+  if (failures.attribute !== false) span.attribute("error.type", failures.errorType(failure.value))
   span.end(endTime, Exit.mapError(exit, (error) => failures.recorded(failures.errorType(error), error)))
 }
 
-const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  return fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? () => clock.unsafeCurrentTimeNanos() : () => noTime
-}
-
 /**
- * A span around `body`, made before it starts, which `body` can make the
- * parent of what it runs. Only for a fiber whose tracer is enabled: the
- * caller checks.
+ * The fiber's span clock: its Clock's nanoseconds, or always 0 where the
+ * fiber turned span timing off (as Effect's own spans do).
  *
  * @internal
  */
+export const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => bigint => {
+  if (!fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)) return () => noTime
+  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+  return () => clock.unsafeCurrentTimeNanos()
+}
+
+// Until the client's call sites move to the operation combinator.
+import * as Effect from "effect/Effect"
+
+/** @internal */
 export const use = <A, E, R, F>(
   name: string,
   attributes: Record<string, unknown>,
@@ -99,20 +130,11 @@ export const use = <A, E, R, F>(
 ): Effect.Effect<A, E, R> =>
   Effect.withFiberRuntime<A, E, R>((fiber) => {
     const now = timed(fiber)
-    const span = make(fiber, name, attributes, now())
+    const span = make(fiber, name, attributes, now(), { tracer: undefined, fiberAnnotations: true })
     return Effect.onExit(body(span), (exit) => Effect.sync(() => end(span, exit, now(), failures)))
   })
 
-/**
- * A span of `effect` that no one sees while it runs: its start time is taken
- * when `effect` starts, the span itself is made and ended when it ends. What
- * is exported is the same span; what is saved is making it on the way to the
- * wire (for a pooled send, between the reply to one message and the next
- * body). A tracer hook on span start runs at the end, and nothing inside
- * `effect` can find the span (a send makes no spans of its own).
- *
- * @internal
- */
+/** @internal */
 export const record = <A, E, R, F>(
   name: string,
   attributes: Record<string, unknown>,
@@ -124,6 +146,14 @@ export const record = <A, E, R, F>(
     const startTime = now()
     return Effect.onExit(effect, (exit) =>
       Effect.sync(() =>
-        end(make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes, startTime), exit, now(), failures)
+        end(
+          make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes, startTime, {
+            tracer: undefined,
+            fiberAnnotations: true
+          }),
+          exit,
+          now(),
+          failures
+        )
       ))
   })

@@ -41,7 +41,7 @@ export interface Style {
 export interface Failures<E, F> {
   readonly errorType: (error: E) => string
   readonly recorded: (errorType: string, error: E) => F
-  readonly attribute?: boolean
+  readonly attribute: boolean
 }
 
 /**
@@ -102,7 +102,7 @@ export const end = <A, E, F>(
     span.end(endTime, exit)
     return
   }
-  if (failures.attribute !== false) span.attribute("error.type", failures.errorType(failure.value))
+  if (failures.attribute) span.attribute("error.type", failures.errorType(failure.value))
   span.end(endTime, Exit.mapError(exit, (error) => failures.recorded(failures.errorType(error), error)))
 }
 
@@ -117,43 +117,3 @@ export const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => bigint
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   return () => clock.unsafeCurrentTimeNanos()
 }
-
-// Until the client's call sites move to the operation combinator.
-import * as Effect from "effect/Effect"
-
-/** @internal */
-export const use = <A, E, R, F>(
-  name: string,
-  attributes: Record<string, unknown>,
-  failures: Failures<E, F>,
-  body: (span: Tracer.Span) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
-    const now = timed(fiber)
-    const span = make(fiber, name, attributes, now(), { tracer: undefined, fiberAnnotations: true })
-    return Effect.onExit(body(span), (exit) => Effect.sync(() => end(span, exit, now(), failures)))
-  })
-
-/** @internal */
-export const record = <A, E, R, F>(
-  name: string,
-  attributes: Record<string, unknown>,
-  failures: Failures<E, F>,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
-    const now = timed(fiber)
-    const startTime = now()
-    return Effect.onExit(effect, (exit) =>
-      Effect.sync(() =>
-        end(
-          make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes, startTime, {
-            tracer: undefined,
-            fiberAnnotations: true
-          }),
-          exit,
-          now(),
-          failures
-        )
-      ))
-  })

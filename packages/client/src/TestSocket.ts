@@ -8,12 +8,12 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { SmtpProtocolError, SocketError } from "./SmtpError.js"
-import { SmtpMetrics } from "./SmtpMetrics.js"
+import { outcomeOf, SmtpMetrics } from "./SmtpMetrics.js"
 import { type Connection, type ConnectOptions, Socket } from "./Socket.js"
 
 const encoder = new TextEncoder()
@@ -56,7 +56,7 @@ export interface Options {
   readonly beforeConnect?: ((options: ConnectOptions) => Effect.Effect<void, SocketError>) | undefined
 }
 
-const closedError = (options: ConnectOptions, address: string, operation: "closed" | "write") =>
+const closedError = (options: ConnectOptions, address: string, operation: "closed" | "write" | "connect") =>
   new SocketError({ operation, host: options.host, port: options.port, address })
 
 /**
@@ -87,12 +87,7 @@ export const layer = (
                     serverPort: connectOptions.port,
                     peerAddress: address,
                     durationMs: Number(now - started) / 1e6,
-                    outcome: Exit.isSuccess(exit)
-                      ? { _tag: "Success" }
-                      : Option.match(Cause.failureOption(exit.cause), {
-                        onNone: () => ({ _tag: "Interrupted" as const }),
-                        onSome: (error) => ({ _tag: "Failure" as const, error })
-                      })
+                    outcome: outcomeOf(exit, () => closedError(connectOptions, address, "connect"))
                   }))
             })
           yield* (options.beforeConnect?.(connectOptions) ?? Effect.void).pipe(Effect.onExit(record))

@@ -17,8 +17,9 @@
  *
  * @since 0.2.0
  */
+import * as Effect from "effect/Effect"
 import * as SmtpInstruments from "./SmtpInstruments.js"
-import type { ClientFacts, Outcome, SocketConnectEvent } from "./SmtpMetrics.js"
+import type { ClientFacts, Outcome, SmtpMetricsService, SocketConnectEvent } from "./SmtpMetrics.js"
 import * as SmtpTelemetry from "./SmtpTelemetry.js"
 
 /**
@@ -209,3 +210,55 @@ export const shipped: Profile = {
  * @category profiles
  */
 export const of = (name: Name): Profile => name === "shipped" ? shipped : documented
+
+/**
+ * How a backend records: a socket connect attempt, an operation into its
+ * pair (`undefined` where the profile records none), and a connection's end
+ * in seconds. The backend computes the attributes with `profile.attributes`.
+ *
+ * @since 0.2.0
+ * @category backends
+ */
+export interface Recorders {
+  readonly socketConnect: (event: SocketConnectEvent) => Effect.Effect<void>
+  readonly operation: (
+    operation: Operation,
+    pair: Pair
+  ) => (event: ClientFacts & { readonly outcome: Outcome; readonly durationMs: number }) => Effect.Effect<void>
+  readonly connectionEnd: (event: ClientFacts & { readonly outcome: Outcome }, seconds: number) => Effect.Effect<void>
+}
+
+/**
+ * The `SmtpMetrics` service of a backend under `profile`: which event is
+ * recorded where, and on which clock a connection's lifetime is measured.
+ * Both backends (Effect `Metric`, OpenTelemetry) are this with their own
+ * recorders.
+ *
+ * @since 0.2.0
+ * @category backends
+ */
+export const service = (profile: Profile, recorders: Recorders): SmtpMetricsService => {
+  const operation = (name: Operation) => {
+    const pair = profile.operations[name]
+    return pair === undefined ? () => Effect.void : recorders.operation(name, pair)
+  }
+  const connect = operation("connect")
+  const fromTransport = profile.connectionClock === "transport"
+  return {
+    socketConnect: recorders.socketConnect,
+    clientConnect: (event) =>
+      // A connect that fails once the transport exists ends a connection
+      // too, when the connection's clock starts at the transport.
+      fromTransport && event.outcome._tag !== "Success" && event.transportSeconds !== undefined
+        ? Effect.zipRight(connect(event), recorders.connectionEnd(event, event.transportSeconds))
+        : connect(event),
+    authenticate: operation("authenticate"),
+    messageSend: operation("send"),
+    connectionEnd: (event) =>
+      recorders.connectionEnd(
+        event,
+        fromTransport ? event.transportSeconds ?? event.durationSeconds : event.durationSeconds
+      ),
+    profile
+  }
+}

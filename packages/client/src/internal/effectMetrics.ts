@@ -97,73 +97,46 @@ export const make = (options: EffectMetricOptions): SmtpMetricsService => {
     return tagged
   }
 
-  /**
-   * The pair an operation records into. A success's attributes depend on the
-   * facts alone, so they are looked up by the facts without being built.
-   */
-  const operationPair = (operation: SmtpTelemetryProfile.Operation) => {
-    const pair = profile.operations[operation]
-    if (pair === undefined) return undefined
-    const counter = counterOf(pair.count)
-    const histogram = histogramOf(pair.duration)
-    const successes = new Map<string, readonly [Counter, Histogram]>()
-    return (event: ClientFacts & { readonly outcome: Outcome }): readonly [Counter, Histogram] => {
-      if (event.outcome._tag !== "Success") {
-        const attributes = profile.attributes({ _tag: "Operation", operation, ...event })
-        return [counter(attributes), histogram(attributes)]
-      }
-      const key = `${event.peerAddress ?? ""}\u0000${event.serverAddress}\u0000${event.serverPort}\u0000${event.scheme}`
-      let found = successes.get(key)
-      if (found === undefined) {
-        const attributes = profile.attributes({ _tag: "Operation", operation, ...event })
-        found = [counter(attributes), histogram(attributes)]
-        successes.set(key, found)
-      }
-      return found
-    }
-  }
-  const operations = {
-    connect: operationPair("connect"),
-    authenticate: operationPair("authenticate"),
-    send: operationPair("send")
-  }
-  const recordOperation = (
-    operation: SmtpTelemetryProfile.Operation,
-    event: ClientFacts & { readonly outcome: Outcome; readonly durationMs: number }
-  ): Effect.Effect<void> => {
-    const pairOf = operations[operation]
-    if (pairOf === undefined) return Effect.void
-    return Effect.suspend(() => {
-      const [count, duration] = pairOf(event)
-      return record(count, duration, event.durationMs)
-    })
-  }
-
   const socketCount = counterOf(profile.socketConnect.count)
   const socketDuration = histogramOf(profile.socketConnect.duration)
   const connection = histogramOf(profile.connection)
-  const connectionEnded = (event: ClientFacts & { readonly outcome: Outcome }, seconds: number) =>
-    Effect.suspend(() => Metric.update(connection(profile.attributes({ _tag: "ConnectionEnd", ...event })), seconds))
-  const fromTransport = profile.connectionClock === "transport"
-
-  return {
+  return SmtpTelemetryProfile.service(profile, {
     socketConnect: (event) =>
       Effect.suspend(() => {
         const attributes = profile.attributes({ _tag: "SocketConnect", ...event })
         return record(socketCount(attributes), socketDuration(attributes), event.durationMs)
       }),
-    clientConnect: (event) => {
-      const recorded = recordOperation("connect", event)
-      // A connect that fails once the transport exists ends a connection too,
-      // when the connection's clock starts at the transport.
-      return fromTransport && event.outcome._tag !== "Success" && event.transportSeconds !== undefined
-        ? Effect.zipRight(recorded, connectionEnded(event, event.transportSeconds))
-        : recorded
+    /**
+     * A success's attributes depend on the facts alone, so its metrics are
+     * looked up by the facts without the attributes being built.
+     */
+    operation: (operation, pair) => {
+      const counter = counterOf(pair.count)
+      const histogram = histogramOf(pair.duration)
+      const successes = new Map<string, readonly [Counter, Histogram]>()
+      const metricsOf = (event: ClientFacts & { readonly outcome: Outcome }): readonly [Counter, Histogram] => {
+        if (event.outcome._tag !== "Success") {
+          const attributes = profile.attributes({ _tag: "Operation", operation, ...event })
+          return [counter(attributes), histogram(attributes)]
+        }
+        const key = `${
+          event.peerAddress ?? ""
+        }\u0000${event.serverAddress}\u0000${event.serverPort}\u0000${event.scheme}`
+        let found = successes.get(key)
+        if (found === undefined) {
+          const attributes = profile.attributes({ _tag: "Operation", operation, ...event })
+          found = [counter(attributes), histogram(attributes)]
+          successes.set(key, found)
+        }
+        return found
+      }
+      return (event) =>
+        Effect.suspend(() => {
+          const [count, duration] = metricsOf(event)
+          return record(count, duration, event.durationMs)
+        })
     },
-    authenticate: (event) => recordOperation("authenticate", event),
-    connectionEnd: (event) =>
-      connectionEnded(event, fromTransport ? event.transportSeconds ?? event.durationSeconds : event.durationSeconds),
-    messageSend: (event) => recordOperation("send", event),
-    profile
-  }
+    connectionEnd: (event, seconds) =>
+      Effect.suspend(() => Metric.update(connection(profile.attributes({ _tag: "ConnectionEnd", ...event })), seconds))
+  })
 }

@@ -1,23 +1,24 @@
 /**
  * Conformance of the exported telemetry with MailKit's documented metrics
- * (shared/spec/mailkit-telemetry.md, read through telemetry-notes.md and
- * socket-errors.md), end to end: the real client (`NodeSmtp.layerWithMetrics`
- * over node:net / node:tls) against a real smtp-server or a hand-driven peer on
- * loopback, recording through `OtelSmtpMetrics.layer` into an OpenTelemetry SDK
- * `MeterProvider` whose reader is collected by hand into an
- * `InMemoryMetricExporter`. Each scenario has a provider of its own, so the
- * counts are exact. Real time throughout (timeouts, interruption), hence `live`.
+ * (the default profile: shared/spec/mailkit-telemetry.md, read through
+ * telemetry-notes.md and socket-errors.md), end to end: the real client
+ * (`NodeSmtp.layerWithMetrics` over node:net / node:tls) against a real
+ * smtp-server or a hand-driven peer on loopback, recording through
+ * `OtelSmtpMetrics.layer` into an OpenTelemetry SDK `MeterProvider` whose
+ * reader is collected by hand into an `InMemoryMetricExporter`
+ * (`utils/conformance.ts`). Each scenario has a provider of its own, so the
+ * counts are exact. Real time throughout (timeouts, interruption), hence
+ * `live`. The shipped profile: `ConformanceShipped.test.ts`.
  *
  * `CONFORMANCE_DUMP=1` prints each scenario's exported data points.
  */
-import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics } from "@effect-smtp/client"
+import { NodeSmtp, type NodeSocket } from "@effect-smtp/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -26,18 +27,18 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { testCertificates } from "../../node/test/utils/certs.js"
 import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
-import { OtelSmtpMetrics } from "../src/index.js"
-import { dump, type ExportedMetric, type ExportedPoint, testSdk } from "./utils/otelSdk.js"
+import {
+  type Attributes,
+  canonical,
+  expectDurationsWithin,
+  loopback,
+  mail,
+  pointsOf,
+  runScenario
+} from "./utils/conformance.js"
+import type { ExportedMetric, ExportedPoint } from "./utils/otelSdk.js"
 import * as Raw from "./utils/rawServer.js"
 
-type Attributes = Readonly<Record<string, string | number>>
-
-const loopback = "127.0.0.1"
-const mail = {
-  from: "sender@example.com",
-  to: ["rcpt@example.com"],
-  content: "From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: conformance\r\n\r\nHello.\r\n"
-}
 const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
 const trusted = () => ({ ca: testCertificates().ca })
 
@@ -45,18 +46,7 @@ const trusted = () => ({ ca: testCertificates().ca })
 // Running a scenario
 // ---------------------------------------------------------------------------
 
-interface Outcome<A, E> {
-  readonly exit: Exit.Exit<A, E>
-  readonly exported: ReadonlyArray<ExportedMetric>
-  /** Wall time around the whole scenario, on the clock the client uses. */
-  readonly wallMs: number
-}
-
-/**
- * Runs `body` against a client built from `options` whose metrics go to a
- * fresh SDK; `lookup` replaces DNS (then the stack is assembled by hand, as
- * `NodeSmtp.layerWithMetrics` uses the system resolver).
- */
+/** A scenario under the documented profile, with every check each export must pass. */
 const scenario = <A, E>(
   name: string,
   options: SmtpClient.Options,
@@ -64,24 +54,14 @@ const scenario = <A, E>(
   lookup?: NodeSocket.NodeSocketOptions["lookup"]
 ) =>
   Effect.gen(function*() {
-    const sdk = yield* testSdk
-    const metrics = OtelSmtpMetrics.layer({ meterProvider: sdk.meterProvider })
-    const client = lookup === undefined
-      ? NodeSmtp.layerWithMetrics(options)
-      : SmtpClient.layer(options).pipe(
-        Layer.provide(SmtpProtocol.layer),
-        Layer.provide(NodeSocket.layerWith({ lookup }))
-      )
-    const start = yield* Clock.currentTimeNanos
-    const exit = yield* Effect.exit(body.pipe(Effect.provide(Layer.provide(client, metrics))))
-    const wallMs = Number((yield* Clock.currentTimeNanos) - start) / 1e6
-    const exported = yield* sdk.collect
-    if (process.env.CONFORMANCE_DUMP) console.log(`--- ${name}\n${dump(exported)}`)
-    expectInstrumentShapes(exported)
-    expectPresenceRules(exported)
-    expectDurationsWithin(exported, wallMs)
-    noteCoverage(exported)
-    return { exit, exported, wallMs } satisfies Outcome<A, E>
+    const run = yield* runScenario(name, "documented", options, body, lookup)
+    expectInstrumentShapes(run.exported)
+    expectPresenceRules(run.exported)
+    expectDurationsWithin(run.exported, run.wallMs)
+    noteCoverage(run.exported)
+    // The documented profile's spans are Effect's: none is made by the backend.
+    expect(run.spans).toStrictEqual([])
+    return run
   })
 
 // ---------------------------------------------------------------------------
@@ -101,6 +81,8 @@ const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
   for (const metric of exported) {
     const instrument = instrumentOf(metric.name)
     expect(metric.scope, metric.name).toBe(instrument.meter)
+    // The documented meters carry no version (MailKit's 4.4 draft names none).
+    expect(metric.scopeVersion || undefined, metric.name).toBeUndefined()
     expect(metric.unit, metric.name).toBe(instrument.unit)
     expect(metric.description, metric.name).toBe(instrument.description)
     if (instrument.kind === "counter") {
@@ -169,24 +151,6 @@ const expectPresenceRules = (exported: ReadonlyArray<ExportedMetric>) => {
   }
 }
 
-/**
- * Durations are real here, so only their units can be checked: nothing the
- * client measured can exceed the wall time around it, in ms for the `ms`
- * histograms and in seconds for connection.duration (a value recorded in the
- * wrong unit is off by 1000 and fails one way or the other in the scenarios
- * that bound it from below).
- */
-const expectDurationsWithin = (exported: ReadonlyArray<ExportedMetric>, wallMs: number) => {
-  for (const metric of exported.filter((m) => m.kind === "histogram")) {
-    for (const point of metric.points) {
-      const sum = point.sum!
-      expect(Number.isFinite(sum) && sum >= 0, metric.name).toBe(true)
-      const asMs = metric.unit === "s" ? sum * 1000 : sum
-      expect(asMs, `${metric.name} within the scenario's ${wallMs} ms`).toBeLessThanOrEqual(wallMs + 1)
-    }
-  }
-}
-
 // Which instruments were seen succeeding and failing, over every scenario.
 const coverage = new Map<string, { success: number; failure: number }>()
 const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
@@ -213,12 +177,6 @@ interface Expected {
   /** Send records (count and duration). */
   readonly send: ReadonlyArray<Attributes>
 }
-
-const pointsOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Instrument) =>
-  exported.find((m) => m.name === instrument.name)?.points ?? []
-
-const canonical = (attributes: OtelApi.Attributes | Attributes) =>
-  JSON.stringify(Object.entries(attributes).sort(([a], [b]) => a.localeCompare(b)))
 
 /** Exactly the expected attribute sets, each recorded exactly once, on every instrument. */
 const expectRecords = (exported: ReadonlyArray<ExportedMetric>, expected: Expected) => {
@@ -565,6 +523,70 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
         connect: [clientAttributes(server.port, { "error.type": "cancelled" })],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("TLS failure: a server certificate the client does not trust (STARTTLS): client connect fails with error.type TlsError, no status code, no socket.error", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      const { exit, exported } = yield* scenario(
+        "TLS failure (STARTTLS, untrusted certificate)",
+        // No `tls.ca`: the test CA is not among the trusted roots.
+        { host: loopback, port: server.port, security: "starttls" },
+        SmtpClient.send(mail)
+      )
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        // A TLS library code is no socket.error, whatever it looks like.
+        connect: [clientAttributes(server.port, { "error.type": "TlsError" })],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("TLS failure: implicit TLS against a plaintext server: the handshake fails, client connect carries TlsError and no peer (no transport was established)", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({ greeting: "220 raw.test ESMTP" })
+      const { exit, exported } = yield* scenario(
+        "TLS failure (implicit TLS, plaintext peer)",
+        { host: loopback, port: server.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
+        SmtpClient.send(mail)
+      )
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [{
+          "server.address": loopback,
+          "server.port": server.port,
+          "url.scheme": "smtps",
+          "error.type": "TlsError"
+        }],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("drop after the greeting: the server closes at EHLO: client connect fails with SocketError, no socket.error (no OS error), no connection", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("EHLO") ? Raw.close : undefined
+      })
+      const { exit, exported } = yield* scenario(
+        "drop after the greeting",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port, { "error.type": "SocketError" })],
+        // The session never became ready: no connection to end.
         connection: [],
         send: []
       })

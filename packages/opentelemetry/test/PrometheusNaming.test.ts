@@ -24,15 +24,8 @@ import { testCertificates } from "../../node/test/utils/certs.js"
 import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics, PrometheusNaming } from "../src/index.js"
 import { loopback, mail } from "./utils/conformance.js"
+import { UnitSuffixedPrometheusExporter } from "./utils/mailTraffic.js"
 import * as Raw from "./utils/rawServer.js"
-
-/** The JavaScript exporter, its collection renamed per the spec (the recipe of PrometheusNaming's docs). */
-class UnitSuffixedPrometheusExporter extends PrometheusExporter {
-  override async collect(options?: Parameters<PrometheusExporter["collect"]>[0]) {
-    const collected = await super.collect(options)
-    return { ...collected, resourceMetrics: PrometheusNaming.withUnitSuffixes(collected.resourceMetrics) }
-  }
-}
 
 const histogram = (name: string) => [`${name}_bucket`, `${name}_count`, `${name}_sum`]
 

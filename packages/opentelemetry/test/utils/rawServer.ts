@@ -17,11 +17,14 @@ export type Action =
   | { readonly _tag: "Reset" }
   /** Never answers again; the connection stays open. */
   | { readonly _tag: "Stall" }
+  /** Replies after `millis` of real time (a slow server). */
+  | { readonly _tag: "Later"; readonly millis: number; readonly text: string }
 
 export const reply = (text: string): Action => ({ _tag: "Reply", text })
 export const close: Action = { _tag: "Close" }
 export const reset: Action = { _tag: "Reset" }
 export const stall: Action = { _tag: "Stall" }
+export const later = (millis: number, text: string): Action => ({ _tag: "Later", millis, text })
 
 export interface RawServerOptions {
   /** The greeting; `undefined`: the server accepts the TCP connection and never says a word. */
@@ -106,6 +109,9 @@ export const rawServer = (options: RawServerOptions = {}): Effect.Effect<RawServ
               return
             case "Stall":
               stalled = true
+              return
+            case "Later":
+              setTimeout(() => socket.writable && socket.write(`${action.text}\r\n`), action.millis)
               return
           }
         }

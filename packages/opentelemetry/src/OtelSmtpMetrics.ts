@@ -82,22 +82,30 @@ const histogramOf = (meter: OtelApi.Meter, instrument: SmtpInstruments.Histogram
     ...(instrument.advice ? { advice: { explicitBucketBoundaries: [...instrument.boundaries] } } : {})
   })
 
+/** `make(key)` once per key, on first use. */
+const once = <K, A>(make: (key: K) => A) => {
+  const made = new Map<K, A>()
+  return (key: K): A => {
+    let value = made.get(key)
+    if (value === undefined) {
+      value = make(key)
+      made.set(key, value)
+    }
+    return value
+  }
+}
+
 /** The shipped profile's span tracer for the sending fiber, one per provider. */
 const spanTracerOf = (
   scope: { readonly name: string; readonly version: string },
   configured: OtelApi.TracerProvider | undefined
 ) => {
-  const tracers = new WeakMap<OtelApi.TracerProvider, Tracer.Tracer>()
-  return (context: Context.Context<never>): Tracer.Tracer => {
-    const provider = configured ??
-      Option.getOrElse(Context.getOption(context, EffectOtelTracerProvider), () => OtelApi.trace.getTracerProvider())
-    let tracer = tracers.get(provider)
-    if (tracer === undefined) {
-      tracer = scopedTracer.make(provider, scope.name, scope.version)
-      tracers.set(provider, tracer)
-    }
-    return tracer
-  }
+  const tracerOf = once((provider: OtelApi.TracerProvider) => scopedTracer.make(provider, scope.name, scope.version))
+  return (context: Context.Context<never>): Tracer.Tracer =>
+    tracerOf(
+      configured ??
+        Option.getOrElse(Context.getOption(context, EffectOtelTracerProvider), () => OtelApi.trace.getTracerProvider())
+    )
 }
 
 /**
@@ -113,34 +121,10 @@ export const make = (
   options: Pick<Options, "profile" | "tracerProvider"> = {}
 ): SmtpMetricsService => {
   const profile = SmtpTelemetryProfile.of(options.profile ?? "documented")
-  const meters = new Map<string, OtelApi.Meter>()
-  const meterOf = (name: string) => {
-    let meter = meters.get(name)
-    if (meter === undefined) {
-      meter = meterProvider.getMeter(name, profile.meterVersion)
-      meters.set(name, meter)
-    }
-    return meter
-  }
+  const meterOf = once((name: string) => meterProvider.getMeter(name, profile.meterVersion))
   // Each instrument once, however many observations record into it.
-  const counters = new Map<string, OtelApi.Counter>()
-  const counter = (instrument: SmtpInstruments.Counter) => {
-    let created = counters.get(instrument.name)
-    if (created === undefined) {
-      created = counterOf(meterOf(instrument.meter), instrument)
-      counters.set(instrument.name, created)
-    }
-    return created
-  }
-  const histograms = new Map<string, OtelApi.Histogram>()
-  const histogram = (instrument: SmtpInstruments.Histogram) => {
-    let created = histograms.get(instrument.name)
-    if (created === undefined) {
-      created = histogramOf(meterOf(instrument.meter), instrument)
-      histograms.set(instrument.name, created)
-    }
-    return created
-  }
+  const counter = once((instrument: SmtpInstruments.Counter) => counterOf(meterOf(instrument.meter), instrument))
+  const histogram = once((instrument: SmtpInstruments.Histogram) => histogramOf(meterOf(instrument.meter), instrument))
 
   const socket = { count: counter(profile.socketConnect.count), duration: histogram(profile.socketConnect.duration) }
   const connection = histogram(profile.connection)

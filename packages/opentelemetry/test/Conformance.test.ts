@@ -29,8 +29,8 @@ import { testCertificates } from "../../node/test/utils/certs.js"
 import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import {
   type Attributes,
-  canonical,
   expectDurationsWithin,
+  expectExactRecords,
   loopback,
   mail,
   pointsOf,
@@ -189,18 +189,7 @@ const expectRecords = (exported: ReadonlyArray<ExportedMetric>, expected: Expect
     [SmtpInstruments.clientSendCount, expected.send],
     [SmtpInstruments.clientSendDuration, expected.send]
   ]
-  for (const [instrument, sets] of table) {
-    const points = pointsOf(exported, instrument)
-    expect(points.map((p) => canonical(p.attributes)).sort(), instrument.name).toStrictEqual(
-      sets.map(canonical).sort()
-    )
-    // Exact types too (toStrictEqual on the objects, not only their JSON).
-    for (const set of sets) {
-      const point = points.find((p) => canonical(p.attributes) === canonical(set))!
-      expect(point.attributes, instrument.name).toStrictEqual(set)
-      expect(point.count, `${instrument.name}: one record`).toBe(1)
-    }
-  }
+  expectExactRecords(exported, table)
 }
 
 const durationOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Histogram): number => {

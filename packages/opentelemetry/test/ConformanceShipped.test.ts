@@ -33,8 +33,8 @@ import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics } from "../src/index.js"
 import {
   type Attributes,
-  canonical,
   expectDurationsWithin,
+  expectExactRecords,
   type ExportedSpan,
   exportedSpan,
   loopback,
@@ -220,17 +220,8 @@ const expectRecords = (
     [SmtpInstruments.operationDuration, expected.operations],
     [SmtpInstruments.shippedConnectionDuration, expected.connection]
   ]
-  for (const [instrument, sets] of table) {
-    const points = pointsOf(exported, instrument)
-    expect(points.map((p) => canonical(p.attributes)).sort(), instrument.name).toStrictEqual(
-      sets.map(canonical).sort()
-    )
-    for (const set of sets) {
-      const point = points.find((p) => canonical(p.attributes) === canonical(set))!
-      expect(point.attributes, instrument.name).toStrictEqual(set)
-      expect(point.count, `${instrument.name}: one record`).toBe(1)
-    }
-  }
+  expectExactRecords(exported, table)
+
   // Nothing else: the documented instruments are not recorded.
   expect(exported.filter((m) => pointsOf(exported, instrumentOf(m.name)).length === 0)).toStrictEqual([])
   expect(spans.map((s) => [s.name, s.status.code === OtelApi.SpanStatusCode.ERROR ? "error" : "ok"])).toStrictEqual(

@@ -128,3 +128,22 @@ export const expectDurationsWithin = (exported: ReadonlyArray<ExportedMetric>, w
     }
   }
 }
+
+/** Exactly the expected attribute sets on each instrument, each recorded exactly once, with their exact types. */
+export const expectExactRecords = (
+  exported: ReadonlyArray<ExportedMetric>,
+  table: ReadonlyArray<readonly [SmtpInstruments.Instrument, ReadonlyArray<Attributes>]>
+) => {
+  for (const [instrument, sets] of table) {
+    const points = pointsOf(exported, instrument)
+    expect(points.map((p) => canonical(p.attributes)).sort(), instrument.name).toStrictEqual(
+      sets.map(canonical).sort()
+    )
+    // Exact types too (toStrictEqual on the objects, not only their JSON).
+    for (const set of sets) {
+      const point = points.find((p) => canonical(p.attributes) === canonical(set))
+      expect(point?.attributes, instrument.name).toStrictEqual(set)
+      expect(point?.count, `${instrument.name}: one record`).toBe(1)
+    }
+  }
+}

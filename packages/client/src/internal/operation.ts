@@ -255,8 +255,12 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
             const span = clientSpan.make(fiber, spans.names.send, spanAttributes(peerAddress), spanStarted, style)
             clientSpan.end(span, exit, spanEnded, failures.send)
           }
+          // One object per message: the facts written out rather than spread.
           return refused(exit) ? Effect.void : metrics.messageSend({
-            ...factsOf(peerAddress),
+            serverAddress: target.host,
+            serverPort: target.port,
+            peerAddress,
+            scheme: target.scheme,
             outcome: outcomeOf(exit, notOurs),
             durationMs: millis(ended - started)
           })

@@ -1,7 +1,9 @@
 /**
- * The seven instruments of MailKit's documented telemetry, as data: meter,
- * name, kind, unit, description and histogram buckets. Both backends (Effect
- * `Metric` in `SmtpMetrics.layer`, the OpenTelemetry Meter API in
+ * The instruments of both telemetry profiles, as data: meter, name, kind,
+ * unit, description and histogram buckets. The seven of MailKit's documented
+ * telemetry (the "documented" profile) and the five MailKit 4.7 to 4.17
+ * actually emit (the "shipped" profile). Both backends (Effect `Metric` in
+ * `SmtpMetrics.layer`, the OpenTelemetry Meter API in
  * `@effect-smtp/opentelemetry`) read this module, so a name or a description
  * exists exactly once.
  *
@@ -33,7 +35,7 @@ export type MeterName = typeof meters[keyof typeof meters]
  * @since 0.1.0
  * @category models
  */
-export type Unit = "{attempt}" | "{message}" | "ms" | "s"
+export type Unit = "{attempt}" | "{message}" | "{operation}" | "ms" | "s"
 
 /**
  * A monotonic counter (OpenTelemetry `Counter`, exported as a monotonic SUM).
@@ -63,6 +65,15 @@ export interface Histogram<Name extends string = string> {
   readonly unit: Unit
   readonly description: string
   readonly boundaries: ReadonlyArray<number>
+  /**
+   * Whether `boundaries` are given to the SDK as bucket advice. When false
+   * (the shipped profile, as MailKit gives none) they are the SDK's default
+   * buckets, which an exporter applies anyway; a backend that must name
+   * buckets itself (Effect's `Metric`) uses them.
+   *
+   * @since 0.2.0
+   */
+  readonly advice: boolean
 }
 
 /**
@@ -155,7 +166,8 @@ export const socketConnectDuration: Histogram<"mailkit.net.socket.connect.durati
   name: "mailkit.net.socket.connect.duration",
   unit: "ms",
   description: "The number of milliseconds taken for a socket to connect to a remote host.",
-  boundaries: millisecondBoundaries
+  boundaries: millisecondBoundaries,
+  advice: true
 }
 
 /**
@@ -185,7 +197,8 @@ export const clientConnectDuration: Histogram<"mailkit.net.smtp.client.connect.d
   name: "mailkit.net.smtp.client.connect.duration",
   unit: "ms",
   description: "The amount of time it takes for the client to connect to an SMTP server.",
-  boundaries: millisecondBoundaries
+  boundaries: millisecondBoundaries,
+  advice: true
 }
 
 /**
@@ -201,7 +214,8 @@ export const clientConnectionDuration: Histogram<"mailkit.net.smtp.client.connec
   name: "mailkit.net.smtp.client.connection.duration",
   unit: "s",
   description: "The duration of successfully established connections to an SMTP server.",
-  boundaries: secondBoundaries
+  boundaries: secondBoundaries,
+  advice: true
 }
 
 /**
@@ -231,11 +245,12 @@ export const clientSendDuration: Histogram<"mailkit.net.smtp.client.send.duratio
   name: "mailkit.net.smtp.client.send.duration",
   unit: "ms",
   description: "The amount of time it takes to send a message to an SMTP server.",
-  boundaries: millisecondBoundaries
+  boundaries: millisecondBoundaries,
+  advice: true
 }
 
 /**
- * All seven, in the spec's order.
+ * All seven of the documented profile, in the spec's order.
  *
  * @since 0.1.0
  * @category instruments
@@ -248,4 +263,101 @@ export const all: ReadonlyArray<Instrument> = [
   clientConnectionDuration,
   clientSendCount,
   clientSendDuration
+]
+
+/**
+ * The OpenTelemetry SDK's default explicit buckets, the same in .NET and
+ * JavaScript. MailKit gives no bucket advice, so these are the buckets a
+ * MailKit application exports; the shipped profile uses them and gives no
+ * advice either.
+ *
+ * @since 0.2.0
+ * @category boundaries
+ */
+export const sdkDefaultBoundaries: ReadonlyArray<number> = [
+  0,
+  5,
+  10,
+  25,
+  50,
+  75,
+  100,
+  250,
+  500,
+  750,
+  1_000,
+  2_500,
+  5_000,
+  7_500,
+  10_000
+]
+
+/**
+ * `mailkit.net.socket.connect.duration` as MailKit ships it: no bucket advice.
+ *
+ * @since 0.2.0
+ * @category instruments
+ */
+export const shippedSocketConnectDuration: Histogram<"mailkit.net.socket.connect.duration"> = {
+  ...socketConnectDuration,
+  boundaries: sdkDefaultBoundaries,
+  advice: false
+}
+
+/**
+ * `mailkit.net.smtp.client.connection.duration` as MailKit ships it: no
+ * bucket advice.
+ *
+ * @since 0.2.0
+ * @category instruments
+ */
+export const shippedConnectionDuration: Histogram<"mailkit.net.smtp.client.connection.duration"> = {
+  ...clientConnectionDuration,
+  boundaries: sdkDefaultBoundaries,
+  advice: false
+}
+
+/**
+ * `mailkit.net.smtp.client.operation.count`: one per operation (`connect`,
+ * `authenticate`, `send`), told apart by `network.operation`.
+ *
+ * @since 0.2.0
+ * @category instruments
+ */
+export const operationCount: Counter<"mailkit.net.smtp.client.operation.count"> = {
+  kind: "counter",
+  meter: meters.smtp,
+  name: "mailkit.net.smtp.client.operation.count",
+  unit: "{operation}",
+  description: "The number of times a client performed an operation on an SMTP server."
+}
+
+/**
+ * `mailkit.net.smtp.client.operation.duration`.
+ *
+ * @since 0.2.0
+ * @category instruments
+ */
+export const operationDuration: Histogram<"mailkit.net.smtp.client.operation.duration"> = {
+  kind: "histogram",
+  meter: meters.smtp,
+  name: "mailkit.net.smtp.client.operation.duration",
+  unit: "ms",
+  description: "The amount of time it takes for the SMTP server to perform an operation.",
+  boundaries: sdkDefaultBoundaries,
+  advice: false
+}
+
+/**
+ * The five of the shipped profile, in the order of `mailkit-shipped.md`.
+ *
+ * @since 0.2.0
+ * @category instruments
+ */
+export const shipped: ReadonlyArray<Instrument> = [
+  socketConnectCount,
+  shippedSocketConnectDuration,
+  shippedConnectionDuration,
+  operationCount,
+  operationDuration
 ]

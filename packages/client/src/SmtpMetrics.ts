@@ -1,21 +1,21 @@
 /**
- * Telemetry events of effect-smtp, one method per event that MailKit's
- * documented metrics record. The Socket and the client call these with the
- * facts and the outcome; a backend turns them into instruments.
+ * Telemetry events of effect-smtp: the Socket and the client report what
+ * happened (a connect attempt, an operation, the end of a connection) with
+ * its facts and outcome; a backend turns the events into instruments under
+ * its telemetry profile (`SmtpTelemetryProfile`).
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricKey from "effect/MetricKey"
-import * as MetricLabel from "effect/MetricLabel"
-import type { SmtpError } from "./SmtpError.js"
-import * as SmtpInstruments from "./SmtpInstruments.js"
-import * as SmtpTelemetry from "./SmtpTelemetry.js"
+import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
+import * as effectMetrics from "./internal/effectMetrics.js"
+import { isSmtpError, type SmtpError } from "./SmtpError.js"
+import type * as SmtpTelemetryProfile from "./SmtpTelemetryProfile.js"
 
 /**
  * How an operation ended: success, a typed failure, or interruption.
@@ -27,6 +27,30 @@ export type Outcome =
   | { readonly _tag: "Success" }
   | { readonly _tag: "Failure"; readonly error: SmtpError }
   | { readonly _tag: "Interrupted" }
+
+const success: Outcome = { _tag: "Success" }
+const interrupted: Outcome = { _tag: "Interrupted" }
+
+/**
+ * The outcome of an `Exit`, the one way every reporter turns an exit into
+ * telemetry: success; the first failure when it is one of ours; interruption
+ * when nothing but interruption ended it; otherwise (a failure that is not an
+ * `SmtpError`, or a defect) the failure `orElse` names, so that the attempt
+ * is still recorded once, as the failure it is.
+ *
+ * @since 0.2.0
+ * @category outcomes
+ */
+export const outcomeOf = (
+  exit: Exit.Exit<unknown, unknown>,
+  orElse: (cause: Cause.Cause<unknown>) => SmtpError
+): Outcome => {
+  if (Exit.isSuccess(exit)) return success
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure) && isSmtpError(failure.value)) return { _tag: "Failure", error: failure.value }
+  if (Option.isNone(failure) && Cause.isInterruptedOnly(exit.cause)) return interrupted
+  return { _tag: "Failure", error: orElse(exit.cause) }
+}
 
 /**
  * One TCP connect attempt to one resolved IP (`mailkit.net.socket.connect.*`).
@@ -65,6 +89,25 @@ export interface ClientFacts {
 export interface ClientConnectEvent extends ClientFacts {
   readonly outcome: Outcome
   readonly durationMs: number
+  /**
+   * Seconds from the transport being established (TCP connected, implicit
+   * TLS done) to the end of the connect; absent when none was. A failed
+   * connect with a transport ended a connection in the shipped profile.
+   *
+   * @since 0.2.0
+   */
+  readonly transportSeconds?: number | undefined
+}
+
+/**
+ * AUTH with the configured credentials on a connected session.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AuthenticateEvent extends ClientFacts {
+  readonly outcome: Outcome
+  readonly durationMs: number
 }
 
 /**
@@ -76,7 +119,15 @@ export interface ClientConnectEvent extends ClientFacts {
  */
 export interface ConnectionEndEvent extends ClientFacts {
   readonly outcome: Outcome
+  /** Seconds since the session was ready (after the last EHLO). */
   readonly durationSeconds: number
+  /**
+   * Seconds since the transport was established (TCP connected, implicit TLS
+   * done): the connection's lifetime as MailKit's code measures it.
+   *
+   * @since 0.2.0
+   */
+  readonly transportSeconds?: number | undefined
 }
 
 /**
@@ -97,8 +148,31 @@ export interface MessageSendEvent extends ClientFacts {
 export interface SmtpMetricsService {
   readonly socketConnect: (event: SocketConnectEvent) => Effect.Effect<void>
   readonly clientConnect: (event: ClientConnectEvent) => Effect.Effect<void>
+  /**
+   * AUTH ended. Optional so that backends written before it keep working;
+   * the documented profile records no instrument for it.
+   *
+   * @since 0.2.0
+   */
+  readonly authenticate?: ((event: AuthenticateEvent) => Effect.Effect<void>) | undefined
   readonly connectionEnd: (event: ConnectionEndEvent) => Effect.Effect<void>
   readonly messageSend: (event: MessageSendEvent) => Effect.Effect<void>
+  /**
+   * The profile whose spans the client makes (names, attributes); the
+   * documented profile when absent.
+   *
+   * @since 0.2.0
+   */
+  readonly profile?: SmtpTelemetryProfile.Profile | undefined
+  /**
+   * The tracer the client's operation spans are made with, given the calling
+   * fiber's context; Effect's current tracer when absent. A backend supplies
+   * one to put the spans under an instrumentation scope of its own (the
+   * OpenTelemetry backend's shipped profile: `MailKit.Net.SmtpClient`).
+   *
+   * @since 0.2.0
+   */
+  readonly spanTracer?: ((context: Context.Context<never>) => Tracer.Tracer) | undefined
 }
 
 /**
@@ -107,8 +181,8 @@ export interface SmtpMetricsService {
  */
 export class SmtpMetrics extends Context.Tag("@effect-smtp/client/SmtpMetrics")<SmtpMetrics, SmtpMetricsService>() {
   /**
-   * Records the seven instruments as Effect `Metric`s. See the module-level
-   * `layer` for what travels and what does not.
+   * Records the documented profile's seven instruments as Effect `Metric`s.
+   * See the module-level `layer` for what travels and what does not.
    *
    * @since 0.1.0
    * @category layers
@@ -118,7 +192,8 @@ export class SmtpMetrics extends Context.Tag("@effect-smtp/client/SmtpMetrics")<
   }
 
   /**
-   * `layer` with options, e.g. `{ unitTag: true }`.
+   * The Effect `Metric` backend with options: `{ profile: "shipped" }` for
+   * what MailKit ships, `{ unitTag: true }` for units on export.
    *
    * @since 0.1.0
    * @category layers
@@ -147,6 +222,7 @@ export class SmtpMetrics extends Context.Tag("@effect-smtp/client/SmtpMetrics")<
 export const layerNoop: Layer.Layer<SmtpMetrics> = Layer.succeed(SmtpMetrics, {
   socketConnect: () => Effect.void,
   clientConnect: () => Effect.void,
+  authenticate: () => Effect.void,
   connectionEnd: () => Effect.void,
   messageSend: () => Effect.void
 })
@@ -159,11 +235,19 @@ export const layerNoop: Layer.Layer<SmtpMetrics> = Layer.succeed(SmtpMetrics, {
  */
 export interface EffectMetricOptions {
   /**
-   * Adds a constant `unit` tag (`ms`, `s`, `{attempt}`, `{message}`) to every
-   * metric. Effect's `Metric` has no unit field; `@effect/opentelemetry` reads
-   * the instrument unit from a `unit` tag, so with this on the exported unit is
-   * right, at the price of one extra attribute key the spec does not list.
-   * Off by default: the attribute keys are then exactly the documented ones.
+   * Which instruments to record: `"documented"` (the default: MailKit's
+   * telemetry documentation) or `"shipped"` (what MailKit 4.7 to 4.17 emit).
+   *
+   * @since 0.2.0
+   */
+  readonly profile?: SmtpTelemetryProfile.Name | undefined
+  /**
+   * Adds a constant `unit` tag (`ms`, `s`, `{attempt}`, `{message}`,
+   * `{operation}`) to every metric. Effect's `Metric` has no unit field;
+   * `@effect/opentelemetry` reads the instrument unit from a `unit` tag, so
+   * with this on the exported unit is right, at the price of one extra
+   * attribute key the spec does not list. Off by default: the attribute keys
+   * are then exactly the profile's.
    *
    * Pick one setting per process: `@effect/opentelemetry` takes a metric's
    * unit from the first series it meets, so a process recording both with and
@@ -172,147 +256,21 @@ export interface EffectMetricOptions {
   readonly unitTag?: boolean | undefined
 }
 
-const labelsOf = (
-  attributes: SmtpTelemetry.Attributes,
-  unit: SmtpInstruments.Unit | undefined
-): ReadonlyArray<MetricLabel.MetricLabel> => {
-  // Effect tags are strings: ints (server.port, smtp.status_code, socket.error)
-  // travel as their decimal text.
-  const labels = Object.entries(attributes).map(([key, value]) => MetricLabel.make(key, String(value)))
-  return unit === undefined ? labels : [...labels, MetricLabel.make("unit", unit)]
-}
-
 /**
- * Each attribute set gets a metric of its own, made once and kept: its key
- * carries the tags, so an update finds its registry entry without building
- * and hashing a tagged key (as `Metric.tagged` does on every update). The
- * attribute sets are few: no message or recipient is ever an attribute.
- */
-const taggedCache = <M>(
-  tag: (labels: ReadonlyArray<MetricLabel.MetricLabel>) => M,
-  unit: SmtpInstruments.Unit | undefined
-) => {
-  const cache = new Map<string, M>()
-  return (attributes: SmtpTelemetry.Attributes): M => {
-    let key = ""
-    for (const name in attributes) key += `${name}=${attributes[name as keyof typeof attributes]}\u0000`
-    let tagged = cache.get(key)
-    if (tagged === undefined) {
-      tagged = tag(labelsOf(attributes, unit))
-      cache.set(key, tagged)
-    }
-    return tagged
-  }
-}
-
-type Counter = Metric.Metric.Counter<number>
-type Histogram = Metric.Metric.Histogram<number>
-
-const counterOf = (instrument: SmtpInstruments.Counter, options: EffectMetricOptions) => {
-  // `incremental` makes @effect/opentelemetry export a monotonic SUM (an
-  // OpenTelemetry Counter) rather than an UpDownCounter.
-  const key = MetricKey.counter(instrument.name, { description: instrument.description, incremental: true })
-  return taggedCache(
-    (labels): Counter => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
-    options.unitTag === true ? instrument.unit : undefined
-  )
-}
-
-const histogramOf = (instrument: SmtpInstruments.Histogram, options: EffectMetricOptions) => {
-  const key = MetricKey.histogram(
-    instrument.name,
-    MetricBoundaries.fromIterable(instrument.boundaries),
-    instrument.description
-  )
-  return taggedCache(
-    (labels): Histogram => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
-    options.unitTag === true ? instrument.unit : undefined
-  )
-}
-
-/** A count and a duration recorded together, with the tags `Effect.tagMetrics` adds around the call. */
-const record = (count: Counter, duration: Histogram, value: number): Effect.Effect<void> =>
-  FiberRef.getWith(FiberRef.currentMetricLabels, (extraTags) =>
-    Effect.sync(() => {
-      count.unsafeUpdate(1, extraTags)
-      duration.unsafeUpdate(value, extraTags)
-    }))
-
-/**
- * The client instruments' pair for one event. A success's attributes are
- * the facts alone, so they are looked up by the facts without being built.
- */
-const clientPair = (
-  counter: (attributes: SmtpTelemetry.Attributes) => Counter,
-  histogram: (attributes: SmtpTelemetry.Attributes) => Histogram
-) => {
-  const successes = new Map<string, readonly [Counter, Histogram]>()
-  return (event: ClientFacts & { readonly outcome: Outcome }): readonly [Counter, Histogram] => {
-    if (event.outcome._tag !== "Success") {
-      const attributes = SmtpTelemetry.clientAttributes(event)
-      return [counter(attributes), histogram(attributes)]
-    }
-    const key = `${event.peerAddress ?? ""}\u0000${event.serverAddress}\u0000${event.serverPort}\u0000${event.scheme}`
-    let pair = successes.get(key)
-    if (pair === undefined) {
-      const attributes = SmtpTelemetry.clientAttributes(event)
-      pair = [counter(attributes), histogram(attributes)]
-      successes.set(key, pair)
-    }
-    return pair
-  }
-}
-
-const makeEffectMetric = (options: EffectMetricOptions): SmtpMetricsService => {
-  const socketConnectCount = counterOf(SmtpInstruments.socketConnectCount, options)
-  const socketConnectDuration = histogramOf(SmtpInstruments.socketConnectDuration, options)
-  const clientConnect = clientPair(
-    counterOf(SmtpInstruments.clientConnectCount, options),
-    histogramOf(SmtpInstruments.clientConnectDuration, options)
-  )
-  const clientConnectionDuration = histogramOf(SmtpInstruments.clientConnectionDuration, options)
-  const messageSend = clientPair(
-    counterOf(SmtpInstruments.clientSendCount, options),
-    histogramOf(SmtpInstruments.clientSendDuration, options)
-  )
-  return {
-    socketConnect: (event) =>
-      Effect.suspend(() => {
-        const attributes = SmtpTelemetry.socketConnectAttributes(event)
-        return record(socketConnectCount(attributes), socketConnectDuration(attributes), event.durationMs)
-      }),
-    clientConnect: (event) =>
-      Effect.suspend(() => {
-        const [count, duration] = clientConnect(event)
-        return record(count, duration, event.durationMs)
-      }),
-    connectionEnd: (event) =>
-      Effect.suspend(() =>
-        Metric.update(clientConnectionDuration(SmtpTelemetry.clientAttributes(event)), event.durationSeconds)
-      ),
-    messageSend: (event) =>
-      Effect.suspend(() => {
-        const [count, duration] = messageSend(event)
-        return record(count, duration, event.durationMs)
-      })
-  }
-}
-
-/**
- * `layer` with options.
+ * The Effect `Metric` backend with options (`profile`, `unitTag`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerWith = (options: EffectMetricOptions): Layer.Layer<SmtpMetrics> =>
-  Layer.sync(SmtpMetrics, () => makeEffectMetric(options))
+  Layer.sync(SmtpMetrics, () => effectMetrics.make(options))
 
 /**
- * The Effect `Metric` backend: the seven documented instruments as Effect
- * counters (incremental) and histograms (explicit boundaries from
- * `SmtpInstruments`), with the documented descriptions and attribute keys.
- * Export them with `@effect/opentelemetry` (`Metrics.layer` / `NodeSdk.layer`)
- * or read them with `Metric.snapshot`.
+ * The Effect `Metric` backend with the documented profile: the seven
+ * instruments as Effect counters (incremental) and histograms (explicit
+ * boundaries from `SmtpInstruments`), with the documented descriptions and
+ * attribute keys. Export them with `@effect/opentelemetry` (`Metrics.layer` /
+ * `NodeSdk.layer`) or read them with `Metric.snapshot`.
  *
  * What differs from the OpenTelemetry backend (`@effect-smtp/opentelemetry`),
  * because Effect's `Metric` (v3) cannot express it:
@@ -323,6 +281,8 @@ export const layerWith = (options: EffectMetricOptions): Layer.Layer<SmtpMetrics
  * - There is no meter: `@effect/opentelemetry` exports every Effect metric
  *   under its own scope (`@effect/opentelemetry/Metrics`), not under
  *   `mailkit.net.socket` / `mailkit.net.smtp`.
+ * - Spans are made on Effect's current tracer: with the shipped profile they
+ *   are named and attributed as MailKit's, under that tracer's scope.
  * - Effect's metric registry is process-wide: two layers record into the same
  *   metrics.
  *

@@ -22,6 +22,7 @@ export { SmtpMetrics } from "./SmtpMetrics.js"
  * @since 0.1.0
  */
 export type {
+  AuthenticateEvent,
   ClientConnectEvent,
   ClientFacts,
   ConnectionEndEvent,
@@ -33,7 +34,7 @@ export type {
 } from "./SmtpMetrics.js"
 
 /**
- * The seven documented instruments as data (meters, names, units,
+ * The instruments of both telemetry profiles as data (meters, names, units,
  * descriptions, bucket boundaries), shared by every metrics backend.
  *
  * @since 0.1.0
@@ -41,11 +42,19 @@ export type {
 export * as SmtpInstruments from "./SmtpInstruments.js"
 
 /**
- * Outcomes and facts to the documented attributes, under the presence rules.
+ * Outcomes and facts to the attributes of either profile, under its presence rules.
  *
  * @since 0.1.0
  */
 export * as SmtpTelemetry from "./SmtpTelemetry.js"
+
+/**
+ * The telemetry profiles, `"documented"` (the default) and `"shipped"`:
+ * instruments, spans and the one mapping from observations to attributes.
+ *
+ * @since 0.2.0
+ */
+export * as SmtpTelemetryProfile from "./SmtpTelemetryProfile.js"
 
 /**
  * @since 0.1.0

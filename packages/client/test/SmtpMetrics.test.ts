@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as SmtpError from "../src/SmtpError.js"
 import * as SmtpInstruments from "../src/SmtpInstruments.js"
 import {
+  type AuthenticateEvent,
   type ClientConnectEvent,
   type ConnectionEndEvent,
   type MessageSendEvent,
@@ -18,6 +19,7 @@ import {
   type SocketConnectEvent
 } from "../src/SmtpMetrics.js"
 import * as SmtpTelemetry from "../src/SmtpTelemetry.js"
+import * as SmtpTelemetryProfile from "../src/SmtpTelemetryProfile.js"
 
 // Effect's metric registry is process-wide and vitest runs files (and
 // concurrent tests) side by side: every test records under its own
@@ -329,4 +331,96 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       }).pipe(Effect.provide(SmtpMetrics.layer)),
     { fastCheck: { numRuns: 50 } }
   )
+})
+
+describe("SmtpMetrics.layerWith({ profile: \"shipped\" }) (Effect Metric)", () => {
+  const shipped = SmtpTelemetryProfile.shipped
+  const operationTags = (operation: SmtpTelemetryProfile.Operation, event: ClientConnectEvent | MessageSendEvent) =>
+    stringified(shipped.attributes({ _tag: "Operation", operation, ...event }))
+
+  it.effect("records the five shipped instruments: one operation.* series per operation and outcome, connection.duration from the transport, SDK default buckets", () =>
+    Effect.gen(function*() {
+      const host = uniqueHost()
+      const metrics = yield* SmtpMetrics
+      const all = yield* recordAll(host)
+      const facts = { serverAddress: host, serverPort: 587, scheme: "smtp" as const, peerAddress: "192.0.2.1" }
+      const authenticated: AuthenticateEvent = { ...facts, outcome: { _tag: "Success" }, durationMs: 7 }
+      const refused: AuthenticateEvent = {
+        ...facts,
+        outcome: failure(new SmtpError.AuthenticationError({ reason: "Rejected", statusCode: 535 })),
+        durationMs: 9
+      }
+      yield* Effect.forEach([authenticated, refused], (event) => metrics.authenticate!(event), { discard: true })
+      // A connect that failed once TCP was up: an operation and a connection that ended with its error.
+      const greetingRefused: ClientConnectEvent = {
+        ...facts,
+        outcome: failure(new SmtpError.SmtpCommandError({ command: "greeting", statusCode: 421, serverMessage: "" })),
+        durationMs: 40,
+        transportSeconds: 0.025
+      }
+      yield* metrics.clientConnect(greetingRefused)
+      // A session: its lifetime from the transport, not from the session being ready.
+      const ended: ConnectionEndEvent = {
+        ...facts,
+        outcome: { _tag: "Success" },
+        durationSeconds: 2,
+        transportSeconds: 2.5
+      }
+      yield* metrics.connectionEnd(ended)
+      const pairs = yield* pairsFor(host)
+
+      expect(new Set(pairs.map((pair) => pair.metricKey.name))).toStrictEqual(
+        new Set(SmtpInstruments.shipped.map((instrument) => instrument.name))
+      )
+      for (const event of all.socket) {
+        const tags = stringified(shipped.attributes({ _tag: "SocketConnect", ...event }))
+        expect(Object.keys(tags)).not.toContain("socket.connect.result")
+        expectCounter(find(pairs, SmtpInstruments.socketConnectCount, tags), 1)
+        expectHistogram(
+          find(pairs, SmtpInstruments.shippedSocketConnectDuration, tags),
+          SmtpInstruments.shippedSocketConnectDuration,
+          [event.durationMs]
+        )
+      }
+      const operations = [
+        ...all.connect.map((event) => ["connect", event] as const),
+        ["connect", greetingRefused] as const,
+        ...[authenticated, refused].map((event) => ["authenticate", event] as const),
+        ...all.send.map((event) => ["send", event] as const)
+      ]
+      for (const [operation, event] of operations) {
+        const tags = operationTags(operation, event)
+        expect(tags["network.operation"]).toBe(operation)
+        expectCounter(find(pairs, SmtpInstruments.operationCount, tags), 1)
+        expectHistogram(find(pairs, SmtpInstruments.operationDuration, tags), SmtpInstruments.operationDuration, [
+          event.durationMs
+        ])
+      }
+      expect(find(pairs, SmtpInstruments.operationCount, operationTags("send", all.send[1]!))).toBeDefined()
+      expect(operationTags("send", all.send[1]!)["error.type"]).toBe("550")
+      expect(operationTags("authenticate", refused)["error.type"]).toBe("AuthenticationError")
+      // connection.duration: the greeting failure (from the transport) and the ends, each in its own series.
+      const connectionTags = (event: ConnectionEndEvent | ClientConnectEvent) =>
+        stringified(shipped.attributes({ _tag: "ConnectionEnd", ...event }))
+      expectHistogram(
+        find(pairs, SmtpInstruments.shippedConnectionDuration, connectionTags(greetingRefused)),
+        SmtpInstruments.shippedConnectionDuration,
+        [0.025]
+      )
+      const clean = all.connection.filter((event) => event.outcome._tag === "Success")
+      expectHistogram(
+        find(pairs, SmtpInstruments.shippedConnectionDuration, connectionTags(ended)),
+        SmtpInstruments.shippedConnectionDuration,
+        // Without transportSeconds the session's own duration is all there is.
+        [...clean.map((event) => event.durationSeconds), 2.5]
+      )
+    }).pipe(Effect.provide(SmtpMetrics.layerWith({ profile: "shipped" }))))
+
+  it.effect("offers the shipped profile to the client, so its spans are named and attributed as MailKit's", () =>
+    Effect.gen(function*() {
+      const metrics = yield* SmtpMetrics
+      expect(metrics.profile).toBe(shipped)
+      // Effect's own tracer makes them: no backend tracer of its own.
+      expect(metrics.spanTracer).toBeUndefined()
+    }).pipe(Effect.provide(SmtpMetrics.layerWith({ profile: "shipped" }))))
 })

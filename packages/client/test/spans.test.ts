@@ -7,7 +7,7 @@ import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/c
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Encoding from "effect/Encoding"
@@ -131,12 +131,13 @@ const rcpt = (address: string) =>
 const clientLayer = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   options: Partial<SmtpClient.Options> = {},
-  socket: TestSocket.Options = {}
+  socket: TestSocket.Options = {},
+  metrics: Layer.Layer<SmtpMetrics> = SmtpMetrics.layerNoop
 ) =>
   SmtpClient.layer({ host: "mail.test", port: 587, security: "starttls", ...options }).pipe(
     Layer.provide(SmtpProtocol.layer),
     Layer.provide(TestSocket.layer(script, { remoteAddress: "192.0.2.7", ...socket })),
-    Layer.provide(SmtpMetrics.layerNoop)
+    Layer.provide(metrics)
   )
 
 const passwordAuth = (secret: string) => ({
@@ -371,5 +372,60 @@ describe("client spans", () => {
         const text = exported(span)
         for (const secret of [password, forbidden[2]!, marker]) expect(text).not.toContain(secret)
       }
+    }))
+})
+
+describe("client spans under the shipped profile, on Effect's tracer", () => {
+  const shipped = SmtpMetrics.layerWith({ profile: "shipped" })
+
+  it.effect("Connect, Authenticate, Send: client kind, url.scheme, server.address and server.port only (no peer, no fiber annotations or links)", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ capabilities, credentials: { user: "user", password } })
+      const { spans: linked, tracer: otherTracer } = recordingTracer()
+      const link = otherTracer.span("app.linked", Option.none(), Context.empty(), [], BigInt(0), "internal")
+      expect(linked).toHaveLength(1)
+      const { exit, spans } = yield* traced(
+        SmtpClient.send(mail).pipe(
+          Effect.provide(clientLayer(server.script, { auth: passwordAuth(password) }, {}, shipped)),
+          Effect.annotateSpans("app.batch", "b-7"),
+          Effect.linkSpans(link, { "app.reason": "follows" })
+        )
+      )
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(spans.map((s) => s.name)).toStrictEqual(["Connect", "Authenticate", "Send"])
+      for (const span of spans) {
+        expect(span.kind, span.name).toBe("client")
+        expect(attributesOf(span), span.name).toStrictEqual(baseAttributes)
+        expect(span.links, span.name).toStrictEqual([])
+        expect(span.exit !== undefined && Exit.isSuccess(span.exit), span.name).toBe(true)
+      }
+    }))
+
+  it.effect("a refused AUTH, then refused recipients: the span fails with MailKit's error.type as the recorded failure's name, and no error.type attribute", () =>
+    Effect.gen(function*() {
+      const wrong = TestSocket.smtpServer({ capabilities, credentials: { user: "user", password: "other" } })
+      const refusing = TestSocket.smtpServer({ capabilities, rcpt, credentials: { user: "user", password } })
+      const first = yield* traced(
+        SmtpClient.send(mail).pipe(
+          Effect.provide(clientLayer(wrong.script, { auth: passwordAuth(password) }, {}, shipped))
+        )
+      )
+      const second = yield* traced(
+        SmtpClient.send({ ...mail, to: rejected }).pipe(
+          Effect.provide(clientLayer(refusing.script, { auth: passwordAuth(password) }, {}, shipped))
+        )
+      )
+      expect(Exit.isFailure(first.exit) && Exit.isFailure(second.exit)).toBe(true)
+      const failedName = (span: RecordedSpan) =>
+        span.exit !== undefined && Exit.isFailure(span.exit)
+          ? Cause.prettyErrors(span.exit.cause).map((e) => [e.name, e.message])
+          : []
+      const authenticate = byName(first.spans, "Authenticate")
+      expect(attributesOf(authenticate)).toStrictEqual(baseAttributes)
+      expect(failedName(authenticate)).toStrictEqual([["AuthenticationError", "AuthenticationError"]])
+      const send = byName(second.spans, "Send")
+      expect(attributesOf(send)).toStrictEqual(baseAttributes)
+      expect(failedName(send)).toStrictEqual([["550", "550"]])
+      expectNothingForbidden([...first.spans, ...second.spans])
     }))
 })

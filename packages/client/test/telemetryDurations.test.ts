@@ -170,7 +170,7 @@ const numRuns = { fastCheck: { numRuns: 40 } }
 
 describe("telemetry durations equal the simulated time (TestClock)", () => {
   it.effect.prop(
-    "property: for any server delays, a successful send records socket connect = the connect sleep, client connect = connect..second EHLO, send = MAIL..final DATA reply, connection (s) = AUTH..QUIT",
+    "property: for any server delays, a successful send records socket connect = the connect sleep, client connect = connect..second EHLO, authenticate = AUTH, send = MAIL..final DATA reply, connection (s) = AUTH..QUIT (and from the transport: greeting..QUIT)",
     { delays: delaysArbitrary, pipelining: fc.boolean() },
     ({ delays, pipelining }) =>
       Effect.gen(function*() {
@@ -190,13 +190,32 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
         )
         expect(Exit.isSuccess(exit)).toBe(true)
 
-        expect(metrics.tags()).toStrictEqual(["socketConnect", "clientConnect", "messageSend", "connectionEnd"])
+        expect(metrics.tags()).toStrictEqual([
+          "socketConnect",
+          "clientConnect",
+          "authenticate",
+          "messageSend",
+          "connectionEnd"
+        ])
         expect(metrics.socketConnect()[0]!.durationMs).toBe(delays.connect)
         expect(metrics.clientConnect()[0]!.durationMs).toBe(connect)
+        // The transport (TCP) up to the session being ready: greeting, EHLO, STARTTLS, EHLO.
+        const handshake = connect - delays.connect
+        expect(metrics.clientConnect()[0]!.transportSeconds).toBe(handshake / 1000)
+        expect(metrics.authenticate()[0]!.durationMs).toBe(delays.auth)
         expect(metrics.messageSend()[0]!.durationMs).toBe(send)
         // Session ready (after the second EHLO) to close: AUTH, the transaction, QUIT.
         expect(metrics.connectionEnd()[0]!.durationSeconds).toBe((delays.auth + send + quitWait) / 1000)
-        for (const outcome of [metrics.clientConnect()[0]!, metrics.messageSend()[0]!, metrics.connectionEnd()[0]!]) {
+        // From the transport on, as MailKit's code measures a connection.
+        expect(metrics.connectionEnd()[0]!.transportSeconds).toBe((handshake + delays.auth + send + quitWait) / 1000)
+        for (
+          const outcome of [
+            metrics.clientConnect()[0]!,
+            metrics.authenticate()[0]!,
+            metrics.messageSend()[0]!,
+            metrics.connectionEnd()[0]!
+          ]
+        ) {
           expect(outcome.outcome._tag).toBe("Success")
         }
       }),
@@ -251,6 +270,8 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
         expect(metrics.socketConnect()[0]!.durationMs).toBe(connect)
         expect(metrics.socketConnect()[0]!.outcome._tag).toBe("Failure")
         expect(metrics.clientConnect()[0]!.durationMs).toBe(connect)
+        // No transport was established: no connection to end, in any profile.
+        expect(metrics.clientConnect()[0]!.transportSeconds).toBeUndefined()
       }),
     numRuns
   )
@@ -278,6 +299,8 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
         expect(metrics.tags()).toStrictEqual(["socketConnect", "clientConnect"])
         const event = metrics.clientConnect()[0]!
         expect(event.durationMs).toBe(connect + waited)
+        // The transport was up for the wait: the connection MailKit's code would end with the failure.
+        expect(event.transportSeconds).toBe(waited / 1000)
         expect(event.outcome._tag === "Failure" && event.outcome.error._tag).toBe(
           stall ? "TimeoutError" : "SmtpCommandError"
         )

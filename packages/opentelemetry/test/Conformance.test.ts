@@ -1,83 +1,52 @@
 /**
  * Conformance of the exported telemetry with MailKit's documented metrics
- * (shared/spec/mailkit-telemetry.md, read through telemetry-notes.md and
- * socket-errors.md), end to end: the real client (`NodeSmtp.layerWithMetrics`
- * over node:net / node:tls) against the test server of @effect-smtp/testing on
- * loopback (`MisbehavingServer`: STARTTLS, implicit TLS, AUTH, and the faults), recording through `OtelSmtpMetrics.layer` into an OpenTelemetry SDK
- * `MeterProvider` whose reader is collected by hand into an
- * `InMemoryMetricExporter`. Each scenario has a provider of its own, so the
- * counts are exact. Real time throughout (timeouts, interruption), hence `live`.
+ * (the default profile: shared/spec/mailkit-telemetry.md, read through
+ * telemetry-notes.md and socket-errors.md), end to end: the real client
+ * (`NodeSmtp.layerWithMetrics` over node:net / node:tls) against a real
+ * smtp-server or a hand-driven peer on loopback, recording through
+ * `OtelSmtpMetrics.layer` into an OpenTelemetry SDK `MeterProvider` whose
+ * reader is collected by hand into an `InMemoryMetricExporter`
+ * (`utils/conformance.ts`). Each scenario has a provider of its own, so the
+ * counts are exact. Real time throughout (timeouts, interruption), hence
+ * `live`. The shipped profile: `ConformanceShipped.test.ts`.
  *
  * `CONFORMANCE_DUMP=1` prints each scenario's exported data points.
  */
-import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
-import { MisbehavingServer } from "@effect-smtp/testing/node"
-import { testCertificates } from "@effect-smtp/testing/TestCertificates"
+import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics } from "@effect-smtp/client"
+import { NodeSmtp, type NodeSocket } from "@effect-smtp/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Cause from "effect/Cause"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { OtelSmtpMetrics } from "../src/index.js"
-import { dump, type ExportedMetric, type ExportedPoint, testSdk } from "./utils/otelSdk.js"
+import { testCertificates } from "../../node/test/utils/certs.js"
+import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
+import {
+  type Attributes,
+  expectDurationsWithin,
+  expectExactRecords,
+  loopback,
+  mail,
+  pointsOf,
+  runScenario
+} from "./utils/conformance.js"
+import type { ExportedMetric, ExportedPoint } from "./utils/otelSdk.js"
+import * as Raw from "./utils/rawServer.js"
 
-type Attributes = Readonly<Record<string, string | number>>
-
-const loopback = "127.0.0.1"
-const mail = {
-  from: "sender@example.com",
-  to: ["rcpt@example.com"],
-  content: "From: sender@example.com\r\nTo: rcpt@example.com\r\nSubject: conformance\r\n\r\nHello.\r\n"
-}
 const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
 const trusted = () => ({ ca: testCertificates().ca })
-const users = { alice: "correct horse battery staple" }
-
-/**
- * A well-behaved server with AUTH (not required) for alice; STARTTLS unless
- * `tls` says "none", TLS from the first byte with "implicit". Recipients
- * starting with "reject" are refused with 550 5.1.1.
- */
-const smtpServer = (tls: "starttls" | "implicit" | "none" = "starttls") => {
-  const { cert, key } = testCertificates()
-  return MisbehavingServer.make({
-    ...(tls === "none" ? {} : { tls: { key, cert, implicit: tls === "implicit" } }),
-    auth: { user: "alice", password: users.alice, required: false },
-    faults: ({ command, stage }) =>
-      stage === "rcpt" && /^RCPT TO:<reject/i.test(command)
-        ? MisbehavingServer.permanent("550 5.1.1 No such user")
-        : undefined
-  })
-}
-
-/** A server that answers EHLO without extensions and misbehaves as `options` say. */
-const rawServer = (options: MisbehavingServer.Options) =>
-  MisbehavingServer.make({ greeting: "220 raw.test ESMTP", capabilities: [], ...options })
 
 // ---------------------------------------------------------------------------
 // Running a scenario
 // ---------------------------------------------------------------------------
 
-interface Outcome<A, E> {
-  readonly exit: Exit.Exit<A, E>
-  readonly exported: ReadonlyArray<ExportedMetric>
-  /** Wall time around the whole scenario, on the clock the client uses. */
-  readonly wallMs: number
-}
-
-/**
- * Runs `body` against a client built from `options` whose metrics go to a
- * fresh SDK; `lookup` replaces DNS (then the stack is assembled by hand, as
- * `NodeSmtp.layerWithMetrics` uses the system resolver).
- */
+/** A scenario under the documented profile, with every check each export must pass. */
 const scenario = <A, E>(
   name: string,
   options: SmtpClient.Options,
@@ -85,24 +54,14 @@ const scenario = <A, E>(
   lookup?: NodeSocket.NodeSocketOptions["lookup"]
 ) =>
   Effect.gen(function*() {
-    const sdk = yield* testSdk
-    const metrics = OtelSmtpMetrics.layer({ meterProvider: sdk.meterProvider })
-    const client = lookup === undefined
-      ? NodeSmtp.layerWithMetrics(options)
-      : SmtpClient.layer(options).pipe(
-        Layer.provide(SmtpProtocol.layer),
-        Layer.provide(NodeSocket.layerWith({ lookup }))
-      )
-    const start = yield* Clock.currentTimeNanos
-    const exit = yield* Effect.exit(body.pipe(Effect.provide(Layer.provide(client, metrics))))
-    const wallMs = Number((yield* Clock.currentTimeNanos) - start) / 1e6
-    const exported = yield* sdk.collect
-    if (process.env.CONFORMANCE_DUMP) console.log(`--- ${name}\n${dump(exported)}`)
-    expectInstrumentShapes(exported)
-    expectPresenceRules(exported)
-    expectDurationsWithin(exported, wallMs)
-    noteCoverage(exported)
-    return { exit, exported, wallMs } satisfies Outcome<A, E>
+    const run = yield* runScenario(name, "documented", options, body, lookup)
+    expectInstrumentShapes(run.exported)
+    expectPresenceRules(run.exported)
+    expectDurationsWithin(run.exported, run.wallMs)
+    noteCoverage(run.exported)
+    // The documented profile's spans are Effect's: none is made by the backend.
+    expect(run.spans).toStrictEqual([])
+    return run
   })
 
 // ---------------------------------------------------------------------------
@@ -122,6 +81,8 @@ const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
   for (const metric of exported) {
     const instrument = instrumentOf(metric.name)
     expect(metric.scope, metric.name).toBe(instrument.meter)
+    // The documented meters carry no version (MailKit's 4.4 draft names none).
+    expect(metric.scopeVersion || undefined, metric.name).toBeUndefined()
     expect(metric.unit, metric.name).toBe(instrument.unit)
     expect(metric.description, metric.name).toBe(instrument.description)
     if (instrument.kind === "counter") {
@@ -190,24 +151,6 @@ const expectPresenceRules = (exported: ReadonlyArray<ExportedMetric>) => {
   }
 }
 
-/**
- * Durations are real here, so only their units can be checked: nothing the
- * client measured can exceed the wall time around it, in ms for the `ms`
- * histograms and in seconds for connection.duration (a value recorded in the
- * wrong unit is off by 1000 and fails one way or the other in the scenarios
- * that bound it from below).
- */
-const expectDurationsWithin = (exported: ReadonlyArray<ExportedMetric>, wallMs: number) => {
-  for (const metric of exported.filter((m) => m.kind === "histogram")) {
-    for (const point of metric.points) {
-      const sum = point.sum!
-      expect(Number.isFinite(sum) && sum >= 0, metric.name).toBe(true)
-      const asMs = metric.unit === "s" ? sum * 1000 : sum
-      expect(asMs, `${metric.name} within the scenario's ${wallMs} ms`).toBeLessThanOrEqual(wallMs + 1)
-    }
-  }
-}
-
 // Which instruments were seen succeeding and failing, over every scenario.
 const coverage = new Map<string, { success: number; failure: number }>()
 const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
@@ -235,12 +178,6 @@ interface Expected {
   readonly send: ReadonlyArray<Attributes>
 }
 
-const pointsOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Instrument) =>
-  exported.find((m) => m.name === instrument.name)?.points ?? []
-
-const canonical = (attributes: OtelApi.Attributes | Attributes) =>
-  JSON.stringify(Object.entries(attributes).sort(([a], [b]) => a.localeCompare(b)))
-
 /** Exactly the expected attribute sets, each recorded exactly once, on every instrument. */
 const expectRecords = (exported: ReadonlyArray<ExportedMetric>, expected: Expected) => {
   const table: ReadonlyArray<readonly [SmtpInstruments.Instrument, ReadonlyArray<Attributes>]> = [
@@ -252,18 +189,7 @@ const expectRecords = (exported: ReadonlyArray<ExportedMetric>, expected: Expect
     [SmtpInstruments.clientSendCount, expected.send],
     [SmtpInstruments.clientSendDuration, expected.send]
   ]
-  for (const [instrument, sets] of table) {
-    const points = pointsOf(exported, instrument)
-    expect(points.map((p) => canonical(p.attributes)).sort(), instrument.name).toStrictEqual(
-      sets.map(canonical).sort()
-    )
-    // Exact types too (toStrictEqual on the objects, not only their JSON).
-    for (const set of sets) {
-      const point = points.find((p) => canonical(p.attributes) === canonical(set))!
-      expect(point.attributes, instrument.name).toStrictEqual(set)
-      expect(point.count, `${instrument.name}: one record`).toBe(1)
-    }
-  }
+  expectExactRecords(exported, table)
 }
 
 const durationOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Histogram): number => {
@@ -312,9 +238,8 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         auth: alice(users.alice!)
       }, SmtpClient.send(mail))
       expect(Exit.isSuccess(exit)).toBe(true)
-      const received = yield* server.messages
-      expect(received[0]?.tls).toBe(true)
-      expect(received[0]?.user).toBe("alice")
+      expect(server.received[0]?.secure).toBe(true)
+      expect(server.received[0]?.user).toBe("alice")
       // STARTTLS is still the smtp scheme.
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -327,7 +252,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("success with implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer("implicit")
+      const server = yield* smtpServer({ secure: true })
       const { exit, exported } = yield* scenario("implicit TLS", {
         host: loopback,
         port: server.port,
@@ -346,7 +271,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
     Effect.gen(function*() {
-      const port = yield* MisbehavingServer.closedPort
+      const port = yield* Raw.closedPort
       const { exit, exported } = yield* scenario(
         "refused",
         { host: loopback, port, security: "none" },
@@ -364,7 +289,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer("none")
+      const server = yield* smtpServer({ hideSTARTTLS: true })
       const host = "mail.conformance.test"
       const lookup = (name: string) =>
         Effect.sync(() => {
@@ -393,14 +318,14 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer("none")
+      const server = yield* smtpServer({ hideSTARTTLS: true })
       const { exit, exported } = yield* scenario(
         "550",
         { host: loopback, port: server.port, security: "none" },
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(Exit.isFailure(exit)).toBe(true)
-      expect(yield* server.messages).toHaveLength(0)
+      expect(server.received).toHaveLength(0)
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
         connect: [clientAttributes(server.port)],
@@ -413,7 +338,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a recipient refused among accepted ones is a successful send", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer("none")
+      const server = yield* smtpServer({ hideSTARTTLS: true })
       const { exit, exported } = yield* scenario(
         "mixed recipients",
         { host: loopback, port: server.port, security: "none" },
@@ -458,7 +383,10 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { mail: MisbehavingServer.close } })
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.close : undefined
+      })
       const { exit, exported } = yield* scenario(
         "dropped (FIN)",
         { host: loopback, port: server.port, security: "none" },
@@ -477,7 +405,10 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
+      })
       const { exit, exported } = yield* scenario(
         "dropped (RST)",
         { host: loopback, port: server.port, security: "none" },
@@ -495,7 +426,10 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reply("421 4.3.2 shutting down") } })
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.reply("421 4.3.2 shutting down") : undefined
+      })
       const { exit, exported } = yield* scenario(
         "421",
         { host: loopback, port: server.port, security: "none" },
@@ -510,12 +444,12 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         send: [clientAttributes(server.port, closing)]
       })
       // A broken session gets no QUIT.
-      expect(yield* server.commands).not.toContain("QUIT")
+      expect(server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
+      const server = yield* Raw.rawServer({ greeting: undefined })
       const { exit, exported } = yield* scenario(
         "timeout",
         { host: loopback, port: server.port, security: "none", timeout: "200 millis" },
@@ -534,13 +468,16 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line === "." ? Raw.stall : undefined
+      })
       const { exported } = yield* scenario(
         "interrupted send",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          yield* server.awaitFault("end")
+          yield* server.received(".")
           yield* Effect.sleep("300 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -555,19 +492,19 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       // Units: 300 ms of stall are >= 300 in ms and >= 0.3 in s.
       expect(durationOf(exported, SmtpInstruments.clientSendDuration)).toBeGreaterThanOrEqual(299)
       expect(durationOf(exported, SmtpInstruments.clientConnectionDuration)).toBeGreaterThanOrEqual(0.299)
-      expect(yield* server.commands).not.toContain("QUIT")
+      expect(server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
+      const server = yield* Raw.rawServer({ greeting: undefined })
       const { exported } = yield* scenario(
         "interrupted connect",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
           // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
-          yield* server.awaitFault("greeting")
+          yield* server.accepted
           yield* Effect.sleep("100 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -575,6 +512,70 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
         connect: [clientAttributes(server.port, { "error.type": "cancelled" })],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("TLS failure: a server certificate the client does not trust (STARTTLS): client connect fails with error.type TlsError, no status code, no socket.error", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      const { exit, exported } = yield* scenario(
+        "TLS failure (STARTTLS, untrusted certificate)",
+        // No `tls.ca`: the test CA is not among the trusted roots.
+        { host: loopback, port: server.port, security: "starttls" },
+        SmtpClient.send(mail)
+      )
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        // A TLS library code is no socket.error, whatever it looks like.
+        connect: [clientAttributes(server.port, { "error.type": "TlsError" })],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("TLS failure: implicit TLS against a plaintext server: the handshake fails, client connect carries TlsError and no peer (no transport was established)", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({ greeting: "220 raw.test ESMTP" })
+      const { exit, exported } = yield* scenario(
+        "TLS failure (implicit TLS, plaintext peer)",
+        { host: loopback, port: server.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
+        SmtpClient.send(mail)
+      )
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      expect(error).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [{
+          "server.address": loopback,
+          "server.port": server.port,
+          "url.scheme": "smtps",
+          "error.type": "TlsError"
+        }],
+        connection: [],
+        send: []
+      })
+    }))
+
+  it.scopedLive("drop after the greeting: the server closes at EHLO: client connect fails with SocketError, no socket.error (no OS error), no connection", () =>
+    Effect.gen(function*() {
+      const server = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("EHLO") ? Raw.close : undefined
+      })
+      const { exit, exported } = yield* scenario(
+        "drop after the greeting",
+        { host: loopback, port: server.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, {
+        socket: [socketAttributes(server.port, "succeeded")],
+        connect: [clientAttributes(server.port, { "error.type": "SocketError" })],
+        // The session never became ready: no connection to end.
         connection: [],
         send: []
       })

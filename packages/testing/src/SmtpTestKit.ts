@@ -8,6 +8,7 @@
  */
 import { SmtpClient } from "@effect-smtp/client/SmtpClient"
 import {
+  type AuthenticateEvent,
   type ClientConnectEvent,
   type ConnectionEndEvent,
   type MessageSendEvent,
@@ -16,7 +17,8 @@ import {
   type SocketConnectEvent
 } from "@effect-smtp/client/SmtpMetrics"
 import { SmtpProtocol } from "@effect-smtp/client/SmtpProtocol"
-import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
+import type * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
+import * as SmtpTelemetryProfile from "@effect-smtp/client/SmtpTelemetryProfile"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -121,6 +123,7 @@ export const layer = (
 export type RecordedEvent =
   | { readonly _tag: "socketConnect"; readonly event: SocketConnectEvent }
   | { readonly _tag: "clientConnect"; readonly event: ClientConnectEvent }
+  | { readonly _tag: "authenticate"; readonly event: AuthenticateEvent }
   | { readonly _tag: "connectionEnd"; readonly event: ConnectionEndEvent }
   | { readonly _tag: "messageSend"; readonly event: MessageSendEvent }
 
@@ -136,10 +139,15 @@ export interface MetricsRecorder {
   readonly tags: () => ReadonlyArray<RecordedEvent["_tag"]>
   readonly socketConnect: () => ReadonlyArray<SocketConnectEvent>
   readonly clientConnect: () => ReadonlyArray<ClientConnectEvent>
+  readonly authenticate: () => ReadonlyArray<AuthenticateEvent>
   readonly connectionEnd: () => ReadonlyArray<ConnectionEndEvent>
   readonly messageSend: () => ReadonlyArray<MessageSendEvent>
-  /** The documented attributes of every event, as a backend would export them. */
-  readonly attributes: () => ReadonlyArray<SmtpTelemetry.Attributes>
+  /**
+   * The attributes of every event a profile records (the documented one by
+   * default, which records nothing for `authenticate`), as a backend would
+   * export them.
+   */
+  readonly attributes: (profile?: SmtpTelemetryProfile.Name) => ReadonlyArray<SmtpTelemetry.Attributes>
   readonly clear: () => void
 }
 
@@ -159,6 +167,7 @@ export const metricsRecorder = (): MetricsRecorder => {
   const service: SmtpMetricsService = {
     socketConnect: (event) => record({ _tag: "socketConnect", event }),
     clientConnect: (event) => record({ _tag: "clientConnect", event }),
+    authenticate: (event) => record({ _tag: "authenticate", event }),
     connectionEnd: (event) => record({ _tag: "connectionEnd", event }),
     messageSend: (event) => record({ _tag: "messageSend", event })
   }
@@ -168,14 +177,28 @@ export const metricsRecorder = (): MetricsRecorder => {
     tags: () => events.map((r) => r._tag),
     socketConnect: () => events.flatMap((r) => r._tag === "socketConnect" ? [r.event] : []),
     clientConnect: () => events.flatMap((r) => r._tag === "clientConnect" ? [r.event] : []),
+    authenticate: () => events.flatMap((r) => r._tag === "authenticate" ? [r.event] : []),
     connectionEnd: () => events.flatMap((r) => r._tag === "connectionEnd" ? [r.event] : []),
     messageSend: () => events.flatMap((r) => r._tag === "messageSend" ? [r.event] : []),
-    attributes: () =>
-      events.map((r) =>
-        r._tag === "socketConnect"
-          ? SmtpTelemetry.socketConnectAttributes(r.event)
-          : SmtpTelemetry.clientAttributes(r.event)
-      ),
+    attributes: (name = "documented") => {
+      const profile = SmtpTelemetryProfile.of(name)
+      return events.flatMap((r): ReadonlyArray<SmtpTelemetry.Attributes> => {
+        switch (r._tag) {
+          case "socketConnect":
+            return [profile.attributes({ _tag: "SocketConnect", ...r.event })]
+          case "clientConnect":
+            return [profile.attributes({ _tag: "Operation", operation: "connect", ...r.event })]
+          case "authenticate":
+            return profile.operations.authenticate === undefined
+              ? []
+              : [profile.attributes({ _tag: "Operation", operation: "authenticate", ...r.event })]
+          case "messageSend":
+            return [profile.attributes({ _tag: "Operation", operation: "send", ...r.event })]
+          case "connectionEnd":
+            return [profile.attributes({ _tag: "ConnectionEnd", ...r.event })]
+        }
+      })
+    },
     clear: () => {
       events.length = 0
     }

@@ -7,12 +7,12 @@
  * @since 0.1.0
  */
 import { SmtpProtocolError, SocketError } from "@effect-smtp/client/SmtpError"
-import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
+import { outcomeOf, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { type Connection, type ConnectOptions, Socket } from "@effect-smtp/client/Socket"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -93,12 +93,13 @@ export const layer = (
                     serverPort: connectOptions.port,
                     peerAddress: address,
                     durationMs: Number(now - started) / 1e6,
-                    outcome: Exit.isSuccess(exit)
-                      ? { _tag: "Success" }
-                      : Option.match(Cause.failureOption(exit.cause), {
-                        onNone: () => ({ _tag: "Interrupted" as const }),
-                        onSome: (error) => ({ _tag: "Failure" as const, error })
-                      })
+                    outcome: outcomeOf(exit, () =>
+                      new SocketError({
+                        operation: "connect",
+                        host: connectOptions.host,
+                        port: connectOptions.port,
+                        address
+                      }))
                   }))
             })
           yield* (options.beforeConnect?.(connectOptions) ?? Effect.void).pipe(Effect.onExit(record))

@@ -2,7 +2,6 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -18,17 +17,31 @@ const parentOf = (span: Option.Option<Tracer.AnySpan>): Option.Option<Tracer.Any
       : Option.some(s))
 
 const noTime = BigInt(0)
+const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /**
- * What a failed span is told: the `error.type` attribute for its failure,
- * and the failure it records (never the error itself, whose text may quote
- * recipients).
+ * How a span is made: on which tracer, and whether the fiber's span
+ * annotations and links are copied onto it.
+ *
+ * @internal
+ */
+export interface Style {
+  /** The tracer for the calling fiber's context; the fiber's own when undefined. */
+  readonly tracer: ((context: Context.Context<never>) => Tracer.Tracer) | undefined
+  readonly fiberAnnotations: boolean
+}
+
+/**
+ * What a failed span is told: its `error.type` (as an attribute when
+ * `attribute`), and the failure it records in place of the error itself,
+ * whose text may quote recipients.
  *
  * @internal
  */
 export interface Failures<E, F> {
   readonly errorType: (error: E) => string
   readonly recorded: (errorType: string, error: E) => F
+  readonly attribute: boolean
 }
 
 /**
@@ -38,31 +51,46 @@ export interface Failures<E, F> {
  * `fiber.getFiberRefs()`, which first copies the map of every FiberRef the
  * fiber holds; once per message that copy was the largest cost of tracing,
  * so here each FiberRef is read alone.
+ *
+ * @internal
  */
-const make = (
+export const make = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   name: string,
-  attributes: Record<string, unknown>,
-  startTime: bigint
+  attributes: Readonly<Record<string, unknown>>,
+  startTime: bigint,
+  style: Style
 ): Tracer.Span => {
-  const tracer = Context.get(fiber.currentDefaultServices, Tracer.Tracer)
+  const tracer = style.tracer === undefined
+    ? Context.get(fiber.currentDefaultServices, Tracer.Tracer)
+    : style.tracer(fiber.currentContext)
   const options: Tracer.SpanOptions = { kind: "client", captureStackTrace: false, attributes }
   const span = tracer.span(
     name,
     parentOf(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
     Context.empty(),
-    Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)),
+    style.fiberAnnotations ? Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)) : noLinks,
     startTime,
     "client",
     options
   )
-  HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
+  if (style.fiberAnnotations) {
+    HashMap.forEach(
+      fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations),
+      (value, key) => span.attribute(key, value)
+    )
+  }
   for (const key in attributes) span.attribute(key, attributes[key])
   return span
 }
 
-/** Ends `span` with `exit`, a failure as `failures` records it. */
-const end = <A, E, F>(
+/**
+ * Ends `span` with `exit`, a failure as `failures` records it: every failure
+ * in the cause replaced, its structure (defects, interruptions) kept.
+ *
+ * @internal
+ */
+export const end = <A, E, F>(
   span: Tracer.Span,
   exit: Exit.Exit<A, E>,
   endTime: bigint,
@@ -74,58 +102,18 @@ const end = <A, E, F>(
     span.end(endTime, exit)
     return
   }
-  span.attribute("error.type", failures.errorType(failure.value))
-  // Every failure in the cause replaced, its structure (defects, interruptions) kept.
+  if (failures.attribute) span.attribute("error.type", failures.errorType(failure.value))
   span.end(endTime, Exit.mapError(exit, (error) => failures.recorded(failures.errorType(error), error)))
 }
 
-const noTimeNow = () => noTime
-
-const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+/**
+ * The fiber's span clock: its Clock's nanoseconds, or always 0 where the
+ * fiber turned span timing off (as Effect's own spans do).
+ *
+ * @internal
+ */
+export const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => bigint => {
+  if (!fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)) return () => noTime
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  return fiber.getFiberRef(FiberRef.currentTracerTimingEnabled) ? () => clock.unsafeCurrentTimeNanos() : noTimeNow
+  return () => clock.unsafeCurrentTimeNanos()
 }
-
-/**
- * A span around `body`, made before it starts, which `body` can make the
- * parent of what it runs. Only for a fiber whose tracer is enabled: the
- * caller checks.
- *
- * @internal
- */
-export const use = <A, E, R, F>(
-  name: string,
-  attributes: Record<string, unknown>,
-  failures: Failures<E, F>,
-  body: (span: Tracer.Span) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime<A, E, R>((fiber) => {
-    const now = timed(fiber)
-    const span = make(fiber, name, attributes, now())
-    return Effect.onExit(body(span), (exit) => Effect.sync(() => end(span, exit, now(), failures)))
-  })
-
-/**
- * The span of something that has already ended: made and ended at once, with
- * the time it started. What is exported is the same span as if it had been
- * open all along; what is saved is making it on the way to the wire (for a
- * pooled send, between the reply to one message and the next body). A tracer
- * hook on span start runs at the end, and nothing inside could find the span
- * (a send makes no spans of its own). Nothing is made with the tracer off.
- *
- * @internal
- */
-export const ended = <A, E, F>(
-  name: string,
-  attributes: () => Record<string, unknown>,
-  failures: Failures<E, F>,
-  exit: Exit.Exit<A, E>,
-  startNanos: bigint
-): Effect.Effect<void> =>
-  Effect.withFiberRuntime<void>((fiber) => {
-    if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return Effect.void
-    const now = timed(fiber)
-    const startTime = now === noTimeNow ? noTime : startNanos
-    end(make(fiber as Fiber.RuntimeFiber<unknown, unknown>, name, attributes(), startTime), exit, now(), failures)
-    return Effect.void
-  })

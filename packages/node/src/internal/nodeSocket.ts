@@ -5,8 +5,7 @@
  */
 import { InvalidInputError, SocketError, TimeoutError } from "@effect-smtp/client/SmtpError"
 import type { ProxyError, TlsError } from "@effect-smtp/client/SmtpError"
-import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
-import type { Outcome } from "@effect-smtp/client/SmtpMetrics"
+import { outcomeOf, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import type { Connection, ConnectOptions, SocketService } from "@effect-smtp/client/Socket"
 import * as Arr from "effect/Array"
 import * as Cause from "effect/Cause"
@@ -18,7 +17,6 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Dns from "node:dns"
@@ -127,29 +125,15 @@ const dnsLookup = (host: string, port: number): Effect.Effect<ReadonlyArray<Reso
 const noAddress = (host: string, port: number, addresses: ReadonlyArray<ResolvedAddress>): SocketError =>
   new SocketError({ operation: "lookup", host, port, code: addresses.length > 0 ? "ENODATA" : undefined })
 
-const outcomeOf = (exit: Exit.Exit<unknown, SocketError | TimeoutError>, target: Target): Outcome => {
-  if (Exit.isSuccess(exit)) {
-    return { _tag: "Success" }
-  }
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure)) {
-    return { _tag: "Failure", error: failure.value }
-  }
-  if (Cause.isInterruptedOnly(exit.cause)) {
-    return { _tag: "Interrupted" }
-  }
-  // A defect: still one record for this attempt, as the failed connect it is.
-  return {
-    _tag: "Failure",
-    error: new SocketError({
-      operation: "connect",
-      host: target.host,
-      port: target.port,
-      address: target.address,
-      cause: Cause.squash(exit.cause)
-    })
-  }
-}
+/** A defect in a connect attempt: still one record for it, as the failed connect it is. */
+const connectDefect = (target: Target) => (cause: Cause.Cause<unknown>): SocketError =>
+  new SocketError({
+    operation: "connect",
+    host: target.host,
+    port: target.port,
+    address: target.address,
+    cause: Cause.squash(cause)
+  })
 
 /** A TCP connection and when its attempt started (the TLS handshake shares its budget). */
 interface Attempt {
@@ -220,7 +204,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
                 serverAddress: target.host,
                 serverPort: target.port,
                 peerAddress: target.address,
-                outcome: outcomeOf(exit, target),
+                outcome: outcomeOf(exit, connectDefect(target)),
                 durationMs: Number(end - start) / 1_000_000
               }))
           )

@@ -32,6 +32,7 @@ class ManualReader extends MetricReader {
 /** One exported metric, flattened for assertions and for reading. */
 export interface ExportedMetric {
   readonly scope: string
+  readonly scopeVersion: string | undefined
   readonly name: string
   readonly kind: "counter" | "histogram" | "other"
   readonly monotonic: boolean
@@ -54,6 +55,7 @@ const flatten = (resourceMetrics: ResourceMetrics): ReadonlyArray<ExportedMetric
   resourceMetrics.scopeMetrics.flatMap((scope) =>
     scope.metrics.map((metric: MetricData): ExportedMetric => ({
       scope: scope.scope.name,
+      scopeVersion: scope.scope.version,
       name: metric.descriptor.name,
       kind: metric.dataPointType === DataPointType.SUM
         ? "counter"

@@ -1,0 +1,555 @@
+/**
+ * Conformance of the shipped profile with what MailKit 4.7 to 4.17 emit
+ * (shared/spec/mailkit-shipped.md, socket-errors.md), end to end: the real
+ * client over node:net / node:tls against a real smtp-server or a hand-driven
+ * peer on loopback, `OtelSmtpMetrics.layer({ profile: "shipped" })` recording
+ * into an OpenTelemetry SDK of its own per scenario and making its spans on a
+ * `BasicTracerProvider` with an in-memory exporter. Checked on every export:
+ * meter names and version, instrument names, kinds, units, descriptions,
+ * value types, bucket boundaries (the SDK's defaults: no advice), attribute
+ * keys, types and presence, `error.type` values; on every span: the tracer
+ * `MailKit.Net.SmtpClient` 0.1, the name, client kind, exactly `url.scheme`,
+ * `server.address` and `server.port`, an Ok or Error status, no events.
+ *
+ * `CONFORMANCE_DUMP=1` prints each scenario's exported data points and spans.
+ */
+import { SmtpClient, SmtpError, SmtpInstruments } from "@effect-smtp/client"
+import { NodeSmtp } from "@effect-smtp/node"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as Resource from "@effect/opentelemetry/Resource"
+import * as EffectOtelTracer from "@effect/opentelemetry/Tracer"
+import { describe, expect, it } from "@effect/vitest"
+import * as OtelApi from "@opentelemetry/api"
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { testCertificates } from "../../node/test/utils/certs.js"
+import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
+import { OtelSmtpMetrics } from "../src/index.js"
+import {
+  type Attributes,
+  expectDurationsWithin,
+  expectExactRecords,
+  type ExportedSpan,
+  exportedSpan,
+  loopback,
+  mail,
+  pointsOf,
+  runScenario
+} from "./utils/conformance.js"
+import type { ExportedMetric } from "./utils/otelSdk.js"
+import * as Raw from "./utils/rawServer.js"
+
+const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
+const trusted = () => ({ ca: testCertificates().ca })
+
+// The .NET and JavaScript SDKs' default explicit buckets, which a MailKit
+// application exports for want of advice.
+const sdkDefaultBuckets = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000]
+
+const socketNames = [
+  "host_not_found",
+  "host_unreachable",
+  "network_unreachable",
+  "connection_aborted",
+  "connection_refused",
+  "connection_reset",
+  "timed_out",
+  "too_many_open_sockets"
+]
+const typeNames = [
+  "SocketError",
+  "TlsError",
+  "SmtpCommandError",
+  "SmtpProtocolError",
+  "AuthenticationError",
+  "TimeoutError",
+  "InvalidInputError"
+]
+const clientNames = ["secure_connection_error", "protocol_error", "command_error"]
+
+// ---------------------------------------------------------------------------
+// What every export must satisfy
+// ---------------------------------------------------------------------------
+
+const instrumentOf = (name: string): SmtpInstruments.Instrument => {
+  const instrument = SmtpInstruments.shipped.find((i) => i.name === name)
+  expect(instrument, `${name} is one of the five shipped instruments`).toBeDefined()
+  return instrument!
+}
+
+const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
+  const names = exported.map((m) => m.name)
+  expect(new Set(names).size, "each instrument exported once").toBe(names.length)
+  for (const metric of exported) {
+    const instrument = instrumentOf(metric.name)
+    expect(metric.scope, metric.name).toBe(instrument.meter)
+    expect(metric.scopeVersion, metric.name).toBe("0.1")
+    expect(metric.unit, metric.name).toBe(instrument.unit)
+    expect(metric.description, metric.name).toBe(instrument.description)
+    if (instrument.kind === "counter") {
+      expect(metric.kind, metric.name).toBe("counter")
+      expect(metric.monotonic, `${metric.name} is monotonic`).toBe(true)
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.INT)
+    } else {
+      expect(metric.kind, metric.name).toBe("histogram")
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.DOUBLE)
+      // No advice was given: these are the SDK's own defaults.
+      for (const point of metric.points) expect(point.boundaries, metric.name).toStrictEqual(sdkDefaultBuckets)
+    }
+  }
+}
+
+const keysOf = {
+  socket: ["network.peer.address", "server.address", "server.port"],
+  connection: ["url.scheme", "server.address", "server.port"],
+  operation: ["url.scheme", "server.address", "server.port", "network.operation"]
+}
+
+/** Keys, value types and error.type values on every data point. */
+const expectPresenceRules = (exported: ReadonlyArray<ExportedMetric>) => {
+  for (const metric of exported) {
+    const kind = metric.name.startsWith("mailkit.net.socket.")
+      ? "socket"
+      : metric.name.includes(".operation.")
+      ? "operation"
+      : "connection"
+    for (const { attributes } of metric.points) {
+      const where = `${metric.name} ${JSON.stringify(attributes)}`
+      const keys = Object.keys(attributes).filter((key) => key !== "error.type")
+      expect(keys.sort(), where).toStrictEqual([...keysOf[kind]].sort())
+      expect(Number.isInteger(attributes["server.port"]), `${where}: server.port is an int`).toBe(true)
+      for (const [key, value] of Object.entries(attributes)) {
+        if (key === "server.port") continue
+        expect(typeof value, `${where}: ${key} is a string`).toBe("string")
+        expect(value, `${where}: ${key} is not empty`).not.toBe("")
+      }
+      const errorType = attributes["error.type"]
+      if (errorType !== undefined) {
+        const allowed = kind === "socket"
+          ? ["cancelled", ...socketNames, ...typeNames]
+          : ["cancelled", ...socketNames, ...clientNames, ...typeNames]
+        const statusCode = kind !== "socket" && /^[1-9]\d\d$/.test(String(errorType))
+        expect(statusCode || allowed.includes(String(errorType)), `${where}: error.type`).toBe(true)
+      }
+      if (kind === "operation") {
+        expect(["connect", "authenticate", "send"], where).toContain(attributes["network.operation"])
+      }
+      if (kind !== "socket") expect(["smtp", "smtps"], where).toContain(attributes["url.scheme"])
+      else expect(attributes["network.peer.address"], where).toMatch(/^\d+\.\d+\.\d+\.\d+$/)
+    }
+  }
+}
+
+/** MailKit's span: its tracer, name, kind, three attributes, a bare status, nothing else. */
+const expectSpanShapes = (spans: ReadonlyArray<ExportedSpan>) => {
+  for (const span of spans) {
+    expect(span.scope, span.name).toBe("MailKit.Net.SmtpClient")
+    expect(span.scopeVersion, span.name).toBe("0.1")
+    expect(["Connect", "Authenticate", "Send"], span.name).toContain(span.name)
+    expect(span.kind, span.name).toBe(OtelApi.SpanKind.CLIENT)
+    expect(Object.keys(span.attributes).sort(), span.name).toStrictEqual([
+      "server.address",
+      "server.port",
+      "url.scheme"
+    ])
+    expect(typeof span.attributes["server.port"], span.name).toBe("number")
+    expect([OtelApi.SpanStatusCode.OK, OtelApi.SpanStatusCode.ERROR], span.name).toContain(span.status.code)
+    expect(span.status.message, `${span.name}: no status text`).toBeUndefined()
+    expect(span.events, `${span.name}: no events, no recorded exception`).toStrictEqual([])
+    expect(span.links, span.name).toBe(0)
+  }
+}
+
+// Which instrument and operation was seen succeeding and failing, over every scenario.
+const coverage = new Map<string, { success: number; failure: number }>()
+const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
+  for (const metric of exported) {
+    for (const point of metric.points) {
+      const operation = point.attributes["network.operation"]
+      const name = operation === undefined ? metric.name : `${metric.name} ${operation}`
+      const entry = coverage.get(name) ?? { success: 0, failure: 0 }
+      if (point.attributes["error.type"] === undefined) entry.success += point.count
+      else entry.failure += point.count
+      coverage.set(name, entry)
+    }
+  }
+}
+
+const scenario = <A, E>(name: string, options: SmtpClient.Options, body: Effect.Effect<A, E, SmtpClient>) =>
+  Effect.gen(function*() {
+    const run = yield* runScenario(name, "shipped", options, body)
+    expectInstrumentShapes(run.exported)
+    expectPresenceRules(run.exported)
+    expectDurationsWithin(run.exported, run.wallMs)
+    expectSpanShapes(run.spans)
+    noteCoverage(run.exported)
+    return run
+  })
+
+// ---------------------------------------------------------------------------
+// What each scenario must export
+// ---------------------------------------------------------------------------
+
+type Operation = "connect" | "authenticate" | "send"
+
+interface Expected {
+  /** One socket record per attempted IP (count and duration share the sets). */
+  readonly socket: ReadonlyArray<Attributes>
+  /** Operation records (operation.count and .duration share the sets). */
+  readonly operations: ReadonlyArray<Attributes>
+  readonly connection: ReadonlyArray<Attributes>
+  /** The spans, in the order they ended, and whether each failed. */
+  readonly spans: ReadonlyArray<readonly [string, "ok" | "error"]>
+}
+
+const expectRecords = (
+  exported: ReadonlyArray<ExportedMetric>,
+  spans: ReadonlyArray<ExportedSpan>,
+  expected: Expected
+) => {
+  const table: ReadonlyArray<readonly [SmtpInstruments.Instrument, ReadonlyArray<Attributes>]> = [
+    [SmtpInstruments.socketConnectCount, expected.socket],
+    [SmtpInstruments.shippedSocketConnectDuration, expected.socket],
+    [SmtpInstruments.operationCount, expected.operations],
+    [SmtpInstruments.operationDuration, expected.operations],
+    [SmtpInstruments.shippedConnectionDuration, expected.connection]
+  ]
+  expectExactRecords(exported, table)
+
+  // Nothing else: the documented instruments are not recorded.
+  expect(exported.filter((m) => pointsOf(exported, instrumentOf(m.name)).length === 0)).toStrictEqual([])
+  expect(spans.map((s) => [s.name, s.status.code === OtelApi.SpanStatusCode.ERROR ? "error" : "ok"])).toStrictEqual(
+    expected.spans
+  )
+}
+
+const server = (port: number, scheme: "smtp" | "smtps" = "smtp"): Attributes => ({
+  "url.scheme": scheme,
+  "server.address": loopback,
+  "server.port": port
+})
+const op = (port: number, operation: Operation, errorType?: string, scheme: "smtp" | "smtps" = "smtp"): Attributes => ({
+  ...server(port, scheme),
+  "network.operation": operation,
+  ...(errorType === undefined ? {} : { "error.type": errorType })
+})
+const ended = (port: number, errorType?: string, scheme: "smtp" | "smtps" = "smtp"): Attributes => ({
+  ...server(port, scheme),
+  ...(errorType === undefined ? {} : { "error.type": errorType })
+})
+const attempt = (port: number, errorType?: string): Attributes => ({
+  "network.peer.address": loopback,
+  "server.address": loopback,
+  "server.port": port,
+  ...(errorType === undefined ? {} : { "error.type": errorType })
+})
+
+const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+// ---------------------------------------------------------------------------
+// The scenarios
+// ---------------------------------------------------------------------------
+
+describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), over loopback", () => {
+  it.scopedLive("success: STARTTLS + AUTH PLAIN records connect, authenticate and send operations, one connection, and the three spans, all without error", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer()
+      const { exit, exported, spans } = yield* scenario("success", {
+        host: loopback,
+        port: smtp.port,
+        security: "starttls",
+        tls: trusted(),
+        auth: alice(users.alice!)
+      }, SmtpClient.send(mail))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expect(smtp.received[0]?.secure).toBe(true)
+      expectRecords(exported, spans, {
+        socket: [attempt(smtp.port)],
+        operations: [op(smtp.port, "connect"), op(smtp.port, "authenticate"), op(smtp.port, "send")],
+        connection: [ended(smtp.port)],
+        spans: [["Connect", "ok"], ["Authenticate", "ok"], ["Send", "ok"]]
+      })
+      expect(exported).toHaveLength(5)
+    }))
+
+  it.scopedLive("success with implicit TLS: url.scheme is smtps on operations, connection and spans", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer({ secure: true })
+      const { exit, exported, spans } = yield* scenario("implicit TLS", {
+        host: loopback,
+        port: smtp.port,
+        security: "tls",
+        tls: trusted()
+      }, SmtpClient.send(mail))
+      expect(Exit.isSuccess(exit)).toBe(true)
+      expectRecords(exported, spans, {
+        socket: [attempt(smtp.port)],
+        operations: [op(smtp.port, "connect", undefined, "smtps"), op(smtp.port, "send", undefined, "smtps")],
+        connection: [ended(smtp.port, undefined, "smtps")],
+        spans: [["Connect", "ok"], ["Send", "ok"]]
+      })
+      for (const span of spans) expect(span.attributes["url.scheme"]).toBe("smtps")
+    }))
+
+  it.scopedLive("connection refused: connection_refused on the socket attempt and the connect operation; no connection was established", () =>
+    Effect.gen(function*() {
+      const port = yield* Raw.closedPort
+      const { exit, exported, spans } = yield* scenario(
+        "refused",
+        { host: loopback, port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(failureOf(exit)).toBeInstanceOf(SmtpError.SocketError)
+      expectRecords(exported, spans, {
+        socket: [attempt(port, "connection_refused")],
+        operations: [op(port, "connect", "connection_refused")],
+        connection: [],
+        spans: [["Connect", "error"]]
+      })
+    }))
+
+  it.scopedLive("TLS failure under STARTTLS (untrusted certificate): secure_connection_error on connect, and the connection MailKit had opened at TCP ends with it", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer()
+      const { exit, exported, spans } = yield* scenario(
+        "TLS failure (STARTTLS)",
+        { host: loopback, port: smtp.port, security: "starttls" },
+        SmtpClient.send(mail)
+      )
+      expect(failureOf(exit)).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, spans, {
+        socket: [attempt(smtp.port)],
+        operations: [op(smtp.port, "connect", "secure_connection_error")],
+        connection: [ended(smtp.port, "secure_connection_error")],
+        spans: [["Connect", "error"]]
+      })
+    }))
+
+  it.scopedLive("TLS failure with implicit TLS (plaintext peer): secure_connection_error on connect; the handshake is part of the transport, so no connection", () =>
+    Effect.gen(function*() {
+      const raw = yield* Raw.rawServer({ greeting: "220 raw.test ESMTP" })
+      const { exit, exported, spans } = yield* scenario(
+        "TLS failure (implicit TLS)",
+        { host: loopback, port: raw.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
+        SmtpClient.send(mail)
+      )
+      expect(failureOf(exit)).toBeInstanceOf(SmtpError.TlsError)
+      expectRecords(exported, spans, {
+        socket: [attempt(raw.port)],
+        operations: [op(raw.port, "connect", "secure_connection_error", "smtps")],
+        connection: [],
+        spans: [["Connect", "error"]]
+      })
+    }))
+
+  it.scopedLive("535 on AUTH: the authenticate operation fails with AuthenticationError (MailKit: its AuthenticationException's type name), no send, a clean connection", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer()
+      const { exit, exported, spans } = yield* scenario("535", {
+        host: loopback,
+        port: smtp.port,
+        security: "starttls",
+        tls: trusted(),
+        auth: alice("not the password")
+      }, SmtpClient.send(mail))
+      const error = failureOf(exit)
+      expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
+      expect((error as SmtpError.AuthenticationError).statusCode).toBe(535)
+      expectRecords(exported, spans, {
+        socket: [attempt(smtp.port)],
+        operations: [op(smtp.port, "connect"), op(smtp.port, "authenticate", "AuthenticationError")],
+        connection: [ended(smtp.port)],
+        spans: [["Connect", "ok"], ["Authenticate", "error"]]
+      })
+    }))
+
+  it.scopedLive("550 on every recipient: one send operation with error.type \"550\"; the session itself closed cleanly", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const { exit, exported, spans } = yield* scenario(
+        "550",
+        { host: loopback, port: smtp.port, security: "none" },
+        SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
+      )
+      expect(failureOf(exit)).toBeInstanceOf(SmtpError.SmtpCommandError)
+      expect(smtp.received).toHaveLength(0)
+      expectRecords(exported, spans, {
+        socket: [attempt(smtp.port)],
+        operations: [op(smtp.port, "connect"), op(smtp.port, "send", "550")],
+        connection: [ended(smtp.port)],
+        spans: [["Connect", "ok"], ["Send", "error"]]
+      })
+    }))
+
+  it.scopedLive("drop after the greeting (FIN at EHLO): protocol_error on connect and on the connection that ended", () =>
+    Effect.gen(function*() {
+      const raw = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("EHLO") ? Raw.close : undefined
+      })
+      const { exit, exported, spans } = yield* scenario(
+        "drop after the greeting",
+        { host: loopback, port: raw.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, spans, {
+        socket: [attempt(raw.port)],
+        operations: [op(raw.port, "connect", "protocol_error")],
+        connection: [ended(raw.port, "protocol_error")],
+        spans: [["Connect", "error"]]
+      })
+    }))
+
+  it.scopedLive("the server resets the session (RST) at MAIL: connection_reset on the send and the connection", () =>
+    Effect.gen(function*() {
+      const raw = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
+      })
+      const { exit, exported, spans } = yield* scenario(
+        "reset at MAIL",
+        { host: loopback, port: raw.port, security: "none" },
+        SmtpClient.send(mail)
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      expectRecords(exported, spans, {
+        socket: [attempt(raw.port)],
+        operations: [op(raw.port, "connect"), op(raw.port, "send", "connection_reset")],
+        connection: [ended(raw.port, "connection_reset")],
+        spans: [["Connect", "ok"], ["Send", "error"]]
+      })
+    }))
+
+  it.scopedLive("interrupted while the server stalls the DATA reply: cancelled on the send and the connection; the Send span is an error, as MailKit's cancelled operation", () =>
+    Effect.gen(function*() {
+      const raw = yield* Raw.rawServer({
+        greeting: "220 raw.test ESMTP",
+        onCommand: (line) => line === "." ? Raw.stall : undefined
+      })
+      const { exported, spans } = yield* scenario(
+        "interrupted send",
+        { host: loopback, port: raw.port, security: "none" },
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(SmtpClient.send(mail))
+          yield* raw.received(".")
+          yield* Effect.sleep("300 millis")
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      expectRecords(exported, spans, {
+        socket: [attempt(raw.port)],
+        operations: [op(raw.port, "connect"), op(raw.port, "send", "cancelled")],
+        connection: [ended(raw.port, "cancelled")],
+        spans: [["Connect", "ok"], ["Send", "error"]]
+      })
+      // Units: 300 ms of stall are >= 300 in ms and >= 0.3 in s.
+      const [send] = pointsOf(exported, SmtpInstruments.operationDuration).filter((p) =>
+        p.attributes["network.operation"] === "send"
+      )
+      expect(send!.sum).toBeGreaterThanOrEqual(299)
+      expect(pointsOf(exported, SmtpInstruments.shippedConnectionDuration)[0]!.sum).toBeGreaterThanOrEqual(0.299)
+    }))
+
+  it.scopedLive("interrupted while waiting for the greeting: cancelled on connect, and on the connection TCP had opened", () =>
+    Effect.gen(function*() {
+      const raw = yield* Raw.rawServer({ greeting: undefined })
+      const { exported, spans } = yield* scenario(
+        "interrupted connect",
+        { host: loopback, port: raw.port, security: "none" },
+        Effect.gen(function*() {
+          const fiber = yield* Effect.fork(SmtpClient.send(mail))
+          yield* raw.accepted
+          yield* Effect.sleep("100 millis")
+          yield* Fiber.interrupt(fiber)
+        })
+      )
+      expectRecords(exported, spans, {
+        socket: [attempt(raw.port)],
+        operations: [op(raw.port, "connect", "cancelled")],
+        connection: [ended(raw.port, "cancelled")],
+        spans: [["Connect", "error"]]
+      })
+    }))
+
+  // Runs last (tests in a file run in order).
+  it("every instrument, and every operation, was exported with and without error.type by the scenarios above", () => {
+    const names = [
+      ...SmtpInstruments.shipped.filter((i) => !i.name.includes(".operation.")).map((i) => i.name),
+      ...["operation.count", "operation.duration"].flatMap((i) =>
+        ["connect", "authenticate", "send"].map((o) => `mailkit.net.smtp.client.${i} ${o}`)
+      )
+    ]
+    for (const name of names) {
+      const seen = coverage.get(name)
+      expect(seen?.success ?? 0, `${name} recorded a success`).toBeGreaterThan(0)
+      expect(seen?.failure ?? 0, `${name} recorded a failure`).toBeGreaterThan(0)
+    }
+  })
+})
+
+describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
+  /** Runs a send to `port` inside the caller's span "app.notify", with `tracing` and the shipped backend. */
+  const sendTraced = <A>(port: number, tracing: Layer.Layer<A>) =>
+    SmtpClient.send(mail).pipe(
+      Effect.provide(NodeSmtp.layerWithMetrics({ host: loopback, port, security: "none" })),
+      Effect.provide(OtelSmtpMetrics.layer({ profile: "shipped" })),
+      Effect.withSpan("app.notify"),
+      Effect.provide(tracing)
+    )
+
+  const expectChildrenOfTheCaller = (spans: ReadonlyArray<ExportedSpan>, service: string) => {
+    const app = spans.find((s) => s.name === "app.notify")!
+    expect(app.scope).toBe(service)
+    const mailkit = spans.filter((s) => s.name !== "app.notify")
+    expect(mailkit.map((s) => s.name)).toStrictEqual(["Connect", "Send"])
+    expectSpanShapes(mailkit)
+    for (const span of mailkit) expect(span.parentSpanId, span.name).toBe(app.spanId)
+  }
+
+  it("the tag the backend finds a TracerProvider by is @effect/opentelemetry's own", () => {
+    expect(OtelSmtpMetrics.EffectOtelTracerProvider.key).toBe(EffectOtelTracer.OtelTracerProvider.key)
+  })
+
+  it.scopedLive("without a tracerProvider option, the provider @effect/opentelemetry's layers put in context gets the spans, under MailKit.Net.SmtpClient 0.1, children of the caller's span", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const exporter = new InMemorySpanExporter()
+      const processor = new SimpleSpanProcessor(exporter)
+      // Tracer.layer with its provider kept in the context (provideMerge), as NodeSdk.layer does not.
+      const tracing = EffectOtelTracer.layer.pipe(
+        Layer.provideMerge(NodeSdk.layerTracerProvider(processor)),
+        Layer.provide(Resource.layer({ serviceName: "conformance" }))
+      )
+      // Read before the layer's scope closes: shutting the provider down empties the exporter.
+      const spans = yield* Effect.scoped(
+        Layer.build(tracing).pipe(
+          Effect.flatMap((context) => sendTraced(smtp.port, Layer.succeedContext(context))),
+          Effect.zipRight(Effect.promise(() => processor.forceFlush())),
+          Effect.map(() => exporter.getFinishedSpans().map(exportedSpan))
+        )
+      )
+      expectChildrenOfTheCaller(spans, "conformance")
+    }))
+
+  it.scopedLive("without a tracerProvider option nor one in context, a registered global provider gets them (Tracer.layerGlobal)", () =>
+    Effect.gen(function*() {
+      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const exporter = new InMemorySpanExporter()
+      const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
+      yield* Effect.acquireRelease(
+        Effect.sync(() => OtelApi.trace.setGlobalTracerProvider(provider)),
+        () => Effect.sync(() => OtelApi.trace.disable())
+      )
+      const tracing = EffectOtelTracer.layerGlobal.pipe(Layer.provide(Resource.layer({ serviceName: "global" })))
+      yield* sendTraced(smtp.port, Layer.discard(tracing))
+      expectChildrenOfTheCaller(exporter.getFinishedSpans().map(exportedSpan), "global")
+    }))
+})

@@ -152,13 +152,34 @@ export interface SendResult extends SmtpProtocol.TransactionResult {
 }
 
 /**
+ * Per-send options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SendOptions<E = never> {
+  /**
+   * Runs once per attempt, just before the first write that carries the end
+   * of the message (the final dot, or BDAT LAST; for a body sent as one
+   * buffer, before that buffer): past it the server may hold the message
+   * even when its reply is lost. If it fails, the end is never written, the
+   * connection is closed (never reused) and the send fails with its error.
+   * A durable outbox records here that the attempt reached the end.
+   */
+  readonly beforeEndOfData?: Effect.Effect<void, E> | undefined
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface SmtpClientService {
   readonly options: internal.ResolvedOptions
   /** Sends one message on a fresh session: connect, AUTH, transaction, QUIT. */
-  readonly send: <E = never>(mail: Sendable<E>) => Effect.Effect<SendResult, SmtpError | E>
+  readonly send: <E = never, E2 = never>(
+    mail: Sendable<E>,
+    options?: SendOptions<E2>
+  ) => Effect.Effect<SendResult, SmtpError | E | E2>
   /**
    * A connected, authenticated session for several messages in a row; QUIT
    * when the scope closes.
@@ -179,8 +200,11 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
    * @since 0.1.0
    * @category accessors
    */
-  static send<E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> {
-    return send(mail)
+  static send<E = never, E2 = never>(
+    mail: Sendable<E>,
+    options?: SendOptions<E2>
+  ): Effect.Effect<SendResult, SmtpError | E | E2, SmtpClient> {
+    return send(mail, options)
   }
 
   /**
@@ -213,6 +237,7 @@ type Options_ = Options
 type Mail_<E> = Mail<E>
 type Sendable_<E> = Sendable<E>
 type SendResult_ = SendResult
+type SendOptions_<E> = SendOptions<E>
 type Auth_ = Auth
 type TokenProviderCredentials_ = TokenProviderCredentials
 type OAuthToken_ = OAuthToken
@@ -234,6 +259,10 @@ export declare namespace SmtpClient {
    * @since 0.1.0
    */
   export type SendResult = SendResult_
+  /**
+   * @since 0.1.0
+   */
+  export type SendOptions<E = never> = SendOptions_<E>
   /**
    * @since 0.1.0
    */
@@ -281,8 +310,11 @@ export const make = (
  * @since 0.1.0
  * @category accessors
  */
-export const send = <E = never>(mail: Sendable<E>): Effect.Effect<SendResult, SmtpError | E, SmtpClient> =>
-  Effect.flatMap(SmtpClient, (client) => client.send(mail))
+export const send = <E = never, E2 = never>(
+  mail: Sendable<E>,
+  options?: SendOptions<E2>
+): Effect.Effect<SendResult, SmtpError | E | E2, SmtpClient> =>
+  Effect.flatMap(SmtpClient, (client) => client.send(mail, options))
 
 /**
  * @since 0.1.0

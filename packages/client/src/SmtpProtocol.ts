@@ -232,10 +232,18 @@ export interface Session {
    * With `pipelineNext` (and PIPELINING), the next message's MAIL, RCPT and
    * DATA go out in the same write as this body's end (RFC 2920 §3.1); that
    * message must be the next one sent on this session.
+   *
+   * `beforeEndOfData` runs once, just before the first write that carries the
+   * end of the message (the final dot, or BDAT LAST; for a body sent as one
+   * buffer, before that buffer). If it fails, the end is never written, the
+   * session is broken (closed, never reused) and the send fails with its error.
    */
   readonly send: <E>(
     envelope: Envelope<E>,
-    options?: { readonly pipelineNext?: Envelope<unknown> | undefined }
+    options?: {
+      readonly pipelineNext?: Envelope<unknown> | undefined
+      readonly beforeEndOfData?: Effect.Effect<void, E> | undefined
+    }
   ) => Effect.Effect<TransactionResult, SmtpError | E>
   readonly rset: Effect.Effect<void, SmtpError>
   readonly noop: Effect.Effect<void, SmtpError>

@@ -241,7 +241,8 @@ export const make = <R extends SmtpClient.SendResult>(
           progress.awaitingFinalReply = opened.awaitingFinalReply
         }
         const started = millisOf(clock)
-        const transferred = Effect.onExit(opened.send(mail, { pipelineNext: next }), (exit) => {
+        const beforeEndOfData = hookOf.get(mail as SmtpClient.Mail<unknown>) as Effect.Effect<void, E> | undefined
+        const transferred = Effect.onExit(opened.send(mail, { pipelineNext: next, beforeEndOfData }), (exit) => {
           const durationMs = millisOf(clock) - started
           // Input refused before any byte was written is no send attempt.
           const refused = Exit.isFailure(exit) &&
@@ -278,6 +279,8 @@ export const make = <R extends SmtpClient.SendResult>(
     const policy = yield* sendPolicy.make(options)
     /** How a send's progress (for its deadline) reaches the transaction the pool runs for it. */
     const progressOf = new WeakMap<SmtpClient.Mail<unknown>, sendPolicy.Progress>()
+    /** How a send's `beforeEndOfData` reaches the transaction, pooled or not: by its attempt's envelope. */
+    const hookOf = new WeakMap<SmtpClient.Mail<unknown>, Effect.Effect<void, unknown>>()
 
     const pool = options.pool === undefined
       ? undefined
@@ -286,8 +289,8 @@ export const make = <R extends SmtpClient.SendResult>(
     const service: SmtpClient.SmtpClientService = {
       options: resolved,
       session,
-      send: <E>(sendable: SmtpClient.Sendable<E>) =>
-        Effect.suspend(() => {
+      send: <E, E2 = never>(sendable: SmtpClient.Sendable<E>, sendOptions?: SmtpClient.SendOptions<E2>) =>
+        Effect.suspend((): Effect.Effect<R, SmtpError | E | E2> => {
           const given = toEnvelope(sendable)
           const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
             ? { ...given, partialDelivery: options.partialDelivery }
@@ -299,8 +302,11 @@ export const make = <R extends SmtpClient.SendResult>(
           const attempt = (progress: sendPolicy.Progress) => {
             // This attempt's own envelope: its progress is its own even when
             // the same Mail object is sent twice at once.
-            const envelope: SmtpClient.Mail<E> = { ...mail }
+            const envelope: SmtpClient.Mail<E | E2> = { ...mail }
             progressOf.set(envelope as SmtpClient.Mail<unknown>, progress)
+            if (sendOptions?.beforeEndOfData !== undefined) {
+              hookOf.set(envelope as SmtpClient.Mail<unknown>, sendOptions.beforeEndOfData)
+            }
             if (pool === undefined) {
               return Effect.scoped(Effect.flatMap(session, (opened) =>
                 transaction(opened, envelope)))
@@ -309,7 +315,7 @@ export const make = <R extends SmtpClient.SendResult>(
             // rather than between two of them.
             messageBody.scanAhead(envelope)
             // The pool runs any message's transaction; the types are the caller's.
-            return pool.submit(envelope as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E>
+            return pool.submit(envelope as SmtpClient.Mail<unknown>) as Effect.Effect<R, SmtpError | E | E2>
           }
           return policy(attempt, mail.messageId)
         }),

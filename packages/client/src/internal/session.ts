@@ -418,7 +418,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
 
     const send = <E>(
       envelope: SmtpProtocol.Envelope<E>,
-      next: SmtpProtocol.Envelope<unknown> | undefined
+      next: SmtpProtocol.Envelope<unknown> | undefined,
+      beforeEnd: Effect.Effect<void, E> | undefined
     ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> =>
       Effect.suspend(() => {
         if (broken !== undefined) return Effect.fail(broken)
@@ -438,7 +439,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
           : ahead === undefined
           ? Effect.zipRight(sendLines(prepared.group, timeouts.mail, "MAIL FROM"), replies(prepared.expected))
           : replies(prepared.expected)
-        return Effect.flatMap(envelopeReplies, (got) => afterEnvelope(prepared, got, trailer, started))
+        return Effect.flatMap(envelopeReplies, (got) => afterEnvelope(prepared, got, trailer, started, beforeEnd))
       })
 
     /** Decides on the replies to MAIL, RCPT (and DATA): abandon, or send the body. */
@@ -446,7 +447,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       prepared: Prepared<E>,
       got: ReadonlyArray<Reply>,
       trailer: Prepared<unknown> | undefined,
-      started: number
+      started: number,
+      beforeEnd: Effect.Effect<void, E> | undefined
     ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> => {
       const { envelope } = prepared
       const mailReply = got[0]
@@ -489,7 +491,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       const transfer = (data: Reply | undefined) =>
         data !== undefined && data.code !== 354
           ? recover(commandError("DATA", data))
-          : sendBody(prepared, { accepted, rejected, recipients }, trailer, started)
+          : sendBody(prepared, { accepted, rejected, recipients }, trailer, started, beforeEnd)
       return dataReply === undefined && !prepared.useBdat
         ? Effect.flatMap(command("DATA\r\n", timeouts.dataInitiation, "DATA"), transfer)
         : transfer(dataReply)
@@ -500,7 +502,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       prepared: Prepared<E>,
       envelopeResult: Pick<SmtpProtocol.TransactionResult, "accepted" | "rejected" | "recipients">,
       trailer: Prepared<unknown> | undefined,
-      started: number
+      started: number,
+      beforeEnd: Effect.Effect<void, E> | undefined
     ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E> => {
       const envelopeDone = clock.unsafeCurrentTimeMillis()
       // The next group goes out with the end of this body, in the same write.
@@ -509,9 +512,10 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       // Past the end of the message, a lost reply leaves the outcome unknown.
       const ended = { written: false, replied: false }
       current = ended
+      const endGate = beforeEnd === undefined ? undefined : gate(beforeEnd)
       const delivery = prepared.useBdat
-        ? sendBdat(prepared.body, after, ended)
-        : sendData(prepared.body, after, ended)
+        ? sendBdat(prepared.body, after, ended, endGate)
+        : sendData(prepared.body, after, ended, endGate)
       // Cut off while waiting, the reply was never read: the state stays "unknown".
       const outcome = Effect.matchEffect(delivery, {
         onFailure: (error) => {
@@ -548,19 +552,41 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       return log === undefined || trailer === undefined ? outcome : Effect.zipRight(log.client(trailer.group), outcome)
     }
 
+    /**
+     * The caller's hook before the end of a message. A failure leaves the
+     * server mid-message with no way back into step: the session is broken,
+     * so it is closed without QUIT and never reused, and the end is never sent.
+     */
+    const gate = <E>(beforeEnd: Effect.Effect<void, E>): Effect.Effect<void, E> =>
+      Effect.tapErrorCause(beforeEnd, (cause) =>
+        Effect.sync(() => {
+          // An interruption is recorded as such by `inFlight`.
+          if (broken === undefined && !Cause.isInterruptedOnly(cause)) {
+            broken = new SmtpProtocolError({
+              reason: "UnexpectedReply",
+              detail: "the message was abandoned before its end (beforeEndOfData failed)"
+            })
+          }
+        }))
+
     const sendData = <E>(
       body: messageBody.Body<E>,
       after: Uint8Array | undefined,
-      ended: { written: boolean; replied: boolean }
+      ended: { written: boolean; replied: boolean },
+      endGate: Effect.Effect<void, E> | undefined
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> => {
       const finalReply = (bytes: number) =>
         Effect.map(reply(timeouts.dataTermination, "the reply to the end of DATA"), (final) => [final, bytes] as const)
       if (body._tag === "Known") {
         const whole = dataEncoder.encodeWhole(body.bytes, body.facts, true, after)
-        const written = Effect.flatMap(write(whole.bytes, timeouts.dataBlock, "a DATA block"), () => {
-          ended.written = true
-          return finalReply(whole.bodyLength)
-        })
+        const writeWhole = write(whole.bytes, timeouts.dataBlock, "a DATA block")
+        const written = Effect.flatMap(
+          endGate === undefined ? writeWhole : Effect.zipRight(endGate, writeWhole),
+          () => {
+            ended.written = true
+            return finalReply(whole.bodyLength)
+          }
+        )
         return log === undefined
           ? written
           : Effect.zipRight(log.body(whole.bytes.subarray(0, whole.bodyLength)), written)
@@ -587,6 +613,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         )
         const tail = encoder.end()
         bytes += tail.length
+        if (endGate !== undefined) yield* endGate
         yield* write(after === undefined ? tail : concat(tail, after), timeouts.dataBlock, "a DATA block")
         ended.written = true
         return yield* finalReply(bytes)
@@ -596,7 +623,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
     const sendBdat = <E>(
       body: messageBody.Body<E>,
       after: Uint8Array | undefined,
-      ended: { written: boolean; replied: boolean }
+      ended: { written: boolean; replied: boolean },
+      endGate: Effect.Effect<void, E> | undefined
     ): Effect.Effect<readonly [Reply, number], SmtpError | E> =>
       Effect.gen(function*() {
         let bytes = 0
@@ -606,6 +634,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
             const line = `BDAT ${data.length}${last ? " LAST" : ""}\r\n`
             if (log !== undefined) yield* Effect.zipRight(log.client(line), log.body(data))
             const chunkBytes = concat(slab.encode(line), data)
+            if (last && endGate !== undefined) yield* endGate
             yield* write(
               last && after !== undefined ? concat(chunkBytes, after) : chunkBytes,
               timeouts.dataBlock,
@@ -630,6 +659,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
               log.body(whole.bytes.subarray(line.length, line.length + whole.bodyLength))
             )
           }
+          if (endGate !== undefined) yield* endGate
           yield* write(whole.bytes, timeouts.dataBlock, "a BDAT chunk")
           ended.written = true
           const final = yield* reply(timeouts.dataTermination, "the reply to BDAT")
@@ -638,7 +668,7 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
         const encoder = dataEncoder.make(false)
         // One chunk is held back so the last one can carry LAST.
         let held: Uint8Array | undefined = undefined
-        yield* Stream.runForEach(body.stream, (data): Effect.Effect<unknown, SmtpError> => {
+        yield* Stream.runForEach(body.stream, (data): Effect.Effect<unknown, SmtpError | E> => {
           const encoded = encoder.write(data)
           if (encoded.length === 0) return Effect.void
           const previous = held
@@ -683,7 +713,8 @@ const open = (connection: Connection, options: SmtpProtocol.ConnectOptions, ehlo
       interrupted: Effect.sync(() => interrupted),
       awaitingFinalReply: Effect.sync(() => current !== undefined && current.written && !current.replied),
       authenticate: (credentials) => inFlight(authenticate(credentials)),
-      send: (envelope, sendOptions) => inFlight(send(envelope, sendOptions?.pipelineNext)),
+      send: (envelope, sendOptions) =>
+        inFlight(send(envelope, sendOptions?.pipelineNext, sendOptions?.beforeEndOfData)),
       rset: inFlight(rset),
       noop: inFlight(Effect.flatMap(command("NOOP\r\n", timeouts.command, "NOOP"), (r) => expect(r, "NOOP", 250))),
       quit: Effect.gen(function*() {

@@ -19,7 +19,7 @@ import type * as pooling from "./internal/pool.js"
 import type * as sendPolicy from "./internal/sendPolicy.js"
 import type * as tokenCache from "./internal/tokenCache.js"
 import * as SmtpConfig from "./SmtpConfig.js"
-import type { SmtpError } from "./SmtpError.js"
+import type { InvalidInputError, SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
 import type * as SmtpProtocol from "./SmtpProtocol.js"
 import type { TlsOptions } from "./Socket.js"
@@ -208,6 +208,17 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
   }
 
   /**
+   * The input checks `send` makes before it connects, without sending: the
+   * same `InvalidInputError`, or `undefined` (see `checkMail`).
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  static checkMail<E = never>(mail: Sendable<E>): InvalidInputError | undefined {
+    return checkMail(mail)
+  }
+
+  /**
    * @since 0.1.0
    * @category layers
    */
@@ -305,6 +316,18 @@ export const make = (
     }
     return sent
   })
+
+/**
+ * The input checks `send` makes before it connects (addresses, control
+ * characters, recipients, DSN values, size), without sending: the same
+ * `InvalidInputError` a send would fail with, or `undefined`. For code that
+ * keeps a message to send later, so bad input is refused before it is stored.
+ * Checks that need the server (SIZE, SMTPUTF8) still happen at send time.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkMail = <E>(mail: Sendable<E>): InvalidInputError | undefined => internal.checkMail(mail)
 
 /**
  * @since 0.1.0

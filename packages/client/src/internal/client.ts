@@ -127,6 +127,10 @@ const toEnvelope = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
     }
     : sendable
 
+/** The checks `send` makes before any I/O. @internal */
+export const checkMail = <E>(sendable: SmtpClient.Sendable<E>): InvalidInputError | undefined =>
+  commands.checkEnvelope(toEnvelope(sendable))
+
 /** @internal */
 export const make = <R extends SmtpClient.SendResult>(
   options: SmtpClient.Options,

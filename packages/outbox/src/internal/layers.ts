@@ -49,7 +49,7 @@ export const sqlite = (
     Layer.provide(shardingConfig(options.shardingConfig, {}))
   )
   return outbox.layer(options).pipe(
-    Layer.provide(ClusterWorkflowEngine.layer.pipe(Layer.provide(sharding))),
+    Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
     Layer.provide(SqliteClient.layer({ filename: options.filename }))
   )
 }
@@ -79,6 +79,6 @@ export const cluster = (
     Layer.orDie
   )
   return outbox.layer(options).pipe(
-    Layer.provide(ClusterWorkflowEngine.layer.pipe(Layer.provide(sharding)))
+    Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding)))
   )
 }

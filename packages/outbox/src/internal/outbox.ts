@@ -312,13 +312,10 @@ export const make = (options: SmtpOutbox.Options) =>
         Effect.asVoid
       )
 
-    // Workflows a crash may have kept from starting (stored, not yet started) start now;
-    // starting one that exists is a no-op.
-    yield* Effect.forkScoped(
-      Effect.flatMap(persistently(store.pending), (pending) =>
-        Effect.forEach(pending, ({ generation, id }) =>
-          start(id, generation), { discard: true, concurrency: 16 }))
-    )
+    // Workflows a crash may have kept from starting (stored, not yet started)
+    // start now; starting one that exists is a no-op.
+    const pending = yield* persistently(store.pending)
+    yield* Effect.forEach(pending, ({ generation, id }) => start(id, generation), { discard: true })
 
     const refreshGauges = Effect.flatMap(store.census, ({ counts, oldestPending }) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>

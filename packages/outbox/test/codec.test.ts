@@ -12,7 +12,7 @@ const enhanced = optional(FastCheck.constantFrom("4.3.0", "5.1.1", "2.0.0"))
 const rejection = FastCheck.record({ recipient: text, statusCode: code, enhancedStatusCode: enhanced, message: text })
 
 const socketError = FastCheck.record({
-  operation: FastCheck.constantFrom("lookup", "connect", "read", "write", "closed" as const),
+  operation: FastCheck.constantFrom<SmtpError.SocketOperation>("lookup", "connect", "read", "write", "closed"),
   host: text,
   port: FastCheck.integer({ min: 1, max: 65535 }),
   address: optional(text),
@@ -21,7 +21,12 @@ const socketError = FastCheck.record({
 const timeoutError = FastCheck.record({ operation: text, millis: FastCheck.nat(10_000_000) })
   .map(({ millis, operation }) => new SmtpError.TimeoutError({ operation, timeout: Duration.millis(millis) }))
 const protocolError = FastCheck.record({
-  reason: FastCheck.constantFrom("MalformedReply", "ReplyTooLong", "UnexpectedReply", "StartTlsInjection" as const),
+  reason: FastCheck.constantFrom<SmtpError.SmtpProtocolError["reason"]>(
+    "MalformedReply",
+    "ReplyTooLong",
+    "UnexpectedReply",
+    "StartTlsInjection"
+  ),
   detail: text
 }).map((fields) => new SmtpError.SmtpProtocolError(fields))
 
@@ -30,7 +35,11 @@ const storedError: FastCheck.Arbitrary<codec.StoredError> = FastCheck.oneof(
   timeoutError,
   protocolError,
   FastCheck.record({
-    reason: FastCheck.constantFrom("HandshakeFailed", "CertificateRejected", "StartTlsUnavailable" as const),
+    reason: FastCheck.constantFrom<SmtpError.TlsFailure>(
+      "HandshakeFailed",
+      "CertificateRejected",
+      "StartTlsUnavailable"
+    ),
     host: text,
     port: FastCheck.integer({ min: 1, max: 65535 }),
     code: optional(text)
@@ -44,7 +53,12 @@ const storedError: FastCheck.Arbitrary<codec.StoredError> = FastCheck.oneof(
     rejectedRecipients: optional(FastCheck.array(rejection, { maxLength: 3 }))
   }).map((fields) => new SmtpError.SmtpCommandError(fields)),
   FastCheck.record({
-    reason: FastCheck.constantFrom("Rejected", "NoCommonMechanism", "NotOffered", "TokenUnavailable" as const),
+    reason: FastCheck.constantFrom<SmtpError.AuthenticationError["reason"]>(
+      "Rejected",
+      "NoCommonMechanism",
+      "NotOffered",
+      "TokenUnavailable"
+    ),
     mechanism: optional(text),
     statusCode: optional(code),
     enhancedStatusCode: enhanced,

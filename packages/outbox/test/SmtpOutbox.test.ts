@@ -370,10 +370,12 @@ describe("SmtpOutbox", () => {
     }))
 
   describe("the shared rate limit and pause (TestClock)", () => {
-    it.scoped("messages start one every interval / messages", () =>
+    it.scoped("messages start one every (interval + jitter) / messages", () =>
       Effect.gen(function*() {
         const server = TestSocket.smtpServer()
-        const { service } = yield* outbox(server.script, { rateLimit: { messages: 2, interval: "1 second" } })
+        const { service } = yield* outbox(server.script, {
+          rateLimit: { messages: 2, interval: "1 second", jitter: 0 }
+        })
         yield* Effect.forEach([1, 2, 3, 4], (n) => service.enqueue(message(n)))
         yield* settle
         expect(server.received).toHaveLength(1)
@@ -394,7 +396,7 @@ describe("SmtpOutbox", () => {
         const script = finalReplies(server, ["451 4.7.0 too many messages, slow down\r\n"])
         const { service } = yield* outbox(script, {
           retry: Schedule.spaced("1 second"),
-          rateLimit: { messages: 100, interval: "1 second", backoff: "1 minute" }
+          rateLimit: { messages: 100, interval: "1 second", backoff: "1 minute", jitter: 0 }
         })
         const pauses = Metric.tagged(OutboxMetrics.waits, "reason", "pause")
         const pausesBefore = (yield* Metric.value(pauses)).count

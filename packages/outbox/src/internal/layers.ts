@@ -16,7 +16,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type { OutboxStoreError } from "../OutboxError.js"
+import * as Schedule from "effect/Schedule"
+import { OutboxStoreError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import * as outbox from "./outbox.js"
 
@@ -72,13 +73,18 @@ export const cluster = (
       Layer.provide(Runners.layerRpc),
       Layer.provide(NodeClusterSocket.layerClientProtocol)
     )),
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
-    Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+    Layer.provideMerge(SqlMessageStorage.layer),
+    Layer.provide(SqlRunnerStorage.layer),
     Layer.provide(config),
     Layer.provide(RpcSerialization.layerMsgPack),
-    Layer.orDie
+    Layer.mapError((cause) =>
+      new OutboxStoreError({ operation: "starting the cluster runner (its tables and its socket server)", cause })
+    )
   )
   return outbox.layer(options).pipe(
-    Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding)))
+    Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
+    // Runners that start together race to create the cluster's tables; the
+    // loser finds them made on its next try.
+    Layer.retry(Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(5))))
   )
 }

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { OutboxStoreError } from "../OutboxError.js"
+import { createTables } from "./store.js"
 
 /**
  * What every runner shares through the database: the rate limit's counter
@@ -37,13 +38,14 @@ export const layerRateLimiterStore = (prefix: string): Layer.Layer<
     Effect.gen(function*() {
       const sql = (yield* SqlClient.SqlClient).withoutTransforms()
       const table = sql(`${prefix}_limits`)
-      yield* sql.unsafe(`
-        CREATE TABLE IF NOT EXISTS ${prefix}_limits (
+      yield* createTables(
+        sql,
+        `CREATE TABLE IF NOT EXISTS ${prefix}_limits (
           key TEXT PRIMARY KEY,
           count BIGINT NOT NULL,
           expires_at BIGINT NOT NULL
-        )
-      `).pipe(Effect.mapError((cause) => new OutboxStoreError({ operation: "creating the rate-limit table", cause })))
+        )`
+      ).pipe(Effect.mapError((cause) => new OutboxStoreError({ operation: "creating the rate-limit table", cause })))
 
       return RateLimiter.RateLimiterStore.of({
         // The semantics of @effect/experimental's memory store, in one statement.

@@ -159,9 +159,11 @@ export const make = (options: SmtpOutbox.Options) =>
     const store = yield* Store.make(prefix)
     const pause = yield* limits.makePause(prefix)
     const limiter = options.rateLimit === undefined ? undefined : yield* RateLimiter.make
-    const spacing = options.rateLimit === undefined
-      ? undefined
-      : Duration.unsafeDivide(Duration.decode(options.rateLimit.interval), options.rateLimit.messages)
+    // A half-open window of (interval + jitter) holds at most `messages` starts spaced this far apart.
+    const spacing = options.rateLimit === undefined ? undefined : Duration.unsafeDivide(
+      Duration.sum(options.rateLimit.interval, options.rateLimit.jitter ?? Duration.millis(250)),
+      options.rateLimit.messages
+    )
     const backoff = Duration.toMillis(options.rateLimit?.backoff ?? Duration.minutes(1))
     const retry = options.retry ?? defaultRetry
 

@@ -128,6 +128,26 @@ export interface Store {
   >
 }
 
+/**
+ * Runs DDL once per database even when several runners start at once:
+ * PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a
+ * concurrent twin (it can fail on pg_type's unique index), so there the
+ * statements run in one transaction behind an advisory lock.
+ *
+ * @internal
+ */
+export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyArray<string>) =>
+  sql.onDialectOrElse({
+    pg: () =>
+      sql.withTransaction(
+        Effect.zipRight(
+          sql.unsafe("SELECT pg_advisory_xact_lock(hashtext('effect-smtp/outbox/ddl'))"),
+          Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
+        )
+      ),
+    orElse: () => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
+  })
+
 const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
 
 /**
@@ -143,7 +163,9 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     const messages = sql(`${prefix}_messages`)
     // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
     const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
-    yield* sql.unsafe(`
+    yield* createTables(
+      sql,
+      `
       CREATE TABLE IF NOT EXISTS ${prefix}_messages (
         id TEXT PRIMARY KEY,
         idempotency_key TEXT UNIQUE,
@@ -164,10 +186,11 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
         trace_id TEXT,
         span_id TEXT
       )
-    `).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
-    yield* sql.unsafe(
+    `,
       `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
-    ).pipe(Effect.mapError(storeError("creating the outbox's state index")))
+    ).pipe(
+      Effect.mapError(storeError("creating the outbox's messages table"))
+    )
 
     const get = (id: string) =>
       sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(

@@ -17,7 +17,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internal from "./internal/client.js"
 import * as SmtpConfig from "./SmtpConfig.js"
-import type { SmtpError } from "./SmtpError.js"
+import type { InvalidInputError, SmtpError } from "./SmtpError.js"
 import type { SmtpMetrics } from "./SmtpMetrics.js"
 import type * as SmtpProtocol from "./SmtpProtocol.js"
 import type { TlsOptions } from "./Socket.js"
@@ -257,6 +257,16 @@ export interface SmtpClientService {
  */
 export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<SmtpClient, SmtpClientService>() {
   /**
+   * The checks `send` makes before it connects, without sending (see `checkMail`).
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  static checkMail<E = never>(mail: Sendable<E>): InvalidInputError | undefined {
+    return checkMail(mail)
+  }
+
+  /**
    * Sends one message with the `SmtpClient` in context.
    *
    * @since 0.1.0
@@ -345,6 +355,19 @@ export declare namespace SmtpClient {
 export const make: (
   options: Options
 ) => Effect.Effect<SmtpClientService, never, SmtpProtocol.SmtpProtocol | SmtpMetrics | Scope.Scope> = internal.make
+
+/**
+ * The checks `send` makes before it connects (addresses, control characters,
+ * recipients, DSN values, size, lines over 998 octets in a body known up
+ * front), without sending: the same `InvalidInputError` a send would fail
+ * with, or `undefined`. For code that keeps a message to send later (an
+ * outbox), so bad input is refused before it is stored. Checks that need the
+ * server (SIZE, SMTPUTF8, REQUIRETLS) still happen at send time.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const checkMail = <E>(mail: Sendable<E>): InvalidInputError | undefined => internal.checkMail(mail)
 
 /**
  * @since 0.1.0

@@ -206,3 +206,32 @@ describe("SmtpClient over the scripted server", () => {
     }).pipe(Effect.provide(clientWith(server.script)))
   })
 })
+
+describe("SmtpClient.checkMail", () => {
+  it.effect("gives the InvalidInputError a send fails with, before any connection, and nothing for good input", () =>
+    Effect.gen(function*() {
+      const bad: SmtpClient.Mail = {
+        from: "a@example.com",
+        to: ["b@example.com\r\nRCPT TO:<c@example.com>"],
+        content: "x"
+      }
+      const checked = SmtpClient.checkMail(bad)
+      let connections = 0
+      const sent = yield* SmtpClient.send(bad).pipe(
+        Effect.flip,
+        Effect.provide(
+          SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+            Layer.provide(SmtpProtocol.layer),
+            Layer.provide(TestSocket.layer(() => Effect.sync(() => void connections++))),
+            Layer.provide(SmtpMetrics.layerNoop)
+          )
+        )
+      )
+      expect(checked).toEqual(sent)
+      expect(checked?._tag).toBe("InvalidInputError")
+      expect(connections).toBe(0)
+      expect(SmtpClient.checkMail({ from: "", to: [], content: "x" })?.field).toBe("to")
+      expect(SmtpClient.checkMail({ envelope: { from: "a@example.com", to: ["b@example.com"] }, content: "x" }))
+        .toBeUndefined()
+    }))
+})

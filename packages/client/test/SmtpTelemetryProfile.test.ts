@@ -41,7 +41,11 @@ const shippedNames: Readonly<Record<string, string>> = {
 const namedCodes = Object.keys(shippedNames)
 const clientOnlyNames = new Set(["secure_connection_error", "protocol_error", "command_error"])
 
-const noHandshake = new Set<SmtpError.TlsFailure>(["StartTlsUnavailable", "RequireTlsWithoutTls", "RequireTlsNotOffered"])
+const noHandshake = new Set<SmtpError.TlsFailure>([
+  "StartTlsUnavailable",
+  "RequireTlsWithoutTls",
+  "RequireTlsNotOffered"
+])
 
 /** An independent model of mailkit-shipped.md's "error.type values", in their order. */
 const expectedErrorType = (o: Outcome, instruments: "socket" | "client"): string | undefined => {

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as SmtpClient from "../SmtpClient.js"
-import type { SmtpError } from "../SmtpError.js"
+import { InvalidInputError, type SmtpError } from "../SmtpError.js"
 import { SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
@@ -55,6 +55,24 @@ const toMail = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
       messageId: sendable.messageId
     }
     : sendable
+
+/**
+ * The checks a send makes before any I/O; the scanned message when they pass.
+ * The body is scanned once here, so its checks need no server and the scan
+ * is not on the way from one message's reply to the next body.
+ */
+const prepareMail = <E>(mail: SmtpClient.Mail<E>): InvalidInputError | outgoing.Outgoing<E> => {
+  const invalid = commands.checkEnvelope(mail)
+  if (invalid !== undefined) return invalid
+  const message = outgoing.make(mail, true)
+  return outgoing.check(message) ?? message
+}
+
+/** @internal */
+export const checkMail = <E>(sendable: SmtpClient.Sendable<E>): InvalidInputError | undefined => {
+  const prepared = prepareMail(toMail(sendable))
+  return prepared instanceof InvalidInputError ? prepared : undefined
+}
 
 /** @internal */
 export const make = (
@@ -149,13 +167,9 @@ export const make = (
         const mail = given.partialDelivery === undefined && options.partialDelivery !== undefined
           ? { ...given, partialDelivery: options.partialDelivery }
           : given
-        // Scanned once, before any connection: its checks need no server, and
-        // the scan is then not on the way from one message's reply to the next body.
-        const invalid = commands.checkEnvelope(mail) ?? credentialsInvalid
-        if (invalid !== undefined) return Effect.fail(invalid)
-        const message = outgoing.make(mail, true)
-        const unsendable = outgoing.check(message)
-        if (unsendable !== undefined) return Effect.fail(unsendable)
+        const message = prepareMail(mail)
+        if (message instanceof InvalidInputError) return Effect.fail(message)
+        if (credentialsInvalid !== undefined) return Effect.fail(credentialsInvalid)
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
           // Begun when the transaction begins; recorded once it ended (a pool first takes the connection back).
           let sending: operation.SendRecord | undefined = undefined

@@ -1,0 +1,271 @@
+import type { SmtpClient } from "@effect-smtp/client"
+import { SmtpError } from "@effect-smtp/client"
+import * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
+import { AttemptCutError } from "../OutboxError.js"
+
+/**
+ * How outcomes are stored: a send's result and the typed errors as JSON,
+ * read back as the same classes (with their `message` and `retryable`).
+ * What an error wraps from the OS (`cause` of a socket or TLS error) is
+ * not kept: its code is.
+ */
+
+const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(schema)
+
+const RecipientResult = Schema.Struct({
+  recipient: Schema.String,
+  statusCode: Schema.Number,
+  enhancedStatusCode: optional(Schema.String),
+  message: Schema.String
+})
+
+const SendResult = Schema.Struct({
+  accepted: Schema.Array(Schema.String),
+  rejected: Schema.Array(RecipientResult),
+  recipients: Schema.Array(RecipientResult),
+  response: Schema.String,
+  statusCode: Schema.Number,
+  enhancedStatusCode: optional(Schema.String),
+  bytesSent: Schema.Number,
+  queueId: optional(Schema.String),
+  timings: Schema.Struct({ envelopeMs: Schema.Number, dataMs: Schema.Number }),
+  deliveries: optional(Schema.Array(RecipientResult)),
+  envelope: Schema.Struct({ from: Schema.String, to: Schema.Array(Schema.String) }),
+  messageId: optional(Schema.String)
+})
+
+const SocketErrorJson = Schema.Struct({
+  _tag: Schema.Literal("SocketError"),
+  operation: Schema.Literal("lookup", "connect", "read", "write", "closed"),
+  host: Schema.String,
+  port: Schema.Number,
+  address: optional(Schema.String),
+  proxy: optional(Schema.String),
+  code: optional(Schema.String)
+})
+const TimeoutErrorJson = Schema.Struct({
+  _tag: Schema.Literal("TimeoutError"),
+  operation: Schema.String,
+  timeoutMillis: Schema.Number
+})
+const ProtocolErrorJson = Schema.Struct({
+  _tag: Schema.Literal("SmtpProtocolError"),
+  reason: Schema.Literal("MalformedReply", "ReplyTooLong", "UnexpectedReply", "StartTlsInjection"),
+  detail: Schema.String
+})
+const UnknownCauseJson = Schema.Union(SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson)
+
+const ErrorJson = Schema.Union(
+  SocketErrorJson,
+  TimeoutErrorJson,
+  ProtocolErrorJson,
+  Schema.Struct({
+    _tag: Schema.Literal("TlsError"),
+    reason: Schema.Literal(
+      "HandshakeFailed",
+      "CertificateRejected",
+      "StartTlsUnavailable",
+      "ServerInternalError",
+      "RequireTlsWithoutTls",
+      "RequireTlsNotOffered"
+    ),
+    host: Schema.String,
+    port: Schema.Number,
+    code: optional(Schema.String)
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("SmtpCommandError"),
+    command: Schema.String,
+    statusCode: Schema.Number,
+    enhancedStatusCode: optional(Schema.String),
+    serverMessage: Schema.String,
+    recipient: optional(Schema.String),
+    rejectedRecipients: optional(Schema.Array(RecipientResult))
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("AuthenticationError"),
+    reason: Schema.Literal(
+      "Rejected",
+      "NoCommonMechanism",
+      "NotOffered",
+      "TokenUnavailable",
+      "ServerUnverified",
+      "MechanismFailed"
+    ),
+    mechanism: optional(Schema.String),
+    statusCode: optional(Schema.Number),
+    enhancedStatusCode: optional(Schema.String),
+    serverMessage: optional(Schema.String),
+    offered: optional(Schema.Array(Schema.String))
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("ProxyError"),
+    reason: Schema.Literal(
+      "Unreachable",
+      "AuthenticationFailed",
+      "Refused",
+      "TargetUnreachable",
+      "HandshakeFailed",
+      "Timeout"
+    ),
+    protocol: Schema.Literal("socks5", "socks5h", "http"),
+    proxy: Schema.String,
+    host: Schema.String,
+    port: Schema.Number,
+    code: optional(Schema.String),
+    reply: optional(Schema.Number),
+    detail: optional(Schema.String),
+    timeoutMillis: optional(Schema.Number)
+  }),
+  Schema.Struct({ _tag: Schema.Literal("InvalidInputError"), field: Schema.String, reason: Schema.String }),
+  Schema.Struct({
+    _tag: Schema.Literal("DeliveryUnknownError"),
+    cause: UnknownCauseJson,
+    messageId: optional(Schema.String),
+    recipients: Schema.Array(Schema.String)
+  }),
+  Schema.Struct({
+    _tag: Schema.Literal("AttemptCutError"),
+    attempt: Schema.Number,
+    messageId: optional(Schema.String),
+    recipients: Schema.Array(Schema.String)
+  })
+)
+type ErrorJson = typeof ErrorJson.Type
+
+/** What a message can end with, or be retried after. */
+export type StoredError = SmtpError.SmtpError | AttemptCutError
+
+const toJson = (error: StoredError): ErrorJson => {
+  switch (error._tag) {
+    case "SocketError":
+      return {
+        _tag: error._tag,
+        operation: error.operation,
+        host: error.host,
+        port: error.port,
+        address: error.address,
+        proxy: error.proxy,
+        code: error.code
+      }
+    case "ProxyError":
+      return {
+        _tag: error._tag,
+        reason: error.reason,
+        protocol: error.protocol,
+        proxy: error.proxy,
+        host: error.host,
+        port: error.port,
+        code: error.code,
+        reply: error.reply,
+        detail: error.detail,
+        timeoutMillis: error.timeout === undefined ? undefined : Duration.toMillis(error.timeout)
+      }
+    case "TimeoutError":
+      return { _tag: error._tag, operation: error.operation, timeoutMillis: Duration.toMillis(error.timeout) }
+    case "SmtpProtocolError":
+      return { _tag: error._tag, reason: error.reason, detail: error.detail }
+    case "TlsError":
+      return { _tag: error._tag, reason: error.reason, host: error.host, port: error.port, code: error.code }
+    case "SmtpCommandError":
+      return {
+        _tag: error._tag,
+        command: error.command,
+        statusCode: error.statusCode,
+        enhancedStatusCode: error.enhancedStatusCode,
+        serverMessage: error.serverMessage,
+        recipient: error.recipient,
+        rejectedRecipients: error.rejectedRecipients
+      }
+    case "AuthenticationError":
+      return {
+        _tag: error._tag,
+        reason: error.reason,
+        mechanism: error.mechanism,
+        statusCode: error.statusCode,
+        enhancedStatusCode: error.enhancedStatusCode,
+        serverMessage: error.serverMessage,
+        offered: error.offered
+      }
+    case "InvalidInputError":
+      return { _tag: error._tag, field: error.field, reason: error.reason }
+    case "DeliveryUnknownError":
+      return {
+        _tag: error._tag,
+        cause: toJson(error.cause) as typeof UnknownCauseJson.Type,
+        messageId: error.messageId,
+        recipients: error.recipients
+      }
+    case "AttemptCutError":
+      return { _tag: error._tag, attempt: error.attempt, messageId: error.messageId, recipients: error.recipients }
+  }
+}
+
+const fromJson = (json: ErrorJson): StoredError => {
+  switch (json._tag) {
+    case "SocketError":
+      return new SmtpError.SocketError(json)
+    case "ProxyError": {
+      const { timeoutMillis, ...fields } = json
+      return new SmtpError.ProxyError({
+        ...fields,
+        timeout: timeoutMillis === undefined ? undefined : Duration.millis(timeoutMillis)
+      })
+    }
+    case "TimeoutError":
+      return new SmtpError.TimeoutError({ operation: json.operation, timeout: Duration.millis(json.timeoutMillis) })
+    case "SmtpProtocolError":
+      return new SmtpError.SmtpProtocolError(json)
+    case "TlsError":
+      return new SmtpError.TlsError(json)
+    case "SmtpCommandError":
+      return new SmtpError.SmtpCommandError(json)
+    case "AuthenticationError":
+      return new SmtpError.AuthenticationError(json)
+    case "InvalidInputError":
+      return new SmtpError.InvalidInputError(json)
+    case "DeliveryUnknownError":
+      return new SmtpError.DeliveryUnknownError({
+        cause: fromJson(json.cause) as SmtpError.DeliveryUnknownError["cause"],
+        messageId: json.messageId,
+        recipients: json.recipients
+      })
+    case "AttemptCutError":
+      return new AttemptCutError(json)
+  }
+}
+
+const decodeError = Schema.decodeUnknownSync(Schema.parseJson(ErrorJson))
+const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(SendResult))
+
+/** @internal */
+export const encodeError = (error: StoredError): string => JSON.stringify(toJson(error))
+
+/** Throws on text that is not a stored error: the table was written by something else. @internal */
+export const decodeErrorText = (text: string): StoredError => fromJson(decodeError(text))
+
+/** @internal */
+export const encodeResult = (result: SmtpClient.SendResult): string => JSON.stringify(result)
+
+/** @internal */
+export const decodeResultText = (text: string): SmtpClient.SendResult => decodeResult(text)
+
+/** Why a message failed for good. @internal */
+export type FailureReason = "Permanent" | "RetriesExhausted"
+
+const Failure = Schema.parseJson(Schema.Struct({
+  reason: Schema.Literal("Permanent", "RetriesExhausted"),
+  error: ErrorJson
+}))
+const decodeFailure = Schema.decodeUnknownSync(Failure)
+
+/** @internal */
+export const encodeFailure = (reason: FailureReason, error: StoredError): string =>
+  JSON.stringify({ reason, error: toJson(error) })
+
+/** @internal */
+export const decodeFailureText = (text: string): { readonly reason: FailureReason; readonly error: StoredError } => {
+  const decoded = decodeFailure(text)
+  return { reason: decoded.reason, error: fromJson(decoded.error) }
+}

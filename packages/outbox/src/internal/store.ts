@@ -1,0 +1,294 @@
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import { OutboxStoreError } from "../OutboxError.js"
+
+/**
+ * The outbox's own tables: one row per message (its exact bytes, envelope,
+ * state and outcome) and the shared counters of the rate limit and the
+ * client-wide pause. The workflow engine keeps its own tables beside them.
+ */
+
+/** A message as stored. Times are milliseconds since the epoch on Effect's Clock. */
+export interface MessageRow {
+  readonly id: string
+  readonly generation: number
+  readonly from: string
+  readonly to: ReadonlyArray<string>
+  readonly content: Uint8Array
+  readonly messageId: string | undefined
+  /** JSON of the DSN options and partialDelivery, when given. */
+  readonly extra: string | undefined
+  readonly enqueuedAt: number
+  readonly sendAt: number
+  readonly state: State
+  readonly attempts: number
+  readonly nextAttemptAt: number | undefined
+  /** The durable record: the step whose attempt was about to write the end of the message. */
+  readonly endStep: string | undefined
+  /** JSON of the result (Sent) or the error (Failed, Unknown). */
+  readonly outcome: string | undefined
+  readonly finishedAt: number | undefined
+  readonly traceId: string | undefined
+  readonly spanId: string | undefined
+}
+
+/** @internal */
+export type State = "Pending" | "Sent" | "Failed" | "Unknown"
+
+/** What `enqueue` writes. */
+export interface NewMessage {
+  readonly id: string
+  readonly idempotencyKey: string | undefined
+  readonly from: string
+  readonly to: ReadonlyArray<string>
+  readonly content: Uint8Array
+  readonly messageId: string | undefined
+  readonly extra: string | undefined
+  readonly enqueuedAt: number
+  readonly sendAt: number
+  readonly traceId: string | undefined
+  readonly spanId: string | undefined
+}
+
+interface RawRow {
+  readonly id: string
+  readonly generation: number | string
+  readonly mail_from: string
+  readonly rcpt_to: string
+  readonly content: Uint8Array
+  readonly message_id: string | null
+  readonly extra: string | null
+  readonly enqueued_at: number | string
+  readonly send_at: number | string
+  readonly state: State
+  readonly attempts: number | string
+  readonly next_attempt_at: number | string | null
+  readonly end_step: string | null
+  readonly outcome: string | null
+  readonly finished_at: number | string | null
+  readonly trace_id: string | null
+  readonly span_id: string | null
+}
+
+const optionalNumber = (value: number | string | null): number | undefined => value === null ? undefined : Number(value)
+
+const toRow = (raw: RawRow): MessageRow => ({
+  id: raw.id,
+  generation: Number(raw.generation),
+  from: raw.mail_from,
+  to: JSON.parse(raw.rcpt_to) as ReadonlyArray<string>,
+  // Drivers hand back a Buffer (a Uint8Array) or, for some, a plain view.
+  content: raw.content instanceof Uint8Array ? raw.content : new Uint8Array(raw.content),
+  messageId: raw.message_id ?? undefined,
+  extra: raw.extra ?? undefined,
+  enqueuedAt: Number(raw.enqueued_at),
+  sendAt: Number(raw.send_at),
+  state: raw.state,
+  attempts: Number(raw.attempts),
+  nextAttemptAt: optionalNumber(raw.next_attempt_at),
+  endStep: raw.end_step ?? undefined,
+  outcome: raw.outcome ?? undefined,
+  finishedAt: optionalNumber(raw.finished_at),
+  traceId: raw.trace_id ?? undefined,
+  spanId: raw.span_id ?? undefined
+})
+
+/** A finished message's outcome, written once by the attempt that ended it. */
+export interface Finish {
+  readonly id: string
+  readonly generation: number
+  readonly state: Exclude<State, "Pending">
+  readonly outcome: string
+  readonly finishedAt: number
+}
+
+/** The store's operations; every failure is an `OutboxStoreError` naming what was being done. */
+export interface Store {
+  /** Inserts the message, or finds the one with the same idempotency key; returns its id and whether it is new. */
+  readonly insert: (
+    message: NewMessage
+  ) => Effect.Effect<{ readonly id: string; readonly created: boolean }, OutboxStoreError>
+  readonly get: (id: string) => Effect.Effect<MessageRow | undefined, OutboxStoreError>
+  /** An attempt begins: counts it and clears the next attempt's time. */
+  readonly beginAttempt: (id: string, generation: number) => Effect.Effect<void, OutboxStoreError>
+  /** The durable record that `step`'s attempt is about to write the end of the message. */
+  readonly recordEnd: (id: string, generation: number, step: string) => Effect.Effect<void, OutboxStoreError>
+  readonly scheduleNext: (id: string, generation: number, at: number) => Effect.Effect<void, OutboxStoreError>
+  /** Writes the outcome if the message is still pending in this generation: its attempts, or undefined when it was not. */
+  readonly finish: (finish: Finish) => Effect.Effect<number | undefined, OutboxStoreError>
+  /** Back to pending in a new generation, from Unknown or Failed only; the new generation, or undefined. */
+  readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
+  /** Every pending message's id and generation, for starting workflows a crash may have missed. */
+  readonly pending: Effect.Effect<ReadonlyArray<{ readonly id: string; readonly generation: number }>, OutboxStoreError>
+  /** How many messages are in each state, and the oldest pending one's enqueue time. */
+  readonly census: Effect.Effect<
+    { readonly counts: Readonly<Record<State, number>>; readonly oldestPending: number | undefined },
+    OutboxStoreError
+  >
+}
+
+/**
+ * Runs DDL once per database even when several runners start at once:
+ * PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a
+ * concurrent twin (it can fail on pg_type's unique index), so there the
+ * statements run in one transaction behind an advisory lock.
+ *
+ * @internal
+ */
+export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyArray<string>) =>
+  sql.onDialectOrElse({
+    pg: () =>
+      sql.withTransaction(
+        Effect.zipRight(
+          sql.unsafe("SELECT pg_advisory_xact_lock(hashtext('effect-smtp/outbox/ddl'))"),
+          Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
+        )
+      ),
+    orElse: () => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
+  })
+
+const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
+
+/**
+ * Creates the tables when missing and returns the operations. `prefix`
+ * names the tables (`<prefix>_messages`).
+ *
+ * @internal
+ */
+export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    // The application's client may rename columns; these tables are ours.
+    const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    const messages = sql(`${prefix}_messages`)
+    // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
+    const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
+    yield* createTables(
+      sql,
+      `
+      CREATE TABLE IF NOT EXISTS ${prefix}_messages (
+        id TEXT PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        generation INTEGER NOT NULL DEFAULT 0,
+        mail_from TEXT NOT NULL,
+        rcpt_to TEXT NOT NULL,
+        content ${binary} NOT NULL,
+        message_id TEXT,
+        extra TEXT,
+        enqueued_at BIGINT NOT NULL,
+        send_at BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT,
+        end_step TEXT,
+        outcome TEXT,
+        finished_at BIGINT,
+        trace_id TEXT,
+        span_id TEXT
+      )
+    `,
+      `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
+    ).pipe(
+      Effect.mapError(storeError("creating the outbox's messages table"))
+    )
+
+    const get = (id: string) =>
+      sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(
+        Effect.map((rows) => rows.length === 0 ? undefined : toRow(rows[0])),
+        Effect.mapError(storeError(`reading message ${id}`))
+      )
+
+    const store: Store = {
+      insert: (message) =>
+        Effect.gen(function*() {
+          const inserted = yield* sql<{ id: string }>`
+            INSERT INTO ${messages} ${
+            sql.insert({
+              id: message.id,
+              idempotency_key: message.idempotencyKey ?? null,
+              generation: 0,
+              mail_from: message.from,
+              rcpt_to: JSON.stringify(message.to),
+              content: message.content,
+              message_id: message.messageId ?? null,
+              extra: message.extra ?? null,
+              enqueued_at: message.enqueuedAt,
+              send_at: message.sendAt,
+              state: "Pending",
+              attempts: 0,
+              next_attempt_at: message.sendAt,
+              trace_id: message.traceId ?? null,
+              span_id: message.spanId ?? null
+            })
+          }
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id
+          `
+          if (inserted.length > 0) return { id: inserted[0].id, created: true }
+          const existing = yield* sql<{ id: string }>`
+            SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
+          `
+          if (existing.length === 0) {
+            return yield* Effect.dieMessage("an insert that conflicted found no row with its idempotency key")
+          }
+          return { id: existing[0].id, created: false }
+        }).pipe(Effect.mapError(storeError("storing a new message"))),
+      get,
+      beginAttempt: (id, generation) =>
+        sql`
+          UPDATE ${messages} SET attempts = attempts + 1, next_attempt_at = NULL
+          WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
+        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
+      recordEnd: (id, generation, step) =>
+        sql`
+          UPDATE ${messages} SET end_step = ${step}
+          WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
+        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
+      scheduleNext: (id, generation, at) =>
+        sql`
+          UPDATE ${messages} SET next_attempt_at = ${at}
+          WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
+        `.pipe(Effect.asVoid, Effect.mapError(storeError(`scheduling the next attempt of ${id}`))),
+      finish: (finish) =>
+        sql<{ attempts: number | string }>`
+          UPDATE ${messages}
+          SET state = ${finish.state}, outcome = ${finish.outcome}, finished_at = ${finish.finishedAt},
+            next_attempt_at = NULL
+          WHERE id = ${finish.id} AND generation = ${finish.generation} AND state = 'Pending'
+          RETURNING attempts
+        `.pipe(
+          Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].attempts)),
+          Effect.mapError(storeError(`recording the outcome of ${finish.id}`))
+        ),
+      reopen: (id, at) =>
+        sql<{ generation: number | string }>`
+          UPDATE ${messages}
+          SET state = 'Pending', generation = generation + 1, outcome = NULL, finished_at = NULL,
+            end_step = NULL, next_attempt_at = ${at}, send_at = ${at}
+          WHERE id = ${id} AND state IN ('Unknown', 'Failed')
+          RETURNING generation
+        `.pipe(
+          Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].generation)),
+          Effect.mapError(storeError(`reopening ${id} for a resend`))
+        ),
+      pending: sql<{ id: string; generation: number | string }>`
+        SELECT id, generation FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
+      `.pipe(
+        Effect.map((rows) => rows.map((row) => ({ id: row.id, generation: Number(row.generation) }))),
+        Effect.mapError(storeError("listing the pending messages"))
+      ),
+      census: Effect.gen(function*() {
+        const rows = yield* sql<{ state: State; n: number | string; oldest: number | string | null }>`
+          SELECT state, COUNT(*) AS n, MIN(enqueued_at) AS oldest FROM ${messages} GROUP BY state
+        `
+        const counts: Record<State, number> = { Pending: 0, Sent: 0, Failed: 0, Unknown: 0 }
+        let oldestPending: number | undefined = undefined
+        for (const row of rows) {
+          counts[row.state] = Number(row.n)
+          if (row.state === "Pending") oldestPending = optionalNumber(row.oldest)
+        }
+        return { counts, oldestPending }
+      }).pipe(Effect.mapError(storeError("counting the messages by state")))
+    }
+    return store
+  })

@@ -1,0 +1,149 @@
+/**
+ * The outbox on PostgreSQL with several runner processes (layerCluster):
+ * one killed mid-batch, the others finish its messages; the shared rate
+ * limit measured at a real `smtp-server`. Needs EFFECT_SMTP_POSTGRES_URL
+ * (scripts/services/postgres.sh start prints it; CI starts it).
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as net from "node:net"
+import { countingServer } from "./utils/countingServer.js"
+import { tally } from "./utils/tally.js"
+import { startWorker, type Summary } from "./utils/worker.js"
+
+const url = process.env.EFFECT_SMTP_POSTGRES_URL
+
+/** A database of its own for one test, dropped afterwards. */
+const freshDatabase = (base: string) =>
+  Effect.acquireRelease(
+    Effect.gen(function*() {
+      const name = `outbox_${Date.now()}_${Math.floor(Math.random() * 1e6)}`
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sql = yield* PgClient.make({ url: Redacted.make(base) })
+        yield* sql.unsafe(`CREATE DATABASE ${name}`)
+      })).pipe(Effect.provide(Reactivity.layer))
+      const target = new URL(base)
+      target.pathname = `/${name}`
+      return { name, url: target.toString() }
+    }),
+    ({ name }) =>
+      Effect.scoped(Effect.gen(function*() {
+        const sql: SqlClient.SqlClient = yield* PgClient.make({ url: Redacted.make(base) })
+        yield* sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      })).pipe(Effect.provide(Reactivity.layer), Effect.orDie)
+  ).pipe(Effect.orDie)
+
+/** A TCP port free a moment ago, for a runner (the cluster needs to know it up front). */
+const freePort = Effect.async<number>((resume) => {
+  const server = net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const port = (server.address() as net.AddressInfo).port
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Waits until `condition` holds, checking every 50 ms. */
+const until = (condition: () => boolean) =>
+  Effect.repeat(Effect.sync(condition), { until: (ok) => ok, schedule: Schedule.spaced("50 millis") })
+
+/** Most events in any window of `windowMs` (sliding), and the events' overall rate per window. */
+const densest = (times: ReadonlyArray<number>, windowMs: number) => {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= windowMs) j++
+    most = Math.max(most, i - j + 1)
+  }
+  const span = sorted.length > 1 ? sorted[sorted.length - 1] - sorted[0] : 0
+  return { most, perWindow: span === 0 ? sorted.length : ((sorted.length - 1) / span) * windowMs }
+}
+
+describe.skipIf(url === undefined)("layerCluster on PostgreSQL, three runner processes", () => {
+  const base = url ?? ""
+
+  it.live(
+    "one runner killed mid-batch: the others finish its messages; each ends Sent once or Unknown, none sent twice",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* countingServer({ replyDelay: () => Math.random() * 20 })
+        const db = yield* freshDatabase(base)
+        const batch = `cluster${Date.now()}`
+        const messages = 300
+        const common = {
+          OUTBOX_STORE: `pg:${db.url}`,
+          OUTBOX_SMTP_PORT: String(server.port),
+          OUTBOX_BATCH: batch,
+          OUTBOX_COUNT: String(messages)
+        }
+        // Two runners that only run; the third also enqueues and reports.
+        const victim = yield* startWorker({
+          ...common,
+          OUTBOX_ENQUEUE: "0",
+          OUTBOX_RUNNER_PORT: String(yield* freePort)
+        })
+        yield* startWorker({ ...common, OUTBOX_ENQUEUE: "0", OUTBOX_RUNNER_PORT: String(yield* freePort) })
+        // All three start together: a runner that joins later waits for shards to move to it.
+        const reporter = yield* startWorker({ ...common, OUTBOX_RUNNER_PORT: String(yield* freePort) })
+        // Mid-batch: a sixth of the messages delivered.
+        yield* until(() => server.deliveries.length >= messages / 6)
+        const deliveredAtKill = server.deliveries.length
+        expect(yield* victim.kill).toBe(true)
+        const { summary } = yield* reporter.exited
+        const figures = { ...tally(batch, summary as ReadonlyArray<Summary>, server.counts()), deliveredAtKill }
+        console.log(`multi-runner kill (PostgreSQL): ${JSON.stringify(figures)}`)
+        expect(deliveredAtKill).toBeLessThan(messages)
+        expect(figures.messages).toBe(messages)
+        expect(figures.other).toBe(0)
+        expect(figures.lost).toBe(0)
+        expect(figures.duplicated).toBe(0)
+      }).pipe(Effect.scoped),
+    { timeout: 240_000 }
+  )
+
+  it.live(
+    "the rate limit is shared: three runners together start at most the limit in any interval, measured at the server",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* countingServer()
+        const db = yield* freshDatabase(base)
+        const batch = `rate${Date.now()}`
+        const messages = 60
+        const limit = { messages: 10, intervalMs: 1000 }
+        const common = {
+          OUTBOX_STORE: `pg:${db.url}`,
+          OUTBOX_SMTP_PORT: String(server.port),
+          OUTBOX_BATCH: batch,
+          OUTBOX_COUNT: String(messages),
+          OUTBOX_RATE: `${limit.messages}/${limit.intervalMs}`
+        }
+        yield* startWorker({ ...common, OUTBOX_ENQUEUE: "0", OUTBOX_RUNNER_PORT: String(yield* freePort) })
+        yield* startWorker({ ...common, OUTBOX_ENQUEUE: "0", OUTBOX_RUNNER_PORT: String(yield* freePort) })
+        const reporter = yield* startWorker({ ...common, OUTBOX_RUNNER_PORT: String(yield* freePort) })
+        const { summary } = yield* reporter.exited
+        expect(summary?.every((s) => s.state === "Sent")).toBe(true)
+        const measured = densest(server.mailFrom, limit.intervalMs)
+        const seconds = (Math.max(...server.mailFrom) - Math.min(...server.mailFrom)) / 1000
+        console.log(
+          `shared rate limit (PostgreSQL, 3 runners): limit ${limit.messages}/${limit.intervalMs} ms; ` +
+            `the server saw ${server.mailFrom.length} MAIL FROM in ${seconds.toFixed(2)} s, at most ${measured.most} ` +
+            `in any ${limit.intervalMs} ms window, ${measured.perWindow.toFixed(2)} per window on average`
+        )
+        expect(server.mailFrom).toHaveLength(messages)
+        expect(measured.most).toBeLessThanOrEqual(limit.messages)
+        // Not much slower than the limit allows either (slots are (1000 + 250 ms jitter) / 10 apart).
+        expect(seconds).toBeLessThan(((messages - 1) * 125) / 1000 * 1.3 + 1)
+      }).pipe(Effect.scoped),
+    { timeout: 240_000 }
+  )
+})
+
+if (url === undefined) {
+  describe("layerCluster on PostgreSQL", () => {
+    it.skip("skipped: set EFFECT_SMTP_POSTGRES_URL to run it (scripts/services/postgres.sh start prints it)", () => {})
+  })
+}

@@ -1,0 +1,82 @@
+/**
+ * The crash test on SQLite: a real worker process, killed with SIGKILL at
+ * random points several times over 1,000 messages, sending to a real
+ * `smtp-server` that counts deliveries by Message-ID.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as path from "node:path"
+import { countingServer } from "./utils/countingServer.js"
+import { tempDatabase } from "./utils/memory.js"
+import { tally } from "./utils/tally.js"
+import { startWorker, type Summary } from "./utils/worker.js"
+
+const messages = 1000
+const plannedKills = 5
+
+describe("crash test (SQLite, real worker process, SIGKILL)", () => {
+  it.live(
+    `${messages} messages, the worker killed ${plannedKills} times at random points: each ends Sent exactly once, or Unknown; none lost or duplicated`,
+    () =>
+      Effect.gen(function*() {
+        // The final reply is held back a little, so some kills land between the dot and the reply.
+        const server = yield* countingServer({ replyDelay: () => Math.random() * 20 })
+        const db = yield* tempDatabase
+        const batch = `crash${Date.now()}`
+        const env = {
+          OUTBOX_STORE: `sqlite:${path.join(db.dir, "outbox.sqlite")}`,
+          OUTBOX_SMTP_PORT: String(server.port),
+          OUTBOX_BATCH: batch,
+          OUTBOX_COUNT: String(messages)
+        }
+        let kills = 0
+        let deliveredAtKills: Array<number> = []
+        let summary: ReadonlyArray<Summary> | undefined = undefined
+        for (let run = 0; summary === undefined; run++) {
+          expect(run).toBeLessThan(plannedKills + 3)
+          summary = yield* Effect.scoped(Effect.gen(function*() {
+            const worker = yield* startWorker(env)
+            if (run < plannedKills) {
+              if (run === 0) {
+                // The first kill anywhere from start-up through enqueueing.
+                yield* Effect.race(
+                  Effect.asVoid(worker.exited),
+                  Effect.sleep(Duration.millis(1000 + Math.random() * 4000))
+                )
+              } else {
+                // The others while messages go out: once this worker has delivered one, then up to 1.5 s later.
+                const before = server.deliveries.length
+                const delivering = Effect.repeat(
+                  Effect.sync(() => server.deliveries.length > before),
+                  { until: (started) => started, schedule: Schedule.spaced("20 millis") }
+                )
+                yield* Effect.race(
+                  Effect.asVoid(worker.exited),
+                  Effect.zipRight(delivering, Effect.sleep(Duration.millis(Math.random() * 1500)))
+                )
+              }
+              if (yield* worker.kill) {
+                kills++
+                deliveredAtKills = [...deliveredAtKills, server.deliveries.length]
+              }
+            }
+            const { summary } = yield* worker.exited
+            return summary
+          }))
+        }
+        const figures = { ...tally(batch, summary, server.counts()), kills, deliveredAtKills }
+        console.log(`crash test (SQLite): ${JSON.stringify(figures)}`)
+        expect(figures.messages).toBe(messages)
+        expect(figures.other).toBe(0)
+        expect(figures.lost).toBe(0)
+        expect(figures.duplicated).toBe(0)
+        expect(figures.sent + figures.unknown).toBe(messages)
+        // Kills that found nothing to interrupt would make this test prove nothing.
+        expect(kills).toBeGreaterThanOrEqual(3)
+        expect(deliveredAtKills.some((n) => n > 0 && n < messages)).toBe(true)
+      }).pipe(Effect.scoped),
+    { timeout: 300_000 }
+  )
+})

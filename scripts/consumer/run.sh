@@ -27,7 +27,11 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/scripts/consumer"
-packages=(client node opentelemetry message testing)
+packages=(client node opentelemetry message testing outbox)
+# Packed and checked (files, exports, peers, publint, attw) but not installed
+# into the apps: the outbox's peers are the Effect cluster stack, which the
+# apps here do not use, and its Effect floor is the cluster's (3.22).
+packed_only=(outbox)
 node_lines=(22 24)
 # The app's own dependencies, as a user would pick them (not from the workspace).
 effect_version="$(node -p "require('$root/packages/client/package.json').devDependencies.effect")"
@@ -59,12 +63,14 @@ step "build (pnpm build)"
 step "pack"
 mkdir -p "$work/tarballs"
 tarballs=()
+install_tarballs=()
 printf '%-34s %10s %8s\n' "tarball" "bytes" "files"
 for p in "${packages[@]}"; do
   rm -f "$root/packages/$p"/*.tgz
   (cd "$root/packages/$p" && pnpm pack --pack-destination "$work/tarballs" >/dev/null)
   tarball="$(ls "$work/tarballs"/effect-smtp-"$p"-*.tgz)"
   tarballs+=("$tarball")
+  [[ " ${packed_only[*]} " == *" $p "* ]] || install_tarballs+=("$tarball")
   listing="$(tar -tzf "$tarball" | sed 's#^package/##')"
   printf '%-34s %10s %8s\n' "$(basename "$tarball")" "$(stat -c %s "$tarball")" "$(wc -l <<<"$listing")"
   # What a user needs, and nothing of the workspace's own.
@@ -113,7 +119,7 @@ app="$work/app"
 mkdir -p "$app"
 cp -r "$here/app/." "$app/"
 printf '{ "name": "consumer-app", "private": true, "type": "module" }\n' >"$app/package.json"
-(cd "$app" && npm_quiet install "${tarballs[@]}" "effect@$effect_version" "${app_deps[@]}")
+(cd "$app" && npm_quiet install "${install_tarballs[@]}" "effect@$effect_version" "${app_deps[@]}")
 
 one_effect() {
   local copies

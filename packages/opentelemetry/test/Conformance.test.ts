@@ -2,8 +2,9 @@
  * Conformance of the exported telemetry with MailKit's documented metrics
  * (the default profile: shared/spec/mailkit-telemetry.md, read through
  * telemetry-notes.md and socket-errors.md), end to end: the real client
- * (`NodeSmtp.layerWithMetrics` over node:net / node:tls) against a real
- * smtp-server or a hand-driven peer on loopback, recording through
+ * (`NodeSmtp.layerWithMetrics` over node:net / node:tls) against the test
+ * server of @effect-smtp/testing on loopback (`MisbehavingServer`: STARTTLS,
+ * implicit TLS, AUTH, and faults at any stage), recording through
  * `OtelSmtpMetrics.layer` into an OpenTelemetry SDK `MeterProvider` whose
  * reader is collected by hand into an `InMemoryMetricExporter`
  * (`utils/conformance.ts`). Each scenario has a provider of its own, so the
@@ -14,6 +15,7 @@
  */
 import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics } from "@effect-smtp/client"
 import { NodeSmtp, type NodeSocket } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
@@ -24,9 +26,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../../node/test/utils/certs.js"
-import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import {
   type Attributes,
   expectDurationsWithin,
@@ -37,10 +36,7 @@ import {
   runScenario
 } from "./utils/conformance.js"
 import type { ExportedMetric, ExportedPoint } from "./utils/otelSdk.js"
-import * as Raw from "./utils/rawServer.js"
-
-const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
-const trusted = () => ({ ca: testCertificates().ca })
+import { alice, password, rawServer, smtpServer, trusted } from "./utils/servers.js"
 
 // ---------------------------------------------------------------------------
 // Running a scenario
@@ -235,11 +231,12 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         port: server.port,
         security: "starttls",
         tls: trusted(),
-        auth: alice(users.alice!)
+        auth: alice(password)
       }, SmtpClient.send(mail))
       expect(Exit.isSuccess(exit)).toBe(true)
-      expect(server.received[0]?.secure).toBe(true)
-      expect(server.received[0]?.user).toBe("alice")
+      const received = yield* server.messages
+      expect(received[0]?.tls).toBe(true)
+      expect(received[0]?.user).toBe("alice")
       // STARTTLS is still the smtp scheme.
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -252,7 +249,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("success with implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ secure: true })
+      const server = yield* smtpServer("implicit")
       const { exit, exported } = yield* scenario("implicit TLS", {
         host: loopback,
         port: server.port,
@@ -271,7 +268,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
     Effect.gen(function*() {
-      const port = yield* Raw.closedPort
+      const port = yield* MisbehavingServer.closedPort
       const { exit, exported } = yield* scenario(
         "refused",
         { host: loopback, port, security: "none" },
@@ -289,7 +286,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const host = "mail.conformance.test"
       const lookup = (name: string) =>
         Effect.sync(() => {
@@ -318,14 +315,14 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "550",
         { host: loopback, port: server.port, security: "none" },
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(Exit.isFailure(exit)).toBe(true)
-      expect(server.received).toHaveLength(0)
+      expect(yield* server.messages).toHaveLength(0)
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
         connect: [clientAttributes(server.port)],
@@ -338,7 +335,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("a recipient refused among accepted ones is a successful send", () =>
     Effect.gen(function*() {
-      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "mixed recipients",
         { host: loopback, port: server.port, security: "none" },
@@ -383,10 +380,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.close : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
         "dropped (FIN)",
         { host: loopback, port: server.port, security: "none" },
@@ -405,10 +399,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported } = yield* scenario(
         "dropped (RST)",
         { host: loopback, port: server.port, security: "none" },
@@ -426,10 +417,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.reply("421 4.3.2 shutting down") : undefined
-      })
+      const server = yield* rawServer({ faults: { mail: MisbehavingServer.reply("421 4.3.2 shutting down") } })
       const { exit, exported } = yield* scenario(
         "421",
         { host: loopback, port: server.port, security: "none" },
@@ -444,12 +432,12 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         send: [clientAttributes(server.port, closing)]
       })
       // A broken session gets no QUIT.
-      expect(server.commands).not.toContain("QUIT")
+      expect(yield* server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({ greeting: undefined })
+      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exit, exported } = yield* scenario(
         "timeout",
         { host: loopback, port: server.port, security: "none", timeout: "200 millis" },
@@ -468,16 +456,13 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line === "." ? Raw.stall : undefined
-      })
+      const server = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted send",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          yield* server.received(".")
+          expect(yield* server.awaitFault("end")).toBe(true)
           yield* Effect.sleep("300 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -492,19 +477,19 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       // Units: 300 ms of stall are >= 300 in ms and >= 0.3 in s.
       expect(durationOf(exported, SmtpInstruments.clientSendDuration)).toBeGreaterThanOrEqual(299)
       expect(durationOf(exported, SmtpInstruments.clientConnectionDuration)).toBeGreaterThanOrEqual(0.299)
-      expect(server.commands).not.toContain("QUIT")
+      expect(yield* server.commands).not.toContain("QUIT")
     }))
 
   it.scopedLive("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({ greeting: undefined })
+      const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted connect",
         { host: loopback, port: server.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
           // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
-          yield* server.accepted
+          expect(yield* server.awaitFault("greeting")).toBe(true)
           yield* Effect.sleep("100 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -539,7 +524,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("TLS failure: implicit TLS against a plaintext server: the handshake fails, client connect carries TlsError and no peer (no transport was established)", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({ greeting: "220 raw.test ESMTP" })
+      const server = yield* rawServer()
       const { exit, exported } = yield* scenario(
         "TLS failure (implicit TLS, plaintext peer)",
         { host: loopback, port: server.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
@@ -562,10 +547,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
 
   it.scopedLive("drop after the greeting: the server closes at EHLO: client connect fails with SocketError, no socket.error (no OS error), no connection", () =>
     Effect.gen(function*() {
-      const server = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("EHLO") ? Raw.close : undefined
-      })
+      const server = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
         "drop after the greeting",
         { host: loopback, port: server.port, security: "none" },
@@ -628,7 +610,7 @@ describe("spans exported through @effect/opentelemetry", () => {
           Effect.flatMap((context) =>
             Effect.all([
               run({ ...base, auth: alice(wrong) }, ["rcpt@example.com"]),
-              run({ ...base, auth: alice(users.alice!) }, rejected)
+              run({ ...base, auth: alice(password) }, rejected)
             ]).pipe(Effect.provide(context))
           ),
           Effect.zipRight(Effect.promise(() => processor.forceFlush())),
@@ -655,6 +637,6 @@ describe("spans exported through @effect/opentelemetry", () => {
       expect(exception?.attributes?.["exception.type"]).toBe("SmtpCommandError")
       expect(exception?.attributes?.["exception.message"]).toBe("SmtpCommandError")
       const text = JSON.stringify(spans)
-      for (const secret of [wrong, users.alice!, ...rejected]) expect(text).not.toContain(secret)
+      for (const secret of [wrong, password, ...rejected]) expect(text).not.toContain(secret)
     }))
 })

@@ -1,8 +1,9 @@
 /**
  * Conformance of the shipped profile with what MailKit 4.7 to 4.17 emit
  * (shared/spec/mailkit-shipped.md, socket-errors.md), end to end: the real
- * client over node:net / node:tls against a real smtp-server or a hand-driven
- * peer on loopback, `OtelSmtpMetrics.layer({ profile: "shipped" })` recording
+ * client over node:net / node:tls against the test server of
+ * @effect-smtp/testing on loopback (`MisbehavingServer`, well behaved or with
+ * a fault), `OtelSmtpMetrics.layer({ profile: "shipped" })` recording
  * into an OpenTelemetry SDK of its own per scenario and making its spans on a
  * `BasicTracerProvider` with an in-memory exporter. Checked on every export:
  * meter names and version, instrument names, kinds, units, descriptions,
@@ -15,6 +16,7 @@
  */
 import { SmtpClient, SmtpError, SmtpInstruments } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import * as Resource from "@effect/opentelemetry/Resource"
 import * as EffectOtelTracer from "@effect/opentelemetry/Tracer"
@@ -27,9 +29,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../../node/test/utils/certs.js"
-import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics } from "../src/index.js"
 import {
   type Attributes,
@@ -43,10 +42,7 @@ import {
   runScenario
 } from "./utils/conformance.js"
 import type { ExportedMetric } from "./utils/otelSdk.js"
-import * as Raw from "./utils/rawServer.js"
-
-const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
-const trusted = () => ({ ca: testCertificates().ca })
+import { alice, password, rawServer, smtpServer, trusted } from "./utils/servers.js"
 
 // The .NET and JavaScript SDKs' default explicit buckets, which a MailKit
 // application exports for want of advice.
@@ -266,10 +262,10 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
         port: smtp.port,
         security: "starttls",
         tls: trusted(),
-        auth: alice(users.alice!)
+        auth: alice(password)
       }, SmtpClient.send(mail))
       expect(Exit.isSuccess(exit)).toBe(true)
-      expect(smtp.received[0]?.secure).toBe(true)
+      expect((yield* smtp.messages)[0]?.tls).toBe(true)
       expectRecords(exported, spans, {
         socket: [attempt(smtp.port)],
         operations: [op(smtp.port, "connect"), op(smtp.port, "authenticate"), op(smtp.port, "send")],
@@ -281,7 +277,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("success with implicit TLS: url.scheme is smtps on operations, connection and spans", () =>
     Effect.gen(function*() {
-      const smtp = yield* smtpServer({ secure: true })
+      const smtp = yield* smtpServer("implicit")
       const { exit, exported, spans } = yield* scenario("implicit TLS", {
         host: loopback,
         port: smtp.port,
@@ -300,7 +296,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("connection refused: connection_refused on the socket attempt and the connect operation; no connection was established", () =>
     Effect.gen(function*() {
-      const port = yield* Raw.closedPort
+      const port = yield* MisbehavingServer.closedPort
       const { exit, exported, spans } = yield* scenario(
         "refused",
         { host: loopback, port, security: "none" },
@@ -334,7 +330,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("TLS failure with implicit TLS (plaintext peer): secure_connection_error on connect; the handshake is part of the transport, so no connection", () =>
     Effect.gen(function*() {
-      const raw = yield* Raw.rawServer({ greeting: "220 raw.test ESMTP" })
+      const raw = yield* rawServer()
       const { exit, exported, spans } = yield* scenario(
         "TLS failure (implicit TLS)",
         { host: loopback, port: raw.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
@@ -372,14 +368,14 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("550 on every recipient: one send operation with error.type \"550\"; the session itself closed cleanly", () =>
     Effect.gen(function*() {
-      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const smtp = yield* smtpServer("none")
       const { exit, exported, spans } = yield* scenario(
         "550",
         { host: loopback, port: smtp.port, security: "none" },
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(failureOf(exit)).toBeInstanceOf(SmtpError.SmtpCommandError)
-      expect(smtp.received).toHaveLength(0)
+      expect(yield* smtp.messages).toHaveLength(0)
       expectRecords(exported, spans, {
         socket: [attempt(smtp.port)],
         operations: [op(smtp.port, "connect"), op(smtp.port, "send", "550")],
@@ -390,10 +386,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("drop after the greeting (FIN at EHLO): protocol_error on connect and on the connection that ended", () =>
     Effect.gen(function*() {
-      const raw = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("EHLO") ? Raw.close : undefined
-      })
+      const raw = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported, spans } = yield* scenario(
         "drop after the greeting",
         { host: loopback, port: raw.port, security: "none" },
@@ -410,10 +403,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("the server resets the session (RST) at MAIL: connection_reset on the send and the connection", () =>
     Effect.gen(function*() {
-      const raw = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line.startsWith("MAIL") ? Raw.reset : undefined
-      })
+      const raw = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported, spans } = yield* scenario(
         "reset at MAIL",
         { host: loopback, port: raw.port, security: "none" },
@@ -430,16 +420,13 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("interrupted while the server stalls the DATA reply: cancelled on the send and the connection; the Send span is an error, as MailKit's cancelled operation", () =>
     Effect.gen(function*() {
-      const raw = yield* Raw.rawServer({
-        greeting: "220 raw.test ESMTP",
-        onCommand: (line) => line === "." ? Raw.stall : undefined
-      })
+      const raw = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
         "interrupted send",
         { host: loopback, port: raw.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          yield* raw.received(".")
+          expect(yield* raw.awaitFault("end")).toBe(true)
           yield* Effect.sleep("300 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -460,13 +447,13 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
 
   it.scopedLive("interrupted while waiting for the greeting: cancelled on connect, and on the connection TCP had opened", () =>
     Effect.gen(function*() {
-      const raw = yield* Raw.rawServer({ greeting: undefined })
+      const raw = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
         "interrupted connect",
         { host: loopback, port: raw.port, security: "none" },
         Effect.gen(function*() {
           const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          yield* raw.accepted
+          expect(yield* raw.awaitFault("greeting")).toBe(true)
           yield* Effect.sleep("100 millis")
           yield* Fiber.interrupt(fiber)
         })
@@ -520,7 +507,7 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
 
   it.scopedLive("without a tracerProvider option, the provider @effect/opentelemetry's layers put in context gets the spans, under MailKit.Net.SmtpClient 0.1, children of the caller's span", () =>
     Effect.gen(function*() {
-      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()
       const processor = new SimpleSpanProcessor(exporter)
       // Tracer.layer with its provider kept in the context (provideMerge), as NodeSdk.layer does not.
@@ -541,7 +528,7 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
 
   it.scopedLive("without a tracerProvider option nor one in context, a registered global provider gets them (Tracer.layerGlobal)", () =>
     Effect.gen(function*() {
-      const smtp = yield* smtpServer({ hideSTARTTLS: true })
+      const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()
       const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
       yield* Effect.acquireRelease(

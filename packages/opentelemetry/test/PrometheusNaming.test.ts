@@ -15,17 +15,15 @@
  */
 import { SmtpClient, SmtpInstruments, type SmtpTelemetryProfile } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import { MeterProvider } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import { testCertificates } from "../../node/test/utils/certs.js"
-import { smtpServer, users } from "../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics, PrometheusNaming } from "../src/index.js"
 import { loopback, mail } from "./utils/conformance.js"
 import { UnitSuffixedPrometheusExporter } from "./utils/mailTraffic.js"
-import * as Raw from "./utils/rawServer.js"
+import { alice, password, smtpServer, trusted } from "./utils/servers.js"
 
 const histogram = (name: string) => [`${name}_bucket`, `${name}_count`, `${name}_sum`]
 
@@ -108,7 +106,7 @@ const measure = (profile: SmtpTelemetryProfile.Name) =>
       () => Effect.promise(() => meterProvider.shutdown())
     )
     const server = yield* smtpServer()
-    const closed = yield* Raw.closedPort
+    const closed = yield* MisbehavingServer.closedPort
     const metrics = OtelSmtpMetrics.layer({ meterProvider, profile })
     const send = (options: SmtpClient.Options, to = mail.to) =>
       Effect.exit(
@@ -121,15 +119,10 @@ const measure = (profile: SmtpTelemetryProfile.Name) =>
       host: loopback,
       port: server.port,
       security: "starttls" as const,
-      tls: { ca: testCertificates().ca }
+      tls: trusted()
     }
-    const alice = (password: string) => ({
-      user: "alice",
-      password: Redacted.make(password),
-      mechanism: "PLAIN" as const
-    })
-    yield* send({ ...secured, auth: alice(users.alice!) })
-    yield* send({ ...secured, auth: alice(users.alice!) }, ["reject-1@example.com"])
+    yield* send({ ...secured, auth: alice(password) })
+    yield* send({ ...secured, auth: alice(password) }, ["reject-1@example.com"])
     yield* send({ ...secured, auth: alice("wrong") })
     yield* send({ host: loopback, port: closed, security: "none" })
     const pages = yield* Effect.all([

@@ -2,11 +2,11 @@
  * The test server engine over TCP on loopback, for effect-smtp's own
  * hardening tests and for applications' tests: a real server that, at any
  * stage of a session, can close, reset, stall, send garbage, an over-long
- * line or endless continuation lines, answer 421 / 4xx / 5xx, or inject
- * lines after its STARTTLS reply (see `TestServer` for the faults and the
- * options). Otherwise it behaves like a small, ordinary server, with a real
- * TLS upgrade for STARTTLS (or TLS from the first byte), and it reports how
- * many connections are open and everything it received.
+ * line or endless continuation lines, answer 421 / 4xx / 5xx, inject
+ * lines after its STARTTLS reply, or answer late (see `TestServer` for the
+ * faults and the options). Otherwise it behaves like a small, ordinary
+ * server, with a real TLS upgrade for STARTTLS (or TLS from the first byte),
+ * and it reports how many connections are open and everything it received.
  *
  * The server runs on the live clock and its own runtime, whatever clock or
  * services the test uses: a `TestClock` never freezes its delays, and its
@@ -33,6 +33,7 @@ export type {
   AuthOptions,
   Close,
   ConnectionRecord,
+  Delay,
   EndlessContinuation,
   Fault,
   FaultContext,
@@ -57,6 +58,7 @@ export type {
  */
 export {
   close,
+  delay,
   endlessContinuation,
   garbage,
   longLine,

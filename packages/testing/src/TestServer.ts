@@ -9,12 +9,12 @@
  * AUTH PLAIN / LOGIN / CRAM-MD5 / XOAUTH2 / OAUTHBEARER, PIPELINING, DATA
  * and CHUNKING (BDAT), RSET, NOOP, QUIT. A fault replaces its answer at any
  * stage of a session: it closes, resets, stalls, sends garbage, an over-long
- * line or endless continuation lines, answers any reply (421, 4xx, 5xx), or
- * injects lines after its STARTTLS reply.
+ * line or endless continuation lines, answers any reply (421, 4xx, 5xx),
+ * injects lines after its STARTTLS reply, or gives the usual answer late.
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import { randomFaults as randomFaultsImpl } from "./internal/randomFaults.js"
 
 /**
@@ -26,7 +26,7 @@ import { randomFaults as randomFaultsImpl } from "./internal/randomFaults.js"
  * - `mail`, `rcpt`: the reply to MAIL FROM, to each RCPT TO;
  * - `data`: the reply to DATA (the "354" of DATA initiation);
  * - `body`: mid-body, after the first line of a DATA body or half of the
- *   first BDAT chunk was received;
+ *   first BDAT chunk was received (a `Delay`: before the body is read);
  * - `end`: the reply after the final dot (or after BDAT LAST);
  * - `quit`: the reply to QUIT.
  *
@@ -150,10 +150,35 @@ export interface StartTlsInjection {
 }
 
 /**
+ * A slow server: waits `duration` on the clock the server runs on, then goes
+ * on as if no fault had struck (the usual answer, late). At `end` the message
+ * is stored when the late 250 is sent, whether or not the client is still
+ * there to read it, as a real server that queued it would have. At `body`,
+ * where no answer is due, the server pauses before it reads the message, so
+ * the client's writes back up.
+ *
  * @since 0.1.0
  * @category models
  */
-export type Fault = Close | Reset | Stall | Garbage | LongLine | EndlessContinuation | Reply | StartTlsInjection
+export interface Delay {
+  readonly _tag: "Delay"
+  readonly duration: Duration.Duration
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Fault =
+  | Close
+  | Reset
+  | Stall
+  | Garbage
+  | LongLine
+  | EndlessContinuation
+  | Reply
+  | StartTlsInjection
+  | Delay
 
 /**
  * @since 0.1.0
@@ -247,6 +272,18 @@ export const startTlsInjection = (
   injected = "250-injected.invalid\r\n250-AUTH PLAIN LOGIN\r\n250 PIPELINING\r\n",
   options?: { readonly split?: boolean | undefined }
 ): Fault => ({ _tag: "StartTlsInjection", injected, split: options?.split ?? false })
+
+/**
+ * The usual answer, `duration` late (see `Delay`): a slow server at one
+ * stage, where `replyDelay` slows every reply.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const delay = (duration: Duration.DurationInput): Fault => ({
+  _tag: "Delay",
+  duration: Duration.decode(duration)
+})
 
 /**
  * What a fault decision is told.

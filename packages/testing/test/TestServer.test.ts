@@ -3,7 +3,8 @@
  * same conversation in memory (`TestSocket.smtpServer`) and over TCP
  * (`MisbehavingServer`), byte for byte, through the same `Socket` interface
  * the client uses. Plus what only one side has: a reset in memory, TLS from
- * the first byte over TCP, CRAM-MD5, and the waits a test synchronises on.
+ * the first byte over TCP, CRAM-MD5, and the waits a test synchronises on;
+ * and the slow server (`delay`) on each side's clock.
  */
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { Socket } from "@effect-smtp/client/Socket"
@@ -13,8 +14,11 @@ import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
@@ -101,12 +105,31 @@ const overTcp = (serverOptions: TestServer.Options) =>
     return { transcript, received: yield* server.messages }
   })
 
+const message = { from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }
+
+/** The real client, sending `mail` to an in-memory server. */
+const sendInMemory = (
+  server: TestSocket.SmtpServer,
+  options: Partial<SmtpClient.Options> = {},
+  mail: SmtpClient.Mail = message
+) =>
+  SmtpClient.send(mail).pipe(
+    Effect.provide(
+      SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
+        Layer.provide(SmtpProtocol.layer),
+        Layer.provide(TestSocket.layer(server.script)),
+        Layer.provide(SmtpMetrics.layerNoop)
+      )
+    )
+  )
+
 const faults: ReadonlyArray<readonly [string, TestServer.Fault]> = [
   ["close", TestServer.close],
   ["reset", TestServer.reset],
   ["421", TestServer.serviceClosing()],
   ["4xx", TestServer.transient()],
-  ["5xx", TestServer.permanent()]
+  ["5xx", TestServer.permanent()],
+  ["delay", TestServer.delay("10 millis")]
 ]
 const struck: ReadonlyArray<TestServer.Stage> = ["greeting", "ehlo", "auth", "mail", "rcpt", "data", "end", "quit"]
 
@@ -148,8 +171,12 @@ describe("one engine, in memory and over TCP", () => {
           if (fault._tag === "Reset") expect(ending).toBe("<ECONNRESET>")
           if (fault._tag === "Close") expect(ending).toBe("<closed>")
           if (fault._tag === "Reply") expect(memory.transcript).toContain(`${fault.text}\r\n`)
+          // A delay changes no byte of the conversation, only when it comes.
+          if (fault._tag === "Delay") {
+            expect(memory.transcript).toEqual((yield* inMemory(options(undefined))).transcript)
+          }
           // ...and a message is stored only when the fault let the transaction through.
-          const through = stage === "quit" ||
+          const through = stage === "quit" || fault._tag === "Delay" ||
             (fault._tag === "Reply" && !fault.close && (stage === "greeting" || stage === "ehlo"))
           expect(memory.received).toHaveLength(through ? 1 : 0)
           expect(tcp.received).toHaveLength(through ? 1 : 0)
@@ -161,17 +188,7 @@ describe("one engine, in memory and over TCP", () => {
 describe("what only one transport has", () => {
   it.scoped("in memory, a reset is ECONNRESET on the client's next read", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(
-        SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
-          Effect.provide(
-            SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-              Layer.provide(SmtpProtocol.layer),
-              Layer.provide(TestSocket.layer(TestSocket.smtpServer({ faults: { mail: TestServer.reset } }).script)),
-              Layer.provide(SmtpMetrics.layerNoop)
-            )
-          )
-        )
-      )
+      const error = yield* Effect.flip(sendInMemory(TestSocket.smtpServer({ faults: { mail: TestServer.reset } })))
       expect(error).toBeInstanceOf(SmtpError.SocketError)
       expect((error as SmtpError.SocketError).code).toBe("ECONNRESET")
     }))
@@ -180,12 +197,12 @@ describe("what only one transport has", () => {
     Effect.gen(function*() {
       const { ca, cert, key } = TestCertificates.testCertificates()
       const server = yield* MisbehavingServer.make({ tls: { key, cert, implicit: true } })
-      const result = yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+      const result = yield* SmtpClient.send(message).pipe(
         Effect.provide(NodeSmtp.layer({ host: "localhost", port: server.port, security: "tls", tls: { ca } }))
       )
       expect(result.accepted).toEqual(["b@example.com"])
-      const [message] = yield* server.messages
-      expect(message?.tls).toBe(true)
+      const [stored] = yield* server.messages
+      expect(stored?.tls).toBe(true)
       // TLS from the start: STARTTLS is not offered.
       expect((yield* server.commands).filter((c) => c === "STARTTLS")).toEqual([])
     }))
@@ -194,7 +211,7 @@ describe("what only one transport has", () => {
     Effect.gen(function*() {
       const server = yield* MisbehavingServer.make({ faults: { data: TestServer.stall } })
       expect(yield* server.awaitFault("data", "50 millis")).toBe(false)
-      const send = SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
+      const send = SmtpClient.send(message).pipe(
         Effect.provide(NodeSmtp.layer({ host: "127.0.0.1", port: server.port, security: "none", timeout: "5 seconds" }))
       )
       yield* Effect.forkScoped(send)
@@ -211,20 +228,7 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
         credentials: { user: "tim", password: "tanstaaftanstaaf" }
       })
       const result = yield* Effect.either(
-        SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: "x\r\n" }).pipe(
-          Effect.provide(
-            SmtpClient.layer({
-              host: "mail.test",
-              port: 25,
-              security: "none",
-              auth: { user: "tim", password: Redacted.make(password) }
-            }).pipe(
-              Layer.provide(SmtpProtocol.layer),
-              Layer.provide(TestSocket.layer(server.script)),
-              Layer.provide(SmtpMetrics.layerNoop)
-            )
-          )
-        )
+        sendInMemory(server, { auth: { user: "tim", password: Redacted.make(password) } })
       )
       return { result, server }
     })
@@ -244,5 +248,68 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
       expect(result.left).toBeInstanceOf(SmtpError.AuthenticationError)
       expect((result.left as SmtpError.AuthenticationError).statusCode).toBe(535)
       expect(server.received).toEqual([])
+    }))
+})
+
+describe("a slow server: delay gives the usual answer, late", () => {
+  /** Lets the forked client run until the fault has struck at `stage` (in memory, all of it is fibers). */
+  const untilStruck = (server: TestSocket.SmtpServer, stage: TestServer.Stage) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < 10_000; i++) {
+        if (server.connections().some((c) => c.faults.includes(stage))) return
+        yield* Effect.yieldNow()
+      }
+      return yield* Effect.dieMessage(`no fault struck at ${stage}`)
+    })
+
+  it.effect("in memory, on the test's clock: the final reply waits the whole delay; then the message is stored and the send succeeds", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ faults: { end: TestServer.delay("10 seconds") } })
+      const fiber = yield* Effect.fork(sendInMemory(server, { timeout: "1 minute" }))
+      yield* untilStruck(server, "end")
+      yield* TestClock.adjust("9999 millis")
+      expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
+      expect(server.received).toEqual([])
+      yield* TestClock.adjust("1 millis")
+      expect((yield* Fiber.join(fiber)).accepted).toEqual(["b@example.com"])
+      expect(server.received.map((m) => decoder.decode(m.data))).toEqual(["x\r\n"])
+    }))
+
+  for (const via of ["DATA", "BDAT"] as const) {
+    it.effect(`in memory, at body (${via}): the server pauses before it reads the message, then stores it whole`, () =>
+      Effect.gen(function*() {
+        const server = TestSocket.smtpServer({
+          chunking: via === "BDAT",
+          faults: { body: TestServer.delay("5 seconds") }
+        })
+        const content = `Subject: slow\r\n\r\n${"a line of the body\r\n".repeat(200)}`
+        const fiber = yield* Effect.fork(sendInMemory(server, { timeout: "1 minute" }, { ...message, content }))
+        yield* untilStruck(server, "body")
+        yield* TestClock.adjust("4999 millis")
+        expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
+        expect(server.received).toEqual([])
+        yield* TestClock.adjust("1 millis")
+        yield* Fiber.join(fiber)
+        expect(server.received.map((m) => ({ via: m.via, data: decoder.decode(m.data) }))).toEqual([{
+          via,
+          data: content
+        }])
+      }))
+  }
+
+  it.scopedLive("over TCP, on the live clock: a final reply later than the client's timeout leaves the delivery unknown, and nothing stored yet", () =>
+    Effect.gen(function*() {
+      const server = yield* MisbehavingServer.make({ faults: { end: MisbehavingServer.delay("1 minute") } })
+      const error = yield* Effect.flip(
+        SmtpClient.send(message).pipe(
+          Effect.provide(
+            NodeSmtp.layer({ host: "127.0.0.1", port: server.port, security: "none", timeout: "500 millis" })
+          )
+        )
+      )
+      expect(error).toBeInstanceOf(SmtpError.DeliveryUnknownError)
+      expect((error as SmtpError.DeliveryUnknownError).cause).toBeInstanceOf(SmtpError.TimeoutError)
+      expect(yield* server.awaitFault("end")).toBe(true)
+      expect(yield* server.messages).toEqual([])
     }))
 })

@@ -7,16 +7,14 @@
  */
 import { SmtpClient, type SmtpMetrics, type SmtpTelemetryProfile } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import { type CollectionResult, MeterProvider } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import { testCertificates } from "../../../node/test/utils/certs.js"
-import { smtpServer, users } from "../../../node/test/utils/smtpServer.js"
 import { OtelSmtpMetrics, PrometheusNaming } from "../../src/index.js"
-import * as Raw from "./rawServer.js"
+import { alice, password, rawServer, smtpServer, trusted } from "./servers.js"
 
 export const loopback = "127.0.0.1"
 
@@ -58,7 +56,7 @@ export const application = (
 
 /** The servers the mail goes to. */
 export interface Servers {
-  /** smtp-server with STARTTLS and AUTH: recipients starting with "reject" get 550. */
+  /** STARTTLS and AUTH: recipients starting with "reject" get 550. */
   readonly smtp: number
   /** Answers the end of a message after `slowMillis`. */
   readonly slow: number
@@ -71,15 +69,9 @@ export interface Servers {
 export const servers = (slowMillis: number): Effect.Effect<Servers, never, Scope.Scope> =>
   Effect.gen(function*() {
     const smtp = yield* smtpServer()
-    const slow = yield* Raw.rawServer({
-      greeting: "220 slow.test ESMTP",
-      onCommand: (line) => line === "." ? Raw.later(slowMillis, "250 2.0.0 queued, slowly") : undefined
-    })
-    const dropping = yield* Raw.rawServer({
-      greeting: "220 dropping.test ESMTP",
-      onCommand: (line) => line.startsWith("MAIL") ? Raw.close : undefined
-    })
-    return { smtp: smtp.port, slow: slow.port, dropping: dropping.port, closed: yield* Raw.closedPort }
+    const slow = yield* rawServer({ hostname: "slow.test", faults: { end: MisbehavingServer.delay(slowMillis) } })
+    const dropping = yield* rawServer({ hostname: "dropping.test", faults: { mail: MisbehavingServer.close } })
+    return { smtp: smtp.port, slow: slow.port, dropping: dropping.port, closed: yield* MisbehavingServer.closedPort }
   })
 
 const message = {
@@ -87,8 +79,6 @@ const message = {
   to: ["rcpt@example.com"],
   content: "From: app@example.com\r\nTo: rcpt@example.com\r\nSubject: kit\r\n\r\nHello.\r\n"
 }
-
-const alice = (password: string) => ({ user: "alice", password: Redacted.make(password), mechanism: "PLAIN" as const })
 
 /** What one send does. */
 export type Send = "success" | "550" | "535" | "refused" | "dropped" | "slow"
@@ -99,8 +89,8 @@ export const send = (metrics: Layer.Layer<SmtpMetrics>, to: Servers, kind: Send)
     host: loopback,
     port: to.smtp,
     security: "starttls",
-    tls: { ca: testCertificates().ca },
-    auth: alice(users.alice!)
+    tls: trusted(),
+    auth: alice(password)
   }
   const plain = (port: number): SmtpClient.Options => ({ host: loopback, port, security: "none" })
   const [options, mail] = kind === "success"

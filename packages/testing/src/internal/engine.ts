@@ -55,8 +55,11 @@ interface MutableConnection extends Connection {
   refusedAfterData: number
 }
 
-/** How the session goes on after a fault: normally, or not at all. */
-type Next = "continue" | "stop"
+/**
+ * How the session goes on after a fault: with the next command (the fault
+ * answered), as if no fault had struck (it only delayed), or not at all.
+ */
+type Next = "continue" | "behave" | "stop"
 
 const defaults: Required<{ readonly [K in keyof Limits]: number }> = {
   maxLineBytes: 64 * 1024,
@@ -209,9 +212,11 @@ export class Server {
     return this.delay === undefined ? wire.write(text) : Effect.zipRight(Effect.sleep(this.delay), wire.write(text))
   }
 
-  /** Carries out a fault; "continue" when the session goes on as usual. */
+  /** Carries out a fault; "continue" when the session goes on with the next command. */
   private strike(wire: Wire, fault: Fault): Effect.Effect<Next> {
     switch (fault._tag) {
+      case "Delay":
+        return Effect.as(Effect.sleep(fault.duration), "behave" as const)
       case "Close":
         return Effect.as(wire.end, "stop" as const)
       case "Reset":
@@ -333,9 +338,9 @@ export class Server {
     const fault = (stage: Stage, command: string) => this.faultAt(record, stage, command)
     return Effect.gen(this, function*() {
       const greetingFault = fault("greeting", "")
-      if (greetingFault !== undefined) {
-        if ((yield* this.strike(wire, greetingFault)) === "stop") return
-      } else {
+      const greeted = greetingFault === undefined ? "behave" : yield* this.strike(wire, greetingFault)
+      if (greeted === "stop") return
+      if (greeted === "behave") {
         yield* this.send(wire, withCrlf(this.options.greeting ?? `220 ${this.hostname} ESMTP ready`))
       }
       const authRequired = this.options.auth !== undefined && this.options.auth.required !== false
@@ -377,13 +382,14 @@ export class Server {
           const behind = yield* wire.hasPending
           if (behind) record.pipelinedAfterBody++
           const end = fault("end", line)
-          if (end === undefined) {
+          const next = end === undefined ? "behave" : yield* this.strike(wire, end)
+          if (next === "behave") {
             yield* ok(store(via, data))
             if (behind && this.options.refusePipelinedAfterData === true) return yield* refuseBehind
             return "continue" as const
           }
           resetTransaction()
-          return yield* this.strike(wire, end)
+          return next
         })
 
       for (let count = 0; count < limits.maxCommands; count++) {
@@ -413,10 +419,10 @@ export class Server {
           ? "quit"
           : undefined
         const struck = stage === undefined ? undefined : fault(stage, line)
-        if (struck !== undefined) {
-          const next = yield* this.strike(wire, struck)
+        const next = struck === undefined ? "behave" : yield* this.strike(wire, struck)
+        if (next === "stop") return
+        if (next === "continue") {
           // Whatever the fault said, QUIT ends the session.
-          if (next === "stop") return
           if (stage === "quit") return yield* wire.end
           continue
         }
@@ -458,7 +464,9 @@ export class Server {
           }
           yield* ok("354 go ahead\r\n")
           const middle = fault("body", line)
-          if (middle !== undefined) {
+          // A delay pauses before the body is read; every other fault strikes mid-body.
+          if (middle?._tag === "Delay") yield* this.strike(wire, middle)
+          else if (middle !== undefined) {
             // Mid-body: one line of it has arrived when the fault strikes.
             const first = yield* wire.readLine(limits.maxLineBytes)
             if (first === undefined || first === null) return
@@ -481,7 +489,8 @@ export class Server {
           }
           const middle = chunked ? undefined : fault("body", line)
           chunked = true
-          if (middle !== undefined) {
+          if (middle?._tag === "Delay") yield* this.strike(wire, middle)
+          else if (middle !== undefined) {
             const half = yield* wire.readBytes(Math.floor(size / 2))
             if (half === undefined) return
             if ((yield* this.strike(wire, middle)) === "stop") return

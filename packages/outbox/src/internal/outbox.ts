@@ -38,6 +38,11 @@ const defaultRetry: Schedule.Schedule<unknown, SmtpError.SmtpError> = Schedule.e
  * The database is retried, not given up on: an outage delays sending and
  * loses nothing. Each retry is logged.
  */
+/** Starting a workflow whose runner just died: until its shards move, for up to a minute or so. */
+const startRetry = Schedule.exponential("200 millis").pipe(
+  Schedule.either(Schedule.spaced("5 seconds")),
+  Schedule.upTo("70 seconds")
+)
 const storeRetry = Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("30 seconds")))
 const persistently = <A>(effect: Effect.Effect<A, OutboxStoreError>): Effect.Effect<A> =>
   effect.pipe(
@@ -308,10 +313,28 @@ export const make = (options: SmtpOutbox.Options) =>
         }
       }))
 
-    const start = (id: string, generation: number) =>
+    /**
+     * Starts a stored message's workflow (a no-op when it runs already). On
+     * a cluster the start travels to the runner that owns the message's
+     * shard; when that runner has just died the call fails until its shards
+     * move (seconds), so it is tried again for a while. The message is stored
+     * whatever happens: one that could not be started is started by the
+     * sweep below when a runner next starts.
+     */
+    const start = (id: string, generation: number): Effect.Effect<void> =>
       workflow.execute({ id, generation }, { discard: true }).pipe(
         Effect.provideService(WorkflowEngine, engine),
-        Effect.asVoid
+        Effect.asVoid,
+        Effect.sandbox,
+        Effect.tapError((cause) =>
+          Effect.logWarning(`starting message ${id} failed; trying again: ${Cause.pretty(cause)}`)
+        ),
+        Effect.retry({ schedule: startRetry, while: (cause) => !Cause.isInterruptedOnly(cause) }),
+        Effect.catchAll((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.failCause(cause)
+            : Effect.logError(`message ${id} is stored but could not be started; a runner starts it when it starts`)
+        )
       )
 
     // Workflows a crash may have kept from starting (stored, not yet started)

@@ -1,6 +1,6 @@
 /**
- * Runs a throughput case in a child process of its own (caseChild.ts), with
- * the same loader as this one, and reads back its timing.
+ * Runs a throughput case in a child process of its own (caseChild.ts,
+ * compiled to one JavaScript file first), and reads back its timing.
  */
 import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
@@ -8,13 +8,36 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as esbuild from "esbuild"
 import { fileURLToPath } from "node:url"
 import type * as Cases from "./cases.js"
 import type { SmtpSink } from "./smtpSink.js"
 
 const Timing = Schema.Struct({ seconds: Schema.Number, cpuSeconds: Schema.Number })
 
-const child = fileURLToPath(new URL("./caseChild.ts", import.meta.url))
+const source = fileURLToPath(new URL("./caseChild.ts", import.meta.url))
+const outfile = fileURLToPath(new URL("../node_modules/.cache/case.mjs", import.meta.url))
+
+/**
+ * The case runner compiled to one JavaScript file, as an application ships
+ * its code: built once per run, and every case (the peers too) runs from it.
+ * Run through a TypeScript loader instead (tsx), every function made at run
+ * time would be wrapped in a naming helper, which about doubles the CPU of
+ * code that makes closures per message, and measures the loader.
+ */
+export const build: Effect.Effect<string> = Effect.promise(() =>
+  esbuild.build({
+    entryPoints: [source],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    external: ["nodemailer"],
+    outfile,
+    logLevel: "warning",
+    // Some dependencies are CommonJS and call require().
+    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
+  })
+).pipe(Effect.as(outfile))
 
 interface RunOptions {
   readonly count: number
@@ -23,14 +46,16 @@ interface RunOptions {
 }
 
 export const run = (
+  child: string,
   sink: SmtpSink,
   key: Cases.Key,
   options: RunOptions
 ): Effect.Effect<typeof Timing.Type, PlatformError | ParseResult.ParseError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(spawn(sink, key, options), Schema.decode(Schema.parseJson(Timing)))
+  Effect.flatMap(spawn(child, sink, key, options), Schema.decode(Schema.parseJson(Timing)))
 
 /** Several cases in one shared child process, timed one after another: their timings in order. */
 export const runShared = (
+  child: string,
   sink: SmtpSink,
   keys: ReadonlyArray<Cases.Key>,
   options: RunOptions
@@ -38,12 +63,11 @@ export const runShared = (
   ReadonlyArray<typeof Timing.Type>,
   PlatformError | ParseResult.ParseError,
   CommandExecutor.CommandExecutor
-> => Effect.flatMap(spawn(sink, keys.join(","), options), Schema.decode(Schema.parseJson(Schema.Array(Timing))))
+> => Effect.flatMap(spawn(child, sink, keys.join(","), options), Schema.decode(Schema.parseJson(Schema.Array(Timing))))
 
-const spawn = (sink: SmtpSink, keys: string, options: RunOptions) =>
+const spawn = (child: string, sink: SmtpSink, keys: string, options: RunOptions) =>
   Command.make(
     process.execPath,
-    ...process.execArgv,
     child,
     sink.host,
     String(sink.port),

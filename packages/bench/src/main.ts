@@ -56,6 +56,7 @@ const program = Effect.gen(function*() {
   const cases = allCases
     .filter((c) => selected(c.key))
     .map((c) => ({ ...c, count: Math.max(1, Math.round(config.count / (c.share ?? 1))) }))
+  const runner = yield* Isolated.build
   const rates = Cases.record()
   const cpu = Cases.record()
   const sharedRates = Cases.record()
@@ -67,7 +68,7 @@ const program = Effect.gen(function*() {
   // run is a fresh process that warms up first (see caseChild.ts).
   for (let round = 1; round <= config.repeats; round++) {
     for (const c of cases) {
-      const timing = yield* Isolated.run(sink, c.key, {
+      const timing = yield* Isolated.run(runner, sink, c.key, {
         count: c.count,
         warmUpSeconds: config.warmUpSeconds,
         inFlight: config.inFlight
@@ -81,7 +82,7 @@ const program = Effect.gen(function*() {
     }
     // The same clients once more, all in one process, as an application's process is shared.
     if (!shared) continue
-    const timings = yield* Isolated.runShared(sink, Cases.shared, {
+    const timings = yield* Isolated.runShared(runner, sink, Cases.shared, {
       count: config.count,
       warmUpSeconds: config.warmUpSeconds,
       inFlight: config.inFlight

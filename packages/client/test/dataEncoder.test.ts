@@ -137,4 +137,25 @@ describe("DATA encoder", () => {
     },
     { fastCheck: { numRuns: 1000 } }
   )
+
+  it.prop(
+    "scanText (the fast path for string content) gives exactly the one-pass byte scan's facts, for any text: line breaks of every kind, dots, non-ASCII, long lines",
+    [
+      FastCheck.array(
+        FastCheck.oneof(
+          FastCheck.constantFrom("\r\n", "\n", "\r", ".", "..", "é", "δοκιμή", "😀", ""),
+          FastCheck.string({ maxLength: 20 }),
+          FastCheck.integer({ min: 300, max: 1100 }).map((n) => "a".repeat(n)),
+          FastCheck.integer({ min: 300, max: 400 }).map((n) => "é".repeat(n))
+        ),
+        { maxLength: 12 }
+      )
+    ],
+    ([parts]) => {
+      const text = parts.join("")
+      const bytes = new TextEncoder().encode(text)
+      expect(dataEncoder.scanText(text, bytes)).toEqual(dataEncoder.scan(bytes))
+    },
+    { fastCheck: { numRuns: 3000 } }
+  )
 })

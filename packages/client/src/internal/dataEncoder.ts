@@ -181,6 +181,43 @@ export const scan = (body: Uint8Array): Scan => {
 }
 
 /**
+ * `scan` of `text`'s UTF-8 `bytes`, read off the string with one native
+ * search per line instead of a loop over every byte: for canonical text (the
+ * usual message: CRLF lines) whose lines cannot be too long, the same facts.
+ * Anything else is scanned byte by byte. The text is 8-bit exactly when its
+ * UTF-8 form is longer than it (every non-ASCII code unit takes more octets).
+ *
+ * @internal
+ */
+export const scanText = (text: string, bytes: Uint8Array): Scan => {
+  const eightBit = bytes.length !== text.length
+  // A line of 999 code units is over 998 octets; in non-ASCII text (up to 3
+  // octets a code unit) one of 333 may be: those are counted exactly.
+  const limit = eightBit ? 332 : maxLineOctets
+  let leadingDot = false
+  let start = 0
+  let cr = text.indexOf("\r")
+  for (let lf = text.indexOf("\n"); lf !== -1; lf = text.indexOf("\n", start)) {
+    // Canonical: the next CR is the one just before this LF.
+    if (lf === 0 || cr !== lf - 1 || lf - 1 - start > limit) return scan(bytes)
+    if (text.charCodeAt(start) === DOT) leadingDot = true
+    start = lf + 1
+    cr = text.indexOf("\r", start)
+  }
+  if (cr !== -1 || text.length - start > limit) return scan(bytes)
+  const endsWithBreak = start === text.length
+  if (!endsWithBreak && text.charCodeAt(start) === DOT) leadingDot = true
+  return {
+    size: endsWithBreak ? bytes.length : bytes.length + 2,
+    eightBit,
+    canonical: true,
+    leadingDot,
+    endsWithBreak,
+    longLine: undefined
+  }
+}
+
+/**
  * The number of bytes the encoder adds no dots to: the size of the body as
  * canonical CRLF text, which is what the SIZE parameter declares.
  *

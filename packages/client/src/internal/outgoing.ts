@@ -17,8 +17,11 @@ export type Body<E> =
 /** @internal */
 export const body = <E>(content: SmtpProtocol.Message<E>["content"]): Body<E> => {
   if (typeof content !== "string" && !(content instanceof Uint8Array)) return { _tag: "Stream", stream: content }
-  const bytes = typeof content === "string" ? slab.encode(content) : content
-  return { _tag: "Known", bytes, facts: dataEncoder.scan(bytes) }
+  if (typeof content === "string") {
+    const bytes = slab.encode(content)
+    return { _tag: "Known", bytes, facts: dataEncoder.scanText(content, bytes) }
+  }
+  return { _tag: "Known", bytes: content, facts: dataEncoder.scan(content) }
 }
 
 /** @internal */

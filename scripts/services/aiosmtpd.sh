@@ -35,13 +35,15 @@
 # EFFECT_SMTP_AIOSMTPD_PYTHON (/usr/bin/python3).
 set -euo pipefail
 
-# shellcheck disable=SC2034 # the log prefix of lib/private-server.sh
-readonly NAME=aiosmtpd-test
-readonly HOST=127.0.0.1
+SERVICE=aiosmtpd-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 readonly PORT="${EFFECT_SMTP_AIOSMTPD_PORT:-2545}"
 readonly REFUSING_PORT=$((PORT + 1))
 readonly TLS_PORT=$((PORT + 2))
 readonly AFTER_DATA_PORT=$((PORT + 3))
+readonly PORTS=("$PORT" "$REFUSING_PORT" "$TLS_PORT" "$AFTER_DATA_PORT")
 readonly BASE="${EFFECT_SMTP_AIOSMTPD_DIR:-/var/lib/effect-smtp-aiosmtpd}"
 readonly WAIT="${EFFECT_SMTP_AIOSMTPD_WAIT:-30}"
 readonly PYTHON="${EFFECT_SMTP_AIOSMTPD_PYTHON:-/usr/bin/python3}"
@@ -49,21 +51,15 @@ SERVER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/aiosmtpd/server.py"
 readonly SERVER
 readonly PIDFILE="$BASE/server.pid"
 readonly LOG="$BASE/server.log"
-# shellcheck disable=SC2034 # read by lib/private-server.sh
 readonly LOG_FILES=("$LOG")
 readonly MAILDIR="$BASE/maildir"
 readonly TLS_DIR="$BASE/tls"
 
-# shellcheck source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/lib/private-server.sh"
+running() { live_pid "$PIDFILE" >/dev/null; }
 
-greets() {
+ready() {
   greets_on "$PORT" && greets_on "$REFUSING_PORT" && greets_tls_on "$TLS_PORT" "$TLS_DIR/ca.pem" &&
     greets_on "$AFTER_DATA_PORT"
-}
-
-listening() {
-  listening_on "$PORT" || listening_on "$REFUSING_PORT" || listening_on "$TLS_PORT" || listening_on "$AFTER_DATA_PORT"
 }
 
 print_env() {
@@ -78,11 +74,10 @@ print_env() {
 
 preflight() {
   check_port EFFECT_SMTP_AIOSMTPD_PORT "$PORT"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_AIOSMTPD_WAIT must be a number of seconds, got '$WAIT'"
+  check_seconds EFFECT_SMTP_AIOSMTPD_WAIT "$WAIT"
   [[ -x $PYTHON ]] || die "$PYTHON is missing (Debian's python3)"
   "$PYTHON" -c 'import aiosmtpd' 2>/dev/null ||
     die "$PYTHON cannot import aiosmtpd: apt-get install python3-aiosmtpd (.ci/apt-packages lists it)"
-  command -v openssl >/dev/null || die "the openssl command is needed to make the test certificates"
 }
 
 cmd_start() {
@@ -91,20 +86,18 @@ cmd_start() {
     log "running (pid $(<"$PIDFILE")); restarting it"
     stop_pid "$PIDFILE" "$WAIT"
   fi
-  if listening; then
-    die "$HOST:$PORT, :$REFUSING_PORT, :$TLS_PORT or :$AFTER_DATA_PORT is already in use by another program; choose other ports with EFFECT_SMTP_AIOSMTPD_PORT"
-  fi
+  ensure_ports_free EFFECT_SMTP_AIOSMTPD_PORT "${PORTS[@]}"
   install -d -m 0755 "$BASE" "$MAILDIR"
   make_certs "$TLS_DIR"
   log "starting aiosmtpd $("$PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') on $HOST:$PORT (STARTTLS, AUTH), :$REFUSING_PORT (every second recipient refused), :$TLS_PORT (implicit TLS), :$AFTER_DATA_PORT (refuses commands pipelined after end of DATA)"
   : >"$LOG"
-  setsid "$PYTHON" "$SERVER" --host "$HOST" --port "$PORT" --maildir "$MAILDIR" \
-    --cert "$TLS_DIR/chain.pem" --key "$TLS_DIR/server.key" --user smtptest --password interop-secret \
-    </dev/null >>"$LOG" 2>&1 &
-  printf '%s\n' "$!" >"$PIDFILE"
-  wait_for "$WAIT" started || { show_log; die "no 220 greeting on $HOST:$PORT, :$REFUSING_PORT, :$TLS_PORT and :$AFTER_DATA_PORT within ${WAIT}s"; }
+  spawn "$PIDFILE" "$LOG" "$PYTHON" "$SERVER" --host "$HOST" --port "$PORT" --maildir "$MAILDIR" \
+    --cert "$TLS_DIR/chain.pem" --key "$TLS_DIR/server.key" --user smtptest --password interop-secret
+  await_ready "no 220 greeting on $HOST:$PORT, :$REFUSING_PORT, :$TLS_PORT and :$AFTER_DATA_PORT" "$PIDFILE"
   log "ready: messages land in $MAILDIR/new; log: $LOG"
   print_env
 }
+
+cmd_stop() { stop_daemon "$PIDFILE" "${PORTS[@]}"; }
 
 service_main "$@"

@@ -38,9 +38,10 @@
 # EFFECT_SMTP_EXIM_DIR (/var/lib/effect-smtp-exim), EFFECT_SMTP_EXIM_WAIT (30).
 set -euo pipefail
 
-# shellcheck disable=SC2034 # the log prefix of lib/private-server.sh
-readonly NAME=exim-test
-readonly HOST=127.0.0.1
+SERVICE=exim-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 readonly PORT="${EFFECT_SMTP_EXIM_PORT:-2531}"
 readonly DATA_PORT=$((PORT + 1))
 readonly TLS_PORT=$((PORT + 2))
@@ -55,18 +56,12 @@ readonly BIN="$BASE/pkg/root/usr/sbin/exim4"
 readonly MAILDIR="$BASE/maildir"
 readonly TLS_DIR="$BASE/tls"
 readonly LOGDIR="$BASE/log"
-# shellcheck disable=SC2034 # read by lib/private-server.sh
 readonly LOG_FILES=("$LOGDIR/mainlog" "$LOGDIR/paniclog")
 
-# shellcheck source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/lib/private-server.sh"
+running() { live_pid "$PIDFILE" >/dev/null; }
 
-greets() {
+ready() {
   greets_on "$PORT" && greets_on "$DATA_PORT" && greets_tls_on "$TLS_PORT" "$TLS_DIR/ca.pem"
-}
-
-listening() {
-  listening_on "$PORT" || listening_on "$DATA_PORT" || listening_on "$TLS_PORT"
 }
 
 print_env() {
@@ -79,19 +74,11 @@ print_env() {
 }
 
 preflight() {
-  [[ $(id -u) == 0 ]] || die "needs root (it unpacks a Debian package and runs an Exim daemon); try: sudo $0 start"
+  require_root "it unpacks a Debian package and runs an Exim daemon"
   check_port EFFECT_SMTP_EXIM_PORT "$PORT"
   ((TLS_PORT <= 65535)) || die "EFFECT_SMTP_EXIM_PORT must leave room for two more ports"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_EXIM_WAIT must be a number of seconds, got '$WAIT'"
-  command -v apt-get >/dev/null || die "apt-get is needed to fetch exim4-daemon-light"
-  command -v openssl >/dev/null || die "the openssl command is needed to make the test certificates"
-}
-
-ensure_user() {
-  if ! getent passwd "$EXIM_USER" >/dev/null; then
-    log "creating system user $EXIM_USER (Exim's compiled-in user)"
-    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$EXIM_USER"
-  fi
+  check_seconds EFFECT_SMTP_EXIM_WAIT "$WAIT"
+  require_command apt-get "apt-get is needed to fetch exim4-daemon-light"
 }
 
 write_config() {
@@ -196,7 +183,8 @@ CONF
 
 cmd_start() {
   preflight
-  ensure_user
+  # Exim's compiled-in user: the binary looks it up before it reads any configuration.
+  ensure_system_user "$EXIM_USER"
   unpack_debs "$BASE/pkg" exim4-daemon-light
   [[ -x $BIN ]] || die "$BIN is missing after unpacking exim4-daemon-light"
   if ! "$BIN" -C /dev/null -bV >/dev/null 2>"$BASE/bv.err"; then
@@ -210,15 +198,15 @@ cmd_start() {
     log "running (pid $(<"$PIDFILE")); restarting it with the configuration just written"
     stop_pid "$PIDFILE" "$WAIT"
   fi
-  if listening; then
-    die "$HOST:$PORT, :$DATA_PORT or :$TLS_PORT is already in use by another program; choose other ports with EFFECT_SMTP_EXIM_PORT"
-  fi
+  ensure_ports_free EFFECT_SMTP_EXIM_PORT "$PORT" "$DATA_PORT" "$TLS_PORT"
   log "starting Exim $("$BIN" -C "$CONF" -bV 2>/dev/null | sed -n 's/^Exim version \([^ ]*\).*/\1/p') on $HOST:$PORT (CHUNKING), :$DATA_PORT (DATA), :$TLS_PORT (implicit TLS)"
-  "$BIN" -C "$CONF" -bd -q10s 2>>"$LOGDIR/start.err" || { show_log; die "exim -bd failed: $(tail -n 5 "$LOGDIR/start.err")"; }
+  "$BIN" -C "$CONF" -bd -q10s 2>>"$LOGDIR/start.err" || { show_log "${LOG_FILES[@]}"; die "exim -bd failed: $(tail -n 5 "$LOGDIR/start.err")"; }
   # Exim writes its pid file from the daemon it forks: only the greeting tells.
-  wait_for "$WAIT" greets || { show_log; die "no 220 greeting on $HOST:$PORT, :$DATA_PORT and :$TLS_PORT within ${WAIT}s"; }
+  await_ready "no 220 greeting on $HOST:$PORT, :$DATA_PORT and :$TLS_PORT"
   log "ready: mail for smtptest@localhost lands in $MAILDIR/new; logs in $LOGDIR"
   print_env
 }
+
+cmd_stop() { stop_daemon "$PIDFILE" "$PORT" "$DATA_PORT" "$TLS_PORT"; }
 
 service_main "$@"

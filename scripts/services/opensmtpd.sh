@@ -37,9 +37,10 @@
 # (/var/lib/effect-smtp-opensmtpd), EFFECT_SMTP_OPENSMTPD_WAIT (30).
 set -euo pipefail
 
-# shellcheck disable=SC2034 # the log prefix of lib/private-server.sh
-readonly NAME=opensmtpd-test
-readonly HOST=127.0.0.1
+SERVICE=opensmtpd-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 readonly PORT="${EFFECT_SMTP_OPENSMTPD_PORT:-2541}"
 readonly TLS_PORT=$((PORT + 1))
 readonly BASE="${EFFECT_SMTP_OPENSMTPD_DIR:-/var/lib/effect-smtp-opensmtpd}"
@@ -49,22 +50,16 @@ readonly PKG="$BASE/pkg/root"
 readonly CONF="$BASE/smtpd.conf"
 readonly PIDFILE="$BASE/smtpd.pid"
 readonly LOG="$BASE/smtpd.log"
-# shellcheck disable=SC2034 # read by lib/private-server.sh
 readonly LOG_FILES=("$LOG")
 readonly TLS_DIR="$BASE/tls"
 # The Maildir as smtpd sees it (inside its namespace) and as the tests see it.
 readonly NS_MAILDIR=/var/spool/maildir
 readonly MAILDIR="$BASE/spool/maildir"
 
-# shellcheck source-path=SCRIPTDIR
-source "$(dirname "${BASH_SOURCE[0]}")/lib/private-server.sh"
+running() { live_pid "$PIDFILE" >/dev/null; }
 
-greets() {
+ready() {
   greets_on "$PORT" && greets_on "$TLS_PORT"
-}
-
-listening() {
-  listening_on "$PORT" || listening_on "$TLS_PORT"
 }
 
 print_env() {
@@ -76,19 +71,10 @@ print_env() {
 }
 
 preflight() {
-  [[ $(id -u) == 0 ]] || die "needs root (it unpacks a Debian package and runs smtpd in a mount namespace); try: sudo $0 start"
+  require_root "it unpacks a Debian package and runs smtpd in a mount namespace"
   check_port EFFECT_SMTP_OPENSMTPD_PORT "$PORT"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_OPENSMTPD_WAIT must be a number of seconds, got '$WAIT'"
-  command -v unshare >/dev/null || die "unshare (util-linux) is needed to give smtpd its own /var/spool"
-  command -v openssl >/dev/null || die "the openssl command is needed to make the test certificates"
-}
-
-ensure_user() {
-  local user=$1 home=$2
-  if ! getent passwd "$user" >/dev/null; then
-    log "creating system user $user"
-    useradd --system --user-group --home-dir "$home" --no-create-home --shell /usr/sbin/nologin "$user"
-  fi
+  check_seconds EFFECT_SMTP_OPENSMTPD_WAIT "$WAIT"
+  require_command unshare "unshare (util-linux) is needed to give smtpd its own /var/spool"
 }
 
 write_config() {
@@ -137,9 +123,9 @@ namespace_main() {
 
 cmd_start() {
   preflight
-  ensure_user opensmtpd /var/lib/opensmtpd/empty
-  ensure_user opensmtpq /var/lib/opensmtpd/empty
-  ensure_user "$MAIL_USER" "/home/$MAIL_USER"
+  ensure_system_user opensmtpd /var/lib/opensmtpd/empty
+  ensure_system_user opensmtpq /var/lib/opensmtpd/empty
+  ensure_system_user "$MAIL_USER" "/home/$MAIL_USER"
   unpack_debs "$BASE/pkg" opensmtpd
   [[ -x $PKG/usr/sbin/smtpd ]] || die "$PKG/usr/sbin/smtpd is missing after unpacking opensmtpd"
   make_certs "$TLS_DIR"
@@ -152,17 +138,16 @@ cmd_start() {
     log "running (pid $(<"$PIDFILE")); restarting it with the configuration just written"
     stop_pid "$PIDFILE" "$WAIT"
   fi
-  if listening; then
-    die "$HOST:$PORT or :$TLS_PORT is already in use by another program; choose other ports with EFFECT_SMTP_OPENSMTPD_PORT"
-  fi
+  ensure_ports_free EFFECT_SMTP_OPENSMTPD_PORT "$PORT" "$TLS_PORT"
   log "starting $("$PKG/usr/sbin/smtpd" -h 2>&1 | sed -n 's/^version: //Ip') on $HOST:$PORT (plaintext) and :$TLS_PORT (STARTTLS)"
   : >"$LOG"
-  setsid unshare --mount --propagation private "$0" __namespace </dev/null >>"$LOG" 2>&1 &
-  printf '%s\n' "$!" >"$PIDFILE"
-  wait_for "$WAIT" started || { show_log; die "no 220 greeting on $HOST:$PORT and :$TLS_PORT within ${WAIT}s"; }
+  spawn "$PIDFILE" "$LOG" unshare --mount --propagation private "$0" __namespace
+  await_ready "no 220 greeting on $HOST:$PORT and :$TLS_PORT" "$PIDFILE"
   log "ready: mail for smtptest@localhost lands in $MAILDIR/new; log: $LOG"
   print_env
 }
+
+cmd_stop() { stop_daemon "$PIDFILE" "$PORT" "$TLS_PORT"; }
 
 if [[ ${1:-} == __namespace ]]; then
   namespace_main

@@ -31,8 +31,8 @@
 set -euo pipefail
 
 SERVICE=dante-test
-# shellcheck source=lib/service.bash
-source "$(dirname "${BASH_SOURCE[0]}")/lib/service.bash"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 readonly OPEN_PORT="${EFFECT_SMTP_DANTE_PORT:-2570}"
 readonly AUTH_PORT="${EFFECT_SMTP_DANTE_AUTH_PORT:-$((OPEN_PORT + 1))}"
@@ -48,21 +48,20 @@ readonly PORT_KNOBS="EFFECT_SMTP_DANTE_PORT / EFFECT_SMTP_DANTE_AUTH_PORT"
 port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
 print_env() {
-  printf 'EFFECT_SMTP_SOCKS5=127.0.0.1:%s\n' "$OPEN_PORT"
-  printf 'EFFECT_SMTP_SOCKS5_AUTH=127.0.0.1:%s\n' "$AUTH_PORT"
+  printf 'EFFECT_SMTP_SOCKS5=%s:%s\n' "$HOST" "$OPEN_PORT"
+  printf 'EFFECT_SMTP_SOCKS5_AUTH=%s:%s\n' "$HOST" "$AUTH_PORT"
   printf 'EFFECT_SMTP_SOCKS5_USER=%s\n' "$PROXY_USER"
   printf 'EFFECT_SMTP_SOCKS5_PASSWORD=%s\n' "$PROXY_PASSWORD"
   printf 'EFFECT_SMTP_PROXY_DENIED_HOST=%s\n' "$DENIED_HOST"
 }
 
 preflight() {
-  require_root "it starts Dante, which checks passwords against /etc/shadow, and creates the user $PROXY_USER" "$@"
-  command -v danted >/dev/null 2>&1 ||
-    die "Dante is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends dante-server (with service start-up denied; .ci/run does this)"
+  require_root "it starts Dante, which checks passwords against /etc/shadow, and creates the user $PROXY_USER"
+  require_command danted "Dante is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends dante-server (with service start-up denied; .ci/run does this)"
   check_port EFFECT_SMTP_DANTE_PORT "$OPEN_PORT"
   check_port EFFECT_SMTP_DANTE_AUTH_PORT "$AUTH_PORT"
   [[ $OPEN_PORT != "$AUTH_PORT" ]] || die "EFFECT_SMTP_DANTE_PORT and EFFECT_SMTP_DANTE_AUTH_PORT must differ"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_DANTE_WAIT must be a number of seconds, got '$WAIT'"
+  check_seconds EFFECT_SMTP_DANTE_WAIT "$WAIT"
 }
 
 ensure_user() {
@@ -112,23 +111,26 @@ CONF
 
 pid_file_of() { printf '%s/%s.pid' "$BASE" "$1"; }
 log_file_of() { printf '%s/%s.log' "$BASE" "$1"; }
+readonly LOG_FILES=("$(log_file_of open)" "$(log_file_of auth)")
 launch() {
   write_config "$1"
   danted -D -f "$BASE/$1.conf" -p "$(pid_file_of "$1")"
 }
 
 cmd_start() {
-  preflight "$@"
+  preflight
   ensure_user
   start_instances
   log "ready: 127.0.0.1:$OPEN_PORT (no auth) and 127.0.0.1:$AUTH_PORT (user $PROXY_USER); $DENIED_HOST is refused by rule; logs in $BASE"
   print_env
 }
 
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; preflight "$@"; stop_instances ;;
-  status) status_instances ;;
-  log) logs_of_instances ;;
-  *) usage ;;
-esac
+running() { instances_running; }
+ready() { instances_ready; }
+
+cmd_stop() {
+  preflight
+  stop_instances
+}
+
+service_main "$@"

@@ -30,8 +30,8 @@
 set -euo pipefail
 
 SERVICE=tinyproxy-test
-# shellcheck source=lib/service.bash
-source "$(dirname "${BASH_SOURCE[0]}")/lib/service.bash"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 readonly OPEN_PORT="${EFFECT_SMTP_TINYPROXY_PORT:-2572}"
 readonly AUTH_PORT="${EFFECT_SMTP_TINYPROXY_AUTH_PORT:-$((OPEN_PORT + 1))}"
@@ -48,21 +48,20 @@ readonly PORT_KNOBS="EFFECT_SMTP_TINYPROXY_PORT / EFFECT_SMTP_TINYPROXY_AUTH_POR
 port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
 print_env() {
-  printf 'EFFECT_SMTP_HTTP_PROXY=127.0.0.1:%s\n' "$OPEN_PORT"
-  printf 'EFFECT_SMTP_HTTP_PROXY_AUTH=127.0.0.1:%s\n' "$AUTH_PORT"
+  printf 'EFFECT_SMTP_HTTP_PROXY=%s:%s\n' "$HOST" "$OPEN_PORT"
+  printf 'EFFECT_SMTP_HTTP_PROXY_AUTH=%s:%s\n' "$HOST" "$AUTH_PORT"
   printf 'EFFECT_SMTP_HTTP_PROXY_USER=%s\n' "$PROXY_USER"
   printf 'EFFECT_SMTP_HTTP_PROXY_PASSWORD=%s\n' "$PROXY_PASSWORD"
   printf 'EFFECT_SMTP_PROXY_DENIED_HOST=%s\n' "$DENIED_HOST"
 }
 
 preflight() {
-  require_root "tinyproxy binds as root and then runs as nobody" "$@"
-  command -v tinyproxy >/dev/null 2>&1 ||
-    die "tinyproxy is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends tinyproxy (with service start-up denied; .ci/run does this)"
+  require_root "tinyproxy binds as root and then runs as nobody"
+  require_command tinyproxy "tinyproxy is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends tinyproxy (with service start-up denied; .ci/run does this)"
   check_port EFFECT_SMTP_TINYPROXY_PORT "$OPEN_PORT"
   check_port EFFECT_SMTP_TINYPROXY_AUTH_PORT "$AUTH_PORT"
   [[ $OPEN_PORT != "$AUTH_PORT" ]] || die "EFFECT_SMTP_TINYPROXY_PORT and EFFECT_SMTP_TINYPROXY_AUTH_PORT must differ"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_TINYPROXY_WAIT must be a number of seconds, got '$WAIT'"
+  check_seconds EFFECT_SMTP_TINYPROXY_WAIT "$WAIT"
 }
 
 write_config() {
@@ -94,6 +93,7 @@ CONF
 
 pid_file_of() { printf '%s/%s/tinyproxy.pid' "$BASE" "$1"; }
 log_file_of() { printf '%s/%s/tinyproxy.log' "$BASE" "$1"; }
+readonly LOG_FILES=("$(log_file_of open)" "$(log_file_of auth)")
 launch() {
   write_config "$1"
   # Without -d, tinyproxy daemonizes itself.
@@ -101,16 +101,18 @@ launch() {
 }
 
 cmd_start() {
-  preflight "$@"
+  preflight
   start_instances
   log "ready: 127.0.0.1:$OPEN_PORT (no auth) and 127.0.0.1:$AUTH_PORT (Basic, user $PROXY_USER); CONNECT to $DENIED_HOST is filtered; logs in $BASE"
   print_env
 }
 
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; preflight "$@"; stop_instances ;;
-  status) status_instances ;;
-  log) logs_of_instances ;;
-  *) usage ;;
-esac
+running() { instances_running; }
+ready() { instances_ready; }
+
+cmd_stop() {
+  preflight
+  stop_instances
+}
+
+service_main "$@"

@@ -9,8 +9,8 @@
 #   scripts/services/dovecot.sh log      the last lines of Dovecot's and the sink's logs
 #
 # Submission (SUBMISSION_PORT, 2576): STARTTLS with a certificate made at the
-# first start (self-signed, for localhost and 127.0.0.1; trust it with
-# EFFECT_SMTP_DOVECOT_CA), `auth_mechanisms = scram-sha-256 scram-sha-1 plain`
+# first start (signed by a private CA, for localhost and 127.0.0.1; trust the
+# CA with EFFECT_SMTP_DOVECOT_CA), `auth_mechanisms = scram-sha-256 scram-sha-1 plain`
 # (Dovecot counts loopback as secure, so it offers PLAIN before STARTTLS too).
 # Users, from a passwd-file:
 #   alice  password stored as a SCRAM-SHA-256 hash (so SCRAM-SHA-256 and PLAIN work, SCRAM-SHA-1 cannot)
@@ -46,8 +46,8 @@
 set -euo pipefail
 
 SERVICE=dovecot-test
-# shellcheck source=lib/service.bash
-source "$(dirname "${BASH_SOURCE[0]}")/lib/service.bash"
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 readonly LMTP_PORT="${EFFECT_SMTP_DOVECOT_LMTP_PORT:-2575}"
 readonly SUBMISSION_PORT="${EFFECT_SMTP_DOVECOT_SUBMISSION_PORT:-2576}"
@@ -58,15 +58,17 @@ readonly CONF="$BASE/etc/dovecot.conf"
 readonly LOG="$BASE/dovecot.log"
 readonly SINK_LOG="$BASE/smtp-sink.log"
 readonly SINK_PID="$BASE/smtp-sink.pid"
+readonly LOG_FILES=("$LOG" "$SINK_LOG")
+readonly TLS_DIR="$BASE/tls"
 readonly MAIL_USER=dovetest
 readonly ALICE_PASSWORD='alice-scram-256'
 readonly BOB_PASSWORD='bob-clear-text'
 readonly CAROL_PASSWORD='IX'
 
 print_env() {
-  printf 'EFFECT_SMTP_DOVECOT_SUBMISSION=127.0.0.1:%s\n' "$SUBMISSION_PORT"
-  printf 'EFFECT_SMTP_DOVECOT_LMTP=127.0.0.1:%s\n' "$LMTP_PORT"
-  printf 'EFFECT_SMTP_DOVECOT_CA=%s\n' "$BASE/tls/cert.pem"
+  printf 'EFFECT_SMTP_DOVECOT_SUBMISSION=%s:%s\n' "$HOST" "$SUBMISSION_PORT"
+  printf 'EFFECT_SMTP_DOVECOT_LMTP=%s:%s\n' "$HOST" "$LMTP_PORT"
+  printf 'EFFECT_SMTP_DOVECOT_CA=%s\n' "$TLS_DIR/cert.pem"
   printf 'EFFECT_SMTP_DOVECOT_USERS=alice:%s,bob:%s,carol:%s\n' "$ALICE_PASSWORD" "$BOB_PASSWORD" "$CAROL_PASSWORD"
   printf 'EFFECT_SMTP_DOVECOT_SINK_DIR=%s\n' "$BASE/sink"
   printf 'EFFECT_SMTP_DOVECOT_LMTP_MAILBOX=alice@localhost\n'
@@ -76,44 +78,29 @@ print_env() {
 }
 
 preflight() {
-  require_root "the Dovecot master binds its ports and switches to the mail user" "$@"
-  command -v dovecot >/dev/null 2>&1 && command -v doveadm >/dev/null 2>&1 ||
-    die "Dovecot is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends dovecot-core dovecot-submissiond dovecot-lmtpd (with service start-up denied; .ci/run does this)"
+  require_root "the Dovecot master binds its ports and switches to the mail user"
+  local install="apt-get install -y --no-install-recommends dovecot-core dovecot-submissiond dovecot-lmtpd (with service start-up denied; .ci/run does this)"
+  require_command dovecot "Dovecot is not installed. On Debian/Ubuntu: $install"
+  require_command doveadm "Dovecot is not installed. On Debian/Ubuntu: $install"
   [[ -x /usr/lib/dovecot/submission ]] || die "Dovecot's submission service is missing: apt-get install dovecot-submissiond"
   [[ -x /usr/lib/dovecot/lmtp ]] || die "Dovecot's LMTP service is missing: apt-get install dovecot-lmtpd"
-  command -v smtp-sink >/dev/null 2>&1 || die "smtp-sink (Debian postfix) is missing: apt-get install postfix"
-  command -v openssl >/dev/null 2>&1 || die "openssl is missing: apt-get install openssl"
+  require_command smtp-sink "smtp-sink (Debian postfix) is missing: apt-get install postfix"
   check_port EFFECT_SMTP_DOVECOT_LMTP_PORT "$LMTP_PORT"
   check_port EFFECT_SMTP_DOVECOT_SUBMISSION_PORT "$SUBMISSION_PORT"
   check_port EFFECT_SMTP_DOVECOT_SINK_PORT "$SINK_PORT"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_DOVECOT_WAIT must be a number of seconds, got '$WAIT'"
+  check_seconds EFFECT_SMTP_DOVECOT_WAIT "$WAIT"
 }
 
-# Succeeds when 127.0.0.1:$1 answers with a 220 greeting; the read is bounded.
-greets_on() {
-  (
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    IFS= read -r -t 5 line <&3 || exit 1
-    printf 'QUIT\r\n' >&3 || true
-    [[ $line == 220* ]]
-  ) 2>/dev/null
-}
-
-greets() { greets_on "$SUBMISSION_PORT" && greets_on "$LMTP_PORT" && greets_on "$SINK_PORT"; }
+ready() { greets_on "$SUBMISSION_PORT" && greets_on "$LMTP_PORT" && greets_on "$SINK_PORT"; }
 
 dovecot_running() { [[ -f $CONF ]] && live_pid "$BASE/run/master.pid" >/dev/null; }
 
+running() { dovecot_running && live_pid "$SINK_PID" >/dev/null; }
+
 make_certificate() {
-  local dir="$BASE/tls"
-  install -d -m 0755 "$dir"
-  # Made once and kept, so a test run can read it while Dovecot restarts.
-  [[ -s $dir/cert.pem && -s $dir/key.pem ]] && return
-  log "making a self-signed certificate for localhost in $dir"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null || die "openssl could not make the test certificate"
-  chmod 0600 "$dir/key.pem"
+  make_certs "$TLS_DIR"
+  # The name the environment has always given the CA (EFFECT_SMTP_DOVECOT_CA).
+  ln -sfn ca.pem "$TLS_DIR/cert.pem"
 }
 
 write_config() {
@@ -149,8 +136,8 @@ first_valid_uid = $uid
 last_valid_uid = $uid
 
 ssl = yes
-ssl_cert = <$BASE/tls/cert.pem
-ssl_key = <$BASE/tls/key.pem
+ssl_cert = <$TLS_DIR/chain.pem
+ssl_key = <$TLS_DIR/server.key
 ssl_min_protocol = TLSv1.2
 
 auth_mechanisms = scram-sha-256 scram-sha-1 plain
@@ -210,12 +197,11 @@ start_sink() {
     log "smtp-sink on 127.0.0.1:$SINK_PORT is running"
     return
   fi
-  listening_on "$SINK_PORT" && die "127.0.0.1:$SINK_PORT is already in use by another program; choose another with EFFECT_SMTP_DOVECOT_SINK_PORT"
+  ensure_ports_free EFFECT_SMTP_DOVECOT_SINK_PORT "$SINK_PORT"
   log "starting smtp-sink on 127.0.0.1:$SINK_PORT (dumps into $BASE/sink)"
   # One file per transaction; runs as nobody after binding.
-  setsid smtp-sink -u nobody -d "$BASE/sink/%Y%m%d%H%M%S." "127.0.0.1:$SINK_PORT" 64 </dev/null >>"$SINK_LOG" 2>&1 &
-  printf '%s\n' "$!" >"$SINK_PID"
-  wait_for_port "$SINK_PORT" "$WAIT" || { show_log "$SINK_LOG"; die "smtp-sink does not accept connections on 127.0.0.1:$SINK_PORT"; }
+  spawn "$SINK_PID" "$SINK_LOG" smtp-sink -u nobody -d "$BASE/sink/%Y%m%d%H%M%S." "$HOST:$SINK_PORT" 64
+  wait_for "$WAIT" listening_on "$SINK_PORT" || { show_log "$SINK_LOG"; die "smtp-sink does not accept connections on 127.0.0.1:$SINK_PORT"; }
 }
 
 start_dovecot() {
@@ -224,69 +210,35 @@ start_dovecot() {
     dovecot -c "$CONF" reload >&2 || { show_log "$LOG"; die "dovecot reload failed"; }
     return
   fi
-  local port
-  for port in "$SUBMISSION_PORT" "$LMTP_PORT"; do
-    listening_on "$port" && die "127.0.0.1:$port is already in use by another program; choose other ports (EFFECT_SMTP_DOVECOT_*_PORT)"
-  done
+  ensure_ports_free "EFFECT_SMTP_DOVECOT_*_PORT" "$SUBMISSION_PORT" "$LMTP_PORT"
   log "checking the configuration"
   doveconf -c "$CONF" -n >/dev/null || die "doveconf rejects $CONF"
   log "starting Dovecot: submission on 127.0.0.1:$SUBMISSION_PORT, LMTP on 127.0.0.1:$LMTP_PORT"
   dovecot -c "$CONF" >&2 || { show_log "$LOG"; die "dovecot failed to start"; }
 }
 
-wait_for_greetings() {
-  local deadline=$((SECONDS + WAIT))
-  until greets; do
-    if ((SECONDS >= deadline)); then
-      show_log "$LOG"
-      die "no 220 greeting on 127.0.0.1:$SUBMISSION_PORT, :$LMTP_PORT and :$SINK_PORT within ${WAIT}s"
-    fi
-    sleep 0.3
-  done
-}
-
 cmd_start() {
-  preflight "$@"
+  preflight
   ensure_system_user "$MAIL_USER"
   make_certificate
   write_config
   start_sink
   start_dovecot
-  wait_for_greetings
+  await_ready "no 220 greeting on 127.0.0.1:$SUBMISSION_PORT, :$LMTP_PORT and :$SINK_PORT"
   log "ready: submission 127.0.0.1:$SUBMISSION_PORT (SCRAM, relays to smtp-sink :$SINK_PORT), LMTP 127.0.0.1:$LMTP_PORT; log $LOG"
   print_env
 }
 
 cmd_stop() {
-  preflight "$@"
+  preflight
   if dovecot_running; then
     log "stopping Dovecot ($BASE)"
     dovecot -c "$CONF" stop >&2 || true
-    wait_for_port_closed "$SUBMISSION_PORT" "$WAIT" && wait_for_port_closed "$LMTP_PORT" "$WAIT" ||
-      die "Dovecot still answers ${WAIT}s after stop"
+    wait_for "$WAIT" not any_listening "$SUBMISSION_PORT" "$LMTP_PORT" || die "Dovecot still answers ${WAIT}s after stop"
   else
     log "Dovecot not running ($BASE)"
   fi
-  if live_pid "$SINK_PID" >/dev/null; then
-    log "stopping smtp-sink"
-    stop_pid "$SINK_PID" "$WAIT"
-  fi
+  stop_daemon "$SINK_PID" "$SINK_PORT"
 }
 
-cmd_status() {
-  if dovecot_running && live_pid "$SINK_PID" >/dev/null && greets; then
-    log "running: submission 127.0.0.1:$SUBMISSION_PORT, LMTP 127.0.0.1:$LMTP_PORT, sink 127.0.0.1:$SINK_PORT ($BASE)"
-    print_env
-  else
-    log "not running ($BASE)"
-    exit 3
-  fi
-}
-
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status ;;
-  log) print_logs "$LOG" "$SINK_LOG" ;;
-  *) usage ;;
-esac
+service_main "$@"

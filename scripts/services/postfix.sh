@@ -27,10 +27,10 @@
 # EFFECT_SMTP_POSTFIX_WAIT (30 seconds).
 set -euo pipefail
 
-# postfix and postconf live in /usr/sbin, not always on a non-login PATH.
-PATH="$PATH:/usr/sbin:/sbin"
+SERVICE=postfix-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
-readonly HOST=127.0.0.1
 readonly PORT="${EFFECT_SMTP_POSTFIX_PORT:-2525}"
 readonly DATA_PORT="${EFFECT_SMTP_POSTFIX_DATA_PORT:-$((PORT + 1))}"
 readonly BASE="${EFFECT_SMTP_POSTFIX_DIR:-/var/lib/effect-smtp-postfix/${PORT}}"
@@ -40,44 +40,10 @@ readonly TEST_USER=smtptest
 readonly UTF8_ALIAS="δοκιμή@localhost"
 readonly CONF="$BASE/etc"
 readonly LOG="$BASE/maillog"
+readonly LOG_FILES=("$LOG")
 
-log() { printf 'postfix-test: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# Postfix commands report fatal errors to syslog, or to stderr only when stderr
-# is a terminal; without syslog (containers, CI) a failure would be silent.
-# `script` supplies a pseudo-terminal so the reason reaches our stderr.
-pf() {
-  if command -v script >/dev/null 2>&1; then
-    local cmd
-    printf -v cmd '%q ' "$@"
-    script -qec "$cmd" /dev/null >&2
-  else
-    "$@" >&2
-  fi
-}
-
-# Succeeds when something on HOST:$1 answers with a 220 greeting; the read is
-# bounded so a silent listener cannot hang us.
-greets_on() {
-  (
-    exec 3<>"/dev/tcp/$HOST/$1" || exit 1
-    IFS= read -r -t 3 line <&3 || exit 1
-    printf 'QUIT\r\n' >&3 || true
-    [[ $line == 220* ]]
-  ) 2>/dev/null
-}
-
-greets() {
+ready() {
   greets_on "$PORT" && greets_on "$DATA_PORT"
-}
-
-listening_on() {
-  (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
-}
-
-listening() {
-  listening_on "$PORT" || listening_on "$DATA_PORT"
 }
 
 running() {
@@ -85,7 +51,7 @@ running() {
     [[ -f $CONF/main.cf ]] && postfix -c "$CONF" status >/dev/null 2>&1
   else
     # Only root may ask the master; a greeting is the best we can see.
-    greets
+    ready
   fi
 }
 
@@ -101,34 +67,19 @@ print_env() {
   printf 'EFFECT_SMTP_POSTFIX_MAILDIR=%s\n' "$(maildir)"
 }
 
-show_log() {
-  if [[ -f $LOG ]]; then
-    log "last lines of $LOG:"
-    tail -n 20 "$LOG" >&2 || true
-  fi
-}
-
 preflight() {
-  [[ $(id -u) == 0 ]] || die "needs root (it starts a Postfix master and creates the user $TEST_USER); try: sudo $0 $*"
-  if ! command -v postfix >/dev/null 2>&1 || ! command -v postconf >/dev/null 2>&1; then
-    die "Postfix is not installed. On Debian/Ubuntu: echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
-  fi
-  local name value
-  for name in PORT DATA_PORT; do
-    value="${!name}"
-    if ! [[ $value =~ ^[1-9][0-9]*$ ]] || ((value > 65535)); then
-      die "EFFECT_SMTP_POSTFIX_$name must be a TCP port number, got '$value'"
-    fi
-  done
+  require_root "it starts a Postfix master and creates the user $TEST_USER"
+  local install="echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections; DEBIAN_FRONTEND=noninteractive apt-get install -y postfix"
+  require_command postfix "Postfix is not installed. On Debian/Ubuntu: $install"
+  require_command postconf "Postfix is not installed. On Debian/Ubuntu: $install"
+  check_port EFFECT_SMTP_POSTFIX_PORT "$PORT"
+  check_port EFFECT_SMTP_POSTFIX_DATA_PORT "$DATA_PORT"
   [[ $PORT != "$DATA_PORT" ]] || die "EFFECT_SMTP_POSTFIX_PORT and EFFECT_SMTP_POSTFIX_DATA_PORT must differ"
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_POSTFIX_WAIT must be a number of seconds, got '$WAIT'"
+  check_seconds EFFECT_SMTP_POSTFIX_WAIT "$WAIT"
 }
 
 ensure_user() {
-  if ! getent passwd "$TEST_USER" >/dev/null; then
-    log "creating system user $TEST_USER"
-    useradd --system --create-home --home-dir "/home/$TEST_USER" --shell /usr/sbin/nologin "$TEST_USER"
-  fi
+  ensure_system_user "$TEST_USER" "/home/$TEST_USER"
   local home
   home="$(getent passwd "$TEST_USER" | cut -d: -f6)"
   [[ -d $home ]] || install -d -o "$TEST_USER" -g "$(id -gn "$TEST_USER")" -m 0700 "$home"
@@ -229,76 +180,35 @@ EOF
   mv -f "$CONF/master.cf.new" "$CONF/master.cf"
 }
 
-wait_for_greeting() {
-  local deadline=$((SECONDS + WAIT))
-  until greets; do
-    if ((SECONDS >= deadline)); then
-      show_log
-      die "no 220 greeting on $HOST:$PORT and $HOST:$DATA_PORT within ${WAIT}s"
-    fi
-    sleep 0.5
-  done
-}
-
 cmd_start() {
-  preflight "$@"
+  preflight
   ensure_user
   if running; then
     write_config
     log "instance in $BASE is running; reloading its configuration"
-    pf postfix -c "$CONF" reload || { show_log; die "postfix reload failed"; }
+    with_tty postfix -c "$CONF" reload || { show_log "$LOG"; die "postfix reload failed"; }
   else
-    if listening; then
-      die "$HOST:$PORT or $HOST:$DATA_PORT is already in use by another program; choose other ports with EFFECT_SMTP_POSTFIX_PORT (and EFFECT_SMTP_POSTFIX_DATA_PORT, default PORT + 1)"
-    fi
+    ensure_ports_free "EFFECT_SMTP_POSTFIX_PORT (and EFFECT_SMTP_POSTFIX_DATA_PORT, default PORT + 1)" "$PORT" "$DATA_PORT"
     write_config
     log "checking the instance in $BASE"
-    pf postfix -c "$CONF" check || { show_log; die "postfix check failed"; }
+    with_tty postfix -c "$CONF" check || { show_log "$LOG"; die "postfix check failed"; }
     log "starting Postfix on $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING)"
-    pf postfix -c "$CONF" start || { show_log; die "postfix start failed"; }
+    with_tty postfix -c "$CONF" start || { show_log "$LOG"; die "postfix start failed"; }
   fi
-  wait_for_greeting
+  await_ready "no 220 greeting on $HOST:$PORT and $HOST:$DATA_PORT"
   log "ready: $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING) deliver $TEST_USER@localhost (and $UTF8_ALIAS) into $(maildir)/new; log: $LOG"
   print_env
 }
 
 cmd_stop() {
-  preflight "$@"
+  preflight
   if running; then
     log "stopping the instance in $BASE"
-    pf postfix -c "$CONF" stop || { show_log; die "postfix stop failed"; }
-    local deadline=$((SECONDS + WAIT))
-    while listening; do
-      ((SECONDS < deadline)) || die "$HOST:$PORT or $HOST:$DATA_PORT still answers ${WAIT}s after stop"
-      sleep 0.5
-    done
+    with_tty postfix -c "$CONF" stop || { show_log "$LOG"; die "postfix stop failed"; }
+    wait_for "$WAIT" not any_listening "$PORT" "$DATA_PORT" || die "$HOST:$PORT or $HOST:$DATA_PORT still answers ${WAIT}s after stop"
   else
     log "not running (instance dir $BASE)"
   fi
 }
 
-cmd_status() {
-  if running && greets; then
-    log "running: $HOST:$PORT and $HOST:$DATA_PORT (instance dir $BASE, log $LOG)"
-    print_env
-  else
-    log "not running on $HOST:$PORT (instance dir $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  [[ -r $LOG ]] || die "no readable log at $LOG"
-  tail -n 50 "$LOG"
-}
-
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  log) shift; cmd_log ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+service_main "$@"

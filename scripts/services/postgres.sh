@@ -23,25 +23,26 @@
 # (/var/lib/effect-smtp-postgres/<port>), EFFECT_SMTP_POSTGRES_WAIT (30 seconds).
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+SERVICE=postgres-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 readonly PORT="${EFFECT_SMTP_POSTGRES_PORT:-55432}"
 readonly BASE="${EFFECT_SMTP_POSTGRES_DIR:-/var/lib/effect-smtp-postgres/${PORT}}"
 readonly WAIT="${EFFECT_SMTP_POSTGRES_WAIT:-30}"
 readonly DATA="$BASE/data"
 readonly SOCKETS="$BASE/run"
 readonly LOG="$BASE/postgres.log"
+readonly LOG_FILES=("$LOG")
 readonly OWNER=postgres
 readonly ROLE=effect_smtp
 readonly PASSWORD=effect_smtp
 readonly DATABASE=effect_smtp
 
-log() { printf 'postgres-test: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
 # The newest server Debian installed: /usr/lib/postgresql/<major>/bin.
 bindir() {
   local dir
-  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  dir="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
   [[ -n $dir && -x $dir/pg_ctl ]] || return 1
   printf '%s' "$dir"
 }
@@ -63,28 +64,20 @@ url() { printf 'postgres://%s:%s@%s:%s/%s' "$ROLE" "$PASSWORD" "$HOST" "$PORT" "
 
 print_env() { printf 'EFFECT_SMTP_POSTGRES_URL=%s\n' "$(url)"; }
 
-running() { [[ -f $DATA/postmaster.pid ]] && pg_ctl_ status >/dev/null 2>&1; }
-
-answers() { as_owner "$(bindir)/pg_isready" -q -h "$HOST" -p "$PORT" -t 3 >/dev/null 2>&1; }
-
-listening() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
-
-show_log() {
-  if [[ -f $LOG ]]; then
-    log "last lines of $LOG:"
-    tail -n 20 "$LOG" >&2 || true
-  fi
+# Only root can ask pg_ctl as the owner.
+running() {
+  [[ $(id -u) == 0 ]] && bindir >/dev/null && [[ -f $DATA/postmaster.pid ]] && pg_ctl_ status >/dev/null 2>&1
 }
 
+ready() { as_owner "$(bindir)/pg_isready" -q -h "$HOST" -p "$PORT" -t 3 >/dev/null 2>&1; }
+
 preflight() {
-  [[ $(id -u) == 0 ]] || die "needs root (it runs PostgreSQL as the $OWNER user in $BASE); try: sudo $0 $*"
+  require_root "it runs PostgreSQL as the $OWNER user in $BASE"
   bindir >/dev/null || die "PostgreSQL is not installed. On Debian/Ubuntu: apt-get install -y postgresql (no system service needs to run)"
-  command -v psql >/dev/null || die "psql is not installed (Debian: postgresql-client)"
+  require_command psql "psql is not installed (Debian: postgresql-client)"
   getent passwd "$OWNER" >/dev/null || die "the system user $OWNER is missing (Debian's postgresql-common creates it)"
-  if ! [[ $PORT =~ ^[1-9][0-9]*$ ]] || ((PORT > 65535)); then
-    die "EFFECT_SMTP_POSTGRES_PORT must be a TCP port number, got '$PORT'"
-  fi
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_POSTGRES_WAIT must be a number of seconds, got '$WAIT'"
+  check_port EFFECT_SMTP_POSTGRES_PORT "$PORT"
+  check_seconds EFFECT_SMTP_POSTGRES_WAIT "$WAIT"
 }
 
 initialise() {
@@ -134,67 +127,30 @@ EOF
   fi
 }
 
-wait_until_ready() {
-  local deadline=$((SECONDS + WAIT))
-  until answers; do
-    if ((SECONDS >= deadline)); then
-      show_log
-      die "no answer on $HOST:$PORT within ${WAIT}s"
-    fi
-    sleep 0.5
-  done
-}
-
 cmd_start() {
-  preflight "$@"
+  preflight
   if running; then
     log "instance in $BASE is running"
   else
-    if listening; then
-      die "$HOST:$PORT is already in use by another program; choose another port with EFFECT_SMTP_POSTGRES_PORT"
-    fi
+    ensure_ports_free EFFECT_SMTP_POSTGRES_PORT "$PORT"
     initialise
     log "starting PostgreSQL on $HOST:$PORT"
-    pg_ctl_ -l "$LOG" -w -t "$WAIT" start >&2 || { show_log; die "pg_ctl start failed"; }
+    pg_ctl_ -l "$LOG" -w -t "$WAIT" start >&2 || { show_log "$LOG"; die "pg_ctl start failed"; }
   fi
-  wait_until_ready
-  ensure_role >&2 || { show_log; die "could not create the role $ROLE and database $DATABASE"; }
+  await_ready "no answer on $HOST:$PORT"
+  ensure_role >&2 || { show_log "$LOG"; die "could not create the role $ROLE and database $DATABASE"; }
   log "ready: $(url | sed 's/:[^:@]*@/:***@/'); log: $LOG"
   print_env
 }
 
 cmd_stop() {
-  preflight "$@"
+  preflight
   if running; then
     log "stopping the instance in $BASE"
-    pg_ctl_ -m fast -w -t "$WAIT" stop >&2 || { show_log; die "pg_ctl stop failed"; }
+    pg_ctl_ -m fast -w -t "$WAIT" stop >&2 || { show_log "$LOG"; die "pg_ctl stop failed"; }
   else
     log "not running (instance dir $BASE)"
   fi
 }
 
-cmd_status() {
-  if [[ $(id -u) == 0 ]] && bindir >/dev/null && running && answers; then
-    log "running: $HOST:$PORT (instance dir $BASE, log $LOG)"
-    print_env
-  else
-    log "not running on $HOST:$PORT (instance dir $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  [[ -r $LOG ]] || die "no readable log at $LOG"
-  tail -n 50 "$LOG"
-}
-
-case "${1:-}" in
-  start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
-  status) shift; cmd_status "$@" ;;
-  log) shift; cmd_log ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+service_main "$@"

@@ -27,7 +27,10 @@
 # ~/.local/state/effect-smtp-prometheus), EFFECT_SMTP_PROMETHEUS_WAIT (30 seconds).
 set -euo pipefail
 
-readonly HOST=127.0.0.1
+SERVICE=prometheus-test
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
+
 readonly PORT="${EFFECT_SMTP_PROMETHEUS_PORT:-2590}"
 if [[ $(id -u) == 0 ]]; then
   default_base=/var/lib/effect-smtp-prometheus
@@ -41,25 +44,20 @@ readonly REPO
 readonly URL="http://$HOST:$PORT"
 readonly CONFIG="$BASE/prometheus.yml"
 readonly LOG="$BASE/log"
+readonly LOG_FILES=("$LOG")
 readonly PID="$BASE/pid"
 
-log() { printf 'prometheus-test: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
+running() { live_pid "$PID" >/dev/null; }
 ready() { curl -fsS --max-time 2 "$URL/-/ready" >/dev/null 2>&1; }
-listening() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
-running_pid() { [[ -f $PID ]] && kill -0 "$(cat "$PID")" 2>/dev/null && cat "$PID"; }
 
 print_env() { printf 'EFFECT_SMTP_PROMETHEUS=%s\n' "$URL"; }
 
 preflight() {
-  command -v curl >/dev/null || die "curl is needed to wait for the server (apt-get install curl)"
-  command -v prometheus >/dev/null ||
-    die "Debian's prometheus is not installed (apt-get install --no-install-recommends prometheus; .ci/apt-packages lists it)"
-  if ! [[ $PORT =~ ^[1-9][0-9]*$ ]] || ((PORT > 65535)); then
-    die "EFFECT_SMTP_PROMETHEUS_PORT must be a TCP port number, got '$PORT'"
-  fi
-  [[ $WAIT =~ ^[0-9]+$ ]] || die "EFFECT_SMTP_PROMETHEUS_WAIT must be a number of seconds, got '$WAIT'"
+  require_command curl "curl is needed to wait for the server (apt-get install curl)"
+  require_command prometheus \
+    "Debian's prometheus is not installed (apt-get install --no-install-recommends prometheus; .ci/apt-packages lists it)"
+  check_port EFFECT_SMTP_PROMETHEUS_PORT "$PORT"
+  check_seconds EFFECT_SMTP_PROMETHEUS_WAIT "$WAIT"
 }
 
 write_config() {
@@ -94,68 +92,20 @@ cmd_start() {
   preflight
   write_config
   local pid
-  if pid="$(running_pid)"; then
+  if pid="$(live_pid "$PID")"; then
     log "running (pid $pid); reloading its configuration"
     kill -HUP "$pid"
   else
-    if listening; then
-      die "$HOST:$PORT is in use by another program; choose another port with EFFECT_SMTP_PROMETHEUS_PORT"
-    fi
+    ensure_ports_free EFFECT_SMTP_PROMETHEUS_PORT "$PORT"
     log "starting $(prometheus --version 2>&1 | head -n 1) on $URL"
-    nohup prometheus "--config.file=$CONFIG" "--storage.tsdb.path=$BASE/data" "--storage.tsdb.retention.time=2d" \
-      "--web.listen-address=$HOST:$PORT" --web.enable-admin-api --log.level=warn >>"$LOG" 2>&1 </dev/null &
-    printf '%s\n' "$!" >"$PID"
+    spawn "$PID" "$LOG" prometheus "--config.file=$CONFIG" "--storage.tsdb.path=$BASE/data" \
+      "--storage.tsdb.retention.time=2d" "--web.listen-address=$HOST:$PORT" --web.enable-admin-api --log.level=warn
   fi
-  local deadline=$((SECONDS + WAIT))
-  until ready; do
-    if ! running_pid >/dev/null || ((SECONDS >= deadline)); then
-      tail -n 20 "$LOG" >&2 || true
-      die "not ready on $URL within ${WAIT}s"
-    fi
-    sleep 0.3
-  done
+  await_ready "not ready on $URL" "$PID"
   log "ready: $URL (scrapes 127.0.0.1:2591-2594 and 2596-2597, loads the kit's rules); state in $BASE"
   print_env
 }
 
-cmd_stop() {
-  local pid
-  if pid="$(running_pid)"; then
-    log "stopping pid $pid"
-    kill "$pid"
-    local deadline=$((SECONDS + WAIT))
-    while kill -0 "$pid" 2>/dev/null; do
-      ((SECONDS < deadline)) || die "pid $pid still running ${WAIT}s after stop"
-      sleep 0.3
-    done
-    rm -f "$PID"
-  else
-    log "not running (state in $BASE)"
-  fi
-}
+cmd_stop() { stop_daemon "$PID" "$PORT"; }
 
-cmd_status() {
-  if ready; then
-    log "running: $URL (state in $BASE)"
-    print_env
-  else
-    log "not running on $URL (state in $BASE)"
-    exit 3
-  fi
-}
-
-cmd_log() {
-  [[ -r $LOG ]] || die "no readable log at $LOG"
-  tail -n 50 "$LOG"
-}
-
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  log) cmd_log ;;
-  *)
-    printf 'usage: %s start|stop|status|log\n' "$0" >&2
-    exit 2
-    ;;
-esac
+service_main "$@"

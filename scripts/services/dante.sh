@@ -42,10 +42,7 @@ readonly PROXY_USER=proxytest
 # Characters a proxy URL must percent-encode, so the tests exercise decoding.
 readonly PROXY_PASSWORD='Pr0xy:p@ss/w0rd'
 readonly DENIED_HOST=127.0.0.2
-readonly INSTANCES=(open auth)
 readonly PORT_KNOBS="EFFECT_SMTP_DANTE_PORT / EFFECT_SMTP_DANTE_AUTH_PORT"
-
-port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
 print_env() {
   printf 'EFFECT_SMTP_SOCKS5=%s:%s\n' "$HOST" "$OPEN_PORT"
@@ -58,9 +55,7 @@ print_env() {
 preflight() {
   require_root "it starts Dante, which checks passwords against /etc/shadow, and creates the user $PROXY_USER"
   require_command danted "Dante is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends dante-server (with service start-up denied; .ci/run does this)"
-  check_port EFFECT_SMTP_DANTE_PORT "$OPEN_PORT"
-  check_port EFFECT_SMTP_DANTE_AUTH_PORT "$AUTH_PORT"
-  [[ $OPEN_PORT != "$AUTH_PORT" ]] || die "EFFECT_SMTP_DANTE_PORT and EFFECT_SMTP_DANTE_AUTH_PORT must differ"
+  check_instance_ports
   check_seconds EFFECT_SMTP_DANTE_WAIT "$WAIT"
 }
 

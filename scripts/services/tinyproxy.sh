@@ -42,10 +42,7 @@ readonly PROXY_USER=proxytest
 # (Dante's password exercises the URL's percent-decoding instead).
 readonly PROXY_PASSWORD='Http-pr0xy.pass'
 readonly DENIED_HOST=127.0.0.2
-readonly INSTANCES=(open auth)
 readonly PORT_KNOBS="EFFECT_SMTP_TINYPROXY_PORT / EFFECT_SMTP_TINYPROXY_AUTH_PORT"
-
-port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
 
 print_env() {
   printf 'EFFECT_SMTP_HTTP_PROXY=%s:%s\n' "$HOST" "$OPEN_PORT"
@@ -58,9 +55,7 @@ print_env() {
 preflight() {
   require_root "tinyproxy binds as root and then runs as nobody"
   require_command tinyproxy "tinyproxy is not installed. On Debian/Ubuntu: apt-get install -y --no-install-recommends tinyproxy (with service start-up denied; .ci/run does this)"
-  check_port EFFECT_SMTP_TINYPROXY_PORT "$OPEN_PORT"
-  check_port EFFECT_SMTP_TINYPROXY_AUTH_PORT "$AUTH_PORT"
-  [[ $OPEN_PORT != "$AUTH_PORT" ]] || die "EFFECT_SMTP_TINYPROXY_PORT and EFFECT_SMTP_TINYPROXY_AUTH_PORT must differ"
+  check_instance_ports
   check_seconds EFFECT_SMTP_TINYPROXY_WAIT "$WAIT"
 }
 

@@ -367,15 +367,28 @@ service_main() {
   esac
 }
 
-# --- Several instances of one daemon ------------------------------------------
-# A script that runs instances (dante.sh, tinyproxy.sh) sets INSTANCES (their
-# names) and PORT_KNOBS (the variables that choose the ports, for messages),
+# --- A pair of proxies ---------------------------------------------------------
+# dante.sh and tinyproxy.sh each run two instances of one daemon: `open` on
+# OPEN_PORT (no authentication) and `auth` on AUTH_PORT. The script sets those
+# two and PORT_KNOBS (the variables that choose them: "OPEN_KNOB / AUTH_KNOB"),
 # and defines:
-#   port_of NAME       its port on HOST
 #   pid_file_of NAME   where its pid is written
 #   log_file_of NAME   its log
 #   launch NAME        writes its configuration and starts it (daemonizing)
-# Its running and ready can then be instances_running and instances_ready.
+# Its running and ready are then instances_running and instances_ready.
+
+readonly INSTANCES=(open auth)
+
+# port_of NAME: the port of instance NAME.
+port_of() { if [[ $1 == open ]]; then printf '%s' "$OPEN_PORT"; else printf '%s' "$AUTH_PORT"; fi; }
+
+# The knobs of PORT_KNOBS hold two different port numbers.
+check_instance_ports() {
+  local open_knob=${PORT_KNOBS% / *} auth_knob=${PORT_KNOBS#* / }
+  check_port "$open_knob" "$OPEN_PORT"
+  check_port "$auth_knob" "$AUTH_PORT"
+  [[ $OPEN_PORT != "$AUTH_PORT" ]] || die "$open_knob and $auth_knob must differ"
+}
 
 instances_running() {
   local name

@@ -22,20 +22,15 @@ import {
   takeOneStored,
   trickyBody,
   uniqueToken,
-  USER
+  USER,
+  UTF8_USER
 } from "./mail.js"
-import { aiosmtpd, credentials, readCa, skipReason } from "./servers.js"
+import { aiosmtpd, credentials, describeServer, readCa } from "./servers.js"
 
-const server = aiosmtpd()
 /** aiosmtpd hands the handler the message with its CRLF line ends. */
 const lineEnd: LineEnd = "\r\n"
-const UTF8_USER = "δοκιμή@localhost"
 
-describe("aiosmtpd 1.4 (real server library)", () => {
-  if (server === undefined) {
-    it.skip(skipReason("AIOSMTPD", "aiosmtpd.sh"), () => {})
-    return
-  }
+describeServer("aiosmtpd 1.4 (real server library)", aiosmtpd, (server) => {
   const { maildir } = server
   const tls = { ca: readCa(server.ca), servername: "localhost" }
   const password = Redacted.make(credentials.password)

@@ -20,20 +20,15 @@ import {
   takeOneStored,
   trickyBody,
   uniqueToken,
-  USER
+  USER,
+  UTF8_USER
 } from "./mail.js"
-import { credentials, type Endpoint, exim, readCa, skipReason } from "./servers.js"
+import { credentials, describeServer, type Endpoint, exim, readCa } from "./servers.js"
 
-const server = exim()
 /** Exim's appendfile transport writes LF line ends into the Maildir. */
 const lineEnd: LineEnd = "\n"
-const UTF8_USER = "δοκιμή@localhost"
 
-describe("Exim 4.96 (real MTA)", () => {
-  if (server === undefined) {
-    it.skip(skipReason("EXIM", "exim.sh"), () => {})
-    return
-  }
+describeServer("Exim 4.96 (real MTA)", exim, (server) => {
   const { maildir } = server
   const ca = readCa(server.ca)
   const password = Redacted.make(credentials.password)

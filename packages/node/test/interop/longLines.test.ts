@@ -15,7 +15,7 @@
  * EFFECT_SMTP_EXIM is set (the aiosmtpd case: EFFECT_SMTP_AIOSMTPD).
  */
 import { SmtpClient, SmtpError } from "@effect-smtp/client"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs/promises"
 import { clientLayer, type ClientOptions, wire } from "./client.js"
@@ -30,10 +30,8 @@ import {
   uniqueToken,
   USER
 } from "./mail.js"
-import { aiosmtpd, type Endpoint, exim, readCa, skipReason } from "./servers.js"
+import { aiosmtpd, describeServer, type Endpoint, exim, readCa } from "./servers.js"
 
-const eximServer = exim()
-const aiosmtpdServer = aiosmtpd()
 const eximLineEnd: LineEnd = "\n"
 
 /** The 1-based number of the line that starts at `offset` of `text`. */
@@ -69,11 +67,7 @@ const expectLongLineError = (error: unknown, line: number) => {
   expect(error.retryable).toBe(false)
 }
 
-describe("lines over 998 octets", () => {
-  if (eximServer === undefined) {
-    it.skip(skipReason("EXIM", "exim.sh"), () => {})
-    return
-  }
+describeServer("lines over 998 octets", exim, (eximServer) => {
   const { maildir } = eximServer
 
   it.live("a 998-octet line is within the limit: sent and stored intact", () =>
@@ -163,11 +157,7 @@ describe("lines over 998 octets", () => {
       expect(stored.toString("utf8")).toContain(`\n${"x".repeat(998)}!\n`)
     }))
 
-  describe("aiosmtpd refuses long lines itself", () => {
-    if (aiosmtpdServer === undefined) {
-      it.skip(skipReason("AIOSMTPD", "aiosmtpd.sh"), () => {})
-      return
-    }
+  describeServer("aiosmtpd refuses long lines itself", aiosmtpd, (aiosmtpdServer) => {
     it.live("allowLongLines: true against aiosmtpd: the server's own 500 Line too long is a SmtpCommandError, nothing stored", () =>
       Effect.gen(function*() {
         const since = Date.now()

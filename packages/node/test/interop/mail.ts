@@ -20,6 +20,8 @@ export const SENDER = "sender@localhost"
 export const USER = "smtptest@localhost"
 /** Refused at RCPT by every interop server (550). */
 export const UNKNOWN = "nobody-here@localhost"
+/** A UTF-8 local part the Exim and aiosmtpd set-ups accept (SMTPUTF8). */
+export const UTF8_USER = "δοκιμή@localhost"
 
 /** The first line of every message sent: where the original starts in a stored copy. */
 const FIRST_HEADER = `From: effect-smtp interop <${SENDER}>`

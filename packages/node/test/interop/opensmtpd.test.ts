@@ -6,7 +6,7 @@
  * OpenSSL 3 (see the TLS case). Skipped unless EFFECT_SMTP_OPENSMTPD is set.
  */
 import { SmtpClient } from "@effect-smtp/client"
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { oneOfTwoRefused, onlyRecipientRefused, successReport, volumeTests } from "./cases.js"
 import { clientLayer, send, wire } from "./client.js"
@@ -19,19 +19,15 @@ import {
   takeOneStored,
   trickyBody,
   uniqueToken,
-  USER
+  USER,
+  UTF8_USER
 } from "./mail.js"
-import { opensmtpd, readCa, skipReason } from "./servers.js"
+import { describeServer, opensmtpd, readCa } from "./servers.js"
 
-const server = opensmtpd()
 /** OpenSMTPD's mail.maildir writes LF line ends. */
 const lineEnd: LineEnd = "\n"
 
-describe("OpenSMTPD 6.8 (real MTA)", () => {
-  if (server === undefined) {
-    it.skip(skipReason("OPENSMTPD", "opensmtpd.sh"), () => {})
-    return
-  }
+describeServer("OpenSMTPD 6.8 (real MTA)", opensmtpd, (server) => {
   const { maildir, plain } = server
 
   it.live("a plain ASCII message is stored intact", () =>
@@ -83,7 +79,7 @@ describe("OpenSMTPD 6.8 (real MTA)", () => {
       const token = uniqueToken("osmtpd-utf8")
       const sent = wire()
       const error = yield* Effect.flip(
-        SmtpClient.send({ from: SENDER, to: ["δοκιμή@localhost"], content: headers(token) + plainBody(token) }).pipe(
+        SmtpClient.send({ from: SENDER, to: [UTF8_USER], content: headers(token) + plainBody(token) }).pipe(
           Effect.provide(clientLayer(plain, {}, sent.onWrite))
         )
       )

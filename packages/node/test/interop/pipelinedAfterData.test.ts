@@ -17,14 +17,13 @@
  * grouping, and the pool remembers the host so its next connections do not
  * pay for the lesson again. Skipped unless EFFECT_SMTP_AIOSMTPD is set.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs/promises"
 import { pooledBatch } from "./cases.js"
 import { type LineEnd, uniqueToken } from "./mail.js"
-import { aiosmtpd, skipReason } from "./servers.js"
+import { aiosmtpd, describeServer } from "./servers.js"
 
-const server = aiosmtpd()
 const lineEnd: LineEnd = "\r\n"
 
 interface Conversation {
@@ -55,11 +54,7 @@ const conversation = (log: string, sender: string): Effect.Effect<Conversation> 
 
 const total = (counts: ReadonlyMap<string, number>): number => [...counts.values()].reduce((a, b) => a + b, 0)
 
-describe("a server that refuses commands pipelined after the end of DATA (aiosmtpd)", () => {
-  if (server === undefined) {
-    it.skip(skipReason("AIOSMTPD", "aiosmtpd.sh"), () => {})
-    return
-  }
+describeServer("a server that refuses commands pipelined after the end of DATA (aiosmtpd)", aiosmtpd, (server) => {
   const target = { endpoint: server.afterData, maildir: server.maildir, lineEnd }
 
   const batch = (maxConnections: number) =>

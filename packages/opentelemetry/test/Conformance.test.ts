@@ -14,26 +14,29 @@
  * `CONFORMANCE_DUMP=1` prints each scenario's exported data points.
  */
 import { SmtpClient, SmtpError, SmtpInstruments, SmtpMetrics } from "@effect-smtp/client"
-import { NodeSmtp, type NodeSocket } from "@effect-smtp/node"
+import { NodeSmtp } from "@effect-smtp/node"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import {
   type Attributes,
+  coverage,
   expectDurationsWithin,
   expectExactRecords,
+  expectInstrumentShapes,
+  failureOf,
+  instrumentIn,
+  interruptedAt,
   loopback,
   mail,
+  plaintext,
   pointsOf,
-  runScenario
+  scenarioOf
 } from "./utils/conformance.js"
 import type { ExportedMetric, ExportedPoint } from "./utils/otelSdk.js"
 import { alice, password, rawServer, smtpServer, trusted } from "./utils/servers.js"
@@ -43,55 +46,30 @@ import { alice, password, rawServer, smtpServer, trusted } from "./utils/servers
 // ---------------------------------------------------------------------------
 
 /** A scenario under the documented profile, with every check each export must pass. */
-const scenario = <A, E>(
-  name: string,
-  options: SmtpClient.Options,
-  body: Effect.Effect<A, E, SmtpClient>,
-  lookup?: NodeSocket.NodeSocketOptions["lookup"]
-) =>
-  Effect.gen(function*() {
-    const run = yield* runScenario(name, "documented", options, body, lookup)
-    expectInstrumentShapes(run.exported)
-    expectPresenceRules(run.exported)
-    expectDurationsWithin(run.exported, run.wallMs)
-    noteCoverage(run.exported)
-    // The documented profile's spans are Effect's: none is made by the backend.
-    expect(run.spans).toStrictEqual([])
-    return run
-  })
+const scenario = scenarioOf("documented", (run) => {
+  expectShapes(run.exported)
+  expectPresenceRules(run.exported)
+  expectDurationsWithin(run.exported, run.wallMs)
+  seen.note(run.exported)
+  // The documented profile's spans are Effect's: none is made by the backend.
+  expect(run.spans).toStrictEqual([])
+})
 
 // ---------------------------------------------------------------------------
 // What every export must satisfy
 // ---------------------------------------------------------------------------
 
-const instrumentOf = (name: string): SmtpInstruments.Instrument => {
-  const instrument = SmtpInstruments.all.find((i) => i.name === name)
-  expect(instrument, `${name} is one of the seven documented instruments`).toBeDefined()
-  return instrument!
-}
+const instrumentOf = instrumentIn(SmtpInstruments.all, "seven documented instruments")
 
 /** The documented name, meter, kind, unit, description, value type and buckets. */
-const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
-  const names = exported.map((m) => m.name)
-  expect(new Set(names).size, "each instrument exported once").toBe(names.length)
-  for (const metric of exported) {
-    const instrument = instrumentOf(metric.name)
-    expect(metric.scope, metric.name).toBe(instrument.meter)
+const expectShapes = (exported: ReadonlyArray<ExportedMetric>) =>
+  expectInstrumentShapes(exported, instrumentOf, (metric, instrument) => {
     // The documented meters carry no version (MailKit's 4.4 draft names none).
     expect(metric.scopeVersion || undefined, metric.name).toBeUndefined()
-    expect(metric.unit, metric.name).toBe(instrument.unit)
-    expect(metric.description, metric.name).toBe(instrument.description)
-    if (instrument.kind === "counter") {
-      expect(metric.kind, metric.name).toBe("counter")
-      expect(metric.monotonic, `${metric.name} is monotonic`).toBe(true)
-      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.INT)
-    } else {
-      expect(metric.kind, metric.name).toBe("histogram")
-      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.DOUBLE)
+    if (instrument.kind === "histogram") {
       for (const point of metric.points) expect(point.boundaries).toStrictEqual(instrument.boundaries)
     }
-  }
-}
+  })
 
 const socketKeys = ["socket.connect.result", "network.peer.address", "server.address", "server.port"]
 const clientKeys = ["server.address", "server.port", "url.scheme"]
@@ -148,17 +126,7 @@ const expectPresenceRules = (exported: ReadonlyArray<ExportedMetric>) => {
 }
 
 // Which instruments were seen succeeding and failing, over every scenario.
-const coverage = new Map<string, { success: number; failure: number }>()
-const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
-  for (const metric of exported) {
-    const entry = coverage.get(metric.name) ?? { success: 0, failure: 0 }
-    for (const point of metric.points) {
-      if (point.attributes["error.type"] === undefined) entry.success += point.count
-      else entry.failure += point.count
-    }
-    coverage.set(metric.name, entry)
-  }
-}
+const seen = coverage((metric) => metric.name)
 
 // ---------------------------------------------------------------------------
 // What each scenario must export
@@ -271,7 +239,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const port = yield* MisbehavingServer.closedPort
       const { exit, exported } = yield* scenario(
         "refused",
-        { host: loopback, port, security: "none" },
+        plaintext(port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -318,7 +286,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "550",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -338,7 +306,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
         "mixed recipients",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "rcpt@example.com"] })
       )
       expect(Exit.isSuccess(exit)).toBe(true)
@@ -367,7 +335,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         tls: trusted(),
         auth: alice("not the password")
       }, SmtpClient.send(mail))
-      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      const error = failureOf(exit)
       expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
       expect((error as SmtpError.AuthenticationError).statusCode).toBe(535)
       expectRecords(exported, {
@@ -383,7 +351,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
         "dropped (FIN)",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -402,7 +370,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported } = yield* scenario(
         "dropped (RST)",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -420,7 +388,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.reply("421 4.3.2 shutting down") } })
       const { exit, exported } = yield* scenario(
         "421",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -459,13 +427,8 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted send",
-        { host: loopback, port: server.port, security: "none" },
-        Effect.gen(function*() {
-          const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          expect(yield* server.awaitFault("end")).toBe(true)
-          yield* Effect.sleep("300 millis")
-          yield* Fiber.interrupt(fiber)
-        })
+        plaintext(server.port),
+        interruptedAt(server, "end", "300 millis")
       )
       const cancelled = { "error.type": "cancelled" }
       expectRecords(exported, {
@@ -485,14 +448,9 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
         "interrupted connect",
-        { host: loopback, port: server.port, security: "none" },
-        Effect.gen(function*() {
-          const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
-          expect(yield* server.awaitFault("greeting")).toBe(true)
-          yield* Effect.sleep("100 millis")
-          yield* Fiber.interrupt(fiber)
-        })
+        plaintext(server.port),
+        // Past the TCP connect (which must record "succeeded"), into the wait for the greeting.
+        interruptedAt(server, "greeting", "100 millis")
       )
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -511,7 +469,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         { host: loopback, port: server.port, security: "starttls" },
         SmtpClient.send(mail)
       )
-      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      const error = failureOf(exit)
       expect(error).toBeInstanceOf(SmtpError.TlsError)
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -530,7 +488,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
         { host: loopback, port: server.port, security: "tls", tls: trusted(), timeout: "5 seconds" },
         SmtpClient.send(mail)
       )
-      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      const error = failureOf(exit)
       expect(error).toBeInstanceOf(SmtpError.TlsError)
       expectRecords(exported, {
         socket: [socketAttributes(server.port, "succeeded")],
@@ -550,7 +508,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       const server = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
         "drop after the greeting",
-        { host: loopback, port: server.port, security: "none" },
+        plaintext(server.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -566,11 +524,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
   // Runs last (tests in a file run in order): the scenarios above produced each
   // of the seven instruments both succeeding and failing.
   it("every instrument was exported with and without error.type by the scenarios above", () => {
-    for (const instrument of SmtpInstruments.all) {
-      const seen = coverage.get(instrument.name)
-      expect(seen?.success ?? 0, `${instrument.name} recorded a success`).toBeGreaterThan(0)
-      expect(seen?.failure ?? 0, `${instrument.name} recorded a failure`).toBeGreaterThan(0)
-    }
+    seen.expectCovered(SmtpInstruments.all.map((instrument) => instrument.name))
   })
 })
 

@@ -23,23 +23,26 @@ import * as EffectOtelTracer from "@effect/opentelemetry/Tracer"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import { OtelSmtpMetrics } from "../src/index.js"
 import {
   type Attributes,
+  coverage,
   expectDurationsWithin,
   expectExactRecords,
+  expectInstrumentShapes,
   type ExportedSpan,
   exportedSpan,
+  failureOf,
+  instrumentIn,
+  interruptedAt,
   loopback,
   mail,
+  plaintext,
   pointsOf,
-  runScenario
+  scenarioOf
 } from "./utils/conformance.js"
 import type { ExportedMetric } from "./utils/otelSdk.js"
 import { alice, password, rawServer, smtpServer, trusted } from "./utils/servers.js"
@@ -73,33 +76,16 @@ const clientNames = ["secure_connection_error", "protocol_error", "command_error
 // What every export must satisfy
 // ---------------------------------------------------------------------------
 
-const instrumentOf = (name: string): SmtpInstruments.Instrument => {
-  const instrument = SmtpInstruments.shipped.find((i) => i.name === name)
-  expect(instrument, `${name} is one of the five shipped instruments`).toBeDefined()
-  return instrument!
-}
+const instrumentOf = instrumentIn(SmtpInstruments.shipped, "five shipped instruments")
 
-const expectInstrumentShapes = (exported: ReadonlyArray<ExportedMetric>) => {
-  const names = exported.map((m) => m.name)
-  expect(new Set(names).size, "each instrument exported once").toBe(names.length)
-  for (const metric of exported) {
-    const instrument = instrumentOf(metric.name)
-    expect(metric.scope, metric.name).toBe(instrument.meter)
+const expectShapes = (exported: ReadonlyArray<ExportedMetric>) =>
+  expectInstrumentShapes(exported, instrumentOf, (metric, instrument) => {
     expect(metric.scopeVersion, metric.name).toBe("0.1")
-    expect(metric.unit, metric.name).toBe(instrument.unit)
-    expect(metric.description, metric.name).toBe(instrument.description)
-    if (instrument.kind === "counter") {
-      expect(metric.kind, metric.name).toBe("counter")
-      expect(metric.monotonic, `${metric.name} is monotonic`).toBe(true)
-      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.INT)
-    } else {
-      expect(metric.kind, metric.name).toBe("histogram")
-      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.DOUBLE)
+    if (instrument.kind === "histogram") {
       // No advice was given: these are the SDK's own defaults.
       for (const point of metric.points) expect(point.boundaries, metric.name).toStrictEqual(sdkDefaultBuckets)
     }
-  }
-}
+  })
 
 const keysOf = {
   socket: ["network.peer.address", "server.address", "server.port"],
@@ -163,30 +149,18 @@ const expectSpanShapes = (spans: ReadonlyArray<ExportedSpan>) => {
 }
 
 // Which instrument and operation was seen succeeding and failing, over every scenario.
-const coverage = new Map<string, { success: number; failure: number }>()
-const noteCoverage = (exported: ReadonlyArray<ExportedMetric>) => {
-  for (const metric of exported) {
-    for (const point of metric.points) {
-      const operation = point.attributes["network.operation"]
-      const name = operation === undefined ? metric.name : `${metric.name} ${operation}`
-      const entry = coverage.get(name) ?? { success: 0, failure: 0 }
-      if (point.attributes["error.type"] === undefined) entry.success += point.count
-      else entry.failure += point.count
-      coverage.set(name, entry)
-    }
-  }
-}
+const seen = coverage((metric, point) => {
+  const operation = point.attributes["network.operation"]
+  return operation === undefined ? metric.name : `${metric.name} ${operation}`
+})
 
-const scenario = <A, E>(name: string, options: SmtpClient.Options, body: Effect.Effect<A, E, SmtpClient>) =>
-  Effect.gen(function*() {
-    const run = yield* runScenario(name, "shipped", options, body)
-    expectInstrumentShapes(run.exported)
-    expectPresenceRules(run.exported)
-    expectDurationsWithin(run.exported, run.wallMs)
-    expectSpanShapes(run.spans)
-    noteCoverage(run.exported)
-    return run
-  })
+const scenario = scenarioOf("shipped", (run) => {
+  expectShapes(run.exported)
+  expectPresenceRules(run.exported)
+  expectDurationsWithin(run.exported, run.wallMs)
+  expectSpanShapes(run.spans)
+  seen.note(run.exported)
+})
 
 // ---------------------------------------------------------------------------
 // What each scenario must export
@@ -246,9 +220,6 @@ const attempt = (port: number, errorType?: string): Attributes => ({
   ...(errorType === undefined ? {} : { "error.type": errorType })
 })
 
-const failureOf = <A, E>(exit: Exit.Exit<A, E>) =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
-
 // ---------------------------------------------------------------------------
 // The scenarios
 // ---------------------------------------------------------------------------
@@ -299,7 +270,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const port = yield* MisbehavingServer.closedPort
       const { exit, exported, spans } = yield* scenario(
         "refused",
-        { host: loopback, port, security: "none" },
+        plaintext(port),
         SmtpClient.send(mail)
       )
       expect(failureOf(exit)).toBeInstanceOf(SmtpError.SocketError)
@@ -371,7 +342,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const smtp = yield* smtpServer("none")
       const { exit, exported, spans } = yield* scenario(
         "550",
-        { host: loopback, port: smtp.port, security: "none" },
+        plaintext(smtp.port),
         SmtpClient.send({ ...mail, to: ["reject-1@example.com", "reject-2@example.com"] })
       )
       expect(failureOf(exit)).toBeInstanceOf(SmtpError.SmtpCommandError)
@@ -389,7 +360,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const raw = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported, spans } = yield* scenario(
         "drop after the greeting",
-        { host: loopback, port: raw.port, security: "none" },
+        plaintext(raw.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -406,7 +377,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const raw = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported, spans } = yield* scenario(
         "reset at MAIL",
-        { host: loopback, port: raw.port, security: "none" },
+        plaintext(raw.port),
         SmtpClient.send(mail)
       )
       expect(Exit.isFailure(exit)).toBe(true)
@@ -423,13 +394,8 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const raw = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
         "interrupted send",
-        { host: loopback, port: raw.port, security: "none" },
-        Effect.gen(function*() {
-          const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          expect(yield* raw.awaitFault("end")).toBe(true)
-          yield* Effect.sleep("300 millis")
-          yield* Fiber.interrupt(fiber)
-        })
+        plaintext(raw.port),
+        interruptedAt(raw, "end", "300 millis")
       )
       expectRecords(exported, spans, {
         socket: [attempt(raw.port)],
@@ -450,13 +416,8 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       const raw = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
         "interrupted connect",
-        { host: loopback, port: raw.port, security: "none" },
-        Effect.gen(function*() {
-          const fiber = yield* Effect.fork(SmtpClient.send(mail))
-          expect(yield* raw.awaitFault("greeting")).toBe(true)
-          yield* Effect.sleep("100 millis")
-          yield* Fiber.interrupt(fiber)
-        })
+        plaintext(raw.port),
+        interruptedAt(raw, "greeting", "100 millis")
       )
       expectRecords(exported, spans, {
         socket: [attempt(raw.port)],
@@ -474,11 +435,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
         ["connect", "authenticate", "send"].map((o) => `mailkit.net.smtp.client.${i} ${o}`)
       )
     ]
-    for (const name of names) {
-      const seen = coverage.get(name)
-      expect(seen?.success ?? 0, `${name} recorded a success`).toBeGreaterThan(0)
-      expect(seen?.failure ?? 0, `${name} recorded a failure`).toBeGreaterThan(0)
-    }
+    seen.expectCovered(names)
   })
 })
 

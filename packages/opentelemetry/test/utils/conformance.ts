@@ -8,18 +8,23 @@
  */
 import { SmtpClient, type SmtpInstruments, SmtpProtocol, type SmtpTelemetryProfile } from "@effect-smtp/client"
 import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import type { MisbehavingServer } from "@effect-smtp/testing/node"
 import { expect } from "@effect/vitest"
-import type * as OtelApi from "@opentelemetry/api"
+import * as OtelApi from "@opentelemetry/api"
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor
 } from "@opentelemetry/sdk-trace-base"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { OtelSmtpMetrics } from "../../src/index.js"
 import { dump, type ExportedMetric, testSdk } from "./otelSdk.js"
 
@@ -104,6 +109,113 @@ export const runScenario = <A, E>(
     }
     return { exit, exported, spans, wallMs } satisfies Scenario<A, E>
   })
+
+/**
+ * A profile's `scenario`: `runScenario` under `profile`, then `check`, the
+ * profile's checks of every export, on the run.
+ */
+export const scenarioOf =
+  (profile: SmtpTelemetryProfile.Name, check: (run: Scenario<unknown, unknown>) => void) =>
+  <A, E>(
+    name: string,
+    options: SmtpClient.Options,
+    body: Effect.Effect<A, E, SmtpClient>,
+    lookup?: NodeSocket.NodeSocketOptions["lookup"]
+  ) => Effect.tap(runScenario(name, profile, options, body, lookup), check)
+
+/** A plaintext session to the loopback server on `port`. */
+export const plaintext = (port: number): SmtpClient.Options => ({ host: loopback, port, security: "none" })
+
+/** The error a failed scenario failed with; `undefined` when it succeeded. */
+export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+
+/**
+ * A scenario body that sends `mail` and interrupts the send `after` the
+ * server reached the fault at `stage` (a stall): the client is then waiting
+ * on the server.
+ */
+export const interruptedAt = (
+  server: Pick<MisbehavingServer.MisbehavingServer, "awaitFault">,
+  stage: Parameters<MisbehavingServer.MisbehavingServer["awaitFault"]>[0],
+  after: Duration.DurationInput
+) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(SmtpClient.send(mail))
+    expect(yield* server.awaitFault(stage)).toBe(true)
+    yield* Effect.sleep(after)
+    yield* Fiber.interrupt(fiber)
+  })
+
+/** The instrument of `instruments` named `name`, which must be one of them (`which` says what they are). */
+export const instrumentIn = (
+  instruments: ReadonlyArray<SmtpInstruments.Instrument>,
+  which: string
+) =>
+(name: string): SmtpInstruments.Instrument => {
+  const instrument = instruments.find((i) => i.name === name)
+  expect(instrument, `${name} is one of the ${which}`).toBeDefined()
+  return instrument!
+}
+
+/**
+ * What both profiles check of every exported instrument: exported once, its
+ * meter, unit, description, kind and value type as `instrumentOf` has them;
+ * then `profileChecks`, what the profile adds (the meter's version, the
+ * histograms' buckets).
+ */
+export const expectInstrumentShapes = (
+  exported: ReadonlyArray<ExportedMetric>,
+  instrumentOf: (name: string) => SmtpInstruments.Instrument,
+  profileChecks: (metric: ExportedMetric, instrument: SmtpInstruments.Instrument) => void
+) => {
+  const names = exported.map((m) => m.name)
+  expect(new Set(names).size, "each instrument exported once").toBe(names.length)
+  for (const metric of exported) {
+    const instrument = instrumentOf(metric.name)
+    expect(metric.scope, metric.name).toBe(instrument.meter)
+    expect(metric.unit, metric.name).toBe(instrument.unit)
+    expect(metric.description, metric.name).toBe(instrument.description)
+    if (instrument.kind === "counter") {
+      expect(metric.kind, metric.name).toBe("counter")
+      expect(metric.monotonic, `${metric.name} is monotonic`).toBe(true)
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.INT)
+    } else {
+      expect(metric.kind, metric.name).toBe("histogram")
+      expect(metric.valueType, metric.name).toBe(OtelApi.ValueType.DOUBLE)
+    }
+    profileChecks(metric, instrument)
+  }
+}
+
+/**
+ * Which instruments were seen succeeding and failing over every scenario of a
+ * file: `note` counts an export's data points under `keyOf` (the instrument's
+ * name, or finer), `expectCovered` asks that each of `keys` was seen both ways.
+ */
+export const coverage = (keyOf: (metric: ExportedMetric, point: ExportedMetric["points"][number]) => string) => {
+  const seen = new Map<string, { success: number; failure: number }>()
+  return {
+    note: (exported: ReadonlyArray<ExportedMetric>) => {
+      for (const metric of exported) {
+        for (const point of metric.points) {
+          const key = keyOf(metric, point)
+          const entry = seen.get(key) ?? { success: 0, failure: 0 }
+          if (point.attributes["error.type"] === undefined) entry.success += point.count
+          else entry.failure += point.count
+          seen.set(key, entry)
+        }
+      }
+    },
+    expectCovered: (keys: ReadonlyArray<string>) => {
+      for (const key of keys) {
+        const entry = seen.get(key)
+        expect(entry?.success ?? 0, `${key} recorded a success`).toBeGreaterThan(0)
+        expect(entry?.failure ?? 0, `${key} recorded a failure`).toBeGreaterThan(0)
+      }
+    }
+  }
+}
 
 export const pointsOf = (exported: ReadonlyArray<ExportedMetric>, instrument: SmtpInstruments.Instrument) =>
   exported.find((m) => m.name === instrument.name)?.points ?? []

@@ -27,7 +27,7 @@ const program = Effect.gen(function*() {
   const all = Cases.make({ host, port: Number(port) }, { messageSize: 2048, inFlight: Number(inFlight) })
   const keys = key.split(",")
   const found = keys.map((k) => all.find((c) => c.key === k))
-  if (found.some((c) => c === undefined)) return yield* Effect.dieMessage(`no case ${key}`)
+  if (found.some((c) => c === undefined)) return yield* Effect.die(new Error(`no case ${key}`))
   const cases = found as ReadonlyArray<Cases.Case>
   const batch = Math.max(1, Math.min(2000, Number(count)))
   // JIT, GC heuristics, connection paths, smtp-sink's first accepts.

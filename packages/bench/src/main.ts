@@ -31,14 +31,14 @@ import * as SmtpSink from "./smtpSink.js"
 import { megabytes, rate } from "./table.js"
 
 const settings = Effect.gen(function*() {
-  const quick = yield* Config.boolean("BENCH_QUICK").pipe(Config.withDefault(false))
+  const quick = yield* Config.Boolean("BENCH_QUICK").pipe(Config.withDefault(false))
   return {
-    count: yield* Config.integer("BENCH_N").pipe(Config.withDefault(quick ? 500 : 20_000)),
-    repeats: yield* Config.integer("BENCH_REPEATS").pipe(Config.withDefault(quick ? 1 : 5)),
-    inFlight: yield* Config.integer("BENCH_IN_FLIGHT").pipe(Config.withDefault(64)),
-    warmUpSeconds: yield* Config.number("BENCH_WARMUP_SECONDS").pipe(Config.withDefault(quick ? 0.5 : 4)),
-    largeMb: yield* Config.integer("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
-    only: yield* Config.array(Config.string(), "BENCH_ONLY").pipe(Config.option),
+    count: yield* Config.Int("BENCH_N").pipe(Config.withDefault(quick ? 500 : 20_000)),
+    repeats: yield* Config.Int("BENCH_REPEATS").pipe(Config.withDefault(quick ? 1 : 5)),
+    inFlight: yield* Config.Int("BENCH_IN_FLIGHT").pipe(Config.withDefault(64)),
+    warmUpSeconds: yield* Config.Number("BENCH_WARMUP_SECONDS").pipe(Config.withDefault(quick ? 0.5 : 4)),
+    largeMb: yield* Config.Int("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
+    only: yield* Config.array(Config.String(), "BENCH_ONLY").pipe(Config.option),
     messageSize: 2048
   }
 })
@@ -113,7 +113,7 @@ const program = Effect.gen(function*() {
   const viaRaw = RawLarge.send({ ...peer, message: large })
   const largeRates = { size: large.size, effectSmtp: [] as Array<number>, raw: [] as Array<number> }
   // One untimed send each first: this process ran no other case to warm it.
-  if (selected("large")) yield* Effect.zipRight(viaEffectSmtp, viaRaw)
+  if (selected("large")) yield* Effect.andThen(viaEffectSmtp, viaRaw)
   for (let round = 1; round <= (selected("large") ? config.repeats : 0); round++) {
     const effectSmtp = large.size / (yield* timed(viaEffectSmtp)).seconds
     const raw = large.size / (yield* timed(viaRaw)).seconds

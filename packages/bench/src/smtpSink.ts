@@ -27,7 +27,7 @@ export class SinkNotReady extends Data.TaggedError("SinkNotReady")<{ readonly po
 const host = "127.0.0.1"
 
 /** A port nobody listens on right now (the kernel picks it). */
-const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.listen(0, host, () => {
     const address = server.address()
@@ -38,7 +38,7 @@ const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
 
 /** Connects once and reads up to the end of the greeting line. */
 const greeting = (port: number): Effect.Effect<void, SinkNotReady> =>
-  Effect.async<void, SinkNotReady>((resume) => {
+  Effect.callback<void, SinkNotReady>((resume) => {
     const socket = Net.connect({ host, port })
     let received = ""
     const fail = (reason: string) => {

@@ -44,7 +44,7 @@ export interface TokenProviderCredentials {
   readonly tokenProvider: Effect.Effect<OAuthToken, unknown>
   readonly mechanism?: "XOAUTH2" | "OAUTHBEARER" | undefined
   /** Refresh this long before the token expires (default 1 minute). */
-  readonly refreshBefore?: Duration.DurationInput | undefined
+  readonly refreshBefore?: Duration.Input | undefined
 }
 
 /**
@@ -55,7 +55,7 @@ export interface TokenProviderCredentials {
  */
 export interface OAuthToken {
   readonly accessToken: Redacted.Redacted<string>
-  readonly expiresIn?: Duration.DurationInput | undefined
+  readonly expiresIn?: Duration.Input | undefined
 }
 
 /**
@@ -78,9 +78,9 @@ export interface Options {
   readonly auth?: Auth | undefined
   readonly tls?: TlsOptions | undefined
   /** Sets every wait at once: connect, greeting, each command, data. */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** Finer per-step overrides of `timeout`. */
-  readonly timeouts?: { readonly [K in keyof SmtpProtocol.Timeouts]?: Duration.DurationInput | undefined } | undefined
+  readonly timeouts?: { readonly [K in keyof SmtpProtocol.Timeouts]?: Duration.Input | undefined } | undefined
   /** The name sent with EHLO (default `[127.0.0.1]`). */
   readonly ehloName?: string | undefined
   /**
@@ -111,7 +111,7 @@ export interface Options {
    * An overall limit for one send, retries and queueing included. Past the end
    * of the message it fails with `DeliveryUnknownError`, else `TimeoutError`.
    */
-  readonly deadline?: Duration.DurationInput | undefined
+  readonly deadline?: Duration.Input | undefined
 }
 
 /**
@@ -123,12 +123,12 @@ export interface Options {
 export interface RateLimitOptions {
   /** At most this many messages per `interval` (e.g. Microsoft 365: 30 a minute). */
   readonly messages?: number | undefined
-  readonly interval?: Duration.DurationInput | undefined
+  readonly interval?: Duration.Input | undefined
   /**
    * How long the whole client pauses after a "too many" reply (421, 432, 450,
    * 451 or 454 saying too many, rate, limit or throttled). Default 30 seconds.
    */
-  readonly backoff?: Duration.DurationInput | undefined
+  readonly backoff?: Duration.Input | undefined
 }
 
 /**
@@ -146,9 +146,9 @@ export interface PoolOptions {
   /** Messages on one connection before it is replaced (default 100). */
   readonly maxMessagesPerConnection?: number | undefined
   /** How long an unused connection stays open (default 30 seconds). */
-  readonly idleTimeToLive?: Duration.DurationInput | undefined
+  readonly idleTimeToLive?: Duration.Input | undefined
   /** A connection idle at least this long is checked with NOOP before reuse (default 5 seconds). */
-  readonly checkIdleAfter?: Duration.DurationInput | undefined
+  readonly checkIdleAfter?: Duration.Input | undefined
 }
 
 /**
@@ -384,7 +384,7 @@ export const send = <E = never, E2 = never>(
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
-  Layer.scoped(SmtpClient, make(options))
+  Layer.effect(SmtpClient, make(options))
 
 /**
  * Options read through Effect `Config`: by default `SMTP_URL`, or `SMTP_HOST`,
@@ -397,4 +397,4 @@ export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProt
 export const layerConfig = (
   config: Config.Config.Wrap<Options> = SmtpConfig.options
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
-  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+  Layer.unwrap(Effect.map(Config.unwrap(config), layer))

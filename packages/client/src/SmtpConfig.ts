@@ -7,7 +7,7 @@
  */
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { Options } from "./SmtpClient.js"
@@ -22,26 +22,26 @@ const securities: ReadonlyArray<Security> = ["tls", "starttls", "starttls-if-ava
  * @since 0.1.0
  * @category parsing
  */
-export const parseUrl = (text: string): Either.Either<Options, string> => {
+export const parseUrl = (text: string): Result.Result<Options, string> => {
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    return Either.left("is not a URL; expected smtp://user:password@host:port or smtps://...")
+    return Result.fail("is not a URL; expected smtp://user:password@host:port or smtps://...")
   }
   if (url.protocol !== "smtp:" && url.protocol !== "smtps:") {
-    return Either.left(`has the scheme "${url.protocol.slice(0, -1)}"; expected smtp or smtps`)
+    return Result.fail(`has the scheme "${url.protocol.slice(0, -1)}"; expected smtp or smtps`)
   }
-  if (url.hostname === "") return Either.left("has no host")
+  if (url.hostname === "") return Result.fail("has no host")
   const security = url.searchParams.get("security")
   if (security !== null && !securities.includes(security as Security)) {
-    return Either.left(`has security=${security}; expected one of ${securities.join(", ")}`)
+    return Result.fail(`has security=${security}; expected one of ${securities.join(", ")}`)
   }
   const user = decodeURIComponent(url.username)
   const password = decodeURIComponent(url.password)
-  if (user !== "" && password === "") return Either.left("names a user but no password")
+  if (user !== "" && password === "") return Result.fail("names a user but no password")
   const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
-  return Either.right({
+  return Result.succeed({
     host: hostname,
     port: url.port === "" ? undefined : Number(url.port),
     security: security !== null ? security as Security : url.protocol === "smtps:" ? "tls" : undefined,
@@ -49,22 +49,22 @@ export const parseUrl = (text: string): Either.Either<Options, string> => {
   })
 }
 
-const fromUrl: Config.Config<Options> = Config.string("SMTP_URL").pipe(
-  Config.mapOrFail((text) =>
-    Either.mapLeft(parseUrl(text), (reason) => ConfigError.InvalidData(["SMTP_URL"], `SMTP_URL ${reason}`))
+const fromUrl: Config.Config<Options> = Config.String("SMTP_URL").pipe(
+  Config.mapEffect((text) =>
+    Result.mapError(parseUrl(text), (reason) => ConfigError.InvalidData(["SMTP_URL"], `SMTP_URL ${reason}`))
   )
 )
 
 const fromParts: Config.Config<Options> = Config.all({
-  host: Config.string("SMTP_HOST"),
-  port: Config.option(Config.port("SMTP_PORT")),
+  host: Config.String("SMTP_HOST"),
+  port: Config.option(Config.Port("SMTP_PORT")),
   security: Config.option(Config.literal(...securities)("SMTP_SECURITY")),
-  user: Config.option(Config.string("SMTP_USER")),
-  password: Config.option(Config.redacted("SMTP_PASSWORD"))
+  user: Config.option(Config.String("SMTP_USER")),
+  password: Config.option(Config.Redacted("SMTP_PASSWORD"))
 }).pipe(
-  Config.mapOrFail(({ host, password, port, security, user }) => {
+  Config.mapEffect(({ host, password, port, security, user }) => {
     if (Option.isSome(user) && Option.isNone(password)) {
-      return Either.left(ConfigError.MissingData(["SMTP_PASSWORD"], "SMTP_USER is set, so SMTP_PASSWORD is needed"))
+      return Result.fail(ConfigError.MissingData(["SMTP_PASSWORD"], "SMTP_USER is set, so SMTP_PASSWORD is needed"))
     }
     const options: Options = {
       host,
@@ -74,7 +74,7 @@ const fromParts: Config.Config<Options> = Config.all({
         ? { user: user.value, password: password.value }
         : undefined
     }
-    return Either.right(options)
+    return Result.succeed(options)
   })
 )
 

@@ -46,9 +46,9 @@ export const outcomeOf = (
   orElse: (cause: Cause.Cause<unknown>) => SmtpError
 ): Outcome => {
   if (Exit.isSuccess(exit)) return success
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   if (Option.isSome(failure) && isSmtpError(failure.value)) return { _tag: "Failure", error: failure.value }
-  if (Option.isNone(failure) && Cause.isInterruptedOnly(exit.cause)) return interrupted
+  if (Option.isNone(failure) && Cause.hasInterruptsOnly(exit.cause)) return interrupted
   return { _tag: "Failure", error: orElse(exit.cause) }
 }
 

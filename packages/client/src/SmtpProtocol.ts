@@ -174,14 +174,14 @@ export const defaultTimeouts: Timeouts = {
  * @category constructors
  */
 export const resolveTimeouts = (
-  timeout?: Duration.DurationInput | undefined,
-  overrides?: { readonly [K in keyof Timeouts]?: Duration.DurationInput | undefined } | undefined
+  timeout?: Duration.Input | undefined,
+  overrides?: { readonly [K in keyof Timeouts]?: Duration.Input | undefined } | undefined
 ): Timeouts => {
-  const base = timeout === undefined ? undefined : Duration.decode(timeout)
+  const base = timeout === undefined ? undefined : Duration.fromInputUnsafe(timeout)
   const result: Record<string, Duration.Duration> = {}
   for (const key of Object.keys(defaultTimeouts) as Array<keyof Timeouts>) {
     const override = overrides?.[key]
-    result[key] = override !== undefined ? Duration.decode(override) : base ?? defaultTimeouts[key]
+    result[key] = override !== undefined ? Duration.fromInputUnsafe(override) : base ?? defaultTimeouts[key]
   }
   return result as unknown as Timeouts
 }

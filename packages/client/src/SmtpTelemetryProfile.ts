@@ -250,7 +250,7 @@ export const service = (profile: Profile, recorders: Recorders): SmtpMetricsServ
       // A connect that fails once the transport exists ends a connection
       // too, when the connection's clock starts at the transport.
       fromTransport && event.outcome._tag !== "Success" && event.transportSeconds !== undefined
-        ? Effect.zipRight(connect(event), recorders.connectionEnd(event, event.transportSeconds))
+        ? Effect.andThen(connect(event), recorders.connectionEnd(event, event.transportSeconds))
         : connect(event),
     authenticate: operation("authenticate"),
     messageSend: operation("send"),

@@ -46,7 +46,7 @@ export interface ConnectOptions {
   /** Present: implicit TLS from the first byte (SMTPS). */
   readonly tls?: TlsOptions | undefined
   /** How long one connect attempt (one resolved address) may take. */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
 }
 
 /**

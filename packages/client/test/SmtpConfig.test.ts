@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 
 const read = (env: Record<string, string>) =>
-  Effect.either(Effect.withConfigProvider(SmtpConfig.options, ConfigProvider.fromMap(new Map(Object.entries(env)))))
+  Effect.result(Effect.withConfigProvider(SmtpConfig.options, ConfigProvider.fromMap(new Map(Object.entries(env)))))
 
 describe("SmtpConfig", () => {
   it.effect("SMTP_URL: smtps means implicit TLS, credentials are Redacted", () =>

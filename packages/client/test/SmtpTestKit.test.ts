@@ -4,7 +4,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 /** An application function under test: a reminder mail after a delay. */
 const remindLater = (to: string) =>
@@ -20,7 +20,7 @@ const remindLater = (to: string) =>
 describe("SmtpTestKit", () => {
   it.effect("captures what an application sent, under TestClock", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(remindLater("bob@example.com"))
+      const fiber = yield* Effect.forkChild(remindLater("bob@example.com"))
       yield* TestClock.adjust(Duration.minutes(59))
       const sent = yield* SmtpTestKit.SentMail
       expect(yield* sent.all).toHaveLength(0)
@@ -38,7 +38,7 @@ describe("SmtpTestKit", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(
         remindLater("nobody@example.com").pipe(
-          Effect.fork,
+          Effect.forkChild,
           Effect.tap(() => TestClock.adjust(Duration.hours(1))),
           Effect.flatMap((f) => f.await),
           Effect.flatten

@@ -35,7 +35,7 @@ const recorded = (wire: Wire, script: (server: TestSocket.ServerSide) => Effect.
           return {
             ...connection,
             write: (data: Uint8Array, timeout?: Parameters<typeof connection.write>[1]) =>
-              Effect.zipRight(
+              Effect.andThen(
                 Effect.sync(() => wire.written.push(decoder.decode(data))),
                 connection.write(data, timeout)
               )
@@ -177,7 +177,7 @@ describe("SmtpClient.send(mail, { beforeEndOfData })", () => {
       expect(failures).toBe(1)
     }))
 
-  it.scoped("pooled: the hook runs once per message; after a failing one the next send gets a fresh connection", () =>
+  it.effect("pooled: the hook runs once per message; after a failing one the next send gets a fresh connection", () =>
     Effect.gen(function*() {
       const wire = makeWire()
       const server = TestSocket.smtpServer()

@@ -7,7 +7,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const encoder = new TextEncoder()
 const body = "Subject: x\r\nMessage-ID: <m1@example.com>\r\n\r\nhello\r\n"
@@ -47,7 +47,7 @@ describe("the delivery-unknown boundary", () => {
         Stream.make(encoder.encode(body)),
         Stream.fromEffect(Effect.as(Effect.sleep(Duration.seconds(1)), new Uint8Array(0)))
       )
-      const fiber = yield* Effect.fork(run(
+      const fiber = yield* Effect.forkChild(run(
         serverThat((server) => Effect.asVoid(server.readBytes(encoder.encode(body).length))),
         { from: "a@example.com", to: ["b@example.com"], content, messageId: "<m1@example.com>" }
       ))
@@ -74,8 +74,8 @@ describe("the delivery-unknown boundary", () => {
 
   it.effect("a timeout waiting for the reply after the dot is DeliveryUnknownError too", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(run(
-        serverThat((server) => Effect.zipRight(server.readData, Effect.never)),
+      const fiber = yield* Effect.forkChild(run(
+        serverThat((server) => Effect.andThen(server.readData, Effect.never)),
         { from: "a@example.com", to: ["b@example.com"], content: body }
       ))
       yield* TestClock.adjust(Duration.minutes(1))

@@ -25,7 +25,7 @@ const connect = (
     })).pipe(Effect.provide(SmtpProtocol.layer.pipe(Layer.provide(TestSocket.layer(script)))))
 
 describe("handshake", () => {
-  it.scoped("a server that does not know EHLO is greeted with HELO and offers nothing", () =>
+  it.effect("a server that does not know EHLO is greeted with HELO and offers nothing", () =>
     Effect.gen(function*() {
       const commands: Array<string> = []
       const session = yield* connect((server) =>
@@ -44,7 +44,7 @@ describe("handshake", () => {
       expect(capabilities.auth).toEqual([])
     }))
 
-  it.scoped("a greeting other than 220 fails with the server's reply", () =>
+  it.effect("a greeting other than 220 fails with the server's reply", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(connect((server) => server.send("554 5.7.1 go away\r\n")))
       expect(error).toBeInstanceOf(SmtpError.SmtpCommandError)
@@ -52,7 +52,7 @@ describe("handshake", () => {
     }))
 
   for (const security of ["starttls", "starttls-if-available"] as const) {
-    it.scoped(`${security}: a server without STARTTLS gets no credentials and no message (TlsError before anything else)`, () =>
+    it.effect(`${security}: a server without STARTTLS gets no credentials and no message (TlsError before anything else)`, () =>
       Effect.gen(function*() {
         const server = TestSocket.smtpServer({ capabilities: ["AUTH PLAIN", "PIPELINING"] })
         const error = yield* Effect.flip(connect(server.script, { security, credentialsFollow: true }))
@@ -61,7 +61,7 @@ describe("handshake", () => {
       }))
   }
 
-  it.scoped("starttls-if-available without credentials stays in plaintext when STARTTLS is not offered", () =>
+  it.effect("starttls-if-available without credentials stays in plaintext when STARTTLS is not offered", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
       const session = yield* connect(server.script, { security: "starttls-if-available" })
@@ -69,7 +69,7 @@ describe("handshake", () => {
       expect(server.commands).toEqual(["EHLO [127.0.0.1]"])
     }))
 
-  it.scoped("after STARTTLS, what the server offers is what it said after the handshake (RFC 3207 §4.2)", () =>
+  it.effect("after STARTTLS, what the server offers is what it said after the handshake (RFC 3207 §4.2)", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities: ["STARTTLS", "PIPELINING", "AUTH PLAIN"] })
       const session = yield* connect(server.script, { security: "starttls" })
@@ -80,7 +80,7 @@ describe("handshake", () => {
       expect(capabilities.auth).toEqual(["PLAIN"])
     }))
 
-  it.scoped("AUTH: accepted, or an AuthenticationError with the server's status; the password never in the error", () =>
+  it.effect("AUTH: accepted, or an AuthenticationError with the server's status; the password never in the error", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({
         capabilities: ["AUTH PLAIN LOGIN"],
@@ -95,7 +95,7 @@ describe("handshake", () => {
       expect(error.message).not.toContain("wrong-secret")
     }))
 
-  it.scoped("a bad EHLO name is refused before connecting", () =>
+  it.effect("a bad EHLO name is refused before connecting", () =>
     Effect.gen(function*() {
       let connected = false
       const error = yield* Effect.flip(connect(() =>

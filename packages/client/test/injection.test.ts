@@ -69,7 +69,7 @@ describe("command injection is impossible", () => {
 
   it.effect("a well-formed message through the same path is sent (the checks are not vacuous)", () =>
     Effect.gen(function*() {
-      const result = yield* Effect.either(run(good, {}))
+      const result = yield* Effect.result(run(good, {}))
       // run() flips: a Left here means the send succeeded.
       expect(result._tag).toBe("Left")
     }))

@@ -21,7 +21,7 @@ const setup = () => {
   const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
     Layer.provide(SmtpProtocol.layer),
     Layer.provide(TestSocket.layer((side) =>
-      Effect.zipRight(
+      Effect.andThen(
         Effect.sync(() => {
           connections++
         }),
@@ -43,7 +43,7 @@ describe("lines over 998 octets", () => {
     ([lengths]) =>
       Effect.gen(function*() {
         const { layer, connections, server } = setup()
-        const exit = yield* Effect.either(
+        const exit = yield* Effect.result(
           SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body(lengths) }).pipe(
             Effect.provide(layer)
           )

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
 import { hmacMd5, md5, toHex } from "../src/internal/md5.js"
 import * as Sasl from "../src/internal/sasl.js"
@@ -78,7 +78,7 @@ describe("CRAM-MD5 (RFC 2195 section 2, the example exchange)", () => {
       { user: "tim", password: Redacted.make("tanstaaftanstaaf") },
       { host: "postoffice.reston.mci.net", port: 25, offered: ["CRAM-MD5"], channelBinding: undefined }
     )
-    if (Either.isLeft(started)) throw started.left
+    if (Result.isFailure(started)) throw started.left
     const exchange = started.right
     expect(exchange.initialResponse).toBeUndefined()
     const challenge = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: x\r\n\r\nx\r\n" }
 
@@ -69,7 +69,7 @@ describe("OAuth2 token provider", () => {
       const { state, tokenProvider } = provider(["t1"], Duration.seconds(1))
       const server = serverAccepting("t1")
       yield* Effect.gen(function*() {
-        const fiber = yield* Effect.fork(
+        const fiber = yield* Effect.forkChild(
           Effect.forEach([1, 2, 3, 4, 5], () => SmtpClient.send(mail), { concurrency: 5 })
         )
         yield* TestClock.adjust(Duration.seconds(1))

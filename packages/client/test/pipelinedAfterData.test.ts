@@ -20,7 +20,7 @@ const message = (i: number) => ({
 /** Counts the connections the client opened. */
 const counting =
   (server: ReturnType<typeof TestSocket.smtpServer>, connections: { count: number }) => (side: TestSocket.ServerSide) =>
-    Effect.zipRight(
+    Effect.andThen(
       Effect.sync(() => {
         connections.count++
       }),

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { lateFinalReply as late } from "./utils/servers.js"
 
 const decoder = new TextDecoder()
@@ -134,7 +134,7 @@ describe("pool", () => {
       })
       const exits = yield* Effect.forEach(
         [0, 1, 2, 3],
-        (i) => Effect.either(SmtpClient.send(message(i))),
+        (i) => Effect.result(SmtpClient.send(message(i))),
         { concurrency: 4 }
       ).pipe(Effect.provide(pooled(countingServer(counters, server), { maxConnections: 1 })))
       expect(exits.map((e) => e._tag)).toEqual(["Right", "Left", "Right", "Right"])
@@ -168,8 +168,8 @@ describe("pool", () => {
       }
       const layer = pooled(script, { maxConnections: 1 })
       const [a, b] = yield* Effect.gen(function*() {
-        const a = yield* Effect.either(SmtpClient.send(message(0)))
-        const b = yield* Effect.either(SmtpClient.send(message(1)))
+        const a = yield* Effect.result(SmtpClient.send(message(0)))
+        const b = yield* Effect.result(SmtpClient.send(message(1)))
         return [a, b] as const
       }).pipe(Effect.provide(layer))
       expect(a._tag).toBe("Left")
@@ -222,7 +222,7 @@ describe("pool", () => {
           })
           : countingServer(counters, TestSocket.smtpServer())(side)
       yield* Effect.gen(function*() {
-        const fiber = yield* Effect.fork(SmtpClient.send(message(0)))
+        const fiber = yield* Effect.forkChild(SmtpClient.send(message(0)))
         yield* TestClock.adjust(Duration.seconds(1))
         yield* Fiber.interrupt(fiber)
         const result = yield* SmtpClient.send(message(1))
@@ -242,8 +242,8 @@ describe("pool", () => {
         script: late(server.script, Duration.seconds(1))
       })
       yield* Effect.gen(function*() {
-        const first = yield* Effect.fork(SmtpClient.send(message(0)))
-        const second = yield* Effect.fork(SmtpClient.send(message(1)))
+        const first = yield* Effect.forkChild(SmtpClient.send(message(0)))
+        const second = yield* Effect.forkChild(SmtpClient.send(message(1)))
         yield* TestClock.adjust(Duration.millis(500))
         // The first body arrived with the second message's commands behind it.
         expect(server.pipelinedAfterBody()).toBe(1)
@@ -251,7 +251,7 @@ describe("pool", () => {
         yield* TestClock.adjust(Duration.seconds(1))
         expect((yield* Fiber.join(first)).accepted).toEqual(["r0@example.com"])
         // The connection carried commands nobody would answer: it is not reused.
-        const third = yield* Effect.fork(SmtpClient.send(message(2)))
+        const third = yield* Effect.forkChild(SmtpClient.send(message(2)))
         yield* TestClock.adjust(Duration.seconds(2))
         expect((yield* Fiber.join(third)).accepted).toEqual(["r2@example.com"])
         expect(counters.connects).toBe(2)

@@ -12,7 +12,7 @@ import { hmac } from "@noble/hashes/hmac.js"
 import { pbkdf2 } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
@@ -22,7 +22,7 @@ import { saslprep } from "../src/internal/saslprep.js"
 import * as scram from "../src/internal/scram.js"
 
 const b64 = (text: string) => Encoding.encodeBase64(text)
-const unb64 = (text: string) => Either.getOrThrow(Encoding.decodeBase64String(text))
+const unb64 = (text: string) => Result.getOrThrow(Encoding.decodeBase64String(text))
 
 // RFC 5802 §5 (SHA-1) and RFC 7677 §3 (SHA-256): user "user", password "pencil".
 const vectors = [
@@ -143,7 +143,7 @@ describe("channel binding flags", () => {
       expect(exchange.clientFirst).toBe("p=tls-exporter,,n=user,r=rOprNGfwEbeRWgbNEkqO")
       const final = yield* exchange.respond(vectors[1].serverFirst)
       const c = /^c=([^,]+),/.exec(final)![1]!
-      const bound = Either.getOrThrow(Encoding.decodeBase64(c))
+      const bound = Result.getOrThrow(Encoding.decodeBase64(c))
       expect(Array.from(bound)).toEqual([...new TextEncoder().encode("p=tls-exporter,,"), ...binding.data])
     }))
 
@@ -169,7 +169,7 @@ describe("SASLprep (RFC 4013)", () => {
     ["a\u00a0b\u3000c", "a b c", "non-ASCII spaces mapped to SPACE"],
     ["\u0627\u0031\u0628", "\u0627\u0031\u0628", "right-to-left with a digit inside"]
   ])("%j becomes %j (%s)", (input, output) => {
-    expect(saslprep(input)).toEqual(Either.right(output))
+    expect(saslprep(input)).toEqual(Result.succeed(output))
   })
 
   it.each([
@@ -179,7 +179,7 @@ describe("SASLprep (RFC 4013)", () => {
     ["\u0627\u0031", "mixed or misplaced right-to-left text"],
     ["\u0627a\u0628", "mixed or misplaced right-to-left text"]
   ])("%j is refused: %s", (input, reason) => {
-    expect(saslprep(input)).toEqual(Either.left(reason))
+    expect(saslprep(input)).toEqual(Result.fail(reason))
   })
 
   it.prop(
@@ -187,7 +187,7 @@ describe("SASLprep (RFC 4013)", () => {
     [FastCheck.string({ unit: "grapheme" })],
     ([s]) => {
       const once = saslprep(s)
-      if (Either.isRight(once)) expect(saslprep(once.right)).toEqual(once)
+      if (Result.isSuccess(once)) expect(saslprep(once.right)).toEqual(once)
     }
   )
 
@@ -197,7 +197,7 @@ describe("SASLprep (RFC 4013)", () => {
     ([
       s
     ]) => {
-      expect(saslprep(s)).toEqual(Either.right(s))
+      expect(saslprep(s)).toEqual(Result.succeed(s))
     }
   )
 })
@@ -307,9 +307,9 @@ describe("SCRAM in a session", () => {
   it("-PLUS is chosen only with a channel binding", () => {
     const credentials = { user: "u", password: Redacted.make("p") }
     const offered = ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"]
-    expect(sasl.choose(credentials, offered, false)).toEqual(Either.right("SCRAM-SHA-256"))
-    expect(sasl.choose(credentials, offered, true)).toEqual(Either.right("SCRAM-SHA-256-PLUS"))
-    expect(sasl.choose(credentials, ["SCRAM-SHA-1", "CRAM-MD5", "PLAIN"], false)).toEqual(Either.right("SCRAM-SHA-1"))
+    expect(sasl.choose(credentials, offered, false)).toEqual(Result.succeed("SCRAM-SHA-256"))
+    expect(sasl.choose(credentials, offered, true)).toEqual(Result.succeed("SCRAM-SHA-256-PLUS"))
+    expect(sasl.choose(credentials, ["SCRAM-SHA-1", "CRAM-MD5", "PLAIN"], false)).toEqual(Result.succeed("SCRAM-SHA-1"))
   })
 
   it("a password SASLprep refuses is InvalidInputError, never quoting it", () => {
@@ -317,7 +317,7 @@ describe("SCRAM in a session", () => {
       host: "h",
       port: 25
     })
-    const error = Either.flip(started).pipe(Either.getOrThrow)
+    const error = Result.flip(started).pipe(Result.getOrThrow)
     expect(error.field).toBe("auth.password")
     expect(error.message).not.toContain("sec")
   })

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: x\r\n\r\nx\r\n" }
 
@@ -59,9 +59,9 @@ describe("retry", () => {
       const attempts: Array<number> = []
       const layer = clientWith(
         serverWith((n) => n < 3 ? "451 4.3.0 try later" : "250 ok", attempts),
-        { retry: Schedule.exponential("1 second").pipe(Schedule.intersect(Schedule.recurs(5))) }
+        { retry: Schedule.exponential("1 second").pipe(Schedule.max(Schedule.recurs(5))) }
       )
-      const fiber = yield* Effect.fork(SmtpClient.send(mail).pipe(Effect.provide(layer)))
+      const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
       yield* TestClock.adjust(Duration.millis(999))
       expect(attempts).toEqual([0])
       yield* TestClock.adjust(Duration.millis(1))
@@ -97,7 +97,7 @@ describe("rate limits", () => {
         const first = yield* Effect.flip(SmtpClient.send(mail))
         expect((first as SmtpError.SmtpCommandError).statusCode).toBe(421)
         // Another send of the same client waits out the pause.
-        const second = yield* Effect.fork(SmtpClient.send(mail))
+        const second = yield* Effect.forkChild(SmtpClient.send(mail))
         yield* TestClock.adjust(Duration.millis(9_999))
         expect(attempts).toEqual([0])
         yield* TestClock.adjust(Duration.millis(1))
@@ -113,7 +113,7 @@ describe("rate limits", () => {
         rateLimit: { messages: 2, interval: "1 minute" }
       })
       yield* Effect.gen(function*() {
-        const fiber = yield* Effect.fork(Effect.forEach([1, 2, 3], () => SmtpClient.send(mail), { concurrency: 3 }))
+        const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => SmtpClient.send(mail), { concurrency: 3 }))
         yield* TestClock.adjust(Duration.seconds(59))
         expect(attempts).toHaveLength(2)
         yield* TestClock.adjust(Duration.seconds(1))
@@ -143,7 +143,7 @@ describe("deadline", () => {
 
   it.effect("before the end of the message: TimeoutError at the deadline, not a millisecond before", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(Effect.flip(
+      const fiber = yield* Effect.forkChild(Effect.flip(
         SmtpClient.send(mail).pipe(
           Effect.provide(clientWith(stallAt("MAIL"), { deadline: "30 seconds" }))
         )
@@ -157,7 +157,7 @@ describe("deadline", () => {
 
   it.effect("after the end of the message: DeliveryUnknownError", () =>
     Effect.gen(function*() {
-      const fiber = yield* Effect.fork(Effect.flip(
+      const fiber = yield* Effect.forkChild(Effect.flip(
         SmtpClient.send({ ...mail, messageId: "<d1@example.com>" }).pipe(
           Effect.provide(clientWith(stallAt("END"), { deadline: "30 seconds" }))
         )

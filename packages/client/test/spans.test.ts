@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Tracer from "effect/Tracer"
 import { lateFinalReply } from "./utils/servers.js"
 
@@ -225,8 +225,8 @@ describe("client spans", () => {
       const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
       // The final reply comes two seconds (TestClock) after the body.
       const slowFinalReply = lateFinalReply(server.script, Duration.seconds(2))
-      const fiber = yield* Effect.fork(traced(
-        Effect.zipRight(
+      const fiber = yield* Effect.forkChild(traced(
+        Effect.andThen(
           Effect.sleep(Duration.seconds(1)),
           SmtpClient.send(mail).pipe(Effect.provide(clientLayer(slowFinalReply, { security: "none" })))
         )
@@ -284,7 +284,7 @@ describe("client spans", () => {
         expect(attributesOf(byName(spans, "smtp.connect"))).toStrictEqual(withPeer)
         expectNothingForbidden(spans)
         // The caller still gets the whole error.
-        const error = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
         expect(Option.map(error, (e) => e instanceof SmtpError.AuthenticationError && e.statusCode)).toStrictEqual(
           Option.some(535)
         )
@@ -304,7 +304,7 @@ describe("client spans", () => {
       expect(span.exit !== undefined && Exit.isFailure(span.exit)).toBe(true)
       expectNothingForbidden(spans)
       // The caller's error keeps every detail: the recipients and the server's text.
-      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+      const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
       expect(error).toBeInstanceOf(SmtpError.SmtpCommandError)
       expect((error as SmtpError.SmtpCommandError).message).toContain(rejected[0])
     }))
@@ -342,7 +342,7 @@ describe("client spans", () => {
   it.effect("no greeting within the timeout: smtp.connect fails with error.type TimeoutError and keeps the peer it reached", () =>
     Effect.gen(function*() {
       const { tracer, spans } = recordingTracer()
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         Effect.withTracer(
           SmtpClient.send(mail).pipe(
             Effect.provide(clientLayer(() => Effect.never, { timeouts: { greeting: Duration.seconds(30) } }))

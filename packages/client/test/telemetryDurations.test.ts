@@ -15,7 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const recorder = SmtpTestKit.metricsRecorder
 
@@ -141,7 +141,7 @@ const auth = { user: "user", password: Redacted.make("pass"), mechanism: "PLAIN"
 /** Runs `effect` forked and moves the TestClock by `total`, in one adjustment. */
 const runFor = <A, E>(effect: Effect.Effect<A, E>, total: number) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.fork(effect)
+    const fiber = yield* Effect.forkChild(effect)
     yield* TestClock.adjust(Duration.millis(total))
     const exit = yield* Fiber.poll(fiber)
     // Nothing may still be waiting: the simulated time is the whole story.
@@ -252,7 +252,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
       Effect.gen(function*() {
         const metrics = recorder()
         const refuse = (options: { readonly host: string; readonly port: number }) =>
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sleep(Duration.millis(connect)),
             Effect.fail(
               new SmtpError.SocketError({
@@ -369,7 +369,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
       Effect.gen(function*() {
         const metrics = recorder()
         const layer = clientLayer(delayedServer(noDelays, { pipelining: true }), metrics.layer, () => Effect.never)
-        const fiber = yield* Effect.fork(SmtpClient.send(mail).pipe(Effect.provide(layer)))
+        const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
         yield* TestClock.adjust(Duration.millis(connect))
         yield* Fiber.interrupt(fiber)
         expect(metrics.tags()).toStrictEqual(["socketConnect", "clientConnect"])
@@ -399,7 +399,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
         )
         const connect = delays.connect + delays.greeting + delays.ehlo
         const beforeStall = delays.mail + delays.rcpt + delays.dataInitiation
-        const fiber = yield* Effect.fork(SmtpClient.send(mail).pipe(Effect.provide(layer)))
+        const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
         yield* TestClock.adjust(Duration.millis(connect + beforeStall + stalled))
         yield* Fiber.interrupt(fiber)
         expect(metrics.tags()).toStrictEqual(["socketConnect", "clientConnect", "messageSend", "connectionEnd"])

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: t\r\n\r\nbody\r\n" }
 
@@ -39,7 +39,7 @@ const layerFor = (stage: string, options: Partial<SmtpClient.Options>) =>
 /** Forks the send, moves the clock to one millisecond before `after`, then to `after`. */
 const firesExactlyAt = (after: Duration.Duration, stage: string, options: Partial<SmtpClient.Options>) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.fork(Effect.flip(SmtpClient.send(mail)))
+    const fiber = yield* Effect.forkChild(Effect.flip(SmtpClient.send(mail)))
     yield* TestClock.adjust(Duration.subtract(after, Duration.millis(1)))
     expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
     yield* TestClock.adjust(Duration.millis(1))

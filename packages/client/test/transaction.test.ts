@@ -23,7 +23,7 @@ const session = (server: ReturnType<typeof TestSocket.smtpServer>) =>
 const extensions = ["SIZE 1000000", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "PIPELINING"] as const
 
 describe("transaction", () => {
-  it.scoped.prop(
+  it.effect.prop(
     "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING",
     [
       FastCheck.subarray([...extensions]),
@@ -37,7 +37,7 @@ describe("transaction", () => {
         const opened = yield* session(server)
         const to = international ? "δοκιμή@example.com" : "b@example.com"
         const content = `Subject: t\r\n\r\n${eightBit ? "grüße" : "hello"}\r\n`
-        const sent = yield* Effect.either(opened.send({
+        const sent = yield* Effect.result(opened.send({
           from: "a@example.com",
           to: [to],
           content,
@@ -64,7 +64,7 @@ describe("transaction", () => {
     { fastCheck: { numRuns: 60 } }
   )
 
-  it.scoped("some recipients refused: the rest get the message, the result lists every reply", () =>
+  it.effect("some recipients refused: the rest get the message, the result lists every reply", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({
         capabilities: ["PIPELINING"],
@@ -87,7 +87,7 @@ describe("transaction", () => {
       expect(result.queueId).toBe("TEST1")
     }))
 
-  it.scoped("partialDelivery abort: DATA is kept out of the group, and a refused recipient ends the transaction with RSET", () =>
+  it.effect("partialDelivery abort: DATA is kept out of the group, and a refused recipient ends the transaction with RSET", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({
         capabilities: ["PIPELINING"],
@@ -110,7 +110,7 @@ describe("transaction", () => {
       expect(server.received).toHaveLength(0)
     }))
 
-  it.scoped("every recipient refused with DATA pipelined: an accepted DATA gets an empty body, nothing is delivered", () =>
+  it.effect("every recipient refused with DATA pipelined: an accepted DATA gets an empty body, nothing is delivered", () =>
     Effect.gen(function*() {
       // A server that answers DATA 354 even without recipients (some do, when pipelined).
       const lines: Array<string> = []

@@ -7,7 +7,7 @@ import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Wire from "../src/internal/wire.js"
 
 /**
@@ -46,13 +46,13 @@ const sendCut = (server: TestSocket.ServerSide, text: string, cuts: ReadonlyArra
 const group = "250 2.1.0 sender ok\r\n250-2.1.5 first\r\n250 2.1.5 recipient ok\r\n354 go ahead\r\n"
 
 describe("wire", () => {
-  it.scoped.prop(
+  it.effect.prop(
     "property: a pipelined group's replies are the same however the bytes are cut, and whether the log is on or off",
     [FastCheck.array(FastCheck.integer({ min: 1, max: group.length - 1 })), FastCheck.boolean()],
     ([cuts, logged]) =>
       Effect.gen(function*() {
         const line = yield* wireTo(
-          (server) => Effect.zipRight(server.readLine, Effect.zipRight(sendCut(server, group, cuts), Effect.never)),
+          (server) => Effect.andThen(server.readLine, Effect.andThen(sendCut(server, group, cuts), Effect.never)),
           logged
         )
         yield* line.writeLines("MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n", wait("MAIL FROM"))
@@ -67,11 +67,11 @@ describe("wire", () => {
     { fastCheck: { numRuns: 100 } }
   )
 
-  it.scoped("the log observes every reply, taken from the buffer or waited for, in order", () =>
+  it.effect("the log observes every reply, taken from the buffer or waited for, in order", () =>
     Effect.gen(function*() {
       const logged: Array<string> = []
       const line = yield* wireTo(
-        (server) => Effect.zipRight(server.readLine, Effect.zipRight(server.send(group), Effect.never)),
+        (server) => Effect.andThen(server.readLine, Effect.andThen(server.send(group), Effect.never)),
         true
       )
       yield* line.writeLines("MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n", wait("MAIL FROM"))
@@ -86,7 +86,7 @@ describe("wire", () => {
       ])
     }))
 
-  it.scoped("a 421 fails whatever was asked and breaks the session; a 550 does neither", () =>
+  it.effect("a 421 fails whatever was asked and breaks the session; a 550 does neither", () =>
     Effect.gen(function*() {
       const line = yield* wireTo((server) =>
         Effect.gen(function*() {
@@ -105,10 +105,10 @@ describe("wire", () => {
       expect(line.broken()).toBe(error)
     }))
 
-  it.scoped("a reply that does not come fails at its timeout exactly, not a millisecond before, and breaks the session", () =>
+  it.effect("a reply that does not come fails at its timeout exactly, not a millisecond before, and breaks the session", () =>
     Effect.gen(function*() {
-      const line = yield* wireTo((server) => Effect.zipRight(server.readLine, Effect.never))
-      const fiber = yield* Effect.fork(line.command("NOOP\r\n", wait("NOOP", 30)))
+      const line = yield* wireTo((server) => Effect.andThen(server.readLine, Effect.never))
+      const fiber = yield* Effect.forkChild(line.command("NOOP\r\n", wait("NOOP", 30)))
       yield* TestClock.adjust(Duration.millis(29_999))
       expect(fiber.unsafePoll()).toBeNull()
       yield* TestClock.adjust(Duration.millis(1))
@@ -117,20 +117,20 @@ describe("wire", () => {
       expect(line.broken()?._tag).toBe("TimeoutError")
     }))
 
-  it.scoped("a malformed reply breaks the session with a SmtpProtocolError", () =>
+  it.effect("a malformed reply breaks the session with a SmtpProtocolError", () =>
     Effect.gen(function*() {
       const line = yield* wireTo((server) =>
-        Effect.zipRight(server.readLine, Effect.zipRight(server.send("hello there\r\n"), Effect.never))
+        Effect.andThen(server.readLine, Effect.andThen(server.send("hello there\r\n"), Effect.never))
       )
       const error = yield* Effect.flip(line.command("NOOP\r\n", wait("NOOP")))
       expect(error._tag).toBe("SmtpProtocolError")
       expect(line.broken()).toBe(error)
     }))
 
-  it.scoped("bytes after the 220 to STARTTLS are the injection attack: no handshake, the session is broken", () =>
+  it.effect("bytes after the 220 to STARTTLS are the injection attack: no handshake, the session is broken", () =>
     Effect.gen(function*() {
       const line = yield* wireTo((server) =>
-        Effect.zipRight(server.readLine, Effect.zipRight(server.send("220 go\r\n250 injected\r\n"), Effect.never))
+        Effect.andThen(server.readLine, Effect.andThen(server.send("220 go\r\n250 injected\r\n"), Effect.never))
       )
       const ready = yield* line.command("STARTTLS\r\n", wait("STARTTLS"))
       expect(ready.code).toBe(220)
@@ -140,14 +140,14 @@ describe("wire", () => {
       expect(line.broken()).toBe(error)
     }))
 
-  it.scoped("an exchange interrupted part way leaves the session out of step; one that fails does not", () =>
+  it.effect("an exchange interrupted part way leaves the session out of step; one that fails does not", () =>
     Effect.gen(function*() {
       const line = yield* wireTo((server) =>
-        Effect.zipRight(server.readLine, Effect.zipRight(server.send("500 what\r\n"), Effect.never))
+        Effect.andThen(server.readLine, Effect.andThen(server.send("500 what\r\n"), Effect.never))
       )
       yield* line.exchange(line.command("XYZZY\r\n", wait("XYZZY")))
       expect(line.interrupted()).toBe(false)
-      const fiber = yield* Effect.fork(line.exchange(line.command("NOOP\r\n", wait("NOOP"))))
+      const fiber = yield* Effect.forkChild(line.exchange(line.command("NOOP\r\n", wait("NOOP"))))
       yield* Effect.yieldNow()
       yield* Fiber.interrupt(fiber)
       expect(line.interrupted()).toBe(true)

@@ -118,7 +118,7 @@ export interface Options {
   /** The agent or user identifier (`i=`): `user@domain` or `@domain`, at the domain or a subdomain of it. */
   readonly identity?: string | undefined
   /** Adds `x=`: receivers stop accepting the signature this long after signing. */
-  readonly expiresIn?: Duration.DurationInput | undefined
+  readonly expiresIn?: Duration.Input | undefined
 }
 
 /**

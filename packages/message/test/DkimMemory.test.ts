@@ -13,7 +13,7 @@ import * as Path from "node:path"
 const script = Path.join(import.meta.dirname, "utils", "signLarge.ts")
 
 const run = (mib: number, canonicalization: string, hold = false) =>
-  Effect.async<{ readonly octets: number; readonly peakMiB: number }, Error>((resume) => {
+  Effect.callback<{ readonly octets: number; readonly peakMiB: number }, Error>((resume) => {
     execFile(
       process.execPath,
       ["--import", "tsx", "--expose-gc", script, String(mib), canonicalization, ...(hold ? ["hold"] : [])],

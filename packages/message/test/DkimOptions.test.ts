@@ -8,7 +8,7 @@ import { assert, describe, expect, expectTypeOf, it, layer } from "@effect/vites
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { collect } from "./utils/messages.js"
 import { ed25519Key, layer as verifiersLayer, type TestKey, Verifiers } from "./utils/verifiers.js"
 

@@ -75,7 +75,7 @@ export const layerConfig = (
   config?: Config.Config.Wrap<SmtpClient.Options>,
   socketConfig: Config.Config<NodeSocket.NodeSocketOptions> = NodeSocket.optionsConfig
 ): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(
+  Layer.unwrap(
     Effect.map(socketConfig, (socketOptions) =>
       SmtpClient.layerConfig(config).pipe(
         Layer.provide(layerProtocolWith(socketOptions)),
@@ -114,9 +114,9 @@ export const promiseClient = (
       runtime.runPromiseExit(SmtpClient.send(mail), { signal: sendOptions?.signal }).then((exit) => {
         if (Exit.isSuccess(exit)) return exit.value
         // Reject with the typed error itself, not Effect's wrapper around it.
-        const failure = Cause.failureOption(exit.cause)
+        const failure = Cause.findErrorOption(exit.cause)
         if (Option.isSome(failure)) throw failure.value
-        throw Cause.isInterruptedOnly(exit.cause)
+        throw Cause.hasInterruptsOnly(exit.cause)
           ? new DOMException("The send was aborted", "AbortError")
           : Cause.squash(exit.cause)
       }),

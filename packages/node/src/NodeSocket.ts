@@ -32,7 +32,7 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -113,7 +113,7 @@ export interface NodeSocketOptions {
    * recommends no less than 100 ms. `0` starts every attempt at once, still
    * in order. Each attempt keeps its own connect timeout.
    */
-  readonly happyEyeballsDelay?: Duration.DurationInput | undefined
+  readonly happyEyeballsDelay?: Duration.Input | undefined
   /**
    * `false`: one attempt at a time, in the resolver's order, the next only
    * when one fails (or times out). Default `true`.
@@ -165,12 +165,12 @@ export const layer: Layer.Layer<Socket, never, SmtpMetrics> = layerWith({})
  * @since 0.1.0
  * @category config
  */
-export const optionsConfig: Config.Config<NodeSocketOptions> = Config.option(Config.redacted("SMTP_PROXY")).pipe(
-  Config.mapOrFail((url) => {
-    if (Option.isNone(url)) return Either.right({})
-    return Either.match(proxy.resolveProxyOption(url.value), {
-      onLeft: (error) => Either.left(ConfigError.InvalidData(["SMTP_PROXY"], `SMTP_PROXY ${error.reason}`)),
-      onRight: (options) => Either.right({ proxy: options })
+export const optionsConfig: Config.Config<NodeSocketOptions> = Config.option(Config.Redacted("SMTP_PROXY")).pipe(
+  Config.mapEffect((url) => {
+    if (Option.isNone(url)) return Result.succeed({})
+    return Result.match(proxy.resolveProxyOption(url.value), {
+      onLeft: (error) => Result.fail(ConfigError.InvalidData(["SMTP_PROXY"], `SMTP_PROXY ${error.reason}`)),
+      onRight: (options) => Result.succeed({ proxy: options })
     })
   })
 )

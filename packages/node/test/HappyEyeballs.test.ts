@@ -11,7 +11,7 @@ import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
 import { orderAddresses, staggeredRace } from "../src/internal/nodeSocket.js"
@@ -115,12 +115,12 @@ describe("Happy Eyeballs", () => {
     /** An attempt that logs its start and end, and succeeds or fails after `after`. */
     const attemptLog = () => {
       const log: Array<string> = []
-      const attempt = (name: string, after: Duration.DurationInput, succeed: boolean) =>
+      const attempt = (name: string, after: Duration.Input, succeed: boolean) =>
         Effect.sync(() => log.push(`start ${name}`)).pipe(
-          Effect.zipRight(Effect.sleep(after)),
-          Effect.zipRight(succeed ? Effect.succeed(name) : Effect.fail(`${name} failed`)),
+          Effect.andThen(Effect.sleep(after)),
+          Effect.andThen(succeed ? Effect.succeed(name) : Effect.fail(`${name} failed`)),
           Effect.onExit((exit) =>
-            Effect.sync(() => log.push(`${Exit.isInterrupted(exit) ? "interrupted" : "ended"} ${name}`))
+            Effect.sync(() => log.push(`${Exit.hasInterrupts(exit) ? "interrupted" : "ended"} ${name}`))
           )
         )
       return { attempt, log }
@@ -129,7 +129,7 @@ describe("Happy Eyeballs", () => {
     it.effect("the next attempt starts at the delay, not before; the first to succeed wins, the rest is interrupted", () =>
       Effect.gen(function*() {
         const { attempt, log } = attemptLog()
-        const fiber = yield* Effect.fork(staggeredRace([
+        const fiber = yield* Effect.forkChild(staggeredRace([
           attempt("a", "1 hour", true),
           attempt("b", "100 millis", true),
           attempt("c", "1 millis", true)
@@ -149,7 +149,7 @@ describe("Happy Eyeballs", () => {
     it.effect("a failure starts the next attempt at once; when all fail, the last to fail is the error", () =>
       Effect.gen(function*() {
         const { attempt, log } = attemptLog()
-        const fiber = yield* Effect.fork(Effect.flip(staggeredRace([
+        const fiber = yield* Effect.forkChild(Effect.flip(staggeredRace([
           attempt("a", "10 millis", false),
           attempt("b", "1 second", false),
           attempt("c", "20 millis", false)
@@ -168,7 +168,7 @@ describe("Happy Eyeballs", () => {
     it.effect("an infinite delay (happyEyeballs: false) runs one attempt at a time", () =>
       Effect.gen(function*() {
         const { attempt, log } = attemptLog()
-        const fiber = yield* Effect.fork(staggeredRace([
+        const fiber = yield* Effect.forkChild(staggeredRace([
           attempt("a", "1 hour", false),
           attempt("b", "1 millis", true)
         ], Duration.infinity))
@@ -180,14 +180,14 @@ describe("Happy Eyeballs", () => {
   })
 
   describe("NodeSocket over loopback, under TestClock", () => {
-    it.scoped("black-holed first address: the second starts at 250 ms and wins; the first is cut off and closed", () =>
+    it.effect("black-holed first address: the second starts at 250 ms and wins; the first is cut off and closed", () =>
       Effect.gen(function*() {
         const served = yield* blackHoleAndServer(echoServer())
         const port = served.port
         const { connect, events } = connectWith({ host: "mail.test", port }, {
           lookup: mapping(v4("127.0.0.1"), v4("127.0.0.2"))
         })
-        const fiber = yield* Effect.fork(connect)
+        const fiber = yield* Effect.forkChild(connect)
         // The first attempt's connect timeout and the Happy Eyeballs delay.
         yield* untilSleeping(2)
         yield* eventually(() => synSentTo(port) === 2, "the first attempt")
@@ -213,7 +213,7 @@ describe("Happy Eyeballs", () => {
         expect(yield* echoes(connection, "EHLO client\r\n")).toBe(true)
       }))
 
-    it.scoped("a refused first address starts the next at once, without waiting for the delay", () =>
+    it.effect("a refused first address starts the next at once, without waiting for the delay", () =>
       Effect.gen(function*() {
         // Listens on 127.0.0.1 only: 127.0.0.2 refuses the same port.
         const { port } = yield* serve(echoServer())
@@ -231,7 +231,7 @@ describe("Happy Eyeballs", () => {
         expect(events[0]?.outcome).toMatchObject({ error: { _tag: "SocketError", code: "ECONNREFUSED" } })
       }))
 
-    it.scoped("happyEyeballs: false waits for the first attempt's timeout before the next", () =>
+    it.effect("happyEyeballs: false waits for the first attempt's timeout before the next", () =>
       Effect.gen(function*() {
         const served = yield* blackHoleAndServer(echoServer())
         const port = served.port
@@ -239,7 +239,7 @@ describe("Happy Eyeballs", () => {
           lookup: mapping(v4("127.0.0.1"), v4("127.0.0.2")),
           happyEyeballs: false
         })
-        const fiber = yield* Effect.fork(connect)
+        const fiber = yield* Effect.forkChild(connect)
         yield* untilSleeping(1)
         yield* TestClock.adjust("4999 millis")
         yield* realDelay(50)
@@ -256,7 +256,7 @@ describe("Happy Eyeballs", () => {
         expect(synSentTo(port)).toBe(1)
       }))
 
-    it.scoped("implicit TLS runs on the winner, after its TCP connect", () =>
+    it.effect("implicit TLS runs on the winner, after its TCP connect", () =>
       Effect.gen(function*() {
         const { ca, cert, key } = testCertificates()
         let handshakes = 0
@@ -268,7 +268,7 @@ describe("Happy Eyeballs", () => {
         const { connect, events } = connectWith({ host: "localhost", port: served.port, tls: { ca } }, {
           lookup: (host) => host === "localhost" ? Effect.succeed([v4("127.0.0.1"), v4("127.0.0.2")]) : Effect.die(host)
         })
-        const fiber = yield* Effect.fork(connect)
+        const fiber = yield* Effect.forkChild(connect)
         yield* untilSleeping(2)
         yield* TestClock.adjust("250 millis")
         const connection = yield* Fiber.join(fiber)
@@ -283,7 +283,7 @@ describe("Happy Eyeballs", () => {
         expect(yield* echoes(connection, "NOOP\r\n")).toBe(true)
       }))
 
-    it.scoped("happyEyeballsDelay 0: both attempts start at once, one connection is kept, the other socket is closed", () =>
+    it.effect("happyEyeballsDelay 0: both attempts start at once, one connection is kept, the other socket is closed", () =>
       Effect.gen(function*() {
         const first = yield* serve(echoServer())
         const second = yield* serve(echoServer(), "127.0.0.2", first.port)
@@ -306,7 +306,7 @@ describe("Happy Eyeballs", () => {
         )
       }))
 
-    it.scoped("a pinned family tries only its addresses; none of it is a lookup failure (ENODATA)", () =>
+    it.effect("a pinned family tries only its addresses; none of it is a lookup failure (ENODATA)", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(echoServer())
         const lookup = mapping(v6("::1"), v4("127.0.0.1"))

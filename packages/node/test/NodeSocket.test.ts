@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
@@ -45,7 +45,7 @@ const connectWith = (
 }
 
 /** A loopback port nothing listens on. */
-const refusedPort = Effect.async<number>((resume) => {
+const refusedPort = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const address = server.address()
@@ -55,12 +55,12 @@ const refusedPort = Effect.async<number>((resume) => {
 })
 
 const connectionCount = (server: Net.Server) =>
-  Effect.async<number>((resume) => {
+  Effect.callback<number>((resume) => {
     server.getConnections((error, count) => resume(error ? Effect.die(error) : Effect.succeed(count)))
   })
 
 const socketClosed = (socket: Net.Socket) =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     if (socket.destroyed) return resume(Effect.void)
     socket.once("close", () => resume(Effect.void))
   })
@@ -93,14 +93,14 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 const firstSocket = (sockets: ReadonlyArray<Net.Socket>) =>
   Effect.flatMap(
     eventually(() => sockets.length > 0, "a connection"),
-    () => sockets[0] !== undefined ? Effect.succeed(sockets[0]) : Effect.dieMessage("no connection")
+    () => sockets[0] !== undefined ? Effect.succeed(sockets[0]) : Effect.die(new Error("no connection"))
   )
 
 // ---------------------------------------------------------------------------
 
 describe("NodeSocket", () => {
   describe("TCP", () => {
-    it.scoped("connects, writes and reads an echo; remoteAddress is the IP", () =>
+    it.effect("connects, writes and reads an echo; remoteAddress is the IP", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(echoServer())
         const { connect, events } = connectWith({ host: "127.0.0.1", port })
@@ -120,7 +120,7 @@ describe("NodeSocket", () => {
         })
       }))
 
-    it.scoped("many small pipelined writes all arrive, in order", () =>
+    it.effect("many small pipelined writes all arrive, in order", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(echoServer())
         const { connect } = connectWith({ host: "127.0.0.1", port })
@@ -130,7 +130,7 @@ describe("NodeSocket", () => {
         expect(yield* readUntil(connection, lines[lines.length - 1] ?? "")).toBe(lines.join(""))
       }))
 
-    it.scoped("a closed port fails with SocketError ECONNREFUSED (10061), recorded once as a failure", () =>
+    it.effect("a closed port fails with SocketError ECONNREFUSED (10061), recorded once as a failure", () =>
       Effect.gen(function*() {
         const port = yield* refusedPort
         const { connect, events } = connectWith({ host: "127.0.0.1", port })
@@ -149,7 +149,7 @@ describe("NodeSocket", () => {
         expect(events[0]).toMatchObject({ peerAddress: "127.0.0.1", outcome: { _tag: "Failure", error } })
       }))
 
-    it.scoped("tries each resolved address in order: a refusing one, then the listening one", () =>
+    it.effect("tries each resolved address in order: a refusing one, then the listening one", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(echoServer())
         // 127.0.0.2 is loopback too (Linux routes all of 127/8 to lo), but
@@ -181,7 +181,7 @@ describe("NodeSocket", () => {
         expect(yield* readUntil(connection, "\r\n")).toBe("NOOP\r\n")
       }))
 
-    it.scoped("when every address fails, fails with the last error", () =>
+    it.effect("when every address fails, fails with the last error", () =>
       Effect.gen(function*() {
         const port = yield* refusedPort
         const lookup = () =>
@@ -195,7 +195,7 @@ describe("NodeSocket", () => {
         ])
       }))
 
-    it.scoped("a failing lookup is a SocketError 'lookup' and no connect attempt", () =>
+    it.effect("a failing lookup is a SocketError 'lookup' and no connect attempt", () =>
       Effect.gen(function*() {
         // `.invalid` never resolves (RFC 2606); without any DNS server the
         // resolver may answer EAI_AGAIN instead of ENOTFOUND.
@@ -206,7 +206,7 @@ describe("NodeSocket", () => {
         expect(events).toHaveLength(0)
       }))
 
-    it.scoped("an injected lookup's failure and an empty answer are lookup failures", () =>
+    it.effect("an injected lookup's failure and an empty answer are lookup failures", () =>
       Effect.gen(function*() {
         const failing = connectWith({ host: "mail.test", port: 25 }, {
           lookup: (host) => Effect.fail(new SocketError({ operation: "lookup", host, port: 25, code: "ENOTFOUND" }))
@@ -217,7 +217,7 @@ describe("NodeSocket", () => {
         expect([...failing.events, ...empty.events]).toHaveLength(0)
       }))
 
-    it.scoped("EOF: queued data first, then SocketError 'closed' without a code", () =>
+    it.effect("EOF: queued data first, then SocketError 'closed' without a code", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(Net.createServer((socket) => socket.end("221 bye\r\n")))
         const connection = yield* connectWith({ host: "127.0.0.1", port }).connect
@@ -231,7 +231,7 @@ describe("NodeSocket", () => {
         expect(failureOf(yield* Effect.exit(connection.write(bytes("QUIT\r\n"))))).toBeInstanceOf(SocketError)
       }))
 
-    it.scoped("a reset is a SocketError 'read' with ECONNRESET", () =>
+    it.effect("a reset is a SocketError 'read' with ECONNRESET", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(Net.createServer((socket) => {
           socket.once("data", () => socket.resetAndDestroy())
@@ -245,7 +245,7 @@ describe("NodeSocket", () => {
   })
 
   describe("lifetime", () => {
-    it.scoped("closing the scope destroys the socket", () =>
+    it.effect("closing the scope destroys the socket", () =>
       Effect.gen(function*() {
         const served = yield* serve(echoServer())
         yield* Effect.scoped(Effect.gen(function*() {
@@ -259,10 +259,10 @@ describe("NodeSocket", () => {
         expect(yield* connectionCount(served.server)).toBe(0)
       }))
 
-    it.scoped("interrupting a fiber blocked in read destroys the socket", () =>
+    it.effect("interrupting a fiber blocked in read destroys the socket", () =>
       Effect.gen(function*() {
         const served = yield* serve(Net.createServer(() => {}))
-        const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+        const fiber = yield* Effect.forkChild(Effect.scoped(Effect.gen(function*() {
           const connection = yield* connectWith({ host: "127.0.0.1", port: served.port }).connect
           return yield* connection.read
         })))
@@ -272,7 +272,7 @@ describe("NodeSocket", () => {
         expect(yield* connectionCount(served.server)).toBe(0)
       }))
 
-    it.scoped("close ends gracefully: pending writes arrive, then the peer sees the end", () =>
+    it.effect("close ends gracefully: pending writes arrive, then the peer sees the end", () =>
       Effect.gen(function*() {
         let received = ""
         let ended = false
@@ -313,11 +313,11 @@ describe("NodeSocket", () => {
   })
 
   describe("timeouts under TestClock", () => {
-    it.scoped("a TCP connect that hangs fails with TimeoutError after the per-attempt timeout", () =>
+    it.effect("a TCP connect that hangs fails with TimeoutError after the per-attempt timeout", () =>
       Effect.gen(function*() {
         const port = yield* hangingListener
         const { connect, events } = connectWith({ host: "127.0.0.1", port, timeout: "5 seconds" })
-        const fiber = yield* Effect.fork(Effect.scoped(connect))
+        const fiber = yield* Effect.forkChild(Effect.scoped(connect))
         yield* untilSleeping()
         yield* TestClock.adjust("5 seconds")
         const error = failureOf(yield* Fiber.await(fiber))
@@ -328,11 +328,11 @@ describe("NodeSocket", () => {
         expect(events[0]?.durationMs).toBe(5_000)
       }))
 
-    it.scoped("interrupting a hanging connect records one Interrupted attempt", () =>
+    it.effect("interrupting a hanging connect records one Interrupted attempt", () =>
       Effect.gen(function*() {
         const port = yield* hangingListener
         const { connect, events } = connectWith({ host: "127.0.0.1", port })
-        const fiber = yield* Effect.fork(Effect.scoped(connect))
+        const fiber = yield* Effect.forkChild(Effect.scoped(connect))
         yield* untilSleeping()
         yield* TestClock.adjust("1500 millis")
         yield* Fiber.interrupt(fiber)
@@ -344,12 +344,12 @@ describe("NodeSocket", () => {
         })
       }))
 
-    it.scoped("the TLS handshake counts against the same timeout, but not in the TCP metric", () =>
+    it.effect("the TLS handshake counts against the same timeout, but not in the TCP metric", () =>
       Effect.gen(function*() {
         // Accepts TCP and never answers the ClientHello.
         const { port } = yield* serve(Net.createServer(() => {}))
         const { connect, events } = connectWith({ host: "127.0.0.1", port, timeout: "10 seconds", tls: {} })
-        const fiber = yield* Effect.fork(Effect.scoped(connect))
+        const fiber = yield* Effect.forkChild(Effect.scoped(connect))
         yield* eventually(() => events.length === 1, "the TCP connect")
         yield* TestClock.adjust("9 seconds")
         yield* realDelay(20)
@@ -372,7 +372,7 @@ describe("NodeSocket", () => {
 
     const localhostLookup = () => Effect.succeed([{ address: "127.0.0.1", family: 4 as const }])
 
-    it.scoped("connects with the test CA trusted, by name", () =>
+    it.effect("connects with the test CA trusted, by name", () =>
       Effect.gen(function*() {
         const { ca, cert, key } = testCertificates()
         let servername: string | false | null | undefined
@@ -387,7 +387,7 @@ describe("NodeSocket", () => {
         expect(events[0]).toMatchObject({ serverAddress: "localhost", outcome: { _tag: "Success" } })
       }))
 
-    it.scoped("an IP literal host sends no SNI but is still verified against the certificate", () =>
+    it.effect("an IP literal host sends no SNI but is still verified against the certificate", () =>
       Effect.gen(function*() {
         const { ca, cert, key } = testCertificates()
         let servername: string | false | null | undefined = "unset"
@@ -398,7 +398,7 @@ describe("NodeSocket", () => {
         expect(servername).toBe(false)
       }))
 
-    it.scoped("an untrusted certificate is TlsError CertificateRejected", () =>
+    it.effect("an untrusted certificate is TlsError CertificateRejected", () =>
       Effect.gen(function*() {
         const { ca, untrusted } = testCertificates()
         const { port } = yield* serve(tlsEchoServer(untrusted.key, untrusted.cert))
@@ -411,7 +411,7 @@ describe("NodeSocket", () => {
         expect(events.map((event) => event.outcome._tag)).toEqual(["Success"])
       }))
 
-    it.scoped("a name the certificate does not cover is CertificateRejected (ERR_TLS_CERT_ALTNAME_INVALID)", () =>
+    it.effect("a name the certificate does not cover is CertificateRejected (ERR_TLS_CERT_ALTNAME_INVALID)", () =>
       Effect.gen(function*() {
         const { ca, cert, key } = testCertificates()
         const { port } = yield* serve(tlsEchoServer(key, cert))
@@ -422,7 +422,7 @@ describe("NodeSocket", () => {
         })
       }))
 
-    it.scoped("rejectUnauthorized: false accepts an untrusted certificate", () =>
+    it.effect("rejectUnauthorized: false accepts an untrusted certificate", () =>
       Effect.gen(function*() {
         const { untrusted } = testCertificates()
         const { port } = yield* serve(tlsEchoServer(untrusted.key, untrusted.cert))
@@ -431,7 +431,7 @@ describe("NodeSocket", () => {
         expect(yield* readUntil(connection, "\r\n")).toBe("NOOP\r\n")
       }))
 
-    it.scoped("a plaintext server is TlsError HandshakeFailed", () =>
+    it.effect("a plaintext server is TlsError HandshakeFailed", () =>
       Effect.gen(function*() {
         const { port } = yield* serve(Net.createServer((socket) => socket.write("220 plaintext ESMTP\r\n")))
         const error = failureOf(yield* Effect.exit(connectWith({ host: "127.0.0.1", port, tls: {} }).connect))
@@ -481,14 +481,14 @@ describe("NodeSocket", () => {
           port: served.port,
           sockets: served.sockets,
           sendPlain: (text) =>
-            Effect.async<void>((resume) => {
+            Effect.callback<void>((resume) => {
               latest?.write(text, () => resume(Effect.void))
             })
         }
         return { server, replied: Effect.promise(() => repliedOnce) }
       })
 
-    it.scoped("upgrades a plaintext connection; reads and writes then go over TLS", () =>
+    it.effect("upgrades a plaintext connection; reads and writes then go over TLS", () =>
       Effect.gen(function*() {
         const { ca } = testCertificates()
         const { server } = yield* startTlsServer("220 2.0.0 Ready to start TLS\r\n", true)
@@ -503,7 +503,7 @@ describe("NodeSocket", () => {
         expect(yield* readUntil(connection, "\r\n")).toBe("EHLO client\r\n")
       }))
 
-    it.scoped("an upgrade to an untrusted certificate is CertificateRejected", () =>
+    it.effect("an upgrade to an untrusted certificate is CertificateRejected", () =>
       Effect.gen(function*() {
         const { server } = yield* startTlsServer("220 go ahead\r\n", true)
         const connection = yield* connectWith({ host: "localhost", port: server.port }, {
@@ -517,7 +517,7 @@ describe("NodeSocket", () => {
         expect(error).toMatchObject({ _tag: "TlsError", reason: "CertificateRejected", host: "localhost" })
       }))
 
-    it.scoped("bytes arriving after the 220 and before the handshake: StartTlsInjection", () =>
+    it.effect("bytes arriving after the 220 and before the handshake: StartTlsInjection", () =>
       Effect.gen(function*() {
         const { ca } = testCertificates()
         const { server } = yield* startTlsServer("220 go ahead\r\n", false)
@@ -536,7 +536,7 @@ describe("NodeSocket", () => {
         expect(yield* connection.isTls).toBe(false)
       }))
 
-    it.scoped("plaintext the client has not read at all counts as injected", () =>
+    it.effect("plaintext the client has not read at all counts as injected", () =>
       Effect.gen(function*() {
         const { ca } = testCertificates()
         // The 220 and the injected reply in one write.

@@ -17,7 +17,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Net from "node:net"
 import { recorder } from "./utils/recordingMetrics.js"
 import { type HostPort, type ProxyService, proxyService, startHint } from "./utils/services.js"
@@ -67,7 +67,7 @@ const proxyErrorOf = (error: SmtpError.SmtpError) => {
 }
 
 /** A port on 127.0.0.1 that nothing listens on (it was just released). */
-const closedPort = Effect.async<number>((resume) => {
+const closedPort = Effect.callback<number>((resume) => {
   const server = Net.createServer().listen(0, "127.0.0.1", () => {
     const address = server.address() as Net.AddressInfo
     server.close(() => resume(Effect.succeed(address.port)))
@@ -89,7 +89,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
     family: 4 as const
   })
 
-  it.scoped("plaintext: the message arrives, and the metrics say the TCP peer is the proxy", () =>
+  it.effect("plaintext: the message arrives, and the metrics say the TCP peer is the proxy", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const { metrics, send } = sendVia(socketOptions(), { host, port: server.port, security: "none" })
@@ -106,7 +106,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
         .toEqual([[host, server.port, service.open.host, "Success"]])
     }))
 
-  it.scoped("STARTTLS through the tunnel, verified against the SMTP server's name", () =>
+  it.effect("STARTTLS through the tunnel, verified against the SMTP server's name", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const { send } = sendVia(socketOptions(), { host, port: server.port, security: "starttls", tls: trusted() })
@@ -114,7 +114,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       expect(server.received[0]!.secure).toBe(true)
     }))
 
-  it.scoped("implicit TLS through the tunnel", () =>
+  it.effect("implicit TLS through the tunnel", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ secure: true })
       const { send } = sendVia(socketOptions(), { host, port: server.port, security: "tls", tls: trusted() })
@@ -122,7 +122,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       expect(server.received[0]!.secure).toBe(true)
     }))
 
-  it.scoped("with the right user name and password", () =>
+  it.effect("with the right user name and password", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const { send } = sendVia(socketOptions({ user: service.user, password: service.password }), {
@@ -134,7 +134,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       expect(server.received).toHaveLength(1)
     }))
 
-  it.scoped("a wrong password is a ProxyError (AuthenticationFailed), not retryable, without the password", () =>
+  it.effect("a wrong password is a ProxyError (AuthenticationFailed), not retryable, without the password", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const wrong = "Wr0ng:pass@word"
@@ -158,7 +158,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       ])
     }))
 
-  it.scoped("no credentials where the proxy requires them is a ProxyError (AuthenticationFailed)", () =>
+  it.effect("no credentials where the proxy requires them is a ProxyError (AuthenticationFailed)", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const { send } = sendVia({ ...socketOptions(), proxy: proxyUrl(scheme, service.auth) }, {
@@ -170,7 +170,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       expect(error.reason).toBe("AuthenticationFailed")
     }))
 
-  it.scoped("a destination the proxy's rules refuse is a ProxyError (Refused), not retryable", () =>
+  it.effect("a destination the proxy's rules refuse is a ProxyError (Refused), not retryable", () =>
     Effect.gen(function*() {
       const { send } = sendVia({ ...socketOptions(), lookup: undefined }, {
         host: service.deniedHost,
@@ -184,7 +184,7 @@ const proxySuite = (scheme: Scheme, service: ProxyService) => {
       expect(error.message).toContain(`refused to open a tunnel to ${service.deniedHost}:25`)
     }))
 
-  it.scoped("a closed port behind the proxy is a ProxyError (TargetUnreachable), retryable", () =>
+  it.effect("a closed port behind the proxy is a ProxyError (TargetUnreachable), retryable", () =>
     Effect.gen(function*() {
       const port = yield* closedPort
       const { send } = sendVia(socketOptions(), { host, port, security: "none" })
@@ -203,7 +203,7 @@ describe("through Dante (SOCKS5)", () => {
   describe("socks5h: the proxy resolves the name", () => proxySuite("socks5h", dante))
   describe("socks5: the name is resolved here", () => proxySuite("socks5", dante))
 
-  it.scoped("socks5h sends the name itself: a name only this client can resolve fails at the proxy", () =>
+  it.effect("socks5h sends the name itself: a name only this client can resolve fails at the proxy", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const { send } = sendVia(
@@ -251,7 +251,7 @@ const relayOn = (host: string) =>
   )
 
 describe("without a proxy service", () => {
-  it.scoped("network.peer.address is the proxy's IP, not the SMTP server's", () =>
+  it.effect("network.peer.address is the proxy's IP, not the SMTP server's", () =>
     Effect.gen(function*() {
       const relay = yield* relayOn("127.0.0.5")
       const server = yield* smtpServer({ hideSTARTTLS: true })
@@ -274,7 +274,7 @@ describe("without a proxy service", () => {
       }
     }))
 
-  it.scoped("a proxy that accepts and never answers times out on the TestClock (ProxyError Timeout)", () =>
+  it.effect("a proxy that accepts and never answers times out on the TestClock (ProxyError Timeout)", () =>
     Effect.gen(function*() {
       let greeted = false
       const stall = yield* serve(Net.createServer((socket) => socket.on("data", () => void (greeted = true))))
@@ -282,7 +282,7 @@ describe("without a proxy service", () => {
         { proxy: proxyUrl("socks5", { host: "127.0.0.1", port: stall.port }) },
         { host: "127.0.0.1", port: 25, security: "none", timeout: "10 seconds" }
       )
-      const fiber = yield* Effect.fork(Effect.flip(send))
+      const fiber = yield* Effect.forkChild(Effect.flip(send))
       yield* eventually(() => greeted, "the SOCKS5 greeting at the stalling proxy")
       yield* untilSleeping(1)
       yield* TestClock.adjust("9 seconds")
@@ -295,7 +295,7 @@ describe("without a proxy service", () => {
       expect(error.message).toContain("the proxy accepted the connection and did not answer")
     }))
 
-  it.scoped("a proxy that is down is a ProxyError (Unreachable) with the OS code, and socket.error in the metrics", () =>
+  it.effect("a proxy that is down is a ProxyError (Unreachable) with the OS code, and socket.error in the metrics", () =>
     Effect.gen(function*() {
       const port = yield* closedPort
       const server = yield* smtpServer({ hideSTARTTLS: true })
@@ -318,7 +318,7 @@ describe("without a proxy service", () => {
       ])
     }))
 
-  it.scoped("a server that speaks first through an implicit-TLS tunnel is a TlsError, as without a proxy", () =>
+  it.effect("a server that speaks first through an implicit-TLS tunnel is a TlsError, as without a proxy", () =>
     Effect.gen(function*() {
       // A fake SOCKS5 proxy that opens the "tunnel" and plays a plaintext SMTP server behind it.
       const fake = yield* serve(Net.createServer((socket) => {
@@ -363,7 +363,7 @@ describe("without a proxy service", () => {
       expect(String(error)).not.toContain("hunter2")
     }))
 
-  it.scoped("SMTP_PROXY is used by NodeSmtp.layerConfig: a proxy that is down fails the send", () =>
+  it.effect("SMTP_PROXY is used by NodeSmtp.layerConfig: a proxy that is down fails the send", () =>
     Effect.gen(function*() {
       const port = yield* closedPort
       const server = yield* smtpServer({ hideSTARTTLS: true })

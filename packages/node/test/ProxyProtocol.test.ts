@@ -6,7 +6,7 @@
 import { SocketError } from "@effect-smtp/client/SmtpError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
 import {
@@ -85,7 +85,7 @@ const greeting = bytes("220 mail.example.com ESMTP ready\r\n")
 const cuts = FastCheck.array(FastCheck.nat({ max: 400 }), { maxLength: 12 })
 
 describe("proxy URL", () => {
-  const parsed = (url: string) => Either.getOrThrow(parseProxyUrl(url))
+  const parsed = (url: string) => Result.getOrThrow(parseProxyUrl(url))
 
   it("socks5 with percent-encoded credentials and the default port", () => {
     const proxy = parsed("socks5://me%40corp:p%40ss%3Aw%2Frd@proxy.example.com")
@@ -101,7 +101,7 @@ describe("proxy URL", () => {
   })
 
   it("a Redacted URL is read like a plain one", () => {
-    const proxy = Either.getOrThrow(resolveProxyOption(Redacted.make("socks5://u:secret@h:1")))
+    const proxy = Result.getOrThrow(resolveProxyOption(Redacted.make("socks5://u:secret@h:1")))
     expect(Redacted.value(proxy.auth!.password)).toBe("secret")
   })
 
@@ -115,7 +115,7 @@ describe("proxy URL", () => {
     ["http://a%3Ab:hunter2@proxy:8080", "colon"],
     ["not a url hunter2", "not a URL"]
   ])("%s is refused (%s), without repeating the password", (url, why) => {
-    const error = Either.flip(parseProxyUrl(url)).pipe(Either.getOrThrow)
+    const error = Result.flip(parseProxyUrl(url)).pipe(Result.getOrThrow)
     expect(error._tag).toBe("InvalidInputError")
     expect(error.field).toBe("proxy")
     expect(error.message).toContain(why)
@@ -123,8 +123,8 @@ describe("proxy URL", () => {
   })
 
   it("a user name over SOCKS5's 255 bytes is refused", () => {
-    expect(Either.isLeft(parseProxyUrl(`socks5://${"u".repeat(256)}:p@proxy:1080`))).toBe(true)
-    expect(Either.isRight(parseProxyUrl(`socks5://${"u".repeat(255)}:p@proxy:1080`))).toBe(true)
+    expect(Result.isFailure(parseProxyUrl(`socks5://${"u".repeat(256)}:p@proxy:1080`))).toBe(true)
+    expect(Result.isSuccess(parseProxyUrl(`socks5://${"u".repeat(255)}:p@proxy:1080`))).toBe(true)
   })
 })
 

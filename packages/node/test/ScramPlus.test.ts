@@ -27,7 +27,7 @@ const sendTo = (port: number) =>
   )
 
 describe("SCRAM channel binding (Node transport)", () => {
-  it.scoped("TLS 1.3 and a server offering -PLUS: SCRAM-SHA-256-PLUS with tls-exporter, accepted", () =>
+  it.effect("TLS 1.3 and a server offering -PLUS: SCRAM-SHA-256-PLUS with tls-exporter, accepted", () =>
     Effect.gen(function*() {
       const server = yield* scramServer({ password, offer: ["SCRAM-SHA-256-PLUS", "SCRAM-SHA-256", "PLAIN"] })
       const result = yield* sendTo(server.port)
@@ -37,7 +37,7 @@ describe("SCRAM channel binding (Node transport)", () => {
       ])
     }))
 
-  it.scoped("TLS 1.2: no binding this client vouches for, so SCRAM-SHA-256 with flag n (the server offers -PLUS)", () =>
+  it.effect("TLS 1.2: no binding this client vouches for, so SCRAM-SHA-256 with flag n (the server offers -PLUS)", () =>
     Effect.gen(function*() {
       const server = yield* scramServer({
         password,
@@ -48,7 +48,7 @@ describe("SCRAM channel binding (Node transport)", () => {
       expect(server.logins).toEqual([{ mechanism: "SCRAM-SHA-256", flag: "n", protocol: "TLSv1.2", ok: true }])
     }))
 
-  it.scoped("TLS 1.3 and a server without -PLUS: SCRAM-SHA-256 with flag y (a stripped -PLUS would be noticed)", () =>
+  it.effect("TLS 1.3 and a server without -PLUS: SCRAM-SHA-256 with flag y (a stripped -PLUS would be noticed)", () =>
     Effect.gen(function*() {
       const server = yield* scramServer({ password, offer: ["SCRAM-SHA-256", "PLAIN"] })
       yield* sendTo(server.port)

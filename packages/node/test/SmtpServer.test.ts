@@ -17,7 +17,7 @@ const send = (options: SmtpClient.Options, mail: SmtpClient.Mail) =>
 const trusted = () => ({ ca: testCertificates().ca })
 
 describe("against smtp-server on loopback", () => {
-  it.scoped("plain TCP: delivers the message byte-exact", () =>
+  it.effect("plain TCP: delivers the message byte-exact", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const content = message("plain")
@@ -33,7 +33,7 @@ describe("against smtp-server on loopback", () => {
       expect(yield* server.connections).toBe(0)
     }))
 
-  it.scoped("implicit TLS with a certificate made at test time", () =>
+  it.effect("implicit TLS with a certificate made at test time", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ secure: true })
       const result = yield* send(
@@ -44,7 +44,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.secure).toBe(true)
     }))
 
-  it.scoped("STARTTLS (required) upgrades before MAIL", () =>
+  it.effect("STARTTLS (required) upgrades before MAIL", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       yield* send(
@@ -54,7 +54,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.secure).toBe(true)
     }))
 
-  it.scoped("starttls-if-available (the default off port 465) upgrades when offered", () =>
+  it.effect("starttls-if-available (the default off port 465) upgrades when offered", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       yield* send(
@@ -64,7 +64,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.secure).toBe(true)
     }))
 
-  it.scoped("an untrusted certificate is refused with TlsError, and nothing is sent", () =>
+  it.effect("an untrusted certificate is refused with TlsError, and nothing is sent", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ secure: true, ...testCertificates().untrusted })
       const error = yield* Effect.flip(send(
@@ -78,7 +78,7 @@ describe("against smtp-server on loopback", () => {
     }))
 
   for (const mechanism of ["PLAIN", "LOGIN", "CRAM-MD5"] as const) {
-    it.scoped(`AUTH ${mechanism} over STARTTLS`, () =>
+    it.effect(`AUTH ${mechanism} over STARTTLS`, () =>
       Effect.gen(function*() {
         const server = yield* smtpServer({ authOptional: false })
         yield* send(
@@ -95,7 +95,7 @@ describe("against smtp-server on loopback", () => {
       }))
   }
 
-  it.scoped("the strongest offered mechanism is chosen when none is named (CRAM-MD5 here)", () =>
+  it.effect("the strongest offered mechanism is chosen when none is named (CRAM-MD5 here)", () =>
     Effect.gen(function*() {
       const methods: Array<string> = []
       const server = yield* smtpServer({
@@ -117,7 +117,7 @@ describe("against smtp-server on loopback", () => {
       expect(methods).toEqual(["CRAM-MD5"])
     }))
 
-  it.scoped("AUTH XOAUTH2 with an access token", () =>
+  it.effect("AUTH XOAUTH2 with an access token", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ authOptional: false })
       yield* send(
@@ -132,7 +132,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.user).toBe("alice")
     }))
 
-  it.scoped("a wrong password is an AuthenticationError with 535 that never shows the password", () =>
+  it.effect("a wrong password is an AuthenticationError with 535 that never shows the password", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ authOptional: false })
       const error = yield* Effect.flip(send(
@@ -150,7 +150,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received).toHaveLength(0)
     }))
 
-  it.scoped("several recipients with one rejected: delivered to the rest, the rejection explained", () =>
+  it.effect("several recipients with one rejected: delivered to the rest, the rejection explained", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const result = yield* send(
@@ -167,7 +167,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.to).toEqual(["b@example.com", "c@example.com"])
     }))
 
-  it.scoped("8BITMIME and SMTPUTF8: 8-bit body and an internationalised address", () =>
+  it.effect("8BITMIME and SMTPUTF8: 8-bit body and an internationalised address", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const content = message("utf8", "Grüße aus Köln, 日本語のテキスト.\r\n")
@@ -182,7 +182,7 @@ describe("against smtp-server on loopback", () => {
       expect(received.data!.toString("utf8")).toBe(content)
     }))
 
-  it.scoped("without SMTPUTF8 a non-ASCII address is refused before MAIL", () =>
+  it.effect("without SMTPUTF8 a non-ASCII address is refused before MAIL", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true, hideSMTPUTF8: true })
       const error = yield* Effect.flip(send(
@@ -193,7 +193,7 @@ describe("against smtp-server on loopback", () => {
       expect(error.message).toContain("SMTPUTF8")
     }))
 
-  it.scoped("a 20 MB streamed message arrives byte-exact", () =>
+  it.effect("a 20 MB streamed message arrives byte-exact", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const header = Buffer.from(message("big", ""))
@@ -232,7 +232,7 @@ describe("against smtp-server on loopback", () => {
       expect(server.received[0]!.sha256).toBe(hash.digest("hex"))
     }), { timeout: 60_000 })
 
-  it.scoped("connection refused on a closed port is a SocketError with ECONNREFUSED / 10061", () =>
+  it.effect("connection refused on a closed port is a SocketError with ECONNREFUSED / 10061", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const port = server.port

@@ -90,19 +90,19 @@ const expectServerSide = (error: TlsError) => {
 }
 
 describe("a TLS handshake the server aborts with an alert", () => {
-  it.scoped("internal error (80) on implicit TLS: TlsError ServerInternalError, pointing at the server's TLS setup", () =>
+  it.effect("internal error (80) on implicit TLS: TlsError ServerInternalError, pointing at the server's TLS setup", () =>
     Effect.gen(function*() {
       const { port } = yield* serve(implicitTlsServer(INTERNAL_ERROR))
       expectServerSide(expectTlsError(yield* Effect.flip(connectTls(port))))
     }))
 
-  it.scoped("internal error (80) after STARTTLS: the send fails with the same TlsError", () =>
+  it.effect("internal error (80) after STARTTLS: the send fails with the same TlsError", () =>
     Effect.gen(function*() {
       const { port } = yield* serve(startTlsServer(INTERNAL_ERROR))
       expectServerSide(expectTlsError(yield* Effect.flip(sendOverStartTls(port))))
     }))
 
-  it.scoped("handshake failure (40) stays HandshakeFailed: a mismatch to check on the client's side", () =>
+  it.effect("handshake failure (40) stays HandshakeFailed: a mismatch to check on the client's side", () =>
     Effect.gen(function*() {
       const { port } = yield* serve(implicitTlsServer(HANDSHAKE_FAILURE))
       const error = expectTlsError(yield* Effect.flip(connectTls(port)))

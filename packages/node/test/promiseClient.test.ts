@@ -7,7 +7,7 @@ import { smtpServer } from "./utils/smtpServer.js"
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: p\r\n\r\npromise\r\n" }
 
 describe("NodeSmtp.promiseClient", () => {
-  it.scopedLive("sends with promises, and rejects with the typed error", () =>
+  it.live("sends with promises, and rejects with the typed error", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })
       const client = NodeSmtp.promiseClient({ host: "127.0.0.1", port: server.port, security: "none" })
@@ -18,7 +18,7 @@ describe("NodeSmtp.promiseClient", () => {
       yield* Effect.promise(() => client.close())
     }))
 
-  it.scopedLive("an AbortSignal interrupts a send that hangs, and its connection is closed", () =>
+  it.live("an AbortSignal interrupts a send that hangs, and its connection is closed", () =>
     Effect.gen(function*() {
       // The server never answers the end of DATA.
       const server = yield* smtpServer({ hideSTARTTLS: true, onData: () => {} })

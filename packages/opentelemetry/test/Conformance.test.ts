@@ -191,7 +191,7 @@ const refused = { "error.type": "SocketError", "socket.error": 10061 }
 // ---------------------------------------------------------------------------
 
 describe("conformance with MailKit's documented telemetry, over loopback", () => {
-  it.scopedLive("success: STARTTLS + AUTH PLAIN to 127.0.0.1 records every instrument once, without error attributes", () =>
+  it.live("success: STARTTLS + AUTH PLAIN to 127.0.0.1 records every instrument once, without error attributes", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const { exit, exported } = yield* scenario("success", {
@@ -215,7 +215,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expect(exported).toHaveLength(7)
     }))
 
-  it.scopedLive("success with implicit TLS: url.scheme is smtps", () =>
+  it.live("success with implicit TLS: url.scheme is smtps", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer("implicit")
       const { exit, exported } = yield* scenario("implicit TLS", {
@@ -234,7 +234,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
+  it.live("connection refused on a closed port: socket.error 10061 on the socket and client connect records, no peer on the client's", () =>
     Effect.gen(function*() {
       const port = yield* MisbehavingServer.closedPort
       const { exit, exported } = yield* scenario(
@@ -252,7 +252,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
+  it.live("a host name with two addresses, the first refusing: two socket records (failed, succeeded), one client connect success", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer("none")
       const host = "mail.conformance.test"
@@ -281,7 +281,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
+  it.live("550 on every RCPT: one send failure with smtp.status_code 550; the session itself closed cleanly", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
@@ -301,7 +301,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("a recipient refused among accepted ones is a successful send", () =>
+  it.live("a recipient refused among accepted ones is a successful send", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer("none")
       const { exit, exported } = yield* scenario(
@@ -325,7 +325,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
    * (QUIT) on purpose: connection.duration without error attributes. The
    * AuthenticationError with its 535 shows on the `smtp.authenticate` span.
    */
-  it.scopedLive("535 on AUTH: connect succeeded, no send record (the send never started), a clean connection record", () =>
+  it.live("535 on AUTH: connect succeeded, no send record (the send never started), a clean connection record", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const { exit, exported } = yield* scenario("535", {
@@ -346,7 +346,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
+  it.live("the server closes the session (FIN) at MAIL: send and connection.duration carry error.type SocketError, no status code, no socket.error", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
@@ -365,7 +365,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
+  it.live("the server resets the session (RST) at MAIL: send and connection.duration carry socket.error 10054", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported } = yield* scenario(
@@ -383,7 +383,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
+  it.live("421 at MAIL: the server ended the session, connection.duration carries smtp.status_code 421", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { mail: MisbehavingServer.reply("421 4.3.2 shutting down") } })
       const { exit, exported } = yield* scenario(
@@ -403,7 +403,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expect(yield* server.commands).not.toContain("QUIT")
     }))
 
-  it.scopedLive("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
+  it.live("no greeting within 200 ms (real time): client connect fails with TimeoutError, no socket.error, the peer it reached", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exit, exported } = yield* scenario(
@@ -422,7 +422,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expect(durationOf(exported, SmtpInstruments.clientConnectDuration)).toBeGreaterThanOrEqual(199)
     }))
 
-  it.scopedLive("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
+  it.live("interrupted while the server stalls the DATA reply: send and connection.duration carry error.type cancelled", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
@@ -443,7 +443,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       expect(yield* server.commands).not.toContain("QUIT")
     }))
 
-  it.scopedLive("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
+  it.live("interrupted while waiting for the greeting: client connect carries error.type cancelled", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported } = yield* scenario(
@@ -460,7 +460,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("TLS failure: a server certificate the client does not trust (STARTTLS): client connect fails with error.type TlsError, no status code, no socket.error", () =>
+  it.live("TLS failure: a server certificate the client does not trust (STARTTLS): client connect fails with error.type TlsError, no status code, no socket.error", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const { exit, exported } = yield* scenario(
@@ -480,7 +480,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("TLS failure: implicit TLS against a plaintext server: the handshake fails, client connect carries TlsError and no peer (no transport was established)", () =>
+  it.live("TLS failure: implicit TLS against a plaintext server: the handshake fails, client connect carries TlsError and no peer (no transport was established)", () =>
     Effect.gen(function*() {
       const server = yield* rawServer()
       const { exit, exported } = yield* scenario(
@@ -503,7 +503,7 @@ describe("conformance with MailKit's documented telemetry, over loopback", () =>
       })
     }))
 
-  it.scopedLive("drop after the greeting: the server closes at EHLO: client connect fails with SocketError, no socket.error (no OS error), no connection", () =>
+  it.live("drop after the greeting: the server closes at EHLO: client connect fails with SocketError, no socket.error (no OS error), no connection", () =>
     Effect.gen(function*() {
       const server = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported } = yield* scenario(
@@ -542,7 +542,7 @@ describe("spans exported through @effect/opentelemetry", () => {
       events: span.events.map((e) => ({ name: e.name, attributes: e.attributes }))
     }))
 
-  it.scopedLive("a refused AUTH and refused recipients: error.type and an error status, and no password or recipient anywhere", () =>
+  it.live("a refused AUTH and refused recipients: error.type and an error status, and no password or recipient anywhere", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer()
       const exporter = new InMemorySpanExporter()
@@ -567,7 +567,7 @@ describe("spans exported through @effect/opentelemetry", () => {
               run({ ...base, auth: alice(password) }, rejected)
             ]).pipe(Effect.provide(context))
           ),
-          Effect.zipRight(Effect.promise(() => processor.forceFlush())),
+          Effect.andThen(Effect.promise(() => processor.forceFlush())),
           Effect.map(() => exportedSpans(exporter))
         )
       )

@@ -225,7 +225,7 @@ const attempt = (port: number, errorType?: string): Attributes => ({
 // ---------------------------------------------------------------------------
 
 describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), over loopback", () => {
-  it.scopedLive("success: STARTTLS + AUTH PLAIN records connect, authenticate and send operations, one connection, and the three spans, all without error", () =>
+  it.live("success: STARTTLS + AUTH PLAIN records connect, authenticate and send operations, one connection, and the three spans, all without error", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer()
       const { exit, exported, spans } = yield* scenario("success", {
@@ -246,7 +246,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       expect(exported).toHaveLength(5)
     }))
 
-  it.scopedLive("success with implicit TLS: url.scheme is smtps on operations, connection and spans", () =>
+  it.live("success with implicit TLS: url.scheme is smtps on operations, connection and spans", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer("implicit")
       const { exit, exported, spans } = yield* scenario("implicit TLS", {
@@ -265,7 +265,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       for (const span of spans) expect(span.attributes["url.scheme"]).toBe("smtps")
     }))
 
-  it.scopedLive("connection refused: connection_refused on the socket attempt and the connect operation; no connection was established", () =>
+  it.live("connection refused: connection_refused on the socket attempt and the connect operation; no connection was established", () =>
     Effect.gen(function*() {
       const port = yield* MisbehavingServer.closedPort
       const { exit, exported, spans } = yield* scenario(
@@ -282,7 +282,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("TLS failure under STARTTLS (untrusted certificate): secure_connection_error on connect, and the connection MailKit had opened at TCP ends with it", () =>
+  it.live("TLS failure under STARTTLS (untrusted certificate): secure_connection_error on connect, and the connection MailKit had opened at TCP ends with it", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer()
       const { exit, exported, spans } = yield* scenario(
@@ -299,7 +299,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("TLS failure with implicit TLS (plaintext peer): secure_connection_error on connect; the handshake is part of the transport, so no connection", () =>
+  it.live("TLS failure with implicit TLS (plaintext peer): secure_connection_error on connect; the handshake is part of the transport, so no connection", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer()
       const { exit, exported, spans } = yield* scenario(
@@ -316,7 +316,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("535 on AUTH: the authenticate operation fails with AuthenticationError (MailKit: its AuthenticationException's type name), no send, a clean connection", () =>
+  it.live("535 on AUTH: the authenticate operation fails with AuthenticationError (MailKit: its AuthenticationException's type name), no send, a clean connection", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer()
       const { exit, exported, spans } = yield* scenario("535", {
@@ -337,7 +337,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("550 on every recipient: one send operation with error.type \"550\"; the session itself closed cleanly", () =>
+  it.live("550 on every recipient: one send operation with error.type \"550\"; the session itself closed cleanly", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer("none")
       const { exit, exported, spans } = yield* scenario(
@@ -355,7 +355,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("drop after the greeting (FIN at EHLO): protocol_error on connect and on the connection that ended", () =>
+  it.live("drop after the greeting (FIN at EHLO): protocol_error on connect and on the connection that ended", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer({ faults: { ehlo: MisbehavingServer.close } })
       const { exit, exported, spans } = yield* scenario(
@@ -372,7 +372,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("the server resets the session (RST) at MAIL: connection_reset on the send and the connection", () =>
+  it.live("the server resets the session (RST) at MAIL: connection_reset on the send and the connection", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer({ faults: { mail: MisbehavingServer.reset } })
       const { exit, exported, spans } = yield* scenario(
@@ -389,7 +389,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       })
     }))
 
-  it.scopedLive("interrupted while the server stalls the DATA reply: cancelled on the send and the connection; the Send span is an error, as MailKit's cancelled operation", () =>
+  it.live("interrupted while the server stalls the DATA reply: cancelled on the send and the connection; the Send span is an error, as MailKit's cancelled operation", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer({ faults: { end: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
@@ -411,7 +411,7 @@ describe("conformance with MailKit's shipped telemetry (profile \"shipped\"), ov
       expect(pointsOf(exported, SmtpInstruments.shippedConnectionDuration)[0]!.sum).toBeGreaterThanOrEqual(0.299)
     }))
 
-  it.scopedLive("interrupted while waiting for the greeting: cancelled on connect, and on the connection TCP had opened", () =>
+  it.live("interrupted while waiting for the greeting: cancelled on connect, and on the connection TCP had opened", () =>
     Effect.gen(function*() {
       const raw = yield* rawServer({ faults: { greeting: MisbehavingServer.stall } })
       const { exported, spans } = yield* scenario(
@@ -462,7 +462,7 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
     expect(OtelSmtpMetrics.EffectOtelTracerProvider.key).toBe(EffectOtelTracer.OtelTracerProvider.key)
   })
 
-  it.scopedLive("without a tracerProvider option, the provider @effect/opentelemetry's layers put in context gets the spans, under MailKit.Net.SmtpClient 0.1, children of the caller's span", () =>
+  it.live("without a tracerProvider option, the provider @effect/opentelemetry's layers put in context gets the spans, under MailKit.Net.SmtpClient 0.1, children of the caller's span", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()
@@ -476,14 +476,14 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
       const spans = yield* Effect.scoped(
         Layer.build(tracing).pipe(
           Effect.flatMap((context) => sendTraced(smtp.port, Layer.succeedContext(context))),
-          Effect.zipRight(Effect.promise(() => processor.forceFlush())),
+          Effect.andThen(Effect.promise(() => processor.forceFlush())),
           Effect.map(() => exporter.getFinishedSpans().map(exportedSpan))
         )
       )
       expectChildrenOfTheCaller(spans, "conformance")
     }))
 
-  it.scopedLive("without a tracerProvider option nor one in context, a registered global provider gets them (Tracer.layerGlobal)", () =>
+  it.live("without a tracerProvider option nor one in context, a registered global provider gets them (Tracer.layerGlobal)", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()

@@ -76,7 +76,7 @@ describe("the observability kit against Debian's Prometheus", () => {
     return
   }
 
-  it.scopedLive(
+  it.live(
     "every dashboard query and every alert expression returns series; the alerts fire where they should",
     () =>
       Effect.gen(function*() {

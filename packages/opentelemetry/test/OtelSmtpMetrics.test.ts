@@ -199,7 +199,7 @@ const sameAttributes = (a: OtelApi.Attributes, b: SmtpTelemetry.Attributes) =>
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort())
 
 describe("OtelSmtpMetrics.layer", () => {
-  it.scoped("exports the seven instruments with the documented meters, names, kinds, units and descriptions", () =>
+  it.effect("exports the seven instruments with the documented meters, names, kinds, units and descriptions", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       yield* recordAll.pipe(Effect.provide(OtelSmtpMetrics.layer({ meterProvider: sdk.provider })))
@@ -227,7 +227,7 @@ describe("OtelSmtpMetrics.layer", () => {
       }
     }))
 
-  it.scoped("records one data point per attribute set, with exactly the documented keys, typed values and values", () =>
+  it.effect("records one data point per attribute set, with exactly the documented keys, typed values and values", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       yield* recordAll.pipe(Effect.provide(OtelSmtpMetrics.layer({ meterProvider: sdk.provider })))
@@ -258,7 +258,7 @@ describe("OtelSmtpMetrics.layer", () => {
       }
     }))
 
-  it.scoped("applies the presence rules to the exported attributes", () =>
+  it.effect("applies the presence rules to the exported attributes", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       yield* recordAll.pipe(Effect.provide(OtelSmtpMetrics.layer({ meterProvider: sdk.provider })))
@@ -335,7 +335,7 @@ describe("OtelSmtpMetrics.layer", () => {
       })
     }))
 
-  it.scoped("sums counts and histogram values of repeated events on one series, in the explicit buckets", () =>
+  it.effect("sums counts and histogram values of repeated events on one series, in the explicit buckets", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       const event: MessageSendEvent = {
@@ -375,7 +375,7 @@ describe("OtelSmtpMetrics.layer", () => {
       expect(histogram.buckets.counts).toStrictEqual(expectedCounts)
     }))
 
-  it.scoped("uses the second boundaries (5 ms to 1 h) for connection.duration", () =>
+  it.effect("uses the second boundaries (5 ms to 1 h) for connection.duration", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       yield* recordAll.pipe(Effect.provide(OtelSmtpMetrics.layer({ meterProvider: sdk.provider })))
@@ -387,7 +387,7 @@ describe("OtelSmtpMetrics.layer", () => {
       }
     }))
 
-  it.scoped("defaults to the global MeterProvider, read when the layer is built", () =>
+  it.effect("defaults to the global MeterProvider, read when the layer is built", () =>
     Effect.gen(function*() {
       const sdk = yield* makeSdk
       yield* Effect.acquireRelease(

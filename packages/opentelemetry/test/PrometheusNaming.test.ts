@@ -134,7 +134,7 @@ const measure = (profile: SmtpTelemetryProfile.Name) =>
 
 describe("Prometheus names of each export path", () => {
   for (const profile of ["documented", "shipped"] as const) {
-    it.scopedLive(`${profile}: the JavaScript exporter drops the unit from histogram names, withUnitSuffixes gives a MailKit application's names with the same series`, () =>
+    it.live(`${profile}: the JavaScript exporter drops the unit from histogram names, withUnitSuffixes gives a MailKit application's names with the same series`, () =>
       Effect.gen(function*() {
         const { plain, suffixed } = yield* measure(profile)
         if (process.env.NAMING_DUMP) {

@@ -43,7 +43,7 @@ const demo = Effect.gen(function*() {
   }))
   yield* say("3. a new worker starts on the same file: it enqueues the batch again (nothing is stored twice) and resumes")
   const summary = yield* Effect.scoped(Effect.flatMap(startWorker(env), (worker) => worker.exited))
-  if (summary.summary === undefined) return yield* Effect.dieMessage("the second worker printed no summary")
+  if (summary.summary === undefined) return yield* Effect.die(new Error("the second worker printed no summary"))
   const figures = tally(batch, summary.summary, server.counts())
   yield* say("4. what the outbox says, and what the server received:")
   yield* say(`   messages            ${figures.messages}`)

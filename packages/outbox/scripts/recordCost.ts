@@ -7,10 +7,10 @@
  *
  *   pnpm --filter @effect-smtp/outbox measure:record
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Reactivity from "effect/persistence/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"

@@ -9,9 +9,9 @@
  */
 import type { SmtpClient } from "@effect-smtp/client"
 import type { SmtpError } from "@effect-smtp/client"
-import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import type * as ShardingConfig from "effect/cluster/ShardingConfig"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -119,18 +119,18 @@ export interface RateLimitOptions {
    * are up to `jitter` late.
    */
   readonly messages: number
-  readonly interval: Duration.DurationInput
+  readonly interval: Duration.Input
   /**
    * How late a start may run (event-loop lag, a connection to open) without
    * the server seeing more than `messages` in an interval. Default 250 ms,
    * which costs a 30-a-minute limit about 0.4% of its rate.
    */
-  readonly jitter?: Duration.DurationInput | undefined
+  readonly jitter?: Duration.Input | undefined
   /**
    * How long every runner pauses after a "too many" reply (421, 432, 450,
    * 451 or 454 saying too many, rate, limit or throttled). Default 1 minute.
    */
-  readonly backoff?: Duration.DurationInput | undefined
+  readonly backoff?: Duration.Input | undefined
 }
 
 /**
@@ -147,7 +147,7 @@ export interface Options {
   /** A message rate shared by every runner on the database. */
   readonly rateLimit?: RateLimitOptions | undefined
   /** How often the state gauges are read from the database (default 15 seconds). */
-  readonly metricsInterval?: Duration.DurationInput | undefined
+  readonly metricsInterval?: Duration.Input | undefined
   /** The outbox's tables are `<prefix>_messages` and `<prefix>_limits` (default "smtp_outbox"). */
   readonly tablePrefix?: string | undefined
 }

@@ -1,7 +1,7 @@
 import { SmtpError } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { TestSocket } from "@effect-smtp/testing"
-import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { OutboxError, OutboxMetrics, SmtpOutbox } from "../src/index.js"
 import { memoryOutbox, tempDatabase } from "./utils/memory.js"
 
@@ -48,7 +48,7 @@ const outbox = (script: Script, options: SmtpOutbox.Options = {}, filename?: str
 /** Lets the workflows' fibers run until nothing more happens without the clock moving. */
 const settle = Effect.repeatN(Effect.yieldNow(), 200)
 
-const statusOf = (service: SmtpOutbox.SmtpOutboxService, id: string) => Effect.zipRight(settle, service.status(id))
+const statusOf = (service: SmtpOutbox.SmtpOutboxService, id: string) => Effect.andThen(settle, service.status(id))
 
 /** Replies from a script: `reply(line)` answers a command, or undefined for the default server's answer. */
 const replying =
@@ -69,7 +69,7 @@ const finalReplies = (server: ReturnType<typeof TestSocket.smtpServer>, replies:
 }
 
 describe("SmtpOutbox", () => {
-  it.scoped("enqueue stores the message, returns its id, and it ends Sent with the client's result", () =>
+  it.effect("enqueue stores the message, returns its id, and it ends Sent with the client's result", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const { service } = yield* outbox(server.script)
@@ -84,7 +84,7 @@ describe("SmtpOutbox", () => {
       expect(server.received.map((m) => decoder.decode(m.data))).toEqual([message(1).content])
     }))
 
-  it.scoped("the same idempotency key enqueues once and returns the first id", () =>
+  it.effect("the same idempotency key enqueues once and returns the first id", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const { service } = yield* outbox(server.script)
@@ -99,7 +99,7 @@ describe("SmtpOutbox", () => {
       )
     }))
 
-  it.scoped("bad input is refused at enqueue with the client's InvalidInputError, and nothing is stored", () =>
+  it.effect("bad input is refused at enqueue with the client's InvalidInputError, and nothing is stored", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const { service, sql } = yield* outbox(server.script)
@@ -114,7 +114,7 @@ describe("SmtpOutbox", () => {
       expect(server.commands).toEqual([])
     }))
 
-  it.scoped("sendAt waits on the durable clock: nothing before it, sent once it is due", () =>
+  it.effect("sendAt waits on the durable clock: nothing before it, sent once it is due", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const { service } = yield* outbox(server.script)
@@ -135,7 +135,7 @@ describe("SmtpOutbox", () => {
       expect(server.received).toHaveLength(1)
     }))
 
-  it.scoped("retryable failures are retried on the schedule (under TestClock), then Sent", () =>
+  it.effect("retryable failures are retried on the schedule (under TestClock), then Sent", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const script = finalReplies(server, ["451 4.3.0 try later\r\n", "451 4.3.0 try later\r\n"])
@@ -161,12 +161,12 @@ describe("SmtpOutbox", () => {
       expect(sent.attempts).toBe(3)
     }))
 
-  it.scoped("when the schedule runs out the message is Failed (RetriesExhausted) with the last error", () =>
+  it.effect("when the schedule runs out the message is Failed (RetriesExhausted) with the last error", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const script = finalReplies(server, Array.from({ length: 10 }, () => "452 4.3.1 queue full\r\n"))
       const { service } = yield* outbox(script, {
-        retry: Schedule.exponential("1 minute").pipe(Schedule.intersect(Schedule.recurs(2)))
+        retry: Schedule.exponential("1 minute").pipe(Schedule.max(Schedule.recurs(2)))
       })
       const id = yield* service.enqueue(message(1))
       yield* settle
@@ -186,7 +186,7 @@ describe("SmtpOutbox", () => {
       expect(server.received).toHaveLength(3)
     }))
 
-  it.scoped("a permanent failure is Failed at once, never retried", () =>
+  it.effect("a permanent failure is Failed at once, never retried", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ rcpt: () => "550 5.1.1 no such user" })
       const { service } = yield* outbox(server.script)
@@ -217,7 +217,7 @@ describe("SmtpOutbox", () => {
         })
     }
 
-    it.scoped("a drop before the end of the message is retried, and the retry is Sent", () =>
+    it.effect("a drop before the end of the message is retried, and the retry is Sent", () =>
       Effect.gen(function*() {
         // The server hangs up right after 354: the end cannot be written.
         const { service } = yield* outbox(firstConnection(() => Effect.void), { retry: Schedule.spaced("1 minute") })
@@ -231,7 +231,7 @@ describe("SmtpOutbox", () => {
         expect(sent.attempts).toBe(2)
       }))
 
-    it.scoped("a drop after the end of the message is parked as Unknown and never retried", () =>
+    it.effect("a drop after the end of the message is parked as Unknown and never retried", () =>
       Effect.gen(function*() {
         // The server reads the whole message, terminator included, and hangs up without a reply.
         const { service } = yield* outbox(firstConnection((side) => Effect.asVoid(side.readData)), {
@@ -247,7 +247,7 @@ describe("SmtpOutbox", () => {
         expect((yield* statusOf(service, id))._tag).toBe("Unknown")
       }))
 
-    it.scoped("resend sends an Unknown message again; a Sent one is refused; an unknown id is not found", () =>
+    it.effect("resend sends an Unknown message again; a Sent one is refused; an unknown id is not found", () =>
       Effect.gen(function*() {
         const { service } = yield* outbox(firstConnection((side) => Effect.asVoid(side.readData)))
         const id = yield* service.enqueue(message(1))
@@ -277,7 +277,7 @@ describe("SmtpOutbox", () => {
         send: (data) => typeof data === "string" && data.startsWith("354") ? Effect.never : side.send(data)
       })
 
-    it.scoped("stopped after the durable record: the restarted outbox parks it as Unknown (AttemptCutError)", () =>
+    it.effect("stopped after the durable record: the restarted outbox parks it as Unknown (AttemptCutError)", () =>
       Effect.gen(function*() {
         const db = yield* tempDatabase
         const first = yield* Effect.scoped(Effect.gen(function*() {
@@ -302,7 +302,7 @@ describe("SmtpOutbox", () => {
         expect(server.received).toHaveLength(0)
       }))
 
-    it.scoped("stopped before the record: the restarted outbox sends it again, once", () =>
+    it.effect("stopped before the record: the restarted outbox sends it again, once", () =>
       Effect.gen(function*() {
         const db = yield* tempDatabase
         const first = yield* Effect.scoped(Effect.gen(function*() {
@@ -320,7 +320,7 @@ describe("SmtpOutbox", () => {
       }))
   })
 
-  it.scoped("streamed bodies and composed messages are stored as the exact bytes sent", () =>
+  it.effect("streamed bodies and composed messages are stored as the exact bytes sent", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
       const { service } = yield* outbox(server.script)
@@ -345,7 +345,7 @@ describe("SmtpOutbox", () => {
       expect(bodies.some((b) => b.includes(`Message-ID: ${composed.messageId}`))).toBe(true)
     }))
 
-  it.scoped("metrics: messages by state and the oldest pending age from the database; attempts per ended message", () =>
+  it.effect("metrics: messages by state and the oldest pending age from the database; attempts per ended message", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({
         rcpt: (address) => address.startsWith("bad") ? "550 5.1.1 no" : undefined
@@ -371,7 +371,7 @@ describe("SmtpOutbox", () => {
     }))
 
   describe("the shared rate limit and pause (TestClock)", () => {
-    it.scoped("messages start one every (interval + jitter) / messages", () =>
+    it.effect("messages start one every (interval + jitter) / messages", () =>
       Effect.gen(function*() {
         const server = TestSocket.smtpServer()
         const { service } = yield* outbox(server.script, {
@@ -391,7 +391,7 @@ describe("SmtpOutbox", () => {
         expect(server.received).toHaveLength(4)
       }))
 
-    it.scoped("a 'too many' reply pauses every message for the backoff, not just the one refused", () =>
+    it.effect("a 'too many' reply pauses every message for the backoff, not just the one refused", () =>
       Effect.gen(function*() {
         const server = TestSocket.smtpServer()
         const script = finalReplies(server, ["451 4.7.0 too many messages, slow down\r\n"])

@@ -4,9 +4,9 @@
  * limit measured at a real `smtp-server`. Needs EFFECT_SMTP_POSTGRES_URL
  * (scripts/services/postgres.sh start prints it; CI starts it).
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Reactivity from "effect/persistence/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -39,7 +39,7 @@ const freshDatabase = (base: string) =>
   ).pipe(Effect.orDie)
 
 /** A TCP port free a moment ago, for a runner (the cluster needs to know it up front). */
-const freePort = Effect.async<number>((resume) => {
+const freePort = Effect.callback<number>((resume) => {
   const server = net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as net.AddressInfo).port

@@ -54,7 +54,7 @@ describe("crash test (SQLite, real worker process, SIGKILL)", () => {
                 )
                 yield* Effect.race(
                   Effect.asVoid(worker.exited),
-                  Effect.zipRight(delivering, Effect.sleep(Duration.millis(Math.random() * 1500)))
+                  Effect.andThen(delivering, Effect.sleep(Duration.millis(Math.random() * 1500)))
                 )
               }
               if (yield* worker.kill) {

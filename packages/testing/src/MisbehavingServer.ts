@@ -111,12 +111,12 @@ export interface MisbehavingServer {
    * exactly `count` connections are open, and returns the number open when it
    * stopped waiting: `count`, or what it was at the deadline.
    */
-  readonly awaitOpenConnections: (count: number, timeout?: Duration.DurationInput) => Effect.Effect<number>
+  readonly awaitOpenConnections: (count: number, timeout?: Duration.Input) => Effect.Effect<number>
   /**
    * Waits, at most `timeout` of wall-clock time (default 2 seconds), until a
    * fault has struck at `stage` on some connection; false if none had by then.
    */
-  readonly awaitFault: (stage: TestServer.Stage, timeout?: Duration.DurationInput) => Effect.Effect<boolean>
+  readonly awaitFault: (stage: TestServer.Stage, timeout?: Duration.Input) => Effect.Effect<boolean>
 }
 
 /**
@@ -172,7 +172,7 @@ class TcpWire implements Wire {
     if (chunk !== undefined) return Effect.succeed(chunk)
     if (this.ended) return Effect.succeed(undefined)
     return Effect.flatMap(
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         this.waiter = () => resume(Effect.void)
         return Effect.sync(() => {
           this.waiter = undefined
@@ -198,7 +198,7 @@ class TcpWire implements Wire {
 
   /** Writes and waits until the bytes are handed to the OS; false when the socket is gone. */
   write = (data: string | Uint8Array): Effect.Effect<boolean> =>
-    Effect.async<boolean>((resume) => {
+    Effect.callback<boolean>((resume) => {
       const socket = this.socket
       if (socket.destroyed || !socket.writable) return resume(Effect.succeed(false))
       socket.write(data, (error) => resume(Effect.succeed(error === undefined || error === null)))
@@ -211,7 +211,7 @@ class TcpWire implements Wire {
    * does since CVE-2011-0411). False when the handshake failed.
    */
   startTls = (reply: string | undefined): Effect.Effect<boolean> =>
-    Effect.async<boolean>((resume) => {
+    Effect.callback<boolean>((resume) => {
       const raw = this.raw
       const context = this.context
       if (context === undefined || raw.destroyed || !raw.writable) return resume(Effect.succeed(false))
@@ -260,7 +260,7 @@ const toPem = (value: string | Uint8Array): string | Buffer =>
 export const make = (options: Options = {}): Effect.Effect<MisbehavingServer, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.async<Listener>((resume) => {
+      Effect.callback<Listener>((resume) => {
         const listener = new Listener(options)
         listener.server.listen(0, "127.0.0.1", () => resume(Effect.succeed(listener)))
       }),
@@ -273,7 +273,7 @@ class Listener {
   readonly server: Net.Server
   private readonly engine: Server
   private readonly sockets = new Set<Net.Socket>()
-  private readonly fibers = new Set<Fiber.RuntimeFiber<void>>()
+  private readonly fibers = new Set<Fiber.Fiber<void>>()
   private readonly context: Tls.SecureContext | undefined
   private readonly implicit: boolean
 
@@ -309,15 +309,15 @@ class Listener {
     })
   }
 
-  readonly shutdown: Effect.Effect<void> = Effect.async<void>((resume) => {
+  readonly shutdown: Effect.Effect<void> = Effect.callback<void>((resume) => {
     for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
     for (const socket of this.sockets) socket.destroy()
     this.server.close(() => resume(Effect.void))
   })
 
   /** Waits on the wall clock until `done()` holds, at most `timeout`; then `result()`. */
-  private until<A>(done: () => boolean, result: () => A, timeout: Duration.DurationInput): Effect.Effect<A> {
-    return Effect.async<A>((resume) => {
+  private until<A>(done: () => boolean, result: () => A, timeout: Duration.Input): Effect.Effect<A> {
+    return Effect.callback<A>((resume) => {
       if (done()) return resume(Effect.succeed(result()))
       // Wall-clock on purpose: it bounds a wait for real sockets, and must not
       // hang a test that runs on TestClock.
@@ -329,7 +329,7 @@ class Listener {
       const unwatch = this.engine.watch(() => {
         if (done()) finish()
       })
-      const timer = setTimeout(finish, Duration.toMillis(Duration.decode(timeout)))
+      const timer = setTimeout(finish, Duration.toMillis(Duration.fromInputUnsafe(timeout)))
       return Effect.sync(() => {
         clearTimeout(timer)
         unwatch()
@@ -365,7 +365,7 @@ class Listener {
  * @since 0.1.0
  * @category constructors
  */
-export const closedPort: Effect.Effect<number> = Effect.async<number>((resume) => {
+export const closedPort: Effect.Effect<number> = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.listen(0, "127.0.0.1", () => {
     const port = (server.address() as AddressInfo).port

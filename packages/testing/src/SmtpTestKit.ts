@@ -98,7 +98,7 @@ export const layer = (
     readonly client?: Partial<SmtpClient.Options> | undefined
   } = {}
 ): Layer.Layer<SmtpClient | SentMail> =>
-  Layer.unwrapEffect(Effect.sync(() => {
+  Layer.unwrap(Effect.sync(() => {
     const server = TestSocket.smtpServer(options.server)
     const sentMail: SentMailService = {
       all: Effect.sync(() => server.received.map(capture)),

@@ -280,9 +280,9 @@ export const startTlsInjection = (
  * @since 0.1.0
  * @category constructors
  */
-export const delay = (duration: Duration.DurationInput): Fault => ({
+export const delay = (duration: Duration.Input): Fault => ({
   _tag: "Delay",
-  duration: Duration.decode(duration)
+  duration: Duration.fromInputUnsafe(duration)
 })
 
 /**
@@ -406,7 +406,7 @@ export interface Options {
   readonly hideStartTls?: boolean | undefined
   readonly auth?: AuthOptions | undefined
   /** A wait before every reply, on the clock the server runs on (default none). */
-  readonly replyDelay?: Duration.DurationInput | undefined
+  readonly replyDelay?: Duration.Input | undefined
   readonly limits?: Limits | undefined
   /**
    * Refuse commands that arrive behind a body's end (RFC 2920 §3.1 allows

@@ -185,7 +185,7 @@ const pipe = (
       deliver("end")
     })
     yield* Effect.forkScoped(
-      Effect.ensuring(Effect.catchAllCause(script(server), () => Effect.void), endServer)
+      Effect.ensuring(Effect.catchCause(script(server), () => Effect.void), endServer)
     )
     yield* Effect.addFinalizer(() => Queue.offer(toServer, null))
 
@@ -210,7 +210,7 @@ const pipe = (
       remoteAddress: address,
       remotePort: connectOptions.port,
       isTls: Effect.sync(() => tls),
-      read: Effect.async<Uint8Array, SocketError>((resume) => {
+      read: Effect.callback<Uint8Array, SocketError>((resume) => {
         const cancel = awaitRead(resume)
         return Effect.sync(cancel)
       }),
@@ -345,7 +345,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
  */
 const memoryWire = (side: ServerSide): Wire => {
   const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementException>) =>
-    Effect.catchAll(effect, () => Effect.succeed(undefined))
+    Effect.catch(effect, () => Effect.succeed(undefined))
   return {
     readLine: (maxBytes) =>
       Effect.map(orUndefined(side.readLine), (line) => (line !== undefined && line.length > maxBytes ? null : line)),

@@ -13,12 +13,12 @@ import { TestServer, TestSocket } from "@effect-smtp/testing"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 
 const decoder = new TextDecoder()
 const encoder = new TextEncoder()
@@ -43,14 +43,14 @@ const converse = (port: number, steps: ReadonlyArray<Step>) =>
   Effect.scoped(Effect.gen(function*() {
     const socket = yield* Socket
     // A reset right at the greeting can reach a TCP client while it is still connecting.
-    const connected = yield* Effect.either(socket.connect({ host: "127.0.0.1", port }))
-    if (Either.isLeft(connected)) return [`<${connected.left._tag === "SocketError" ? connected.left.code : "?"}>`]
+    const connected = yield* Effect.result(socket.connect({ host: "127.0.0.1", port }))
+    if (Result.isFailure(connected)) return [`<${connected.left._tag === "SocketError" ? connected.left.code : "?"}>`]
     const connection = connected.right
     const readReply = Effect.gen(function*() {
       let text = ""
       while (!complete(text)) {
-        const chunk = yield* Effect.either(connection.read)
-        if (Either.isLeft(chunk)) return chunk.left.code === undefined ? "<closed>" : `<${chunk.left.code}>`
+        const chunk = yield* Effect.result(connection.read)
+        if (Result.isFailure(chunk)) return chunk.left.code === undefined ? "<closed>" : `<${chunk.left.code}>`
         text += decoder.decode(chunk.right)
       }
       return text
@@ -134,7 +134,7 @@ const faults: ReadonlyArray<readonly [string, TestServer.Fault]> = [
 const struck: ReadonlyArray<TestServer.Stage> = ["greeting", "ehlo", "auth", "mail", "rcpt", "data", "end", "quit"]
 
 describe("one engine, in memory and over TCP", () => {
-  it.scopedLive("without faults: the same replies, the same stored message, dot-stuffing undone", () =>
+  it.live("without faults: the same replies, the same stored message, dot-stuffing undone", () =>
     Effect.gen(function*() {
       const memory = yield* inMemory(options(undefined))
       const tcp = yield* overTcp(options(undefined))
@@ -160,7 +160,7 @@ describe("one engine, in memory and over TCP", () => {
 
   for (const stage of struck) {
     for (const [name, fault] of faults) {
-      it.scopedLive(`${name} at ${stage}: the same transcript both ways`, () =>
+      it.live(`${name} at ${stage}: the same transcript both ways`, () =>
         Effect.gen(function*() {
           const plan = { [stage]: fault }
           const memory = yield* inMemory(options(plan))
@@ -186,14 +186,14 @@ describe("one engine, in memory and over TCP", () => {
 })
 
 describe("what only one transport has", () => {
-  it.scoped("in memory, a reset is ECONNRESET on the client's next read", () =>
+  it.effect("in memory, a reset is ECONNRESET on the client's next read", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(sendInMemory(TestSocket.smtpServer({ faults: { mail: TestServer.reset } })))
       expect(error).toBeInstanceOf(SmtpError.SocketError)
       expect((error as SmtpError.SocketError).code).toBe("ECONNRESET")
     }))
 
-  it.scopedLive("over TCP, TLS from the first byte (implicit): the message is stored as received over TLS", () =>
+  it.live("over TCP, TLS from the first byte (implicit): the message is stored as received over TLS", () =>
     Effect.gen(function*() {
       const { ca, cert, key } = TestCertificates.testCertificates()
       const server = yield* MisbehavingServer.make({ tls: { key, cert, implicit: true } })
@@ -207,7 +207,7 @@ describe("what only one transport has", () => {
       expect((yield* server.commands).filter((c) => c === "STARTTLS")).toEqual([])
     }))
 
-  it.scopedLive("awaitFault waits until the fault struck, and says when it never did", () =>
+  it.live("awaitFault waits until the fault struck, and says when it never did", () =>
     Effect.gen(function*() {
       const server = yield* MisbehavingServer.make({ faults: { data: TestServer.stall } })
       expect(yield* server.awaitFault("data", "50 millis")).toBe(false)
@@ -227,7 +227,7 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
         capabilities: ["AUTH CRAM-MD5"],
         credentials: { user: "tim", password: "tanstaaftanstaaf" }
       })
-      const result = yield* Effect.either(
+      const result = yield* Effect.result(
         sendInMemory(server, { auth: { user: "tim", password: Redacted.make(password) } })
       )
       return { result, server }
@@ -236,7 +236,7 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
   it.effect("the right password is accepted, and the message stored with its user", () =>
     Effect.gen(function*() {
       const { result, server } = yield* sendAs("tanstaaftanstaaf")
-      expect(Either.isRight(result)).toBe(true)
+      expect(Result.isSuccess(result)).toBe(true)
       expect(server.commands).toContain("AUTH CRAM-MD5")
       expect(server.received.map((m) => m.user)).toEqual(["tim"])
     }))
@@ -244,7 +244,7 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
   it.effect("a wrong one is refused with 535", () =>
     Effect.gen(function*() {
       const { result, server } = yield* sendAs("tanstaaf")
-      if (Either.isRight(result)) return expect.unreachable("a wrong password was accepted")
+      if (Result.isSuccess(result)) return expect.unreachable("a wrong password was accepted")
       expect(result.left).toBeInstanceOf(SmtpError.AuthenticationError)
       expect((result.left as SmtpError.AuthenticationError).statusCode).toBe(535)
       expect(server.received).toEqual([])
@@ -259,13 +259,13 @@ describe("a slow server: delay gives the usual answer, late", () => {
         if (server.connections().some((c) => c.faults.includes(stage))) return
         yield* Effect.yieldNow()
       }
-      return yield* Effect.dieMessage(`no fault struck at ${stage}`)
+      return yield* Effect.die(new Error(`no fault struck at ${stage}`))
     })
 
   it.effect("in memory, on the test's clock: the final reply waits the whole delay; then the message is stored and the send succeeds", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ faults: { end: TestServer.delay("10 seconds") } })
-      const fiber = yield* Effect.fork(sendInMemory(server, { timeout: "1 minute" }))
+      const fiber = yield* Effect.forkChild(sendInMemory(server, { timeout: "1 minute" }))
       yield* untilStruck(server, "end")
       yield* TestClock.adjust("9999 millis")
       expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
@@ -283,7 +283,7 @@ describe("a slow server: delay gives the usual answer, late", () => {
           faults: { body: TestServer.delay("5 seconds") }
         })
         const content = `Subject: slow\r\n\r\n${"a line of the body\r\n".repeat(200)}`
-        const fiber = yield* Effect.fork(sendInMemory(server, { timeout: "1 minute" }, { ...message, content }))
+        const fiber = yield* Effect.forkChild(sendInMemory(server, { timeout: "1 minute" }, { ...message, content }))
         yield* untilStruck(server, "body")
         yield* TestClock.adjust("4999 millis")
         expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
@@ -297,7 +297,7 @@ describe("a slow server: delay gives the usual answer, late", () => {
       }))
   }
 
-  it.scopedLive("over TCP, on the live clock: a final reply later than the client's timeout leaves the delivery unknown, and nothing stored yet", () =>
+  it.live("over TCP, on the live clock: a final reply later than the client's timeout leaves the delivery unknown, and nothing stored yet", () =>
     Effect.gen(function*() {
       const server = yield* MisbehavingServer.make({ faults: { end: MisbehavingServer.delay("1 minute") } })
       const error = yield* Effect.flip(

@@ -101,14 +101,14 @@ export const make = (
      */
     const authenticate = (opened: SmtpProtocol.Session, auth: SmtpClient.Auth): Effect.Effect<void, SmtpError> => {
       if (!("tokenProvider" in auth)) return opened.authenticate(auth)
-      if (tokens === undefined) return Effect.dieMessage("a token provider without its cache")
+      if (tokens === undefined) return Effect.die(new Error("a token provider without its cache"))
       const offer = (accessToken: Redacted.Redacted<string>) =>
         opened.authenticate({ user: auth.user, accessToken, mechanism: auth.mechanism })
       return Effect.flatMap(tokens.get, (token) =>
         Effect.catchIf(
           offer(token),
           (error) => error._tag === "AuthenticationError" && error.reason === "Rejected" && error.statusCode === 535,
-          () => Effect.zipRight(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
+          () => Effect.andThen(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
         ))
     }
 

@@ -55,7 +55,7 @@ export interface Failures<E, F> {
  * @internal
  */
 export const make = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  fiber: Fiber.Fiber<unknown, unknown>,
   name: string,
   attributes: Readonly<Record<string, unknown>>,
   startTime: bigint,
@@ -97,7 +97,7 @@ export const end = <A, E, F>(
   failures: Failures<E, F>
 ): void => {
   if (span.status._tag === "Ended") return
-  const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
+  const failure = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
   if (Option.isNone(failure)) {
     span.end(endTime, exit)
     return
@@ -112,7 +112,7 @@ export const end = <A, E, F>(
  *
  * @internal
  */
-export const timed = (fiber: Fiber.RuntimeFiber<unknown, unknown>): () => bigint => {
+export const timed = (fiber: Fiber.Fiber<unknown, unknown>): () => bigint => {
   if (!fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)) return () => noTime
   const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
   return () => clock.unsafeCurrentTimeNanos()

@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import { AuthenticationError, SmtpCommandError, type SmtpError, TlsError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as Capabilities from "./capabilities.js"
@@ -111,14 +111,14 @@ export const authenticate = (
     const binding = wire.connection.channelBinding
     const channelBinding = binding === undefined ? undefined : yield* binding
     const mechanism = sasl.choose(credentials, session.offered, channelBinding !== undefined)
-    if (Either.isLeft(mechanism)) return yield* mechanism.left
+    if (Result.isFailure(mechanism)) return yield* mechanism.left
     const started = sasl.start(mechanism.right, credentials, {
       host: session.host,
       port: session.port,
       offered: session.offered,
       channelBinding
     })
-    if (Either.isLeft(started)) return yield* started.left
+    if (Result.isFailure(started)) return yield* started.left
     const exchange = started.right
     const wait = { timeout: session.timeouts.command, operation: "AUTH" }
     // What follows the verb is secret: the log shows only `AUTH <mechanism>` and `<redacted>`.
@@ -128,8 +128,8 @@ export const authenticate = (
       exchange.initialResponse === undefined ? undefined : `AUTH ${exchange.mechanism}`
     )
     for (let step = 0; reply.code === 334 && step < maxChallenges; step++) {
-      const answer = yield* Effect.either(exchange.respond(text(reply)))
-      if (Either.isLeft(answer)) {
+      const answer = yield* Effect.result(exchange.respond(text(reply)))
+      if (Result.isFailure(answer)) {
         // RFC 4954 §4: "*" cancels the exchange; the server answers 501.
         yield* Effect.ignore(wire.command(commands.authCancel, wait))
         return yield* answer.left

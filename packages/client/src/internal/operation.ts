@@ -65,7 +65,7 @@ export interface Operations {
    * (a pool gives the connection back in between). Input refused before any
    * byte was written is no send attempt and records no instrument.
    */
-  readonly beginSend: (fiber: Fiber.RuntimeFiber<unknown, unknown>, peerAddress: string) => SendRecord
+  readonly beginSend: (fiber: Fiber.Fiber<unknown, unknown>, peerAddress: string) => SendRecord
   /**
    * The end of a connection: clean unless the session broke (`broken`) or was
    * interrupted mid-exchange.
@@ -91,7 +91,7 @@ export interface SendRecord {
 const bodyFailed = new InvalidInputError({ field: "content", reason: "the message body stream failed" })
 const defect = new InvalidInputError({ field: "content", reason: "an unexpected defect" })
 const notOurs = (cause: Cause.Cause<unknown>): SmtpError =>
-  Option.isSome(Cause.failureOption(cause)) ? bodyFailed : defect
+  Option.isSome(Cause.findErrorOption(cause)) ? bodyFailed : defect
 
 /**
  * A failure as a span records it: its `error.type` and nothing it carries.
@@ -117,10 +117,10 @@ const seconds = (nanos: bigint): number => Number(nanos) / 1e9
 /** Input refused before any byte was written: no send attempt. */
 const refused = (exit: Exit.Exit<unknown, unknown>): boolean =>
   Exit.isFailure(exit) &&
-  Option.exists(Cause.failureOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
+  Option.exists(Cause.findErrorOption(exit.cause), (e) => isSmtpError(e) && e._tag === "InvalidInputError")
 
 /** The calling fiber's clock, and its span clock when its tracer is enabled. */
-const clocksOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>) => ({
+const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
   clock: Context.get(fiber.currentDefaultServices, Clock.Clock),
   spanTime: fiber.getFiberRef(FiberRef.currentTracerEnabled) ? clientSpan.timed(fiber) : undefined
 })
@@ -245,7 +245,7 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
    * and the next body). A tracer hook on span start runs at the end, and
    * nothing inside the send can find the span (a send makes no spans of its own).
    */
-  const beginSend = (fiber: Fiber.RuntimeFiber<unknown, unknown>, peerAddress: string): SendRecord => {
+  const beginSend = (fiber: Fiber.Fiber<unknown, unknown>, peerAddress: string): SendRecord => {
     const { clock, spanTime } = clocksOf(fiber)
     const started = clock.unsafeCurrentTimeNanos()
     const spanStarted = spanTime?.()

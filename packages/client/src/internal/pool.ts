@@ -17,7 +17,7 @@ import type * as SmtpProtocol from "../SmtpProtocol.js"
 /** One pooled connection. */
 interface Pooled {
   readonly session: SmtpProtocol.Session
-  readonly scope: Scope.CloseableScope
+  readonly scope: Scope.Closeable
   messages: number
   lastUsed: number
 }
@@ -156,7 +156,7 @@ export const make = (
           return Effect.succeed(openGrant)
         }
         return Effect.onInterrupt(
-          Effect.async<Grant>((resume) => {
+          Effect.callback<Grant>((resume) => {
             waiter.resume = resume
             line.push(waiter)
           }),
@@ -183,7 +183,7 @@ export const make = (
     const open = Effect.gen(function*() {
       const scope = yield* Scope.make()
       const session = yield* Effect.onError(
-        Scope.extend(openSession, scope),
+        Scope.provide(openSession, scope),
         (cause) => Scope.close(scope, Exit.failCause(cause))
       )
       const pooled: Pooled = { session, scope, messages: 0, lastUsed: clock.unsafeCurrentTimeMillis() }
@@ -249,7 +249,7 @@ export const make = (
             // flight.
             const unusable = broken !== undefined || interrupted || closed ||
               pooled.messages >= maxMessages || next?.cancelled === true ||
-              (loan.handedOver && !loan.started && Exit.isInterrupted(exit))
+              (loan.handedOver && !loan.started && Exit.hasInterrupts(exit))
             if (!unusable) {
               if (next === undefined) {
                 putBack(pooled)
@@ -296,7 +296,7 @@ export const make = (
     const reaper: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
       const oldest = idle[0]
       if (oldest === undefined) {
-        return Effect.async<void>((resume) => {
+        return Effect.callback<void>((resume) => {
           wakeReaper = () => resume(Effect.void)
         })
       }

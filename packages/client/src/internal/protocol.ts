@@ -108,7 +108,7 @@ const session = (state: SessionState): SmtpProtocol.Session => {
       // hold the close (and connection.duration) forever. In a child fiber of
       // its own, only the timeout can end it: an interruption pending on the
       // caller (a pool shutting down) neither skips the goodbye nor hangs it.
-      const goodbye = yield* Effect.fork(Effect.interruptible(
+      const goodbye = yield* Effect.forkChild(Effect.interruptible(
         line.command(commands.quit, {
           timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
           operation: "QUIT"

@@ -58,7 +58,7 @@ export const make = (timeouts: ReadonlyArray<Duration.Duration>): Effect.Effect<
     const watch: Effect.Effect<never> = Effect.forever(Effect.suspend(() => {
       if (expire === undefined) {
         wakesAt = -Infinity
-        return Effect.async<void>((resume) => {
+        return Effect.callback<void>((resume) => {
           parked = () => resume(Effect.void)
           return Effect.sync(() => {
             parked = undefined
@@ -79,7 +79,7 @@ export const make = (timeouts: ReadonlyArray<Duration.Duration>): Effect.Effect<
     yield* Effect.forkScoped(watch)
 
     const readBy: ReadTimer["readBy"] = (at, timeout, operation, wait) =>
-      Effect.async<Uint8Array, SmtpError>((resume) => {
+      Effect.callback<Uint8Array, SmtpError>((resume) => {
         let done = false
         const cancel = wait((result) => {
           if (done) return

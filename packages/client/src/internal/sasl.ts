@@ -1,6 +1,6 @@
 import { randomBytes } from "@noble/hashes/utils.js"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import { checkText } from "../SmtpAddress.js"
@@ -30,15 +30,15 @@ export const choose = (
   credentials: Credentials,
   offered: ReadonlyArray<string>,
   canBind = false
-): Either.Either<string, AuthenticationError> => {
-  if (offered.length === 0) return Either.left(new AuthenticationError({ reason: "NotOffered" }))
+): Result.Result<string, AuthenticationError> => {
+  if (offered.length === 0) return Result.fail(new AuthenticationError({ reason: "NotOffered" }))
   const candidates: ReadonlyArray<string> = credentials.mechanism !== undefined
     ? [credentials.mechanism]
     : "password" in credentials
     ? passwordPreference
     : tokenPreference
   const found = candidates.find((m) => offered.includes(m) && (canBind || !m.endsWith("-PLUS")))
-  return found !== undefined ? Either.right(found) : Either.left(
+  return found !== undefined ? Result.succeed(found) : Result.fail(
     new AuthenticationError({ reason: "NoCommonMechanism", mechanism: credentials.mechanism, offered })
   )
 }
@@ -69,7 +69,7 @@ export interface Exchange {
 }
 
 const b64 = (text: string): string => Encoding.encodeBase64(text)
-const decode = (challenge: string): string => Either.getOrElse(Encoding.decodeBase64String(challenge.trim()), () => "")
+const decode = (challenge: string): string => Result.getOrElse(Encoding.decodeBase64String(challenge.trim()), () => "")
 
 /** Nothing to check after 235: the mechanism has no server proof. */
 const noProof = (): undefined => undefined
@@ -115,15 +115,15 @@ const startScram = (
   mechanism: scram.ScramMechanism,
   credentials: Credentials & { readonly password: Redacted.Redacted<string> },
   options: StartOptions
-): Either.Either<Exchange, InvalidInputError> => {
+): Result.Result<Exchange, InvalidInputError> => {
   const user = saslprep(credentials.user)
-  if (Either.isLeft(user)) {
-    return Either.left(new InvalidInputError({ field: "auth.user", reason: `cannot be SASLprepped: ${user.left}` }))
+  if (Result.isFailure(user)) {
+    return Result.fail(new InvalidInputError({ field: "auth.user", reason: `cannot be SASLprepped: ${user.left}` }))
   }
   const password = saslprep(Redacted.value(credentials.password))
-  if (Either.isLeft(password)) {
+  if (Result.isFailure(password)) {
     // Never the password itself, nor where in it the problem is.
-    return Either.left(
+    return Result.fail(
       new InvalidInputError({ field: "auth.password", reason: `cannot be SASLprepped: ${password.left}` })
     )
   }
@@ -136,7 +136,7 @@ const startScram = (
     serverOffersPlus: (options.offered ?? []).includes(`${mechanism.replace(/-PLUS$/, "")}-PLUS`),
     derive: cachedDerive(credentials)
   })
-  return Either.right({
+  return Result.succeed({
     mechanism,
     initialResponse: b64(exchange.clientFirst),
     respond: (challenge) => Effect.map(exchange.respond(decode(challenge)), (text) => text === "" ? "" : b64(text)),
@@ -154,9 +154,9 @@ export const start = (
   mechanism: string,
   credentials: Credentials,
   options: StartOptions
-): Either.Either<Exchange, InvalidInputError> => {
+): Result.Result<Exchange, InvalidInputError> => {
   if ("password" in credentials && scram.isScram(mechanism)) return startScram(mechanism, credentials, options)
-  return Either.right(startPlain(mechanism, credentials, options))
+  return Result.succeed(startPlain(mechanism, credentials, options))
 }
 
 const startPlain = (

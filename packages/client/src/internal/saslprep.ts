@@ -1,4 +1,4 @@
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 /**
  * SASLprep (RFC 4013, the stringprep profile of RFC 3454) for the user name
@@ -84,18 +84,18 @@ const hasLetterNotRandAL = new RegExp(
 export type SaslprepFailure = "prohibited character" | "mixed or misplaced right-to-left text"
 
 /** @internal */
-export const saslprep = (text: string): Either.Either<string, SaslprepFailure> => {
+export const saslprep = (text: string): Result.Result<string, SaslprepFailure> => {
   // Fast path: printable ASCII is unchanged by every step.
-  if (/^[\u0020-\u007e]*$/.test(text)) return Either.right(text)
+  if (/^[\u0020-\u007e]*$/.test(text)) return Result.succeed(text)
   const prepared = text.replace(nonAsciiSpace, " ").replace(mappedToNothing, "").normalize("NFKC")
-  if (prohibited.test(prepared)) return Either.left("prohibited character")
+  if (prohibited.test(prepared)) return Result.fail("prohibited character")
   if (isRandAL.test(prepared)) {
     const chars = Array.from(prepared)
     const first = chars[0] ?? ""
     const last = chars[chars.length - 1] ?? ""
     if (hasLetterNotRandAL.test(prepared) || !isRandAL.test(first) || !isRandAL.test(last)) {
-      return Either.left("mixed or misplaced right-to-left text")
+      return Result.fail("mixed or misplaced right-to-left text")
     }
   }
-  return Either.right(prepared)
+  return Result.succeed(prepared)
 }

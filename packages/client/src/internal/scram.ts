@@ -3,7 +3,7 @@ import { sha1 } from "@noble/hashes/legacy.js"
 import { pbkdf2Async } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
 import { AuthenticationError, describeValue } from "../SmtpError.js"
 import type { ChannelBinding } from "../Socket.js"
@@ -157,7 +157,7 @@ export const start = (options: ScramOptions): ScramExchange => {
     if (fields[0]?.[0] === "m") return Effect.fail(failed("the server requires an extension this client does not know"))
     const value = (key: string) => fields.find(([k]) => k === key)?.[1]
     const combined = value("r")
-    const salt = Either.getOrUndefined(Encoding.decodeBase64(value("s") ?? ""))
+    const salt = Result.getOrUndefined(Encoding.decodeBase64(value("s") ?? ""))
     const iterations = Number(value("i"))
     if (combined === undefined || !combined.startsWith(nonce) || combined.length === nonce.length) {
       return Effect.fail(failed("the server's nonce does not extend the client's"))
@@ -189,7 +189,7 @@ export const start = (options: ScramOptions): ScramExchange => {
     if (key === "e") {
       return new AuthenticationError({ reason: "Rejected", mechanism, serverMessage: `e=${value}` })
     }
-    const signature = Either.getOrUndefined(Encoding.decodeBase64(value))
+    const signature = Result.getOrUndefined(Encoding.decodeBase64(value))
     if (key !== "v" || signature === undefined || serverSignature === undefined) {
       return unverified("the server's final message has no verifier")
     }
@@ -218,7 +218,7 @@ export const start = (options: ScramOptions): ScramExchange => {
       // Some servers put the server-final in the 235 itself (RFC 4954 allows no
       // data with success, so most send it as a 334 instead).
       const last = finalText.trim().split(/\s+/).pop() ?? ""
-      const decoded = Either.getOrUndefined(Encoding.decodeBase64String(last))
+      const decoded = Result.getOrUndefined(Encoding.decodeBase64String(last))
       if (serverSignature !== undefined && decoded !== undefined && decoded.startsWith("v=")) {
         return checkFinal(decoded)
       }

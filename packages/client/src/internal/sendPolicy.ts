@@ -13,7 +13,7 @@ import type { DeliveryProgress } from "../SmtpProtocol.js"
 export interface SendPolicyOptions {
   readonly rateLimit?: RateLimitOptions | undefined
   readonly retry?: Schedule.Schedule<unknown, SmtpError> | undefined
-  readonly deadline?: Duration.DurationInput | undefined
+  readonly deadline?: Duration.Input | undefined
 }
 
 const throttleText = /too many|rate|limit|throttl|exceeded|slow down/i
@@ -76,7 +76,7 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
       )
       // Never paused (the usual case): no clock to read.
       const once: Effect.Effect<A, E> = Effect.suspend(() =>
-        pausedUntil === 0 ? attempted : Effect.zipRight(waitForPause, attempted)
+        pausedUntil === 0 ? attempted : Effect.andThen(waitForPause, attempted)
       )
       const retried: Effect.Effect<A, E | SmtpError> = options.retry === undefined ? once : Effect.retry(once, {
         schedule: options.retry as Schedule.Schedule<unknown, E>,
@@ -85,7 +85,7 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
           isSmtpError(error) && error.retryable
       })
       if (options.deadline === undefined) return retried
-      const deadline = Duration.decode(options.deadline)
+      const deadline = Duration.fromInputUnsafe(options.deadline)
       return Effect.flatMap(
         Effect.timeoutTo(retried, { duration: deadline, onSuccess: Option.some, onTimeout: Option.none }),
         (result) =>

@@ -185,7 +185,7 @@ export const rset = (state: SessionState): Effect.Effect<void, SmtpError> =>
 
 /** Ends a failed transaction with RSET, so the session can carry the next one. */
 const recover = <E>(state: SessionState, error: E): Effect.Effect<never, E> =>
-  Effect.zipRight(state.wire.broken() === undefined ? Effect.ignore(rset(state)) : Effect.void, Effect.fail(error))
+  Effect.andThen(state.wire.broken() === undefined ? Effect.ignore(rset(state)) : Effect.void, Effect.fail(error))
 
 /**
  * Sends one message. With `context.next` (and PIPELINING), the next
@@ -205,21 +205,21 @@ export const send = <E, E2>(
     const ahead = state.ahead
     state.ahead = undefined
     if (ahead !== undefined && ahead.outgoing !== out) {
-      return Effect.dieMessage("a message was sent while another one's commands were in flight")
+      return Effect.die(new Error("a message was sent while another one's commands were in flight"))
     }
     const prepared = ahead === undefined ? prepare(state, out) : ahead as Prepared<E>
     if (prepared instanceof InvalidInputError || prepared instanceof TlsError) return Effect.fail(prepared)
     const started = state.clock.unsafeCurrentTimeMillis()
     const pipelining = state.capabilities.pipelining
     const group = () =>
-      Effect.zipRight(state.wire.writeLines(prepared.group, state.waits.mail), state.wire.replies(prepared.waits))
+      Effect.andThen(state.wire.writeLines(prepared.group, state.waits.mail), state.wire.replies(prepared.waits))
     const replies = !pipelining
       ? stepByStep(state, prepared)
       : ahead === undefined
       ? group()
       : Effect.flatMap(
         state.wire.replies(prepared.waits),
-        (got) => refusedBehindData(got[0]) ? Effect.zipRight(stopGrouping(state, got), group()) : Effect.succeed(got)
+        (got) => refusedBehindData(got[0]) ? Effect.andThen(stopGrouping(state, got), group()) : Effect.succeed(got)
       )
     return Effect.flatMap(replies, (got) => afterEnvelope(state, prepared, got, context, started))
   })
@@ -242,7 +242,7 @@ const stopGrouping = (state: SessionState, got: ReadonlyArray<Reply>): Effect.Ef
   state.pipelineAfterData = false
   state.onPipelineAfterDataRefused?.()
   return got[got.length - 1].code === 354
-    ? Effect.zipRight(
+    ? Effect.andThen(
       state.wire.write(slab.encode(".\r\n"), state.waits.dataBlock),
       Effect.asVoid(state.wire.reply(state.waits.abandoned))
     )
@@ -287,7 +287,7 @@ const afterEnvelope = <E, E2>(
   // go on; an empty body ends it without delivering anything.
   const abandonData = () =>
     dataReply?.code === 354
-      ? Effect.zipRight(
+      ? Effect.andThen(
         state.wire.write(slab.encode(".\r\n"), w.dataBlock),
         Effect.ignore(state.wire.reply(w.abandoned))
       )
@@ -305,9 +305,9 @@ const afterEnvelope = <E, E2>(
   }
 
   if (mailReply.code !== 250) {
-    return Effect.zipRight(abandonData(), recover(state, commandError("MAIL FROM", mailReply)))
+    return Effect.andThen(abandonData(), recover(state, commandError("MAIL FROM", mailReply)))
   }
-  if (accepted.length === 0) return Effect.zipRight(abandonData(), recover(state, refused(true)))
+  if (accepted.length === 0) return Effect.andThen(abandonData(), recover(state, refused(true)))
   if (message.partialDelivery === "abort" && rejected.length > 0) return recover(state, refused(false))
 
   const envelope = { accepted, rejected, recipients }
@@ -462,7 +462,7 @@ const lineTooLong = (
 const beforeEnd = <E2>(state: SessionState, step: Effect.Effect<void, E2> | undefined): Effect.Effect<void, E2> =>
   step === undefined
     ? Effect.void
-    : Effect.catchAll(step, abandoned(state, "the step before the end of the message failed"))
+    : Effect.catch(step, abandoned(state, "the step before the end of the message failed"))
 
 const dataLog = (body: Uint8Array, trailer: Prepared<unknown> | undefined) => (): ReadonlyArray<Logged> =>
   trailer === undefined
@@ -491,7 +491,7 @@ const sendData = <E, E2>(
         return finalReply(whole.bodyLength)
       }
     )
-    return before === undefined ? written : Effect.zipRight(beforeEnd(state, before), written)
+    return before === undefined ? written : Effect.andThen(beforeEnd(state, before), written)
   }
   return Effect.gen(function*() {
     const encoder = dataEncoder.make(true)
@@ -502,7 +502,7 @@ const sendData = <E, E2>(
       if (tooLong !== undefined) return tooLong
       bytes += encoded.length
       return encoded.length === 0 ? Effect.void : wire.write(encoded, w.dataBlock, dataLog(encoded, undefined))
-    }).pipe(Effect.catchAll(abandoned(state, "the message body failed")))
+    }).pipe(Effect.catch(abandoned(state, "the message body failed")))
     const tail = encoder.end()
     bytes += tail.length
     yield* beforeEnd(state, before)
@@ -577,7 +577,7 @@ const sendBdat = <E, E2>(
       const previous = held
       held = encoded
       return previous === undefined ? Effect.void : chunk(previous, false)
-    }).pipe(Effect.catchAll(abandoned(state, "the message body failed")))
+    }).pipe(Effect.catch(abandoned(state, "the message body failed")))
     const tail = encoder.end()
     const last: Uint8Array = held === undefined ? tail : concat(held, tail)
     const finals = yield* chunk(last, true)

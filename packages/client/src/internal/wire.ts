@@ -146,14 +146,14 @@ export const make = (
             return got === undefined ? timed : got instanceof SmtpProtocolError ? fail(got) : Effect.succeed(got)
           }
         )
-        return Effect.catchAll(timed, fail)
+        return Effect.catch(timed, fail)
       }
       // A wait too short for the watchdog (QUIT's cap, tiny test timeouts), or a transport without `awaitRead`.
       const loop: Effect.Effect<Reply, SmtpError> = Effect.flatMap(connection.read, (chunk) => {
         const got = untilReply(chunk)
         return got === undefined ? loop : got instanceof SmtpProtocolError ? Effect.fail(got) : Effect.succeed(got)
       })
-      return Effect.catchAll(
+      return Effect.catch(
         Effect.timeoutFail(loop, {
           duration: wait.timeout,
           onTimeout: () => new TimeoutError({ operation: wait.operation, timeout: wait.timeout })
@@ -170,7 +170,7 @@ export const make = (
     const settle = (got: Reply | SmtpProtocolError, wait: Wait): Effect.Effect<Reply, SmtpError> => {
       if (got instanceof SmtpProtocolError) return fail(got)
       const outcome = got.code === 421 ? fail(closing(got, wait.operation)) : Effect.succeed(got)
-      return log === undefined ? outcome : Effect.zipRight(log.server(got), outcome)
+      return log === undefined ? outcome : Effect.andThen(log.server(got), outcome)
     }
 
     const reply = (wait: Wait): Effect.Effect<Reply, SmtpError> => {
@@ -202,12 +202,12 @@ export const make = (
     }
 
     const transmit = (bytes: Uint8Array, wait: Wait): Effect.Effect<void, SmtpError> =>
-      Effect.catchAll(connection.write(bytes, { duration: wait.timeout, operation: wait.operation }), fail)
+      Effect.catch(connection.write(bytes, { duration: wait.timeout, operation: wait.operation }), fail)
 
     const write: Wire["write"] = log === undefined
       ? (bytes, wait) => transmit(bytes, wait)
       : (bytes, wait, logged) =>
-        Effect.zipRight(
+        Effect.andThen(
           Effect.forEach(
             logged?.() ?? [],
             (entry) => entry._tag === "Lines" ? log.client(entry.lines) : log.body(entry.bytes),
@@ -219,7 +219,7 @@ export const make = (
     const writeLines: Wire["writeLines"] = log === undefined
       ? (lines, wait) => transmit(slab.encode(lines), wait)
       : (lines, wait, secret) =>
-        Effect.zipRight(
+        Effect.andThen(
           secret === undefined ? log.client(lines) : log.clientSecret(secret),
           transmit(slab.encode(lines), wait)
         )
@@ -249,7 +249,7 @@ export const make = (
 
     const exchange = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
       Effect.onExit(effect, (exit) => {
-        if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) interrupted = true
+        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) interrupted = true
         return Effect.void
       })
 
@@ -263,7 +263,7 @@ export const make = (
       writeLines,
       reply,
       replies,
-      command: (line, wait, secret) => Effect.zipRight(writeLines(line, wait, secret), reply(wait)),
+      command: (line, wait, secret) => Effect.andThen(writeLines(line, wait, secret), reply(wait)),
       startTls,
       exchange
     }

@@ -11,12 +11,12 @@ import * as Effect from "effect/Effect"
  * as long as a test wants.
  */
 export const lateFinalReply =
-  (script: (side: TestSocket.ServerSide) => Effect.Effect<void, unknown>, delay: Duration.DurationInput) =>
+  (script: (side: TestSocket.ServerSide) => Effect.Effect<void, unknown>, delay: Duration.Input) =>
   (side: TestSocket.ServerSide): Effect.Effect<void, unknown> =>
     script({
       ...side,
       send: (data) =>
         typeof data === "string" && data.startsWith("250 2.0.0 Ok")
-          ? Effect.zipRight(Effect.sleep(delay), side.send(data))
+          ? Effect.andThen(Effect.sleep(delay), side.send(data))
           : side.send(data)
     })

@@ -174,7 +174,7 @@ const signatureFields = (list: ReadonlyArray<SignerImpl>, scanned: Scanned) =>
       // Each instance canonicalised; an over-signed one past the last hashes as nothing.
       const data = selectFields(fields, names).map((f) => f === undefined ? "" : canonicalHeader(checked.header, f.raw))
       const body = scanned.bodies.get(checked.body)
-      if (body === undefined) return yield* Effect.dieMessage(`no ${checked.body} body hash: bodyModes missed it`)
+      if (body === undefined) return yield* Effect.die(new Error(`no ${checked.body} body hash: bodyModes missed it`))
       const unsigned = unsignedField({
         algorithm: signer.algorithm,
         canonicalization: signer.canonicalization,

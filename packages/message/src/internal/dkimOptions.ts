@@ -4,7 +4,7 @@
  */
 import { SmtpError } from "@effect-smtp/client"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type * as Dkim from "../Dkim.js"
 import type { Canonicalization } from "./dkimCanonical.js"
 import { fail as invalid, type Result } from "./headers.js"
@@ -101,11 +101,11 @@ const checkDomain = (field: string, domain: string): Result<string> => {
   if (!domainName.test(domain) || domain.length > 253) {
     return invalid(field, `${SmtpError.describeValue(domain)} is not a domain name such as example.com`)
   }
-  return Either.right(domain)
+  return Result.succeed(domain)
 }
 
 const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<string>> =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     const result: Array<string> = []
     for (const [i, name] of names.entries()) {
       if (!fieldName.test(name)) {
@@ -132,7 +132,7 @@ const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<s
 
 /** @internal */
 export const checkOptions = (field: string, options: Dkim.Options): Result<Checked> =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     const domain = yield* checkDomain(`${field}.domain`, options.domain)
     if (!selectorName.test(options.selector)) {
       return yield* invalid(

@@ -1,5 +1,5 @@
 import { SmtpAddress, SmtpError } from "@effect-smtp/client"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import libmime from "libmime"
 
 /**
@@ -10,11 +10,11 @@ import libmime from "libmime"
  */
 
 /** @internal */
-export type Result<A> = Either.Either<A, SmtpError.InvalidInputError>
+export type Result<A> = Result.Result<A, SmtpError.InvalidInputError>
 
 /** @internal */
 export const fail = (field: string, reason: string): Result<never> =>
-  Either.left(new SmtpError.InvalidInputError({ field, reason }))
+  Result.fail(new SmtpError.InvalidInputError({ field, reason }))
 
 /**
  * One line of header text: no control character, line separator or damaged
@@ -25,7 +25,7 @@ export const fail = (field: string, reason: string): Result<never> =>
  */
 export const checkText = (field: string, value: string): Result<string> => {
   const invalid = SmtpAddress.checkText(field, value)
-  return invalid === undefined ? Either.right(value) : Either.left(invalid)
+  return invalid === undefined ? Result.succeed(value) : Result.fail(invalid)
 }
 
 /** @internal */
@@ -55,7 +55,7 @@ const reserved: Record<string, string> = {
 /** @internal */
 export const checkHeaderName = (field: string, name: string): Result<string> => {
   const control = checkText(field, name)
-  if (Either.isLeft(control)) return control
+  if (Result.isFailure(control)) return control
   if (!fieldName.test(name)) {
     return fail(
       field,
@@ -70,7 +70,7 @@ export const checkHeaderName = (field: string, name: string): Result<string> => 
   if (instead !== undefined) {
     return fail(field, `${SmtpError.describeValue(name)} is a header the composer writes: ${instead}`)
   }
-  return Either.right(name)
+  return Result.succeed(name)
 }
 
 /**
@@ -82,7 +82,7 @@ export const checkHeaderName = (field: string, name: string): Result<string> => 
  */
 export const checkAddress = (field: string, address: string): Result<string> => {
   const invalid = SmtpAddress.checkAddress(field, address)
-  return invalid === undefined ? Either.right(address) : Either.left(invalid)
+  return invalid === undefined ? Result.succeed(address) : Result.fail(invalid)
 }
 
 /**
@@ -95,7 +95,7 @@ const contentTypePattern = new RegExp(`^${token}/${token}(\\s*;\\s*${token}=(${t
 /** @internal */
 export const checkContentType = (field: string, contentType: string): Result<string> => {
   const control = checkText(field, contentType)
-  if (Either.isLeft(control)) return control
+  if (Result.isFailure(control)) return control
   if (!contentTypePattern.test(contentType)) {
     return fail(
       field,
@@ -111,7 +111,7 @@ export const checkContentType = (field: string, contentType: string): Result<str
       `${type}/* parts cannot be base64-encoded (RFC 2046 §5): attach the data as application/octet-stream`
     )
   }
-  return Either.right(contentType)
+  return Result.succeed(contentType)
 }
 
 /** Ids cannot be folded, so a bound keeps their header line well under 998 octets. */
@@ -126,7 +126,7 @@ const maxIdLength = 250
  */
 export const checkId = (field: string, id: string, options: { readonly requireAt: boolean }): Result<string> => {
   const control = checkText(field, id)
-  if (Either.isLeft(control)) return control
+  if (Result.isFailure(control)) return control
   if (!/^[\u0021-\u003b\u003d\u003f-\u007e]+$/.test(id) || (options.requireAt && !/^[^@]+@[^@]+$/.test(id))) {
     return fail(
       field,
@@ -138,7 +138,7 @@ export const checkId = (field: string, id: string, options: { readonly requireAt
   if (id.length > maxIdLength) {
     return fail(field, `is ${id.length} characters long; give at most ${maxIdLength}`)
   }
-  return Either.right(id)
+  return Result.succeed(id)
 }
 
 /**

@@ -4,7 +4,7 @@
  * which Gmail and Yahoo require of bulk senders since 2024.
  */
 import { SmtpError } from "@effect-smtp/client"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type * as MailMessage from "../MailMessage.js"
 import { checkAddress, fail, type Result } from "./headers.js"
 
@@ -34,7 +34,7 @@ const checkUri = (field: string, uri: string): Result<string> => {
     )
   }
   if (uri.length > maxUriLength) return fail(field, `is ${uri.length} characters long; give at most ${maxUriLength}`)
-  return Either.right(uri)
+  return Result.succeed(uri)
 }
 
 const checkUrl = (field: string, url: string): Result<string> => {
@@ -52,7 +52,7 @@ const checkUrl = (field: string, url: string): Result<string> => {
 /** `unsubscribe@example.com`, or a whole `mailto:` URI (with `?subject=...`, say). */
 const checkMailto = (field: string, mailto: string): Result<string> => {
   if (/^mailto:/i.test(mailto)) return checkUri(field, mailto)
-  return Either.flatMap(checkAddress(field, mailto), (address) => {
+  return Result.flatMap(checkAddress(field, mailto), (address) => {
     const at = address.lastIndexOf("@")
     // RFC 6068 §2: the address is percent-encoded inside the URI.
     return checkUri(
@@ -73,7 +73,7 @@ export const names: ReadonlyArray<string> = ["list-unsubscribe", "list-unsubscri
  * @internal
  */
 export const headerLines = (input: MailMessage.ListUnsubscribe): Result<Array<string>> =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     const field = "listUnsubscribe"
     if (input.url === undefined && input.mailto === undefined) {
       return yield* fail(field, "has neither url nor mailto: give an https URL, an address to write to, or both")

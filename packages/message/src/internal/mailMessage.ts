@@ -2,7 +2,7 @@ import { type Mail, SmtpError } from "@effect-smtp/client"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import type { DkimContentError, DkimError } from "../DkimError.js"
@@ -22,8 +22,8 @@ const isList = (addresses: MailMessage.Addresses): addresses is ReadonlyArray<Ma
 
 const checkMailbox = (field: string, input: MailMessage.Address): Result<headers.Mailbox> =>
   typeof input === "string"
-    ? Either.map(headers.checkAddress(field, input), (address) => ({ address }))
-    : Either.gen(function*() {
+    ? Result.map(headers.checkAddress(field, input), (address) => ({ address }))
+    : Result.gen(function*() {
       const address = yield* headers.checkAddress(`${field}.address`, input.address)
       if (input.name === undefined) return { address }
       const name = yield* headers.checkText(`${field}.name`, input.name)
@@ -34,9 +34,9 @@ const checkMailboxes = (
   field: string,
   input: MailMessage.Addresses | undefined
 ): Result<ReadonlyArray<headers.Mailbox>> => {
-  if (input === undefined) return Either.right([])
-  if (!isList(input)) return Either.map(checkMailbox(field, input), (m) => [m])
-  return Either.all(input.map((address, i) => checkMailbox(`${field}[${i}]`, address)))
+  if (input === undefined) return Result.succeed([])
+  if (!isList(input)) return Result.map(checkMailbox(field, input), (m) => [m])
+  return Result.all(input.map((address, i) => checkMailbox(`${field}[${i}]`, address)))
 }
 
 /** Local parts are case-sensitive (RFC 5321 §2.4), domains are not. */
@@ -60,7 +60,7 @@ const distinctAddresses = (mailboxes: ReadonlyArray<headers.Mailbox>): Array<str
 const checkCustomHeaders = (
   input: Readonly<Record<string, string>> | undefined
 ): Result<ReadonlyArray<readonly [string, string]>> =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     const result: Array<readonly [string, string]> = []
     const seen = new Set<string>()
     for (const [name, value] of Object.entries(input ?? {})) {
@@ -86,7 +86,7 @@ const checkAttachment = <E>(
   attachment: MailMessage.Attachment<E>,
   i: number
 ): Result<CheckedAttachment<E>> =>
-  Either.gen(function*() {
+  Result.gen(function*() {
     const field = `attachments[${i}]`
     const filename = yield* headers.checkText(`${field}.filename`, attachment.filename)
     if (filename.length === 0) {
@@ -111,7 +111,7 @@ const checkDate = (date: Date): Result<Date> => {
   if (year < 1900 || year > 9999) {
     return fail("date", `is in the year ${year}; an RFC 5322 date is between 1900 and 9999`)
   }
-  return Either.right(date)
+  return Result.succeed(date)
 }
 
 // ---------------------------------------------------------------------------
@@ -275,7 +275,7 @@ const checkListUnsubscribe = (
   input: MailMessage.ListUnsubscribe | undefined,
   custom: ReadonlyArray<readonly [string, string]>
 ): Result<ReadonlyArray<string>> => {
-  if (input === undefined) return Either.right([])
+  if (input === undefined) return Result.succeed([])
   const clash = custom.find(([name]) => listUnsubscribe.names.includes(name.toLowerCase()))
   if (clash !== undefined) {
     return fail(
@@ -305,7 +305,7 @@ export const compose = <E = never>(
     const subject = message.subject === undefined ? undefined : yield* headers.checkText("subject", message.subject)
     const custom = yield* checkCustomHeaders(message.headers)
     const unsubscribe = yield* checkListUnsubscribe(message.listUnsubscribe, custom)
-    const attachments = yield* Either.all((message.attachments ?? []).map(checkAttachment))
+    const attachments = yield* Result.all((message.attachments ?? []).map(checkAttachment))
 
     const domain = from.address.slice(from.address.lastIndexOf("@") + 1)
     const messageId = message.messageId === undefined

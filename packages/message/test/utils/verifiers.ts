@@ -199,7 +199,7 @@ const missing = (what: string, how: string) => {
   process.stderr.write(`DKIM tests: skipping ${what}: ${message}\n`)
 }
 
-export const layer: Layer.Layer<Verifiers> = Layer.scoped(
+export const layer: Layer.Layer<Verifiers> = Layer.effect(
   Verifiers,
   Effect.gen(function*() {
     const dir = yield* Effect.acquireRelease(

@@ -199,7 +199,7 @@ export class NodeConnection {
 
   /** The TCP connect. Interruption destroys the socket. */
   connectTcp(): Effect.Effect<void, SocketError> {
-    return Effect.async<void, SocketError>((resume) => {
+    return Effect.callback<void, SocketError>((resume) => {
       const { address, family, host, port } = this.target
       // No Nagle: the protocol layer batches its own pipelined commands, and
       // Nagle's wait for an ACK stalls the write-write-read pattern of SMTP.
@@ -261,7 +261,7 @@ export class NodeConnection {
     options: TlsOptions,
     precheck: () => E | undefined
   ): Effect.Effect<void, TlsError | E> {
-    return Effect.async<void, TlsError | E>((resume) => {
+    return Effect.callback<void, TlsError | E>((resume) => {
       const raw = this.raw
       const early = precheck()
       if (early !== undefined) {
@@ -269,7 +269,7 @@ export class NodeConnection {
         return
       }
       if (raw === undefined) {
-        resume(Effect.dieMessage("NodeConnection: TLS before TCP connect"))
+        resume(Effect.die(new Error("NodeConnection: TLS before TCP connect")))
         return
       }
       let socket: Tls.TLSSocket
@@ -381,7 +381,7 @@ export class NodeConnection {
     if (this.ended || this.closing || this.failure !== undefined || this.current?.destroyed !== false) {
       return Effect.fail(this.failureFor("read"))
     }
-    return Effect.async<Uint8Array, SocketError>((resume) => {
+    return Effect.callback<Uint8Array, SocketError>((resume) => {
       this.reader = resume
       return Effect.sync(() => {
         if (this.reader === resume) {
@@ -430,7 +430,7 @@ export class NodeConnection {
       if (socket.write(data)) {
         return Effect.void
       }
-      const drained = Effect.async<void, SocketError>((resume) => {
+      const drained = Effect.callback<void, SocketError>((resume) => {
         const cleanup = () => {
           socket.off("drain", onDrain)
           socket.off("error", onFailure)
@@ -464,7 +464,7 @@ export class NodeConnection {
    * which rejects them as a broken handshake, so they can never be taken as
    * post-TLS replies either way.
    */
-  private readonly settle: Effect.Effect<void> = Effect.async<void>((resume) => {
+  private readonly settle: Effect.Effect<void> = Effect.callback<void>((resume) => {
     let handle = setImmediate(() => {
       handle = setImmediate(() => resume(Effect.void))
     })
@@ -476,9 +476,9 @@ export class NodeConnection {
   ): Effect.Effect<void, TlsError | SocketError | SmtpProtocolError> =>
     Effect.suspend(() => {
       if (this.tlsActive) {
-        return Effect.dieMessage("upgradeTls: the connection already uses TLS")
+        return Effect.die(new Error("upgradeTls: the connection already uses TLS"))
       }
-      return Effect.zipRight(
+      return Effect.andThen(
         this.settle,
         this.handshake<SocketError | SmtpProtocolError>(options, () => {
           const buffered = this.bufferedBytes()
@@ -513,7 +513,7 @@ export class NodeConnection {
       this.destroy()
       return Effect.void
     }
-    return Effect.async<void>((resume) => {
+    return Effect.callback<void>((resume) => {
       // Unread data would keep the stream paused and its 'end' (so the
       // 'close' we wait for) from ever coming: drop it, we are closing.
       this.queue.length = 0

@@ -13,7 +13,7 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -72,7 +72,7 @@ const settle = <A, E>(exit: Exit.Exit<A, E>, other: Fiber.Fiber<A, E>): Effect.E
     return Effect.as(Fiber.interrupt(other), exit.value)
   }
   // A defect ends the race, as `Effect.firstSuccessOf` would let it.
-  return Cause.isDie(exit.cause) ? Effect.zipRight(Fiber.interrupt(other), exit) : Fiber.join(other)
+  return Cause.hasDies(exit.cause) ? Effect.andThen(Fiber.interrupt(other), exit) : Fiber.join(other)
 }
 
 /**
@@ -90,14 +90,14 @@ export const staggeredRace = <A, E, R>(
   delay: Duration.Duration
 ): Effect.Effect<A, E, R> => {
   const [first, ...rest] = attempts
-  if (!Arr.isNonEmptyReadonlyArray(rest)) {
+  if (!Arr.isReadonlyArrayNonEmpty(rest)) {
     return first
   }
   return Effect.flatMap(Deferred.make<void>(), (failed) => {
-    const head = Effect.tapErrorCause(first, () => Deferred.succeed(failed, undefined))
+    const head = Effect.tapCause(first, () => Deferred.succeed(failed, undefined))
     const headFailed = Deferred.await(failed)
     const turn = Duration.isFinite(delay) ? Effect.race(Effect.sleep(delay), headFailed) : headFailed
-    return Effect.raceWith(head, Effect.zipRight(turn, staggeredRace(rest, delay)), {
+    return Effect.raceWith(head, Effect.andThen(turn, staggeredRace(rest, delay)), {
       onSelfDone: settle,
       onOtherDone: settle
     })
@@ -110,7 +110,7 @@ const ipLiteral = (host: string): ResolvedAddress | undefined => {
 }
 
 const dnsLookup = (host: string, port: number): Effect.Effect<ReadonlyArray<ResolvedAddress>, SocketError> =>
-  Effect.async<ReadonlyArray<ResolvedAddress>, SocketError>((resume) => {
+  Effect.callback<ReadonlyArray<ResolvedAddress>, SocketError>((resume) => {
     // getaddrinfo cannot be cancelled; an interrupted lookup's answer is ignored.
     Dns.lookup(host, { all: true }, (error, addresses) => {
       if (error !== null) {
@@ -155,7 +155,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
   Effect.map(SmtpMetrics, (metrics) => {
     const { family, happyEyeballs = true, lookup } = socketOptions
     const delay = happyEyeballs
-      ? Duration.decode(socketOptions.happyEyeballsDelay ?? defaultHappyEyeballsDelay)
+      ? Duration.fromInputUnsafe(socketOptions.happyEyeballsDelay ?? defaultHappyEyeballsDelay)
       : Duration.infinity
 
     /** Every address of `host`, in the resolver's order. */
@@ -175,7 +175,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
     ): Effect.Effect<Arr.NonEmptyReadonlyArray<ResolvedAddress>, SocketError> =>
       Effect.flatMap(lookupAll(host, port), (addresses) => {
         const candidates = happyEyeballs ? orderAddresses(addresses, family) : ofFamily(addresses, family)
-        return Arr.isNonEmptyReadonlyArray(candidates)
+        return Arr.isReadonlyArrayNonEmpty(candidates)
           ? Effect.succeed(candidates)
           : Effect.fail(noAddress(host, port, addresses))
       })
@@ -229,7 +229,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
           Effect.uninterruptibleMask((restore) =>
             Effect.gen(function*() {
               const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-              const exit = yield* Effect.exit(restore(Scope.extend(connectTcp(target, timeout), own)))
+              const exit = yield* Effect.exit(restore(Scope.provide(connectTcp(target, timeout), own)))
               if (Exit.isSuccess(exit) && !(yield* Ref.getAndSet(claimed, true))) {
                 return exit.value
               }
@@ -271,7 +271,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
       options: ConnectOptions
     ): Effect.Effect<Connection, SocketError | TlsError | TimeoutError, Scope.Scope> =>
       Effect.gen(function*() {
-        const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+        const timeout = Duration.fromInputUnsafe(options.timeout ?? defaultTimeout)
         const attempt = yield* connectAny(options.host, options.port, timeout)
         return yield* secure(attempt, options, timeout)
       })
@@ -286,7 +286,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
       options: ConnectOptions
     ): Effect.Effect<Connection, SocketError | ProxyError | TlsError | TimeoutError | InvalidInputError, Scope.Scope> =>
       Effect.gen(function*() {
-        const timeout = Duration.decode(options.timeout ?? defaultTimeout)
+        const timeout = Duration.fromInputUnsafe(options.timeout ?? defaultTimeout)
         // The host goes into the proxy's request: no line breaks, no spaces.
         if (/[\s\u0000-\u001f\u007f]/.test(options.host)) {
           return yield* new InvalidInputError({
@@ -331,7 +331,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
     const proxyOption = socketOptions.proxy === undefined ? undefined : Proxy.resolveProxyOption(socketOptions.proxy)
     const connect = proxyOption === undefined
       ? connectDirect
-      : Either.isLeft(proxyOption)
+      : Result.isFailure(proxyOption)
       // An unusable proxy fails every connect: the layer itself cannot fail.
       ? () => Effect.fail(proxyOption.left)
       : connectVia(proxyOption.right)

@@ -14,7 +14,7 @@
 import { InvalidInputError, ProxyError, type SocketError, type TimeoutError } from "@effect-smtp/client/SmtpError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
 import * as Redacted from "effect/Redacted"
 import * as Net from "node:net"
@@ -30,15 +30,15 @@ const socksPort = 1080
 /** C0 controls and DEL: never allowed in a proxy's host or credentials. */
 const controlCharacter = /[\u0000-\u001f\u007f]/
 
-const invalid = (reason: string): Either.Either<never, InvalidInputError> =>
-  Either.left(new InvalidInputError({ field: "proxy", reason }))
+const invalid = (reason: string): Result.Result<never, InvalidInputError> =>
+  Result.fail(new InvalidInputError({ field: "proxy", reason }))
 
 /**
  * Checks a structured proxy configuration. Reasons never quote the password.
  *
  * @internal
  */
-export const checkProxy = (options: ProxyOptions): Either.Either<ProxyOptions, InvalidInputError> => {
+export const checkProxy = (options: ProxyOptions): Result.Result<ProxyOptions, InvalidInputError> => {
   const { auth, host, port, protocol } = options
   if (protocol !== "socks5" && protocol !== "socks5h" && protocol !== "http") {
     return invalid(`has the protocol ${JSON.stringify(protocol)}; expected socks5, socks5h or http`)
@@ -49,7 +49,7 @@ export const checkProxy = (options: ProxyOptions): Either.Either<ProxyOptions, I
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     return invalid(`has the port ${port}; expected 1 to 65535`)
   }
-  if (auth === undefined) return Either.right(options)
+  if (auth === undefined) return Result.succeed(options)
   const password = Redacted.value(auth.password)
   if (controlCharacter.test(auth.user) || controlCharacter.test(password)) {
     return invalid("has a user name or password with a control character")
@@ -58,7 +58,7 @@ export const checkProxy = (options: ProxyOptions): Either.Either<ProxyOptions, I
     // RFC 7617: the user-id of Basic authentication cannot hold a colon.
     return auth.user.includes(":")
       ? invalid("has a user name with a colon, which HTTP Basic authentication cannot carry")
-      : Either.right(options)
+      : Result.succeed(options)
   }
   // RFC 1929: ULEN is 1 to 255 octets, PLEN at most 255.
   const userLength = utf8(auth.user).length
@@ -66,7 +66,7 @@ export const checkProxy = (options: ProxyOptions): Either.Either<ProxyOptions, I
     ? invalid(
       "has a user name or password SOCKS5 cannot carry (the user name must be 1 to 255 bytes, the password at most 255)"
     )
-    : Either.right(options)
+    : Result.succeed(options)
 }
 
 const decodeComponent = (text: string): string | undefined => {
@@ -86,7 +86,7 @@ const decodeComponent = (text: string): string | undefined => {
  *
  * @internal
  */
-export const parseProxyUrl = (text: string): Either.Either<ProxyOptions, InvalidInputError> => {
+export const parseProxyUrl = (text: string): Result.Result<ProxyOptions, InvalidInputError> => {
   let url: URL
   try {
     url = new URL(text)
@@ -124,7 +124,7 @@ export const parseProxyUrl = (text: string): Either.Either<ProxyOptions, Invalid
  */
 export const resolveProxyOption = (
   option: string | Redacted.Redacted<string> | ProxyOptions
-): Either.Either<ProxyOptions, InvalidInputError> =>
+): Result.Result<ProxyOptions, InvalidInputError> =>
   typeof option === "string"
     ? parseProxyUrl(option)
     : Redacted.isRedacted(option)

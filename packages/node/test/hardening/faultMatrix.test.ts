@@ -24,7 +24,7 @@ import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { openTcpHandles, recorder } from "../utils/recordingMetrics.js"
@@ -235,14 +235,14 @@ const runCase = (c: Case) =>
 
     yield* Effect.gen(function*() {
       const started = Date.now()
-      const result = yield* Effect.either(SmtpClient.send(mail))
+      const result = yield* Effect.result(SmtpClient.send(mail))
       const elapsed = Duration.millis(Date.now() - started)
 
       // 1. The right outcome, in time.
       if (expected.tag === undefined) {
-        expect(Either.isRight(result), `expected success, got ${JSON.stringify(result)}`).toBe(true)
+        expect(Result.isSuccess(result), `expected success, got ${JSON.stringify(result)}`).toBe(true)
       } else {
-        if (Either.isRight(result)) return expect.unreachable(`expected ${expected.tag}, the send succeeded`)
+        if (Result.isSuccess(result)) return expect.unreachable(`expected ${expected.tag}, the send succeeded`)
         const error = result.left
         expect(error._tag, error.message).toBe(expected.tag)
         if (expected.statusCode !== undefined) {
@@ -270,7 +270,7 @@ const runCase = (c: Case) =>
       expect(Duration.toMillis(elapsed)).toBeLessThan(Duration.toMillis(Duration.sum(timeout, slack)))
 
       // 2. The connection is closed on both ends; a pool keeps only a session still in step.
-      const failure = Either.isLeft(result) ? result.left : undefined
+      const failure = Result.isFailure(result) ? result.left : undefined
       const involuntary = failure !== undefined && breaksSession(failure)
       const kept = c.pool && !involuntary
       expect(yield* server.awaitOpenConnections(kept ? 1 : 0)).toBe(kept ? 1 : 0)
@@ -351,7 +351,7 @@ const runCase = (c: Case) =>
 describe(`fault matrix: ${cases.length} cases`, () => {
   for (const c of cases) {
     const expected = expectedOf(c)
-    it.scopedLive(
+    it.live(
       `${c.stage} × ${c.faultName} (${c.mode}${c.pool ? ", pool" : ""}) → ${expected.tag ?? "delivered"}${
         expected.statusCode !== undefined ? ` ${expected.statusCode}` : ""
       }`,

@@ -18,7 +18,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import { recorder } from "../utils/recordingMetrics.js"
 
 type Stage = MisbehavingServer.Stage
@@ -46,12 +46,12 @@ const strike = (server: TestSocket.ServerSide, fault: Fault): Effect.Effect<"sto
     case "stall":
       return Effect.never
     case "garbage":
-      return Effect.zipRight(server.send("\u0000<html>not smtp</html>\r\n"), Effect.never)
+      return Effect.andThen(server.send("\u0000<html>not smtp</html>\r\n"), Effect.never)
     case "long line":
-      return Effect.zipRight(server.send(`250 ${"x".repeat(64 * 1024)}\r\n`), Effect.never)
+      return Effect.andThen(server.send(`250 ${"x".repeat(64 * 1024)}\r\n`), Effect.never)
     case "endless continuation":
       // Bounded: well past the client's 1,000-line limit, then silence.
-      return Effect.zipRight(
+      return Effect.andThen(
         Effect.forEach(Array.from({ length: 20 }), () => server.send("250-more\r\n".repeat(100)), { discard: true }),
         Effect.never
       )
@@ -166,7 +166,7 @@ const runCase = (stage: Stage, fault: Fault) =>
       Layer.provide(TestSocket.layer(script(stage, fault))),
       Layer.provide(metrics.layer)
     )
-    const fiber = yield* Effect.fork(Effect.exit(SmtpClient.send(mail).pipe(Effect.provide(layer))))
+    const fiber = yield* Effect.forkChild(Effect.exit(SmtpClient.send(mail).pipe(Effect.provide(layer))))
     const expected = expectedTag(stage, fault)
     if (fault === "stall") {
       // Not a millisecond early...

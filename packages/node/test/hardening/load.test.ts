@@ -24,7 +24,7 @@ import { NodeSmtp } from "@effect-smtp/node"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import { recorder } from "../utils/recordingMetrics.js"
 
@@ -42,8 +42,8 @@ const mailOf = (i: number) => {
   }
 }
 
-const outcomeKey = (result: Either.Either<SmtpClient.SendResult, SmtpError.SmtpError>): string => {
-  if (Either.isRight(result)) {
+const outcomeKey = (result: Result.Result<SmtpClient.SendResult, SmtpError.SmtpError>): string => {
+  if (Result.isSuccess(result)) {
     return result.right.rejected.length > 0
       ? "accepted (some recipients rejected)"
       : "accepted"
@@ -53,7 +53,7 @@ const outcomeKey = (result: Either.Either<SmtpClient.SendResult, SmtpError.SmtpE
 }
 
 describe("load: a hostile server", () => {
-  it.scopedLive(
+  it.live(
     `${messages} messages, concurrency ${concurrency}: every message accounted for`,
     () =>
       Effect.gen(function*() {
@@ -74,7 +74,7 @@ describe("load: a hostile server", () => {
         const started = Date.now()
         const results = yield* Effect.forEach(
           Array.from({ length: messages }, (_, i) => i),
-          (i) => Effect.either(SmtpClient.send(mailOf(i))),
+          (i) => Effect.result(SmtpClient.send(mailOf(i))),
           { concurrency }
         ).pipe(Effect.provide(client))
         const elapsed = Date.now() - started
@@ -91,7 +91,7 @@ describe("load: a hostile server", () => {
           const mail = mailOf(i)
           byOutcome.set(outcomeKey(result), (byOutcome.get(outcomeKey(result)) ?? 0) + 1)
           const kept = stored.get(mail.from)
-          if (Either.isRight(result)) {
+          if (Result.isSuccess(result)) {
             // Accepted: stored once, for exactly the accepted recipients; the rest rejected by name.
             const sent = result.right
             expect(kept?.to).toEqual(sent.accepted)
@@ -121,7 +121,7 @@ describe("load: a hostile server", () => {
             expect(error._tag, error.message).toBe("SocketError")
           }
         })
-        const accepted = results.filter(Either.isRight).length
+        const accepted = results.filter(Result.isSuccess).length
         expect(stored.size).toBe(accepted)
 
         // send.count: one per message whose MAIL was written, that is every
@@ -144,7 +144,7 @@ describe("load: a hostile server", () => {
           return `${attributes["error.type"] ?? "ok"} ${attributes["smtp.status_code"] ?? ""}`.trim()
         }))
         const expected = count(results.map((result) =>
-          Either.isRight(result)
+          Result.isSuccess(result)
             ? "ok"
             : result.left._tag === "SmtpCommandError"
             ? `SmtpCommandError ${result.left.statusCode}`

@@ -15,7 +15,7 @@ import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
@@ -134,7 +134,7 @@ const run = (scenario: Scenario) =>
       to: ["b@example.com"],
       content: "Subject: secrets\r\n\r\nnothing secret in here\r\n"
     }).pipe(
-      Effect.either,
+      Effect.result,
       Effect.withSpan("test"),
       Effect.provide(
         NodeSmtp.layerWithMetrics({
@@ -165,7 +165,7 @@ const run = (scenario: Scenario) =>
         { depth: 12 }
       ),
       metrics: `${inspect(metrics.events, { depth: 12 })}\n${JSON.stringify(metrics.attributes())}`,
-      error: Either.isLeft(result)
+      error: Result.isFailure(result)
         ? [
           result.left.message,
           String(result.left),
@@ -180,7 +180,7 @@ const run = (scenario: Scenario) =>
 
 describe("secrets never leak", () => {
   for (const scenario of scenarios) {
-    it.scopedLive(
+    it.live(
       `AUTH ${scenario.mechanism}, ${
         scenario.accepted ? "accepted" : "refused"
       }: no form of the secret in the log, spans, metrics or error`,
@@ -188,9 +188,9 @@ describe("secrets never leak", () => {
         Effect.gen(function*() {
           const { lines, result, secret, spans, views } = yield* run(scenario)
           if (scenario.accepted) {
-            expect(Either.isRight(result), views.error).toBe(true)
+            expect(Result.isSuccess(result), views.error).toBe(true)
           } else {
-            if (Either.isRight(result)) return expect.unreachable("a wrong secret was accepted")
+            if (Result.isSuccess(result)) return expect.unreachable("a wrong secret was accepted")
             expect(result.left._tag).toBe("AuthenticationError")
             // The failure itself is visible everywhere it should be, only the secret is not.
             expect(views.error).toContain("535")

@@ -19,7 +19,7 @@ import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { recorder } from "../utils/recordingMetrics.js"
@@ -100,7 +100,7 @@ const run = (
       ...(withCredentials ? { auth: { user: "alice", password } } : {})
     })
     const metrics = recorder()
-    const result = yield* Effect.either(SmtpClient.send(mail)).pipe(
+    const result = yield* Effect.result(SmtpClient.send(mail)).pipe(
       Effect.provide(
         NodeSmtp.layerWithMetrics({
           host: "127.0.0.1",
@@ -121,7 +121,7 @@ const expectFailure = (
   outcome: Effect.Effect.Success<ReturnType<typeof run>>
 ) => {
   const { commands, messages, metrics, result } = outcome
-  if (Either.isRight(result)) return expect.unreachable(`${scenario.name}: the send succeeded`)
+  if (Result.isSuccess(result)) return expect.unreachable(`${scenario.name}: the send succeeded`)
   const error = result.left
   expect(scenario.failure, error.message).toContain(error._tag)
   if (scenario.statusCode !== undefined) {
@@ -143,11 +143,11 @@ describe("STARTTLS: the EAST test cases", () => {
   for (const scenario of scenarios) {
     for (const withCredentials of [false, true]) {
       const credentials = withCredentials ? "with credentials" : "without credentials"
-      it.scopedLive(`${scenario.name}, security "starttls", ${credentials}: fails before any AUTH or MAIL`, () =>
+      it.live(`${scenario.name}, security "starttls", ${credentials}: fails before any AUTH or MAIL`, () =>
         Effect.map(run(scenario, "starttls", withCredentials), (outcome) => expectFailure(scenario, outcome)))
 
       const plaintextAllowed = scenario.notOffered && !withCredentials
-      it.scopedLive(
+      it.live(
         `${scenario.name}, security "starttls-if-available", ${credentials}: ${
           plaintextAllowed ? "continues in plaintext" : "fails before any AUTH or MAIL"
         }`,
@@ -155,7 +155,7 @@ describe("STARTTLS: the EAST test cases", () => {
           Effect.map(run(scenario, "starttls-if-available", withCredentials), (outcome) => {
             if (!plaintextAllowed) return expectFailure(scenario, outcome)
             const { commands, messages, result } = outcome
-            expect(Either.isRight(result)).toBe(true)
+            expect(Result.isSuccess(result)).toBe(true)
             expect(commands).not.toContain("STARTTLS")
             expect(messages.map((m) => m.tls)).toEqual([false])
           })

@@ -7,7 +7,7 @@ import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { NodeSocket } from "@effect-smtp/node"
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import { capturingSocket } from "../utils/capturingSocket.js"
 import type { Endpoint } from "./servers.js"
@@ -51,11 +51,11 @@ export const sendAllThrough = (
   mails: ReadonlyArray<SmtpClient.Mail>
 ): Effect.Effect<ReadonlyArray<SmtpClient.SendResult>> =>
   Effect.gen(function*() {
-    const outcomes = yield* Effect.forEach(mails, (mail) => Effect.either(SmtpClient.send(mail)), {
+    const outcomes = yield* Effect.forEach(mails, (mail) => Effect.result(SmtpClient.send(mail)), {
       concurrency: "unbounded"
     }).pipe(Effect.provide(layer))
-    const failures = outcomes.flatMap((outcome, i) => Either.isLeft(outcome) ? [`#${i}: ${outcome.left.message}`] : [])
+    const failures = outcomes.flatMap((outcome, i) => Result.isFailure(outcome) ? [`#${i}: ${outcome.left.message}`] : [])
     expect(failures, `${failures.length} of ${mails.length} sends failed:\n${failures.slice(0, 5).join("\n")}`)
       .toEqual([])
-    return outcomes.flatMap((outcome) => (Either.isRight(outcome) ? [outcome.right] : []))
+    return outcomes.flatMap((outcome) => (Result.isSuccess(outcome) ? [outcome.right] : []))
   })

@@ -249,7 +249,7 @@ export const takeOneStored = (
 ): Effect.Effect<Buffer, StoredMailError> =>
   Effect.flatMap(
     takeStored(maildir, token, { ...options, count: 1 }),
-    ([first]) => first === undefined ? Effect.dieMessage("takeStored returned fewer than asked") : Effect.succeed(first)
+    ([first]) => first === undefined ? Effect.die(new Error("takeStored returned fewer than asked")) : Effect.succeed(first)
   )
 
 /**

@@ -122,7 +122,7 @@ export const waitForDelivery = (
         catch: (cause) => cause
       }).pipe(
         // The Maildir appears with the first delivery.
-        Effect.catchAll((cause) =>
+        Effect.catch((cause) =>
           errorCode(cause) === "ENOENT" ? Effect.succeed<Array<string>>([]) : Effect.fail(unreadable(cause))
         )
       )
@@ -134,7 +134,7 @@ export const waitForDelivery = (
           catch: (cause) => cause
         }).pipe(
           // Someone moved it to cur/ meanwhile: not ours to wait for.
-          Effect.catchAll((cause) =>
+          Effect.catch((cause) =>
             errorCode(cause) === "ENOENT" ? Effect.succeed(undefined) : Effect.fail(unreadable(cause))
           )
         )

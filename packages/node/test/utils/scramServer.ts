@@ -41,7 +41,7 @@ export const scramServer = (options: {
   readonly maxVersion?: Tls.SecureVersion | undefined
 }) =>
   Effect.acquireRelease(
-    Effect.async<{ readonly server: Tls.Server; readonly running: ScramServer }>((resume) => {
+    Effect.callback<{ readonly server: Tls.Server; readonly running: ScramServer }>((resume) => {
       const { cert, key } = testCertificates()
       const salt = Crypto.randomBytes(16)
       const iterations = 4096
@@ -134,5 +134,5 @@ export const scramServer = (options: {
         resume(Effect.succeed({ server, running: { port: (server.address() as AddressInfo).port, logins } }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+    ({ server }) => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
   ).pipe(Effect.map(({ running }) => running))

@@ -34,7 +34,7 @@ export const tokens: Record<string, string> = { alice: "ya29.test-token" }
 /** Recipients starting with "reject" are refused with 550 5.1.1. */
 export const smtpServer = (options: Partial<SMTPServerOptions> = {}) =>
   Effect.acquireRelease(
-    Effect.async<{ server: SMTPServer; running: RunningServer }>((resume) => {
+    Effect.callback<{ server: SMTPServer; running: RunningServer }>((resume) => {
       const { cert, key } = testCertificates()
       const received: Array<ReceivedMail> = []
       // smtp-server's bundled types lose the TLS options they extend; the
@@ -103,12 +103,12 @@ export const smtpServer = (options: Partial<SMTPServerOptions> = {}) =>
           running: {
             port,
             received,
-            connections: Effect.async<number>((done) => {
+            connections: Effect.callback<number>((done) => {
               server.server.getConnections((_: Error | null, count: number) => done(Effect.succeed(count)))
             })
           }
         }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+    ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
   ).pipe(Effect.map(({ running }) => running))

@@ -6,14 +6,14 @@
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as TestClock from "effect/TestClock"
+import * as TestClock from "effect/testing/TestClock"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
 
 /** Real time, for waits on real sockets while the tests' Clock is a TestClock. */
 export const realDelay = (millis: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
+  Effect.callback<void>((resume) => {
     const timer = setTimeout(() => resume(Effect.void), millis)
     return Effect.sync(() => clearTimeout(timer))
   })
@@ -25,7 +25,7 @@ export const eventually = (predicate: () => boolean, what: string): Effect.Effec
       if (predicate()) return
       yield* realDelay(10)
     }
-    return yield* Effect.dieMessage(`timed out waiting for ${what}`)
+    return yield* Effect.die(new Error(`timed out waiting for ${what}`))
   })
 
 /** Waits until the TestClock has at least `count` pending sleeps. */
@@ -35,7 +35,7 @@ export const untilSleeping = (count = 1): Effect.Effect<void> =>
       if (Chunk.size(yield* TestClock.sleeps()) >= count) return
       yield* realDelay(5)
     }
-    return yield* Effect.dieMessage(`fewer than ${count} pending sleeps on the TestClock`)
+    return yield* Effect.die(new Error(`fewer than ${count} pending sleeps on the TestClock`))
   })
 
 export interface Served {
@@ -55,7 +55,7 @@ export const serve = (
   port = 0
 ): Effect.Effect<Served, never, Scope.Scope> =>
   Effect.acquireRelease(
-    Effect.async<Served>((resume) => {
+    Effect.callback<Served>((resume) => {
       const sockets: Array<Net.Socket> = []
       server.on("connection", (socket: Net.Socket) => {
         sockets.push(socket)
@@ -71,7 +71,7 @@ export const serve = (
       })
     }),
     ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
+      Effect.callback<void>((resume) => {
         for (const socket of sockets) socket.destroy()
         server.close(() => resume(Effect.void))
       })
@@ -86,7 +86,7 @@ export const serve = (
  */
 export const hangingListener: Effect.Effect<number, never, Scope.Scope> = Effect.gen(function*() {
   const { port } = yield* Effect.acquireRelease(
-    Effect.async<{ readonly port: number; readonly worker: Worker; readonly lock: Int32Array }>((resume) => {
+    Effect.callback<{ readonly port: number; readonly worker: Worker; readonly lock: Int32Array }>((resume) => {
       const lock = new Int32Array(new SharedArrayBuffer(4))
       const worker = new Worker(
         `
@@ -115,12 +115,12 @@ export const hangingListener: Effect.Effect<number, never, Scope.Scope> = Effect
     socket.on("error", () => {})
     fillers.push(socket)
     const connected = yield* Effect.race(
-      Effect.async<boolean>((resume) => void socket.once("connect", () => resume(Effect.succeed(true)))),
+      Effect.callback<boolean>((resume) => void socket.once("connect", () => resume(Effect.succeed(true)))),
       Effect.as(realDelay(300), false)
     )
     if (!connected) return port
   }
-  return yield* Effect.dieMessage("could not fill the accept queue")
+  return yield* Effect.die(new Error("could not fill the accept queue"))
 })
 
 /**

@@ -128,7 +128,7 @@ export const plaintext = (port: number): SmtpClient.Options => ({ host: loopback
 
 /** The error a failed scenario failed with; `undefined` when it succeeded. */
 export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
-  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
 
 /**
  * A scenario body that sends `mail` and interrupts the send `after` the
@@ -138,10 +138,10 @@ export const failureOf = <A, E>(exit: Exit.Exit<A, E>): E | undefined =>
 export const interruptedAt = (
   server: Pick<MisbehavingServer.MisbehavingServer, "awaitFault">,
   stage: Parameters<MisbehavingServer.MisbehavingServer["awaitFault"]>[0],
-  after: Duration.DurationInput
+  after: Duration.Input
 ) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.fork(SmtpClient.send(mail))
+    const fiber = yield* Effect.forkChild(SmtpClient.send(mail))
     expect(yield* server.awaitFault(stage)).toBe(true)
     yield* Effect.sleep(after)
     yield* Fiber.interrupt(fiber)

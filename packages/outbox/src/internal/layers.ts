@@ -1,17 +1,17 @@
 import type { SmtpClient } from "@effect-smtp/client"
-import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
-import * as RunnerAddress from "@effect/cluster/RunnerAddress"
-import * as RunnerHealth from "@effect/cluster/RunnerHealth"
-import * as Runners from "@effect/cluster/Runners"
-import * as Sharding from "@effect/cluster/Sharding"
-import * as ShardingConfig from "@effect/cluster/ShardingConfig"
-import * as SocketRunner from "@effect/cluster/SocketRunner"
-import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
-import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
+import * as ClusterWorkflowEngine from "effect/cluster/ClusterWorkflowEngine"
+import * as RunnerAddress from "effect/cluster/RunnerAddress"
+import * as RunnerHealth from "effect/cluster/RunnerHealth"
+import * as Runners from "effect/cluster/Runners"
+import * as Sharding from "effect/cluster/Sharding"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as SocketRunner from "effect/cluster/SocketRunner"
+import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import * as RpcSerialization from "@effect/rpc/RpcSerialization"
+import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -81,9 +81,9 @@ export const cluster = (
     Layer.provide(RpcSerialization.layerMsgPack),
     // A failure or a defect (the cluster's migrations die on a table another
     // runner made a moment before): a typed failure, so the start is retried.
-    Layer.catchAllCause((cause) =>
+    Layer.catchCause((cause) =>
       Layer.failCause(
-        Cause.isInterruptedOnly(cause) ? Cause.interrupt(FiberId.none) : Cause.fail(
+        Cause.hasInterruptsOnly(cause) ? Cause.interrupt(FiberId.none) : Cause.fail(
           new OutboxStoreError({
             operation: "starting the cluster runner (its tables and its socket server)",
             cause: Cause.squash(cause)
@@ -96,6 +96,6 @@ export const cluster = (
     Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
     // Runners that start together race to create the cluster's tables; the
     // loser finds them made on its next try.
-    Layer.retry(Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(5))))
+    Layer.retry(Schedule.spaced("1 second").pipe(Schedule.max(Schedule.recurs(5))))
   )
 }

@@ -1,5 +1,5 @@
-import * as RateLimiter from "@effect/experimental/RateLimiter"
-import * as SqlClient from "@effect/sql/SqlClient"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

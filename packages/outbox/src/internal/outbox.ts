@@ -1,10 +1,10 @@
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
-import * as RateLimiter from "@effect/experimental/RateLimiter"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import * as Activity from "@effect/workflow/Activity"
-import * as DurableClock from "@effect/workflow/DurableClock"
-import * as Workflow from "@effect/workflow/Workflow"
-import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import * as RateLimiter from "effect/persistence/RateLimiter"
+import type * as SqlClient from "effect/sql/SqlClient"
+import * as Activity from "effect/workflow/Activity"
+import * as DurableClock from "effect/workflow/DurableClock"
+import * as Workflow from "effect/workflow/Workflow"
+import { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
@@ -30,8 +30,8 @@ import * as Store from "./store.js"
 
 /** Default retries: 30 s, doubling, at most an hour apart, 10 of them (about 5 hours in all). */
 const defaultRetry: Schedule.Schedule<unknown, SmtpError.SmtpError> = Schedule.exponential("30 seconds").pipe(
-  Schedule.union(Schedule.spaced("1 hour")),
-  Schedule.intersect(Schedule.recurs(10))
+  Schedule.min(Schedule.spaced("1 hour")),
+  Schedule.max(Schedule.recurs(10))
 )
 
 /**
@@ -43,7 +43,7 @@ const startRetry = Schedule.exponential("200 millis").pipe(
   Schedule.either(Schedule.spaced("5 seconds")),
   Schedule.upTo("70 seconds")
 )
-const storeRetry = Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("30 seconds")))
+const storeRetry = Schedule.exponential("200 millis").pipe(Schedule.min(Schedule.spaced("30 seconds")))
 const persistently = <A>(effect: Effect.Effect<A, OutboxStoreError>): Effect.Effect<A> =>
   effect.pipe(
     Effect.tapError((error) => Effect.logWarning(error.message)),
@@ -190,7 +190,7 @@ export const make = (options: SmtpOutbox.Options) =>
         ))
 
     const waitFor = (reason: "rate_limit" | "pause", millis: number) =>
-      Effect.zipRight(
+      Effect.andThen(
         Metric.update(Metric.tagged(OutboxMetrics.waits, "reason", reason), millis / 1000),
         Effect.sleep(Duration.millis(millis))
       )
@@ -260,7 +260,7 @@ export const make = (options: SmtpOutbox.Options) =>
           yield* finish(ended, "Sent", codec.encodeResult(exit.value))
           return done
         }
-        const typed = Option.getOrUndefined(Cause.failureOption(exit.cause))
+        const typed = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
         if (typed === undefined) return yield* Effect.failCause(exit.cause).pipe(Effect.orDie)
         if (typed._tag === "OutboxStoreError") {
           // The durable record could not be written, so the end was not sent:
@@ -268,7 +268,7 @@ export const make = (options: SmtpOutbox.Options) =>
           // been written after all, the step now finds it and parks the
           // message as Unknown: never a duplicate.
           yield* Effect.logWarning(typed.message)
-          return yield* Effect.zipRight(Effect.sleep(Duration.seconds(1)), runAttempt(id, generation, step))
+          return yield* Effect.andThen(Effect.sleep(Duration.seconds(1)), runAttempt(id, generation, step))
         }
         const at = yield* Clock.currentTimeMillis
         if (typed._tag === "DeliveryUnknownError") {
@@ -329,9 +329,9 @@ export const make = (options: SmtpOutbox.Options) =>
         Effect.tapError((cause) =>
           Effect.logWarning(`starting message ${id} failed; trying again: ${Cause.pretty(cause)}`)
         ),
-        Effect.retry({ schedule: startRetry, while: (cause) => !Cause.isInterruptedOnly(cause) }),
-        Effect.catchAll((cause) =>
-          Cause.isInterruptedOnly(cause)
+        Effect.retry({ schedule: startRetry, while: (cause) => !Cause.hasInterruptsOnly(cause) }),
+        Effect.catch((cause) =>
+          Cause.hasInterruptsOnly(cause)
             ? Effect.failCause(cause)
             : Effect.logError(`message ${id} is stored but could not be started; a runner starts it when it starts`)
         )
@@ -344,7 +344,7 @@ export const make = (options: SmtpOutbox.Options) =>
 
     const refreshGauges = Effect.flatMap(store.census, ({ counts, oldestPending }) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.zipRight(
+        Effect.andThen(
           Effect.forEach(
             Object.entries(counts),
             ([state, n]) =>
@@ -355,7 +355,7 @@ export const make = (options: SmtpOutbox.Options) =>
         )))
     yield* Effect.forkScoped(
       refreshGauges.pipe(
-        Effect.catchAll((error) =>
+        Effect.catch((error) =>
           Effect.logWarning(error.message)
         ),
         Effect.repeat(Schedule.spaced(options.metricsInterval ?? Duration.seconds(15)))
@@ -415,6 +415,6 @@ export const make = (options: SmtpOutbox.Options) =>
 export const layer = (
   options: SmtpOutbox.Options
 ): Layer.Layer<SmtpOutboxTag, OutboxStoreError, SmtpClient | SqlClient.SqlClient | WorkflowEngine> =>
-  Layer.scoped(SmtpOutboxTag, make(options)).pipe(
+  Layer.effect(SmtpOutboxTag, make(options)).pipe(
     Layer.provide(limits.layerRateLimiterStore(options.tablePrefix ?? "smtp_outbox"))
   )

@@ -1,5 +1,5 @@
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { OutboxStoreError } from "../OutboxError.js"
 
@@ -140,7 +140,7 @@ export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyAr
   sql.onDialectOrElse({
     pg: () =>
       sql.withTransaction(
-        Effect.zipRight(
+        Effect.andThen(
           sql.unsafe("SELECT pg_advisory_xact_lock(hashtext('effect-smtp/outbox/ddl'))"),
           Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
         )
@@ -229,7 +229,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
             SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
           `
           if (existing.length === 0) {
-            return yield* Effect.dieMessage("an insert that conflicted found no row with its idempotency key")
+            return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
           }
           return { id: existing[0].id, created: false }
         }).pipe(Effect.mapError(storeError("storing a new message"))),

@@ -32,7 +32,7 @@ export const countingServer = (options: {
   readonly replyDelay?: () => number
 } = {}) =>
   Effect.acquireRelease(
-    Effect.async<{ server: SMTPServer; running: CountingServer }>((resume) => {
+    Effect.callback<{ server: SMTPServer; running: CountingServer }>((resume) => {
       const deliveries: Array<Delivery> = []
       const mailFrom: Array<number> = []
       const server = new SMTPServer({
@@ -78,7 +78,7 @@ export const countingServer = (options: {
         }))
       })
     }),
-    ({ server }) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+    ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
   ).pipe(Effect.map(({ running }) => running))
 
 /** The n-th test message of a batch. */

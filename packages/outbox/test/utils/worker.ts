@@ -69,5 +69,5 @@ export const startWorker = (env: Record<string, string>) =>
         })
       }
     }),
-    (worker) => Effect.zipRight(worker.kill, Effect.promise(() => new Promise((r) => setImmediate(r))))
+    (worker) => Effect.andThen(worker.kill, Effect.promise(() => new Promise((r) => setImmediate(r))))
   )

@@ -3,7 +3,7 @@ import { md5 } from "@noble/hashes/legacy.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
 import type { ConnectionRecord, Fault, Limits, Mechanism, Options, ReceivedMessage, Stage } from "../TestServer.js"
 
@@ -73,7 +73,7 @@ const withCrlf = (text: string): string => (text.endsWith("\r\n") ? text : `${te
 const lines = (code: number, texts: ReadonlyArray<string>): string =>
   texts.map((t, i) => `${code}${i === texts.length - 1 ? " " : "-"}${t}\r\n`).join("")
 
-const fromBase64 = (text: string): string => Either.getOrElse(Encoding.decodeBase64String(text.trim()), () => "")
+const fromBase64 = (text: string): string => Result.getOrElse(Encoding.decodeBase64String(text.trim()), () => "")
 const toBase64 = (text: string): string => Encoding.encodeBase64(text)
 const encoder = new TextEncoder()
 
@@ -103,7 +103,7 @@ export class Server {
       maxContinuationLines: options.limits?.maxContinuationLines ?? defaults.maxContinuationLines,
       maxStoredBytes: options.limits?.maxStoredBytes ?? defaults.maxStoredBytes
     }
-    this.delay = options.replyDelay === undefined ? undefined : Duration.decode(options.replyDelay)
+    this.delay = options.replyDelay === undefined ? undefined : Duration.fromInputUnsafe(options.replyDelay)
     this.hostname = options.hostname ?? "test.invalid"
   }
 
@@ -209,7 +209,7 @@ export class Server {
   )
 
   private send(wire: Wire, text: string | Uint8Array): Effect.Effect<boolean> {
-    return this.delay === undefined ? wire.write(text) : Effect.zipRight(Effect.sleep(this.delay), wire.write(text))
+    return this.delay === undefined ? wire.write(text) : Effect.andThen(Effect.sleep(this.delay), wire.write(text))
   }
 
   /** Carries out a fault; "continue" when the session goes on with the next command. */
@@ -224,9 +224,9 @@ export class Server {
       case "Stall":
         return Effect.never
       case "Garbage":
-        return Effect.zipRight(this.send(wire, fault.bytes), Effect.never)
+        return Effect.andThen(this.send(wire, fault.bytes), Effect.never)
       case "LongLine":
-        return Effect.zipRight(
+        return Effect.andThen(
           this.send(wire, `250 ${"x".repeat(Math.max(0, fault.length - 4))}\r\n`),
           Effect.never
         )
@@ -238,7 +238,7 @@ export class Server {
           sent >= this.limits.maxContinuationLines
             ? Effect.void
             : Effect.flatMap(wire.write(batch), (ok) => (ok ? loop(sent + 64) : Effect.void))
-        return Effect.zipRight(Effect.zipRight(this.delayed, loop(0)), Effect.never)
+        return Effect.andThen(Effect.andThen(this.delayed, loop(0)), Effect.never)
       }
       case "Reply":
         return Effect.flatMap(
@@ -248,9 +248,9 @@ export class Server {
       case "StartTlsInjection": {
         const ready = "220 2.0.0 ready to start TLS\r\n"
         const injection = fault.split
-          ? Effect.zipRight(this.send(wire, ready), wire.write(fault.injected))
+          ? Effect.andThen(this.send(wire, ready), wire.write(fault.injected))
           : this.send(wire, `${ready}${fault.injected}`)
-        return Effect.zipRight(injection, Effect.never)
+        return Effect.andThen(injection, Effect.never)
       }
     }
   }

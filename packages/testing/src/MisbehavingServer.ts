@@ -304,13 +304,13 @@ class Listener {
     fiber.addObserver(() => this.fibers.delete(fiber))
     socket.once("close", () => {
       this.sockets.delete(socket)
-      fiber.unsafeInterruptAsFork(fiber.id())
+      fiber.interruptUnsafe()
       this.engine.closed(connection)
     })
   }
 
   readonly shutdown: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    for (const fiber of this.fibers) fiber.unsafeInterruptAsFork(fiber.id())
+    for (const fiber of this.fibers) fiber.interruptUnsafe()
     for (const socket of this.sockets) socket.destroy()
     this.server.close(() => resume(Effect.void))
   })

@@ -63,7 +63,7 @@ export interface SentMailService {
  * @since 0.1.0
  * @category tags
  */
-export class SentMail extends Context.Tag("@effect-smtp/testing/SentMail")<SentMail, SentMailService>() {}
+export class SentMail extends Context.Service<SentMail, SentMailService>()("@effect-smtp/testing/SentMail") {}
 
 const capture = (message: TestSocket.ReceivedMessage): CapturedMail => {
   const text = decoder.decode(message.data)
@@ -102,7 +102,7 @@ export const layer = (
     const server = TestSocket.smtpServer(options.server)
     const sentMail: SentMailService = {
       all: Effect.sync(() => server.received.map(capture)),
-      last: Effect.sync(() => Option.map(Option.fromNullable(server.received.at(-1)), capture)),
+      last: Effect.sync(() => Option.map(Option.fromUndefinedOr(server.received.at(-1)), capture)),
       to: (address) => Effect.sync(() => server.received.filter((m) => m.to.includes(address)).map(capture)),
       commands: Effect.sync(() => [...server.commands])
     }

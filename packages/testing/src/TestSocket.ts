@@ -34,11 +34,11 @@ export interface ServerSide {
   /** Sends bytes to the client (text is UTF-8 encoded). */
   readonly send: (data: string | Uint8Array) => Effect.Effect<void>
   /** The next line the client wrote, without CRLF. Fails when the client closed. */
-  readonly readLine: Effect.Effect<string, Cause.NoSuchElementException>
+  readonly readLine: Effect.Effect<string, Cause.NoSuchElementError>
   /** Exactly `n` bytes the client wrote (BDAT chunks). */
-  readonly readBytes: (n: number) => Effect.Effect<Uint8Array, Cause.NoSuchElementException>
+  readonly readBytes: (n: number) => Effect.Effect<Uint8Array, Cause.NoSuchElementError>
   /** The bytes of a DATA body up to and including `CRLF.CRLF`, as sent (dot-stuffed). */
-  readonly readData: Effect.Effect<Uint8Array, Cause.NoSuchElementException>
+  readonly readData: Effect.Effect<Uint8Array, Cause.NoSuchElementError>
   /** Whether the client has started TLS (STARTTLS) on this connection. */
   readonly isTls: Effect.Effect<boolean>
   /** Whether bytes from the client are waiting to be read (a pipelined command, say). */
@@ -150,8 +150,8 @@ const pipe = (
       clientEnded = true
       return undefined
     }))
-    const closed = () => new Cause.NoSuchElementException("the client closed the connection")
-    const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementException> =>
+    const closed = () => new Cause.NoSuchElementError("the client closed the connection")
+    const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementError> =>
       Effect.flatMap(effect, (a) => (a === undefined || a === null ? Effect.fail(closed()) : Effect.succeed(a)))
 
     const server: ServerSide = {
@@ -344,7 +344,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
  * a wrapped side (a delayed or split `send`) is honoured.
  */
 const memoryWire = (side: ServerSide): Wire => {
-  const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementException>) =>
+  const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementError>) =>
     Effect.catch(effect, () => Effect.succeed(undefined))
   return {
     readLine: (maxBytes) =>

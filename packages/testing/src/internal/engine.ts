@@ -3,8 +3,8 @@ import { md5 } from "@noble/hashes/legacy.js"
 import { bytesToHex } from "@noble/hashes/utils.js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Base64 from "effect/encoding/Base64"
 import * as Result from "effect/Result"
-import * as Encoding from "effect/Encoding"
 import type { ConnectionRecord, Fault, Limits, Mechanism, Options, ReceivedMessage, Stage } from "../TestServer.js"
 
 /**
@@ -73,8 +73,8 @@ const withCrlf = (text: string): string => (text.endsWith("\r\n") ? text : `${te
 const lines = (code: number, texts: ReadonlyArray<string>): string =>
   texts.map((t, i) => `${code}${i === texts.length - 1 ? " " : "-"}${t}\r\n`).join("")
 
-const fromBase64 = (text: string): string => Result.getOrElse(Encoding.decodeBase64String(text.trim()), () => "")
-const toBase64 = (text: string): string => Encoding.encodeBase64(text)
+const fromBase64 = (text: string): string => Result.getOrElse(Base64.decodeString(text.trim()), () => "")
+const toBase64 = (text: string): string => Base64.encode(text)
 const encoder = new TextEncoder()
 
 const address = (line: string): string => /<([^>]*)>/.exec(line)?.[1] ?? ""
@@ -285,7 +285,7 @@ export class Server {
 
   /** Runs one SASL exchange; the user when the credentials were right, `undefined` otherwise or when the client left. */
   private authenticate(wire: Wire, record: MutableConnection, line: string): Effect.Effect<string | undefined> {
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       const expected = this.options.auth
       const [, mechanismWord, initial] = line.split(" ")
       const mechanism = (mechanismWord ?? "").toUpperCase()
@@ -336,7 +336,7 @@ export class Server {
   private session(wire: Wire, record: MutableConnection): Effect.Effect<void> {
     const limits = this.limits
     const fault = (stage: Stage, command: string) => this.faultAt(record, stage, command)
-    return Effect.gen(this, function*() {
+    return Effect.gen({ self: this }, function*() {
       const greetingFault = fault("greeting", "")
       const greeted = greetingFault === undefined ? "behave" : yield* this.strike(wire, greetingFault)
       if (greeted === "stop") return
@@ -364,7 +364,7 @@ export class Server {
       }
       const ok = (text: string) => Effect.asVoid(this.send(wire, text))
       /** Every command that came in behind a body's end is refused, as some servers do. */
-      const refuseBehind: Effect.Effect<Next> = Effect.gen(this, function*() {
+      const refuseBehind: Effect.Effect<Next> = Effect.gen({ self: this }, function*() {
         while (yield* wire.hasPending) {
           const early = yield* wire.readLine(limits.maxLineBytes)
           if (early === undefined || early === null) return "stop" as const
@@ -378,7 +378,7 @@ export class Server {
       })
       /** The end of a message (final dot or BDAT LAST): stored and acknowledged, unless a fault strikes. */
       const complete = (via: "DATA" | "BDAT", data: Uint8Array, line: string) =>
-        Effect.gen(this, function*() {
+        Effect.gen({ self: this }, function*() {
           const behind = yield* wire.hasPending
           if (behind) record.pipelinedAfterBody++
           const end = fault("end", line)

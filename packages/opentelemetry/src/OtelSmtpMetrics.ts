@@ -17,7 +17,6 @@ import * as OtelApi from "@opentelemetry/api"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import type * as Tracer from "effect/Tracer"
 import * as scopedTracer from "./internal/scopedTracer.js"
 
@@ -42,10 +41,14 @@ export interface Options {
   readonly profile?: SmtpTelemetryProfile.Name | undefined
   /**
    * Where the shipped profile's spans go (the tracer `MailKit.Net.SmtpClient`).
-   * Defaults to the provider `@effect/opentelemetry`'s layers put in the
-   * sending fiber's context (`NodeSdk.layer`, `WebSdk.layer`,
-   * `Tracer.layerGlobal`), else the global provider. The documented profile's
-   * spans are made on Effect's current tracer and ignore this.
+   * Defaults to the `OtelTracerProvider` of `@effect/opentelemetry` in the
+   * sending fiber's context, else the global provider. That package's
+   * `NodeSdk.layerTracerProvider`, `WebSdk.layerTracerProvider` and
+   * `OtelTracer.layerGlobalProvider` provide it (keep it in the context with
+   * `Layer.provideMerge`); `NodeSdk.layer` and `OtelTracer.layerGlobal` use it
+   * up without providing it, so with them the global provider is used. The
+   * documented profile's spans are made on Effect's current tracer and ignore
+   * this.
    *
    * @since 0.2.0
    */
@@ -53,16 +56,15 @@ export interface Options {
 }
 
 /**
- * The tag `@effect/opentelemetry` provides its `TracerProvider` under
- * (`Tracer.OtelTracerProvider`), found by its key so that this package does
- * not depend on `@effect/opentelemetry`; a test pins the key.
+ * The service `@effect/opentelemetry` provides its `TracerProvider` as
+ * (`OtelTracer.OtelTracerProvider`), found by its key so that this package
+ * does not depend on `@effect/opentelemetry`; a test pins the key.
  *
  * @since 0.2.0
  * @category tags
  */
-export const EffectOtelTracerProvider = Context.GenericTag<OtelApi.TracerProvider, OtelApi.TracerProvider>(
-  "@effect/opentelemetry/Tracer/OtelTracerProvider"
-)
+export const EffectOtelTracerProvider: Context.Service<OtelApi.TracerProvider, OtelApi.TracerProvider> = Context
+  .Service<OtelApi.TracerProvider>("@effect/opentelemetry/Tracer/OtelTracerProvider")
 
 const counterOf = (meter: OtelApi.Meter, instrument: SmtpInstruments.Counter): OtelApi.Counter =>
   meter.createCounter(instrument.name, {
@@ -103,8 +105,7 @@ const spanTracerOf = (
   const tracerOf = once((provider: OtelApi.TracerProvider) => scopedTracer.make(provider, scope.name, scope.version))
   return (context: Context.Context<never>): Tracer.Tracer =>
     tracerOf(
-      configured ??
-        Option.getOrElse(Context.getOption(context, EffectOtelTracerProvider), () => OtelApi.trace.getTracerProvider())
+      configured ?? Context.getOrUndefined(context, EffectOtelTracerProvider) ?? OtelApi.trace.getTracerProvider()
     )
 }
 

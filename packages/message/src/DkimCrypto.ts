@@ -84,6 +84,6 @@ export const webCrypto: Service = internal.webCrypto
  * @since 0.1.0
  * @category tags
  */
-export class DkimCrypto extends Context.Reference<DkimCrypto>()("@effect-smtp/message/DkimCrypto", {
-  defaultValue: (): Service => webCrypto
-}) {}
+export const DkimCrypto: Context.Reference<Service> = Context.Reference<Service>("@effect-smtp/message/DkimCrypto", {
+  defaultValue: () => webCrypto
+})

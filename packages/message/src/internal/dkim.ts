@@ -1,5 +1,4 @@
 import { SmtpError } from "@effect-smtp/client"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -89,7 +88,7 @@ const keyMaterial = (field: string, checked: Checked, options: Dkim.Options) =>
 
 const makeAt = (field: string) => (options: Dkim.Options) =>
   Effect.gen(function*() {
-    const checked = yield* checkOptions(field, options)
+    const checked = yield* Effect.fromResult(checkOptions(field, options))
     const material = yield* keyMaterial(field, checked, options)
     const crypto = yield* DkimCrypto
     const key = yield* Effect.mapError(
@@ -142,7 +141,7 @@ export const dnsRecord = (key: Dkim.Options | Dkim.Signer) =>
     const options: Dkim.Options = isSigner(key)
       ? { domain: key.domain, selector: key.selector, privateKey: key.privateKey, algorithm: key.algorithm }
       : key as Dkim.Options
-    const checked = yield* checkOptions("dkim", options)
+    const checked = yield* Effect.fromResult(checkOptions("dkim", options))
     const material = yield* keyMaterial("dkim", checked, options)
     const crypto = yield* DkimCrypto
     const publicKey = yield* Effect.mapError(
@@ -240,14 +239,15 @@ const reread = <E>(
         : Effect.fail(new DkimContentError({ reason: "Changed", detail: differs }))
     })
     return content.pipe(
-      Stream.mapChunksEffect((chunks) => {
+      // A batch the scanner holds back entirely emits nothing, rather than empty chunks.
+      Stream.mapAccumArrayEffect(() => scan, (scan, chunks) => {
         const out: Array<Uint8Array> = []
         for (const chunk of chunks) {
           const normalised = scan.write(chunk)
           if (normalised instanceof DkimContentError) return Effect.fail(normalised)
           if (normalised.length > 0) out.push(normalised)
         }
-        return Effect.succeed(Chunk.unsafeFromArray(out))
+        return Effect.succeed([scan, out] as const)
       }),
       Stream.concat(Stream.filter(Stream.fromEffect(checked), (tail) => tail.length > 0))
     )
@@ -283,7 +283,7 @@ export const signContent = <E>(
     }
     if (inMemory) yield* write(typeof content === "string" ? utf8.encode(content) : content)
     else {
-      yield* Stream.runForEachChunk(content, (chunks) => Effect.forEach(chunks, write, { discard: true }))
+      yield* Stream.runForEachArray(content, (chunks) => Effect.forEach(chunks, write, { discard: true }))
     }
     const end = scan.end()
     if (failed(end)) return yield* end

@@ -7,7 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
 import type * as Dkim from "../Dkim.js"
 import type { Canonicalization } from "./dkimCanonical.js"
-import { fail as invalid, type Result } from "./headers.js"
+import { type Check, fail as invalid } from "./headers.js"
 
 /** @internal */
 export const defaultHeaders: ReadonlyArray<string> = [
@@ -89,7 +89,7 @@ const canonicalizations: ReadonlyArray<Dkim.Canonicalization> = [
   "simple/relaxed"
 ]
 
-const checkDomain = (field: string, domain: string): Result<string> => {
+const checkDomain = (field: string, domain: string): Check<string> => {
   if (/[^\u0000-\u007f]/.test(domain)) {
     return invalid(
       field,
@@ -104,7 +104,7 @@ const checkDomain = (field: string, domain: string): Result<string> => {
   return Result.succeed(domain)
 }
 
-const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<string>> =>
+const checkNames = (field: string, names: ReadonlyArray<string>): Check<Array<string>> =>
   Result.gen(function*() {
     const result: Array<string> = []
     for (const [i, name] of names.entries()) {
@@ -131,7 +131,7 @@ const checkNames = (field: string, names: ReadonlyArray<string>): Result<Array<s
   })
 
 /** @internal */
-export const checkOptions = (field: string, options: Dkim.Options): Result<Checked> =>
+export const checkOptions = (field: string, options: Dkim.Options): Check<Checked> =>
   Result.gen(function*() {
     const domain = yield* checkDomain(`${field}.domain`, options.domain)
     if (!selectorName.test(options.selector)) {
@@ -183,7 +183,7 @@ export const checkOptions = (field: string, options: Dkim.Options): Result<Check
     }
     let expiresInSeconds: number | undefined = undefined
     if (options.expiresIn !== undefined) {
-      const duration = Duration.decodeUnknown(options.expiresIn)
+      const duration = Duration.fromInput(options.expiresIn)
       const seconds = duration._tag === "Some" ? Math.ceil(Duration.toSeconds(duration.value)) : Number.NaN
       if (!(seconds >= 1) || !Number.isFinite(seconds)) {
         return yield* invalid(`${field}.expiresIn`, "must be a finite duration of at least one second")

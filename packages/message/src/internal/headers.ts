@@ -10,10 +10,10 @@ import libmime from "libmime"
  */
 
 /** @internal */
-export type Result<A> = Result.Result<A, SmtpError.InvalidInputError>
+export type Check<A> = Result.Result<A, SmtpError.InvalidInputError>
 
 /** @internal */
-export const fail = (field: string, reason: string): Result<never> =>
+export const fail = (field: string, reason: string): Check<never> =>
   Result.fail(new SmtpError.InvalidInputError({ field, reason }))
 
 /**
@@ -23,7 +23,7 @@ export const fail = (field: string, reason: string): Result<never> =>
  *
  * @internal
  */
-export const checkText = (field: string, value: string): Result<string> => {
+export const checkText = (field: string, value: string): Check<string> => {
   const invalid = SmtpAddress.checkText(field, value)
   return invalid === undefined ? Result.succeed(value) : Result.fail(invalid)
 }
@@ -53,7 +53,7 @@ const reserved: Record<string, string> = {
 }
 
 /** @internal */
-export const checkHeaderName = (field: string, name: string): Result<string> => {
+export const checkHeaderName = (field: string, name: string): Check<string> => {
   const control = checkText(field, name)
   if (Result.isFailure(control)) return control
   if (!fieldName.test(name)) {
@@ -80,7 +80,7 @@ export const checkHeaderName = (field: string, name: string): Result<string> => 
  *
  * @internal
  */
-export const checkAddress = (field: string, address: string): Result<string> => {
+export const checkAddress = (field: string, address: string): Check<string> => {
   const invalid = SmtpAddress.checkAddress(field, address)
   return invalid === undefined ? Result.succeed(address) : Result.fail(invalid)
 }
@@ -93,7 +93,7 @@ const token = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+"
 const contentTypePattern = new RegExp(`^${token}/${token}(\\s*;\\s*${token}=(${token}|"([^"\\\\]|\\\\.)*"))*$`)
 
 /** @internal */
-export const checkContentType = (field: string, contentType: string): Result<string> => {
+export const checkContentType = (field: string, contentType: string): Check<string> => {
   const control = checkText(field, contentType)
   if (Result.isFailure(control)) return control
   if (!contentTypePattern.test(contentType)) {
@@ -124,7 +124,7 @@ const maxIdLength = 250
  *
  * @internal
  */
-export const checkId = (field: string, id: string, options: { readonly requireAt: boolean }): Result<string> => {
+export const checkId = (field: string, id: string, options: { readonly requireAt: boolean }): Check<string> => {
   const control = checkText(field, id)
   if (Result.isFailure(control)) return control
   if (!/^[\u0021-\u003b\u003d\u003f-\u007e]+$/.test(id) || (options.requireAt && !/^[^@]+@[^@]+$/.test(id))) {

@@ -6,7 +6,7 @@
 import { SmtpError } from "@effect-smtp/client"
 import * as Result from "effect/Result"
 import type * as MailMessage from "../MailMessage.js"
-import { checkAddress, fail, type Result } from "./headers.js"
+import { type Check, checkAddress, fail } from "./headers.js"
 
 /** A URI goes between angle brackets on one line: keep it well under 998 octets. */
 const maxUriLength = 900
@@ -16,7 +16,7 @@ const maxUriLength = 900
  * brackets and quote that delimit it, and without commas, which separate the
  * URIs (RFC 2369 §2: a literal comma must be percent-encoded).
  */
-const checkUri = (field: string, uri: string): Result<string> => {
+const checkUri = (field: string, uri: string): Check<string> => {
   if (/[^\u0021-\u007e]/.test(uri)) {
     return fail(
       field,
@@ -37,7 +37,7 @@ const checkUri = (field: string, uri: string): Result<string> => {
   return Result.succeed(uri)
 }
 
-const checkUrl = (field: string, url: string): Result<string> => {
+const checkUrl = (field: string, url: string): Check<string> => {
   if (!/^https:\/\/[^/?#]+/i.test(url)) {
     return fail(
       field,
@@ -50,7 +50,7 @@ const checkUrl = (field: string, url: string): Result<string> => {
 }
 
 /** `unsubscribe@example.com`, or a whole `mailto:` URI (with `?subject=...`, say). */
-const checkMailto = (field: string, mailto: string): Result<string> => {
+const checkMailto = (field: string, mailto: string): Check<string> => {
   if (/^mailto:/i.test(mailto)) return checkUri(field, mailto)
   return Result.flatMap(checkAddress(field, mailto), (address) => {
     const at = address.lastIndexOf("@")
@@ -72,7 +72,7 @@ export const names: ReadonlyArray<string> = ["list-unsubscribe", "list-unsubscri
  *
  * @internal
  */
-export const headerLines = (input: MailMessage.ListUnsubscribe): Result<Array<string>> =>
+export const headerLines = (input: MailMessage.ListUnsubscribe): Check<Array<string>> =>
   Result.gen(function*() {
     const field = "listUnsubscribe"
     if (input.url === undefined && input.mailto === undefined) {

@@ -1,16 +1,15 @@
 import { type Mail, SmtpError } from "@effect-smtp/client"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import type { DkimContentError, DkimError } from "../DkimError.js"
 import type * as MailMessage from "../MailMessage.js"
 import * as dkim from "./dkim.js"
 import { base64Lines, encodeText } from "./encoding.js"
 import * as headers from "./headers.js"
-import { fail, type Result } from "./headers.js"
+import { type Check, fail } from "./headers.js"
 import * as listUnsubscribe from "./listUnsubscribe.js"
 
 // ---------------------------------------------------------------------------
@@ -20,7 +19,7 @@ import * as listUnsubscribe from "./listUnsubscribe.js"
 const isList = (addresses: MailMessage.Addresses): addresses is ReadonlyArray<MailMessage.Address> =>
   Array.isArray(addresses)
 
-const checkMailbox = (field: string, input: MailMessage.Address): Result<headers.Mailbox> =>
+const checkMailbox = (field: string, input: MailMessage.Address): Check<headers.Mailbox> =>
   typeof input === "string"
     ? Result.map(headers.checkAddress(field, input), (address) => ({ address }))
     : Result.gen(function*() {
@@ -33,7 +32,7 @@ const checkMailbox = (field: string, input: MailMessage.Address): Result<headers
 const checkMailboxes = (
   field: string,
   input: MailMessage.Addresses | undefined
-): Result<ReadonlyArray<headers.Mailbox>> => {
+): Check<ReadonlyArray<headers.Mailbox>> => {
   if (input === undefined) return Result.succeed([])
   if (!isList(input)) return Result.map(checkMailbox(field, input), (m) => [m])
   return Result.all(input.map((address, i) => checkMailbox(`${field}[${i}]`, address)))
@@ -59,7 +58,7 @@ const distinctAddresses = (mailboxes: ReadonlyArray<headers.Mailbox>): Array<str
 
 const checkCustomHeaders = (
   input: Readonly<Record<string, string>> | undefined
-): Result<ReadonlyArray<readonly [string, string]>> =>
+): Check<ReadonlyArray<readonly [string, string]>> =>
   Result.gen(function*() {
     const result: Array<readonly [string, string]> = []
     const seen = new Set<string>()
@@ -85,7 +84,7 @@ interface CheckedAttachment<E> {
 const checkAttachment = <E>(
   attachment: MailMessage.Attachment<E>,
   i: number
-): Result<CheckedAttachment<E>> =>
+): Check<CheckedAttachment<E>> =>
   Result.gen(function*() {
     const field = `attachments[${i}]`
     const filename = yield* headers.checkText(`${field}.filename`, attachment.filename)
@@ -102,10 +101,10 @@ const checkAttachment = <E>(
   })
 
 /** Accepts the id with or without its angle brackets. */
-const checkMessageId = (id: string): Result<string> =>
+const checkMessageId = (id: string): Check<string> =>
   headers.checkId("messageId", /^<.*>$/s.test(id) ? id.slice(1, -1) : id, { requireAt: true })
 
-const checkDate = (date: Date): Result<Date> => {
+const checkDate = (date: Date): Check<Date> => {
   if (Number.isNaN(date.getTime())) return fail("date", "is an invalid Date")
   const year = date.getUTCFullYear()
   if (year < 1900 || year > 9999) {
@@ -136,7 +135,7 @@ type Part<E> = Leaf<E> | Multipart<E>
 
 const randomHex = (bytes: number): Effect.Effect<string> =>
   Effect.map(
-    Effect.replicateEffect(Random.nextIntBetween(0, 256), bytes),
+    Effect.replicateEffect(Random.nextIntBetween(0, 256, { halfOpen: true }), bytes),
     (values) => values.map((b) => b.toString(16).padStart(2, "0")).join("")
   )
 
@@ -244,7 +243,7 @@ const writer = <E>() => {
     },
     done: (): Stream.Stream<Uint8Array, E> => {
       flush()
-      return Stream.concatAll(Chunk.fromIterable(pieces))
+      return Stream.flatten(Stream.fromArray(pieces))
     }
   }
 }
@@ -274,7 +273,7 @@ const writeBody = <E>(part: Part<E>, out: Writer<E>): void => {
 const checkListUnsubscribe = (
   input: MailMessage.ListUnsubscribe | undefined,
   custom: ReadonlyArray<readonly [string, string]>
-): Result<ReadonlyArray<string>> => {
+): Check<ReadonlyArray<string>> => {
   if (input === undefined) return Result.succeed([])
   const clash = custom.find(([name]) => listUnsubscribe.names.includes(name.toLowerCase()))
   if (clash !== undefined) {
@@ -286,14 +285,9 @@ const checkListUnsubscribe = (
   return listUnsubscribe.headerLines(input)
 }
 
-/** @internal */
-export const compose = <E = never>(
-  message: MailMessage.MailMessage<E>
-): Effect.Effect<
-  MailMessage.Composed<E | DkimContentError>,
-  SmtpError.InvalidInputError | DkimError | E
-> =>
-  Effect.gen(function*() {
+/** Every option checked, in the order their errors are reported. */
+const checkMessage = <E>(message: MailMessage.MailMessage<E>) =>
+  Result.gen(function*() {
     const from = yield* checkMailbox("from", message.from)
     const to = yield* checkMailboxes("to", message.to)
     const cc = yield* checkMailboxes("cc", message.cc)
@@ -305,15 +299,28 @@ export const compose = <E = never>(
     const subject = message.subject === undefined ? undefined : yield* headers.checkText("subject", message.subject)
     const custom = yield* checkCustomHeaders(message.headers)
     const unsubscribe = yield* checkListUnsubscribe(message.listUnsubscribe, custom)
-    const attachments = yield* Result.all((message.attachments ?? []).map(checkAttachment))
+    const attachments = yield* Result.all((message.attachments ?? []).map((a, i) => checkAttachment(a, i)))
+    const messageId = message.messageId === undefined ? undefined : yield* checkMessageId(message.messageId)
+    const date = message.date === undefined ? undefined : yield* checkDate(message.date)
+    return { from, to, cc, bcc, replyTo, subject, custom, unsubscribe, attachments, messageId, date }
+  })
+
+/** @internal */
+export const compose = <E = never>(
+  message: MailMessage.MailMessage<E>
+): Effect.Effect<
+  MailMessage.Composed<E | DkimContentError>,
+  SmtpError.InvalidInputError | DkimError | E
+> =>
+  Effect.gen(function*() {
+    const { attachments, bcc, cc, custom, from, replyTo, subject, to, unsubscribe, ...given } = yield* Effect
+      .fromResult(checkMessage(message))
 
     const domain = from.address.slice(from.address.lastIndexOf("@") + 1)
-    const messageId = message.messageId === undefined
+    const messageId = given.messageId === undefined
       ? `<${(yield* Clock.currentTimeMillis).toString(36)}.${yield* randomHex(12)}@${domain}>`
-      : `<${yield* checkMessageId(message.messageId)}>`
-    const date = message.date === undefined
-      ? new Date(yield* Clock.currentTimeMillis)
-      : yield* checkDate(message.date)
+      : `<${given.messageId}>`
+    const date = given.date ?? new Date(yield* Clock.currentTimeMillis)
 
     const root = yield* body(message.text, message.html, attachments)
     const head = [

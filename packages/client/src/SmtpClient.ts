@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -255,7 +254,7 @@ export interface SmtpClientService {
  * @since 0.1.0
  * @category tags
  */
-export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<SmtpClient, SmtpClientService>() {
+export class SmtpClient extends Context.Service<SmtpClient, SmtpClientService>()("@effect-smtp/client/SmtpClient") {
   /**
    * The checks `send` makes before it connects, without sending (see `checkMail`).
    *
@@ -292,8 +291,8 @@ export class SmtpClient extends Context.Tag("@effect-smtp/client/SmtpClient")<Sm
    * @category layers
    */
   static layerConfig(
-    config?: Config.Config.Wrap<Options>
-  ): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> {
+    config?: Config.Wrap<Options>
+  ): Layer.Layer<SmtpClient, Config.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> {
     return layerConfig(config)
   }
 }
@@ -395,6 +394,6 @@ export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProt
  * @category layers
  */
 export const layerConfig = (
-  config: Config.Config.Wrap<Options> = SmtpConfig.options
-): Layer.Layer<SmtpClient, ConfigError.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
+  config: Config.Wrap<Options> = SmtpConfig.options
+): Layer.Layer<SmtpClient, Config.ConfigError, SmtpProtocol.SmtpProtocol | SmtpMetrics> =>
   Layer.unwrap(Effect.map(Config.unwrap(config), layer))

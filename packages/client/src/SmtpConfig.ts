@@ -6,10 +6,10 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
-import * as Result from "effect/Result"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import type { Options } from "./SmtpClient.js"
 import type { Security } from "./SmtpProtocol.js"
 
@@ -49,32 +49,35 @@ export const parseUrl = (text: string): Result.Result<Options, string> => {
   })
 }
 
-const fromUrl: Config.Config<Options> = Config.String("SMTP_URL").pipe(
-  Config.mapEffect((text) =>
-    Result.mapError(parseUrl(text), (reason) => ConfigError.InvalidData(["SMTP_URL"], `SMTP_URL ${reason}`))
-  )
-)
+// A value that is present but unusable: named by its variable, reported as is
+// (never a reason to fall back to the other variables).
+const invalid = (message: string): Config.Config<never> => Config.fail(new ConfigProvider.SourceError({ message }))
+
+const fromUrl = (text: string): Config.Config<Options> =>
+  Result.match(parseUrl(text), {
+    onFailure: (reason) => invalid(`SMTP_URL ${reason}`),
+    onSuccess: (options) => Config.succeed(options)
+  })
 
 const fromParts: Config.Config<Options> = Config.all({
   host: Config.String("SMTP_HOST"),
   port: Config.option(Config.Port("SMTP_PORT")),
-  security: Config.option(Config.literal(...securities)("SMTP_SECURITY")),
+  security: Config.option(Config.Literals(securities, "SMTP_SECURITY")),
   user: Config.option(Config.String("SMTP_USER")),
   password: Config.option(Config.Redacted("SMTP_PASSWORD"))
 }).pipe(
-  Config.mapEffect(({ host, password, port, security, user }) => {
+  Config.flatMap(({ host, password, port, security, user }) => {
     if (Option.isSome(user) && Option.isNone(password)) {
-      return Result.fail(ConfigError.MissingData(["SMTP_PASSWORD"], "SMTP_USER is set, so SMTP_PASSWORD is needed"))
+      return invalid("SMTP_USER is set, so SMTP_PASSWORD is needed")
     }
-    const options: Options = {
+    return Config.succeed<Options>({
       host,
       port: Option.getOrUndefined(port),
       security: Option.getOrUndefined(security),
       auth: Option.isSome(user) && Option.isSome(password)
         ? { user: user.value, password: password.value }
         : undefined
-    }
-    return Result.succeed(options)
+    })
   })
 )
 
@@ -84,8 +87,8 @@ const fromParts: Config.Config<Options> = Config.all({
  * @since 0.1.0
  * @category config
  */
-export const options: Config.Config<Options> = Config.orElseIf(fromUrl, {
-  // Only a missing SMTP_URL falls back; a malformed one is reported as such.
-  if: ConfigError.isMissingDataOnly,
-  orElse: () => fromParts
-})
+export const options: Config.Config<Options> = Config.option(Config.String("SMTP_URL")).pipe(
+  // Only a missing SMTP_URL falls back; a malformed one is reported as such,
+  // and an error in the separate variables never mentions SMTP_URL.
+  Config.flatMap(Option.match({ onNone: () => fromParts, onSome: fromUrl }))
+)

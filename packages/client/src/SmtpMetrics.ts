@@ -179,7 +179,7 @@ export interface SmtpMetricsService {
  * @since 0.1.0
  * @category tags
  */
-export class SmtpMetrics extends Context.Tag("@effect-smtp/client/SmtpMetrics")<SmtpMetrics, SmtpMetricsService>() {
+export class SmtpMetrics extends Context.Service<SmtpMetrics, SmtpMetricsService>()("@effect-smtp/client/SmtpMetrics") {
   /**
    * Records the documented profile's seven instruments as Effect `Metric`s.
    * See the module-level `layer` for what travels and what does not.

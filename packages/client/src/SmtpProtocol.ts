@@ -112,7 +112,7 @@ export interface DsnOptions {
  */
 export interface ProtocolLogOptions {
   /** The level of each line (default "Info"). */
-  readonly level?: LogLevel.Literal | undefined
+  readonly level?: LogLevel.Severity | undefined
   /** Log the message bodies too (default false: only their size). */
   readonly body?: boolean | undefined
 }
@@ -424,10 +424,9 @@ export interface SmtpProtocolService {
  * @since 0.1.0
  * @category tags
  */
-export class SmtpProtocol extends Context.Tag("@effect-smtp/client/SmtpProtocol")<
-  SmtpProtocol,
-  SmtpProtocolService
->() {
+export class SmtpProtocol
+  extends Context.Service<SmtpProtocol, SmtpProtocolService>()("@effect-smtp/client/SmtpProtocol")
+{
   /**
    * The protocol over whatever `Socket` is provided.
    *

@@ -159,4 +159,4 @@ export interface SocketService {
  * @since 0.1.0
  * @category tags
  */
-export class Socket extends Context.Tag("@effect-smtp/client/Socket")<Socket, SocketService>() {}
+export class Socket extends Context.Service<Socket, SocketService>()("@effect-smtp/client/Socket") {}

@@ -1,4 +1,4 @@
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -41,7 +41,7 @@ export const resolve = (options: SmtpClient.Options): SmtpClient.ResolvedOptions
 /** How long a client remembers that its server refuses commands pipelined behind the end of DATA. */
 const groupingLessonMillis = 60 * 60 * 1000
 
-const millisOf = (clock: Clock.Clock): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
+const millisOf = (clock: Clock.Clock): number => Number(clock.currentTimeNanosUnsafe()) / 1e6
 
 /** A composed message's envelope comes from the message itself. */
 const toMail = <E>(sendable: SmtpClient.Sendable<E>): SmtpClient.Mail<E> =>
@@ -81,7 +81,7 @@ export const make = (
   Effect.gen(function*() {
     const protocol = yield* SmtpProtocol.SmtpProtocol
     const metrics = yield* SmtpMetrics
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
     const resolved = resolve(options)
     const credentialsInvalid = resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth)
     const tokens = resolved.auth !== undefined && "tokenProvider" in resolved.auth
@@ -174,7 +174,7 @@ export const make = (
           // Begun when the transaction begins; recorded once it ended (a pool first takes the connection back).
           let sending: operation.SendRecord | undefined = undefined
           const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>
-            Effect.withFiberRuntime<SmtpProtocol.TransactionResult, SmtpError | E | E2>((fiber) => {
+            Effect.withFiber<SmtpProtocol.TransactionResult, SmtpError | E | E2>((fiber) => {
               const record = operations.beginSend(fiber, opened.remoteAddress)
               sending = record
               return Effect.onExit(

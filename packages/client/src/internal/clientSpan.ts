@@ -1,23 +1,22 @@
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as HashMap from "effect/HashMap"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 
 /** The nearest enclosing span that does not disable propagation, as Effect picks a parent. */
-const parentOf = (span: Option.Option<Tracer.AnySpan>): Option.Option<Tracer.AnySpan> =>
-  Option.flatMap(span, (s) =>
-    Context.get(s.context, Tracer.DisablePropagation)
-      ? s._tag === "Span" ? parentOf(s.parent) : Option.none()
-      : Option.some(s))
+const parentOf = (span: Tracer.AnySpan | undefined): Option.Option<Tracer.AnySpan> => {
+  if (span === undefined) return Option.none()
+  return Context.get(span.annotations, Tracer.DisablePropagation)
+    ? span._tag === "Span" ? parentOf(Option.getOrUndefined(span.parent)) : Option.none()
+    : Option.some(span)
+}
 
 const noTime = BigInt(0)
-const noLinks: ReadonlyArray<Tracer.SpanLink> = []
 
 /**
  * How a span is made: on which tracer, and whether the fiber's span
@@ -46,11 +45,10 @@ export interface Failures<E, F> {
 
 /**
  * A client span made the way `Effect.useSpan` makes one: the tracer, the
- * parent, the span annotations and links from the fiber, then the
- * attributes. Effect 3 reads the annotations and links through
- * `fiber.getFiberRefs()`, which first copies the map of every FiberRef the
- * fiber holds; once per message that copy was the largest cost of tracing,
- * so here each FiberRef is read alone.
+ * parent, the sampling decision, the span annotations and links from the
+ * fiber, then the attributes; but on the tracer the style names (the
+ * OpenTelemetry backend's, for the shipped profile's instrumentation scope)
+ * and at the caller's start time, so the span covers exactly the operation.
  *
  * @internal
  */
@@ -61,24 +59,24 @@ export const make = (
   startTime: bigint,
   style: Style
 ): Tracer.Span => {
-  const tracer = style.tracer === undefined
-    ? Context.get(fiber.currentDefaultServices, Tracer.Tracer)
-    : style.tracer(fiber.currentContext)
-  const options: Tracer.SpanOptions = { kind: "client", captureStackTrace: false, attributes }
-  const span = tracer.span(
+  const tracer = style.tracer === undefined ? fiber.getRef(Tracer.Tracer) : style.tracer(fiber.context)
+  const parent = parentOf(fiber.cache.span)
+  const sampled = Option.isSome(parent) && parent.value.sampled === false
+    ? false
+    : !LogLevel.isGreaterThan(fiber.getRef(Tracer.MinimumTraceLevel), fiber.getRef(Tracer.CurrentTraceLevel))
+  const span = tracer.span({
     name,
-    parentOf(Context.getOption(fiber.currentContext, Tracer.ParentSpan)),
-    Context.empty(),
-    style.fiberAnnotations ? Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks)) : noLinks,
+    parent,
+    annotations: Context.empty(),
+    links: style.fiberAnnotations ? [...fiber.getRef(References.TracerSpanLinks)] : [],
     startTime,
-    "client",
-    options
-  )
+    kind: "client",
+    root: false,
+    sampled
+  })
   if (style.fiberAnnotations) {
-    HashMap.forEach(
-      fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations),
-      (value, key) => span.attribute(key, value)
-    )
+    const annotations = fiber.getRef(References.TracerSpanAnnotations)
+    for (const key in annotations) span.attribute(key, annotations[key])
   }
   for (const key in attributes) span.attribute(key, attributes[key])
   return span
@@ -113,7 +111,7 @@ export const end = <A, E, F>(
  * @internal
  */
 export const timed = (fiber: Fiber.Fiber<unknown, unknown>): () => bigint => {
-  if (!fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)) return () => noTime
-  const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-  return () => clock.unsafeCurrentTimeNanos()
+  if (!fiber.getRef(References.TracerTimingEnabled)) return () => noTime
+  const clock = fiber.getRef(Clock.Clock)
+  return () => clock.currentTimeNanosUnsafe()
 }

@@ -4,37 +4,35 @@
  * by `@effect/opentelemetry` or read with `Metric.snapshot`.
  */
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricKey from "effect/MetricKey"
-import * as MetricLabel from "effect/MetricLabel"
 import type * as SmtpInstruments from "../SmtpInstruments.js"
 import type { ClientFacts, EffectMetricOptions, Outcome, SmtpMetricsService } from "../SmtpMetrics.js"
 import type * as SmtpTelemetry from "../SmtpTelemetry.js"
 import * as SmtpTelemetryProfile from "../SmtpTelemetryProfile.js"
 
-type Counter = Metric.Metric.Counter<number>
-type Histogram = Metric.Metric.Histogram<number>
+type Counter = Metric.Counter<number>
+type Histogram = Metric.Histogram<number>
 
-const labelsOf = (
+const attributesOf = (
   attributes: SmtpTelemetry.Attributes,
   unit: SmtpInstruments.Unit | undefined
-): ReadonlyArray<MetricLabel.MetricLabel> => {
-  // Effect tags are strings: ints (server.port, smtp.status_code, socket.error)
-  // travel as their decimal text.
-  const labels = Object.entries(attributes).map(([key, value]) => MetricLabel.make(key, String(value)))
-  return unit === undefined ? labels : [...labels, MetricLabel.make("unit", unit)]
+): Record<string, string> => {
+  // Effect metric attributes are strings: ints (server.port, smtp.status_code,
+  // socket.error) travel as their decimal text.
+  const record: Record<string, string> = {}
+  for (const name in attributes) record[name] = String(attributes[name])
+  if (unit !== undefined) record.unit = unit
+  return record
 }
 
 /**
- * Each attribute set gets a metric of its own, made once and kept: its key
- * carries the tags, so an update finds its registry entry without building
- * and hashing a tagged key (as `Metric.tagged` does on every update). The
- * attribute sets are few: no message or recipient is ever an attribute.
+ * Each attribute set gets a metric of its own, made once and kept: it carries
+ * its attributes, so an update finds its registry entry by a key computed once
+ * (as `Metric.withAttributes` would not, wrapping the metric on every update).
+ * The attribute sets are few: no message or recipient is ever an attribute.
  */
 const taggedCache = <M>(
-  tag: (labels: ReadonlyArray<MetricLabel.MetricLabel>) => M,
+  make: (attributes: Record<string, string>) => M,
   unit: SmtpInstruments.Unit | undefined
 ) => {
   const cache = new Map<string, M>()
@@ -43,20 +41,23 @@ const taggedCache = <M>(
     for (const name in attributes) key += `${name}=${attributes[name]}\u0000`
     let tagged = cache.get(key)
     if (tagged === undefined) {
-      tagged = tag(labelsOf(attributes, unit))
+      tagged = make(attributesOf(attributes, unit))
       cache.set(key, tagged)
     }
     return tagged
   }
 }
 
-/** A count and a duration recorded together, with the tags `Effect.tagMetrics` adds around the call. */
+/**
+ * A count and a duration recorded together, in the fiber's context: its metric
+ * registry, and the attributes `Metric.CurrentMetricAttributes` adds around the call.
+ */
 const record = (count: Counter, duration: Histogram, value: number): Effect.Effect<void> =>
-  FiberRef.getWith(FiberRef.currentMetricLabels, (extraTags) =>
-    Effect.sync(() => {
-      count.unsafeUpdate(1, extraTags)
-      duration.unsafeUpdate(value, extraTags)
-    }))
+  Effect.withFiber((fiber) => {
+    count.updateUnsafe(1, fiber.context)
+    duration.updateUnsafe(value, fiber.context)
+    return Effect.void
+  })
 
 /** @internal */
 export const make = (options: EffectMetricOptions): SmtpMetricsService => {
@@ -70,9 +71,9 @@ export const make = (options: EffectMetricOptions): SmtpMetricsService => {
     if (tagged === undefined) {
       // `incremental` makes @effect/opentelemetry export a monotonic SUM (an
       // OpenTelemetry Counter) rather than an UpDownCounter.
-      const key = MetricKey.counter(instrument.name, { description: instrument.description, incremental: true })
       tagged = taggedCache(
-        (labels): Counter => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
+        (attributes): Counter =>
+          Metric.counter(instrument.name, { description: instrument.description, incremental: true, attributes }),
         unitOf(instrument)
       )
       counters.set(instrument.name, tagged)
@@ -83,13 +84,10 @@ export const make = (options: EffectMetricOptions): SmtpMetricsService => {
   const histogramOf = (instrument: SmtpInstruments.Histogram) => {
     let tagged = histograms.get(instrument.name)
     if (tagged === undefined) {
-      const key = MetricKey.histogram(
-        instrument.name,
-        MetricBoundaries.fromIterable(instrument.boundaries),
-        instrument.description
-      )
+      const boundaries = Metric.boundariesFromIterable(instrument.boundaries)
       tagged = taggedCache(
-        (labels): Histogram => Metric.fromMetricKey(MetricKey.taggedWithLabels(key, labels)),
+        (attributes): Histogram =>
+          Metric.histogram(instrument.name, { description: instrument.description, boundaries, attributes }),
         unitOf(instrument)
       )
       histograms.set(instrument.name, tagged)

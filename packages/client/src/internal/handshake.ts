@@ -111,15 +111,15 @@ export const authenticate = (
     const binding = wire.connection.channelBinding
     const channelBinding = binding === undefined ? undefined : yield* binding
     const mechanism = sasl.choose(credentials, session.offered, channelBinding !== undefined)
-    if (Result.isFailure(mechanism)) return yield* mechanism.left
-    const started = sasl.start(mechanism.right, credentials, {
+    if (Result.isFailure(mechanism)) return yield* mechanism.failure
+    const started = sasl.start(mechanism.success, credentials, {
       host: session.host,
       port: session.port,
       offered: session.offered,
       channelBinding
     })
-    if (Result.isFailure(started)) return yield* started.left
-    const exchange = started.right
+    if (Result.isFailure(started)) return yield* started.failure
+    const exchange = started.success
     const wait = { timeout: session.timeouts.command, operation: "AUTH" }
     // What follows the verb is secret: the log shows only `AUTH <mechanism>` and `<redacted>`.
     let reply = yield* wire.command(
@@ -132,9 +132,9 @@ export const authenticate = (
       if (Result.isFailure(answer)) {
         // RFC 4954 §4: "*" cancels the exchange; the server answers 501.
         yield* Effect.ignore(wire.command(commands.authCancel, wait))
-        return yield* answer.left
+        return yield* answer.failure
       }
-      reply = yield* wire.command(commands.authResponse(answer.right), wait, "")
+      reply = yield* wire.command(commands.authResponse(answer.success), wait, "")
     }
     if (reply.code !== 235) {
       return yield* new AuthenticationError({

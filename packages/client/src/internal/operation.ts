@@ -9,12 +9,11 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { type ClientFacts, type Outcome, outcomeOf, type SmtpMetricsService } from "../SmtpMetrics.js"
 import * as SmtpTelemetry from "../SmtpTelemetry.js"
@@ -121,8 +120,8 @@ const refused = (exit: Exit.Exit<unknown, unknown>): boolean =>
 
 /** The calling fiber's clock, and its span clock when its tracer is enabled. */
 const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
-  clock: Context.get(fiber.currentDefaultServices, Clock.Clock),
-  spanTime: fiber.getFiberRef(FiberRef.currentTracerEnabled) ? clientSpan.timed(fiber) : undefined
+  clock: fiber.getRef(Clock.Clock),
+  spanTime: fiber.getRef(References.TracerEnabled) ? clientSpan.timed(fiber) : undefined
 })
 
 /** @internal */
@@ -178,15 +177,15 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
   const connect = <A, E, R>(
     body: (onTransport: (peerAddress: string) => void) => Effect.Effect<A, E, R>
   ): Effect.Effect<readonly [A, Connection], E, R> =>
-    Effect.withFiberRuntime<readonly [A, Connection], E, R>((fiber) => {
+    Effect.withFiber<readonly [A, Connection], E, R>((fiber) => {
       const { clock, spanTime } = clocksOf(fiber)
-      const started = clock.unsafeCurrentTimeNanos()
+      const started = clock.currentTimeNanosUnsafe()
       let peerAddress: string | undefined = undefined
       let transportAt: bigint | undefined = undefined
       let readyAt = started
       const onTransport = (address: string) => {
         peerAddress = address
-        transportAt = clock.unsafeCurrentTimeNanos()
+        transportAt = clock.currentTimeNanosUnsafe()
       }
       // A parent span: what runs inside the connect is its child.
       const span = spanTime === undefined
@@ -196,7 +195,7 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
       return Effect.map(
         Effect.onExit(run, (exit) =>
           Effect.suspend(() => {
-            readyAt = clock.unsafeCurrentTimeNanos()
+            readyAt = clock.currentTimeNanosUnsafe()
             if (span !== undefined && spanTime !== undefined) {
               // Once the TCP connection exists, also when the connect then fails.
               if (spans.peerAddress && peerAddress !== undefined) {
@@ -216,16 +215,16 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
     })
 
   const authenticate = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
+    Effect.withFiber<A, E, R>((fiber) => {
       const { clock, spanTime } = clocksOf(fiber)
-      const started = clock.unsafeCurrentTimeNanos()
+      const started = clock.currentTimeNanosUnsafe()
       const span = spanTime === undefined
         ? undefined
         : clientSpan.make(fiber, spans.names.authenticate, spanAttributes(connection.peerAddress), spanTime(), style)
       const run = span === undefined ? effect : Effect.withParentSpan(effect, span)
       return Effect.onExit(run, (exit) =>
         Effect.suspend(() => {
-          const ended = clock.unsafeCurrentTimeNanos()
+          const ended = clock.currentTimeNanosUnsafe()
           if (span !== undefined && spanTime !== undefined) {
             clientSpan.end(span, exit, spanTime(), failures.authenticate)
           }
@@ -247,13 +246,13 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
    */
   const beginSend = (fiber: Fiber.Fiber<unknown, unknown>, peerAddress: string): SendRecord => {
     const { clock, spanTime } = clocksOf(fiber)
-    const started = clock.unsafeCurrentTimeNanos()
+    const started = clock.currentTimeNanosUnsafe()
     const spanStarted = spanTime?.()
     let ended = started
     let spanEnded: bigint | undefined = undefined
     return {
       ended: () => {
-        ended = clock.unsafeCurrentTimeNanos()
+        ended = clock.currentTimeNanosUnsafe()
         spanEnded = spanTime?.()
       },
       record: (exit) =>
@@ -281,7 +280,7 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
     interrupted: boolean
   ): Effect.Effect<void> =>
     Effect.clockWith((clock) => {
-      const now = clock.unsafeCurrentTimeNanos()
+      const now = clock.currentTimeNanosUnsafe()
       const outcome: Outcome = broken !== undefined
         ? { _tag: "Failure", error: broken }
         : interrupted

@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -97,7 +98,7 @@ export const make = (
     const maxMessages = Math.max(1, options.maxMessagesPerConnection ?? 100)
     const idleTimeToLive = Duration.toMillis(options.idleTimeToLive ?? Duration.seconds(30))
     const checkIdleAfter = Duration.toMillis(options.checkIdleAfter ?? Duration.seconds(5))
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
     const poolScope = yield* Effect.scope
 
     /** Free connections, the most recently used last: busy ones stay warm, the rest idle out. */
@@ -186,13 +187,13 @@ export const make = (
         Scope.provide(openSession, scope),
         (cause) => Scope.close(scope, Exit.failCause(cause))
       )
-      const pooled: Pooled = { session, scope, messages: 0, lastUsed: clock.unsafeCurrentTimeMillis() }
+      const pooled: Pooled = { session, scope, messages: 0, lastUsed: clock.currentTimeMillisUnsafe() }
       return pooled
     })
 
     /** Whether a connection that sat idle still answers. */
     const stillAlive = (pooled: Pooled): Effect.Effect<boolean> =>
-      clock.unsafeCurrentTimeMillis() - pooled.lastUsed < checkIdleAfter
+      clock.currentTimeMillisUnsafe() - pooled.lastUsed < checkIdleAfter
         ? Effect.succeed(true)
         : Effect.isSuccess(pooled.session.noop)
 
@@ -242,7 +243,7 @@ export const make = (
         return Effect.flatMap(session.broken, (broken) =>
           Effect.flatMap(session.interrupted, (interrupted) => {
             pooled.messages++
-            pooled.lastUsed = clock.unsafeCurrentTimeMillis()
+            pooled.lastUsed = clock.currentTimeMillisUnsafe()
             // A connection that failed, was interrupted mid-exchange, or has
             // carried its share is never handed out again. Nor is one whose
             // next send is gone, or never began, while its commands may be in
@@ -258,7 +259,7 @@ export const make = (
               give(next, { _tag: "Connection", pooled, handedOver: true })
               // The next send's body goes out first; this one's bookkeeping
               // then overlaps the server's work on it.
-              return Effect.yieldNow()
+              return Effect.yieldNow
             }
             if (next === undefined || next.cancelled || closed) {
               if (next !== undefined && !next.cancelled) next.resume?.(Effect.interrupt)
@@ -300,7 +301,7 @@ export const make = (
           wakeReaper = () => resume(Effect.void)
         })
       }
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = clock.currentTimeMillisUnsafe()
       const expiresAt = oldest.lastUsed + idleTimeToLive
       if (now < expiresAt) return Effect.sleep(Duration.millis(expiresAt - now))
       idle.shift()

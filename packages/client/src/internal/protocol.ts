@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -46,7 +47,7 @@ export const make = (socketTag: typeof Socket) =>
           port: options.port,
           timeouts: options.timeouts,
           waits: transaction.waitsFor(options.timeouts),
-          clock: yield* Effect.clock,
+          clock: yield* Clock.Clock,
           greeting: opened.greeting,
           capabilities: opened.capabilities,
           lmtp: options.protocol === "lmtp",

@@ -1,5 +1,4 @@
 import * as Effect from "effect/Effect"
-import * as LogLevel from "effect/LogLevel"
 import type { ProtocolLogOptions } from "../SmtpProtocol.js"
 import { render, type Reply } from "./reply.js"
 
@@ -18,10 +17,10 @@ const decoder = new TextDecoder()
 export const make = (options: ProtocolLogOptions | boolean | undefined): ProtocolLog | undefined => {
   if (options === undefined || options === false) return undefined
   const settings = options === true ? {} : options
-  const level = LogLevel.fromLiteral(settings.level ?? "Info")
+  const level = settings.level ?? "Info"
   const emit = (prefix: "C" | "S", text: string) => {
     const lines = text.split("\r\n").filter((l) => l.length > 0).map((l) => `${prefix}: ${l}`)
-    return Effect.logWithLevel(level, lines.join("\n")).pipe(Effect.annotateLogs("smtp", prefix))
+    return Effect.logWithLevel(level)(lines.join("\n")).pipe(Effect.annotateLogs("smtp", prefix))
   }
   return {
     client: (lines) => emit("C", lines),

@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -35,7 +36,7 @@ export interface ReadTimer {
 /** @internal */
 export const make = (timeouts: ReadonlyArray<Duration.Duration>): Effect.Effect<ReadTimer, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
     const step = Math.max(1000, Math.min(...timeouts.map(Duration.toMillis)))
     let deadline = Infinity
     let expire: (() => void) | undefined = undefined
@@ -65,7 +66,7 @@ export const make = (timeouts: ReadonlyArray<Duration.Duration>): Effect.Effect<
           })
         })
       }
-      const now = clock.unsafeCurrentTimeMillis()
+      const now = clock.currentTimeMillisUnsafe()
       if (now >= deadline) {
         const onExpire = expire
         disarm()
@@ -103,7 +104,7 @@ export const make = (timeouts: ReadonlyArray<Duration.Duration>): Effect.Effect<
       })
 
     return {
-      now: () => clock.unsafeCurrentTimeMillis(),
+      now: () => clock.currentTimeMillisUnsafe(),
       covers: (at) => at >= wakesAt,
       readBy
     }

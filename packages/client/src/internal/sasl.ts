@@ -1,8 +1,8 @@
 import { randomBytes } from "@noble/hashes/utils.js"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
-import * as Encoding from "effect/Encoding"
+import * as Base64 from "effect/encoding/Base64"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { checkText } from "../SmtpAddress.js"
 import { AuthenticationError, InvalidInputError } from "../SmtpError.js"
 import type { Credentials } from "../SmtpProtocol.js"
@@ -68,8 +68,8 @@ export interface Exchange {
   readonly complete: (finalText: string) => AuthenticationError | undefined
 }
 
-const b64 = (text: string): string => Encoding.encodeBase64(text)
-const decode = (challenge: string): string => Result.getOrElse(Encoding.decodeBase64String(challenge.trim()), () => "")
+const b64 = (text: string): string => Base64.encode(text)
+const decode = (challenge: string): string => Result.getOrElse(Base64.decodeString(challenge.trim()), () => "")
 
 /** Nothing to check after 235: the mechanism has no server proof. */
 const noProof = (): undefined => undefined
@@ -83,7 +83,7 @@ const answer = (text: string): Effect.Effect<string, AuthenticationError> => Eff
 const scramKeys = new WeakMap<object, Map<string, scram.ScramKeys>>()
 
 const cachedDerive = (credentials: object): typeof scram.deriveKeys => (mechanism, password, salt, iterations) => {
-  const key = `${mechanism}\u0000${Encoding.encodeBase64(salt)}\u0000${iterations}`
+  const key = `${mechanism}\u0000${Base64.encode(salt)}\u0000${iterations}`
   const known = scramKeys.get(credentials)?.get(key)
   if (known !== undefined) return Effect.succeed(known)
   return Effect.tap(scram.deriveKeys(mechanism, password, salt, iterations), (keys) =>
@@ -97,7 +97,7 @@ const cachedDerive = (credentials: object): typeof scram.deriveKeys => (mechanis
 }
 
 /** A SCRAM nonce: 18 random bytes as base64, printable and without ",". */
-const scramNonce = (): string => Encoding.encodeBase64(randomBytes(18))
+const scramNonce = (): string => Base64.encode(randomBytes(18))
 
 /** @internal */
 export interface StartOptions {
@@ -118,19 +118,19 @@ const startScram = (
 ): Result.Result<Exchange, InvalidInputError> => {
   const user = saslprep(credentials.user)
   if (Result.isFailure(user)) {
-    return Result.fail(new InvalidInputError({ field: "auth.user", reason: `cannot be SASLprepped: ${user.left}` }))
+    return Result.fail(new InvalidInputError({ field: "auth.user", reason: `cannot be SASLprepped: ${user.failure}` }))
   }
   const password = saslprep(Redacted.value(credentials.password))
   if (Result.isFailure(password)) {
     // Never the password itself, nor where in it the problem is.
     return Result.fail(
-      new InvalidInputError({ field: "auth.password", reason: `cannot be SASLprepped: ${password.left}` })
+      new InvalidInputError({ field: "auth.password", reason: `cannot be SASLprepped: ${password.failure}` })
     )
   }
   const exchange = scram.start({
     mechanism,
-    user: user.right,
-    password: password.right,
+    user: user.success,
+    password: password.success,
     nonce: options.nonce ?? scramNonce(),
     channelBinding: options.channelBinding,
     serverOffersPlus: (options.offered ?? []).includes(`${mechanism.replace(/-PLUS$/, "")}-PLUS`),

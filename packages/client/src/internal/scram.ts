@@ -3,8 +3,8 @@ import { sha1 } from "@noble/hashes/legacy.js"
 import { pbkdf2Async } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import * as Effect from "effect/Effect"
+import * as Base64 from "effect/encoding/Base64"
 import * as Result from "effect/Result"
-import * as Encoding from "effect/Encoding"
 import { AuthenticationError, describeValue } from "../SmtpError.js"
 import type { ChannelBinding } from "../Socket.js"
 
@@ -157,7 +157,7 @@ export const start = (options: ScramOptions): ScramExchange => {
     if (fields[0]?.[0] === "m") return Effect.fail(failed("the server requires an extension this client does not know"))
     const value = (key: string) => fields.find(([k]) => k === key)?.[1]
     const combined = value("r")
-    const salt = Result.getOrUndefined(Encoding.decodeBase64(value("s") ?? ""))
+    const salt = Result.getOrUndefined(Base64.decode(value("s") ?? ""))
     const iterations = Number(value("i"))
     if (combined === undefined || !combined.startsWith(nonce) || combined.length === nonce.length) {
       return Effect.fail(failed("the server's nonce does not extend the client's"))
@@ -174,12 +174,12 @@ export const start = (options: ScramOptions): ScramExchange => {
     const binding = plus && channelBinding !== undefined
       ? new Uint8Array([...utf8(gs2Header), ...channelBinding.data])
       : utf8(gs2Header)
-    const withoutProof = `c=${Encoding.encodeBase64(binding)},r=${combined}`
+    const withoutProof = `c=${Base64.encode(binding)},r=${combined}`
     const authMessage = utf8(`${clientFirstBare},${serverFirst},${withoutProof}`)
     return Effect.map(derive(mechanism, options.password, salt, iterations), ({ clientKey, serverKey }) => {
       const clientSignature = hmac(hash, hash(clientKey), authMessage)
       serverSignature = hmac(hash, serverKey, authMessage)
-      return `${withoutProof},p=${Encoding.encodeBase64(xor(clientKey, clientSignature))}`
+      return `${withoutProof},p=${Base64.encode(xor(clientKey, clientSignature))}`
     })
   }
 
@@ -189,7 +189,7 @@ export const start = (options: ScramOptions): ScramExchange => {
     if (key === "e") {
       return new AuthenticationError({ reason: "Rejected", mechanism, serverMessage: `e=${value}` })
     }
-    const signature = Result.getOrUndefined(Encoding.decodeBase64(value))
+    const signature = Result.getOrUndefined(Base64.decode(value))
     if (key !== "v" || signature === undefined || serverSignature === undefined) {
       return unverified("the server's final message has no verifier")
     }
@@ -218,7 +218,7 @@ export const start = (options: ScramOptions): ScramExchange => {
       // Some servers put the server-final in the 235 itself (RFC 4954 allows no
       // data with success, so most send it as a 334 instead).
       const last = finalText.trim().split(/\s+/).pop() ?? ""
-      const decoded = Result.getOrUndefined(Encoding.decodeBase64String(last))
+      const decoded = Result.getOrUndefined(Base64.decodeString(last))
       if (serverSignature !== undefined && decoded !== undefined && decoded.startsWith("v=")) {
         return checkFinal(decoded)
       }

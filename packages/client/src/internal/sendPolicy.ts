@@ -2,7 +2,6 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as RateLimiter from "effect/RateLimiter"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { RateLimitOptions } from "../SmtpClient.js"
@@ -26,6 +25,33 @@ export const isThrottling = (error: unknown): boolean =>
   throttleText.test(error.serverMessage ?? "")
 
 /**
+ * At most `limit` messages in each window of `interval` ms, windows starting at
+ * the first message after the last one closed. A message over the limit takes
+ * the next free place and waits for its window (reservations, not polling, so
+ * waiting senders keep their order and no window is over-filled).
+ */
+const fixedWindow = (limit: number, interval: number) => {
+  let windowStart = Number.NEGATIVE_INFINITY
+  let used = 0
+  const reserve = (now: number): number => {
+    if (now >= windowStart + interval) {
+      windowStart = now
+      used = 0
+    } else if (used >= limit) {
+      windowStart += interval
+      used = 0
+    }
+    used++
+    return Math.max(0, windowStart - now)
+  }
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = reserve(now)
+      return wait === 0 ? effect : Effect.andThen(Effect.sleep(Duration.millis(wait)), effect)
+    })
+}
+
+/**
  * Wraps one send attempt with the client's policy: the rate limit, the
  * client-wide pause after a "too many" reply, retries of retryable failures,
  * and the overall deadline.
@@ -40,14 +66,10 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
   never,
   Scope.Scope
 > =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const limit = options.rateLimit
     const limiter = limit?.messages !== undefined
-      ? yield* RateLimiter.make({
-        limit: limit.messages,
-        interval: limit.interval ?? Duration.minutes(1),
-        algorithm: "fixed-window"
-      })
+      ? fixedWindow(limit.messages, Duration.toMillis(limit.interval ?? Duration.minutes(1)))
       : undefined
     const backoff = Duration.toMillis(limit?.backoff ?? Duration.seconds(30))
     let pausedUntil = 0
@@ -87,7 +109,7 @@ export const make = (options: SendPolicyOptions): Effect.Effect<
       if (options.deadline === undefined) return retried
       const deadline = Duration.fromInputUnsafe(options.deadline)
       return Effect.flatMap(
-        Effect.timeoutTo(retried, { duration: deadline, onSuccess: Option.some, onTimeout: Option.none }),
+        Effect.timeoutOption(retried, deadline),
         (result) =>
           Option.isSome(result)
             ? Effect.succeed(result.value)

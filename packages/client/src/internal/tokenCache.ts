@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import * as Semaphore from "effect/Semaphore"
 import type { TokenProviderCredentials } from "../SmtpClient.js"
 import { AuthenticationError } from "../SmtpError.js"
 
@@ -20,7 +21,7 @@ interface Cached {
  */
 export const make = (credentials: TokenProviderCredentials) =>
   Effect.gen(function*() {
-    const permit = yield* Effect.makeSemaphore(1)
+    const permit = yield* Semaphore.make(1)
     const margin = Duration.toMillis(credentials.refreshBefore ?? Duration.minutes(1))
     let cached: Cached | undefined = undefined
 

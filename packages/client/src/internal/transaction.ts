@@ -209,7 +209,7 @@ export const send = <E, E2>(
     }
     const prepared = ahead === undefined ? prepare(state, out) : ahead as Prepared<E>
     if (prepared instanceof InvalidInputError || prepared instanceof TlsError) return Effect.fail(prepared)
-    const started = state.clock.unsafeCurrentTimeMillis()
+    const started = state.clock.currentTimeMillisUnsafe()
     const pipelining = state.capabilities.pipelining
     const group = () =>
       Effect.andThen(state.wire.writeLines(prepared.group, state.waits.mail), state.wire.replies(prepared.waits))
@@ -328,7 +328,7 @@ const sendBody = <E, E2>(
   context: Context<E2>,
   started: number
 ): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError | E | E2> => {
-  const envelopeDone = state.clock.unsafeCurrentTimeMillis()
+  const envelopeDone = state.clock.currentTimeMillisUnsafe()
   // The next message's commands go out with the end of this body, in the same
   // write (decided only now: this message's replies may have just turned grouping off).
   const following = context.next !== undefined && state.capabilities.pipelining && state.pipelineAfterData
@@ -361,7 +361,7 @@ const sendBody = <E, E2>(
     onSuccess: ([finals, bytesSent]): Effect.Effect<SmtpProtocol.TransactionResult, SmtpError> => {
       progress.replied = true
       const command = prepared.useBdat ? "BDAT" : "DATA"
-      const finished = state.clock.unsafeCurrentTimeMillis()
+      const finished = state.clock.currentTimeMillisUnsafe()
       const timings = { envelopeMs: envelopeDone - started, dataMs: finished - envelopeDone }
       if (!state.lmtp) {
         const final = finals[0]

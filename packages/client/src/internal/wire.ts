@@ -154,9 +154,9 @@ export const make = (
         return got === undefined ? loop : got instanceof SmtpProtocolError ? Effect.fail(got) : Effect.succeed(got)
       })
       return Effect.catch(
-        Effect.timeoutFail(loop, {
+        Effect.timeoutOrElse(loop, {
           duration: wait.timeout,
-          onTimeout: () => new TimeoutError({ operation: wait.operation, timeout: wait.timeout })
+          orElse: () => Effect.fail(new TimeoutError({ operation: wait.operation, timeout: wait.timeout }))
         }),
         fail
       )
@@ -233,9 +233,9 @@ export const make = (
           })
         )
       }
-      const handshake = Effect.timeoutFail(connection.upgradeTls(tls), {
+      const handshake = Effect.timeoutOrElse(connection.upgradeTls(tls), {
         duration: timeout,
-        onTimeout: () => new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout })
+        orElse: () => Effect.fail(new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout }))
       })
       return Effect.matchEffect(handshake, {
         onFailure: failWithAny,

@@ -7,7 +7,6 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -72,9 +71,9 @@ export const layer = (
  * @category layers
  */
 export const layerConfig = (
-  config?: Config.Config.Wrap<SmtpClient.Options>,
+  config?: Config.Wrap<SmtpClient.Options>,
   socketConfig: Config.Config<NodeSocket.NodeSocketOptions> = NodeSocket.optionsConfig
-): Layer.Layer<SmtpClient, ConfigError.ConfigError> =>
+): Layer.Layer<SmtpClient, Config.ConfigError> =>
   Layer.unwrap(
     Effect.map(socketConfig, (socketOptions) =>
       SmtpClient.layerConfig(config).pipe(

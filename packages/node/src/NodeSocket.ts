@@ -29,13 +29,13 @@ import type { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { Socket } from "@effect-smtp/client/Socket"
 import type { SocketService } from "@effect-smtp/client/Socket"
 import * as Config from "effect/Config"
-import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as internal from "./internal/nodeSocket.js"
 import * as proxy from "./internal/proxy.js"
 
@@ -166,11 +166,11 @@ export const layer: Layer.Layer<Socket, never, SmtpMetrics> = layerWith({})
  * @category config
  */
 export const optionsConfig: Config.Config<NodeSocketOptions> = Config.option(Config.Redacted("SMTP_PROXY")).pipe(
-  Config.mapEffect((url) => {
-    if (Option.isNone(url)) return Result.succeed({})
+  Config.flatMap((url): Config.Config<NodeSocketOptions> => {
+    if (Option.isNone(url)) return Config.succeed({})
     return Result.match(proxy.resolveProxyOption(url.value), {
-      onLeft: (error) => Result.fail(ConfigError.InvalidData(["SMTP_PROXY"], `SMTP_PROXY ${error.reason}`)),
-      onRight: (options) => Result.succeed({ proxy: options })
+      onFailure: (error) => Config.fail(new ConfigProvider.SourceError({ message: `SMTP_PROXY ${error.reason}` })),
+      onSuccess: (options) => Config.succeed({ proxy: options })
     })
   })
 )

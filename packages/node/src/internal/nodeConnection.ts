@@ -450,9 +450,9 @@ export class NodeConnection {
         return Effect.sync(cleanup)
       })
       // Only a write that has to wait pays for a timer.
-      return timeout === undefined ? drained : Effect.timeoutFail(drained, {
+      return timeout === undefined ? drained : Effect.timeoutOrElse(drained, {
         duration: timeout.duration,
-        onTimeout: () => new TimeoutError({ operation: timeout.operation, timeout: timeout.duration })
+        orElse: () => Effect.fail(new TimeoutError({ operation: timeout.operation, timeout: timeout.duration }))
       })
     })
 
@@ -497,11 +497,13 @@ export class NodeConnection {
           // (or pause) what flows underneath it.
           this.detach(socket)
           return undefined
-        }).pipe(Effect.tap(() => {
-          if (this.current !== undefined) {
-            this.attach(this.current)
-          }
-        }))
+        }).pipe(Effect.tap(() =>
+          Effect.sync(() => {
+            if (this.current !== undefined) {
+              this.attach(this.current)
+            }
+          })
+        ))
       )
     })
 

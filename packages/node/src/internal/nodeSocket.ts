@@ -13,11 +13,10 @@ import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
+import * as Result from "effect/Result"
 import * as Scope from "effect/Scope"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
@@ -55,7 +54,9 @@ export const orderAddresses = (
   addresses: ReadonlyArray<ResolvedAddress>,
   family?: 4 | 6 | undefined
 ): Array<ResolvedAddress> => {
-  const [v4, v6] = Arr.partition(ofFamily(addresses, family), (address) => address.family === 6)
+  const candidates = ofFamily(addresses, family)
+  const v6 = Arr.filter(candidates, (address) => address.family === 6)
+  const v4 = Arr.filter(candidates, (address) => address.family !== 6)
   const ordered: Array<ResolvedAddress> = []
   for (let i = 0; i < v6.length || i < v4.length; i++) {
     const six = v6[i]
@@ -74,6 +75,30 @@ const settle = <A, E>(exit: Exit.Exit<A, E>, other: Fiber.Fiber<A, E>): Effect.E
   // A defect ends the race, as `Effect.firstSuccessOf` would let it.
   return Cause.hasDies(exit.cause) ? Effect.andThen(Fiber.interrupt(other), exit) : Fiber.join(other)
 }
+
+/**
+ * Runs `self` and `that` in fibers of their own; `settle` decides the race
+ * from the first exit and the other fiber, which is still running.
+ * Interrupting the race interrupts (and awaits) both.
+ */
+const raceWith = <A, E, R>(
+  self: Effect.Effect<A, E, R>,
+  that: Effect.Effect<A, E, R>,
+  settle: (exit: Exit.Exit<A, E>, other: Fiber.Fiber<A, E>) => Effect.Effect<A, E>
+): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const left = yield* Effect.forkChild(self)
+      const right = yield* Effect.forkChild(that)
+      const [exit, other] = yield* restore(
+        Effect.raceFirst(
+          Effect.map(Fiber.await(left), (exit) => [exit, right] as const),
+          Effect.map(Fiber.await(right), (exit) => [exit, left] as const)
+        )
+      ).pipe(Effect.onInterrupt(() => Fiber.interruptAll([left, right])))
+      return yield* restore(settle(exit, other)).pipe(Effect.onInterrupt(() => Fiber.interrupt(other)))
+    })
+  )
 
 /**
  * Runs `attempts` staggered, as RFC 8305 section 5 runs connection attempts:
@@ -97,10 +122,7 @@ export const staggeredRace = <A, E, R>(
     const head = Effect.tapCause(first, () => Deferred.succeed(failed, undefined))
     const headFailed = Deferred.await(failed)
     const turn = Duration.isFinite(delay) ? Effect.race(Effect.sleep(delay), headFailed) : headFailed
-    return Effect.raceWith(head, Effect.andThen(turn, staggeredRace(rest, delay)), {
-      onSelfDone: settle,
-      onOtherDone: settle
-    })
+    return raceWith(head, Effect.andThen(turn, staggeredRace(rest, delay)), settle)
   })
 }
 
@@ -180,8 +202,10 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
           : Effect.fail(noAddress(host, port, addresses))
       })
 
-    const onTimeout = (target: Target, timeout: Duration.Duration) => () =>
-      new TimeoutError({ operation: `connect to ${target.host}:${target.port} (${target.address})`, timeout })
+    const timedOut = (target: Target, timeout: Duration.Duration) => () =>
+      Effect.fail(
+        new TimeoutError({ operation: `connect to ${target.host}:${target.port} (${target.address})`, timeout })
+      )
 
     /** One TCP attempt, recorded once as the socket.connect metric. */
     const connectTcp = (
@@ -197,7 +221,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         // The timeout sits inside the measured effect, so a timed-out attempt
         // records a failure (TimeoutError), not an interruption.
         yield* connection.connectTcp().pipe(
-          Effect.timeoutFail({ duration: timeout, onTimeout: onTimeout(target, timeout) }),
+          Effect.timeoutOrElse({ duration: timeout, orElse: timedOut(target, timeout) }),
           Effect.onExit((exit) =>
             Effect.flatMap(Clock.currentTimeNanos, (end) =>
               metrics.socketConnect({
@@ -228,7 +252,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         const attempt = (target: Target) =>
           Effect.uninterruptibleMask((restore) =>
             Effect.gen(function*() {
-              const own = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+              const own = yield* Scope.fork(scope, "sequential")
               const exit = yield* Effect.exit(restore(Scope.provide(connectTcp(target, timeout), own)))
               if (Exit.isSuccess(exit) && !(yield* Ref.getAndSet(claimed, true))) {
                 return exit.value
@@ -258,9 +282,9 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         if (options.tls !== undefined) {
           const elapsed = (yield* Clock.currentTimeNanos) - start
           yield* connection.startTls(options.tls).pipe(
-            Effect.timeoutFail({
+            Effect.timeoutOrElse({
               duration: remaining(timeout, elapsed),
-              onTimeout: onTimeout(connection.target, timeout)
+              orElse: timedOut(connection.target, timeout)
             })
           )
         }
@@ -311,10 +335,10 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         connection.beginReading()
         const elapsed = (yield* Clock.currentTimeNanos) - start
         yield* Proxy.tunnel(connection.channel, proxy, { host: options.host, address, port: options.port }).pipe(
-          Effect.timeoutFail({
+          Effect.timeoutOrElse({
             duration: remaining(timeout, elapsed),
-            onTimeout: () =>
-              fail("Timeout", { timeout, detail: "the proxy accepted the connection and did not answer" })
+            orElse: () =>
+              Effect.fail(fail("Timeout", { timeout, detail: "the proxy accepted the connection and did not answer" }))
           })
         )
         connection.tunnelled(options.host, options.port)
@@ -333,8 +357,8 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
       ? connectDirect
       : Result.isFailure(proxyOption)
       // An unusable proxy fails every connect: the layer itself cannot fail.
-      ? () => Effect.fail(proxyOption.left)
-      : connectVia(proxyOption.right)
+      ? () => Effect.fail(proxyOption.failure)
+      : connectVia(proxyOption.success)
 
     return { connect }
   })

@@ -14,9 +14,9 @@
 import { InvalidInputError, ProxyError, type SocketError, type TimeoutError } from "@effect-smtp/client/SmtpError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
-import * as Encoding from "effect/Encoding"
+import * as Base64 from "effect/encoding/Base64"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"
 
@@ -331,7 +331,7 @@ export const httpConnect = (
   const target = authority(host, port)
   const credentials = auth === undefined
     ? ""
-    : `Proxy-Authorization: Basic ${Encoding.encodeBase64(`${auth.user}:${Redacted.value(auth.password)}`)}\r\n`
+    : `Proxy-Authorization: Basic ${Base64.encode(`${auth.user}:${Redacted.value(auth.password)}`)}\r\n`
   return utf8(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${credentials}\r\n`)
 }
 

@@ -1,18 +1,18 @@
 import { SmtpAddress } from "@effect-smtp/client"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
 
 /** The one checker of addresses and text, shared by the client and `@effect-smtp/message`. */
 
-const atext = FastCheck.stringMatching(/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]{1,12}$/)
-const label = FastCheck.stringMatching(/^[A-Za-z0-9][A-Za-z0-9-]{0,10}$/)
-const address = FastCheck.tuple(
-  FastCheck.array(atext, { minLength: 1, maxLength: 3 }),
-  FastCheck.array(label, { minLength: 1, maxLength: 3 })
+const atext = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]{1,12}$/)
+const label = fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9-]{0,10}$/)
+const address = fc.tuple(
+  fc.array(atext, { minLength: 1, maxLength: 3 }),
+  fc.array(label, { minLength: 1, maxLength: 3 })
 ).map(([local, domain]) => `${local.join(".")}@${domain.join(".")}`)
 
 /** Anything a reader could take for the end of a line. */
-const control = FastCheck.constantFrom(
+const control = fc.constantFrom(
   "\r",
   "\n",
   "\u0000",
@@ -25,13 +25,13 @@ const control = FastCheck.constantFrom(
 )
 
 describe("SmtpAddress", () => {
-  it.prop("property: dot-atom addresses with a domain name are accepted", [address], ([a]) => {
+  prop("property: dot-atom addresses with a domain name are accepted", [address], ([a]) => {
     expect(SmtpAddress.checkAddress("to", a)).toBeUndefined()
   })
 
-  it.prop(
+  prop(
     "property: a control character or line separator anywhere makes an address and a text invalid, naming the field and the position",
-    [address, control, FastCheck.nat()],
+    [address, control, fc.nat()],
     ([a, c, at]) => {
       const position = at % (a.length + 1)
       const bad = a.slice(0, position) + c + a.slice(position)

@@ -5,16 +5,18 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 
 const read = (env: Record<string, string>) =>
-  Effect.result(Effect.withConfigProvider(SmtpConfig.options, ConfigProvider.fromMap(new Map(Object.entries(env)))))
+  Effect.result(
+    Effect.provideService(SmtpConfig.options, ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
+  )
 
 describe("SmtpConfig", () => {
   it.effect("SMTP_URL: smtps means implicit TLS, credentials are Redacted", () =>
     Effect.gen(function*() {
       const result = yield* read({ SMTP_URL: "smtps://me%40example.com:p%40ss@mail.example.com:465" })
-      expect(result._tag).toBe("Right")
-      if (result._tag !== "Right") return
-      expect(result.right).toMatchObject({ host: "mail.example.com", port: 465, security: "tls" })
-      const auth = result.right.auth as { user: string; password: Redacted.Redacted<string> }
+      expect(result._tag).toBe("Success")
+      if (result._tag !== "Success") return
+      expect(result.success).toMatchObject({ host: "mail.example.com", port: 465, security: "tls" })
+      const auth = result.success.auth as { user: string; password: Redacted.Redacted<string> }
       expect(auth.user).toBe("me@example.com")
       expect(Redacted.value(auth.password)).toBe("p@ss")
       expect(String(auth.password)).not.toContain("p@ss")
@@ -23,7 +25,7 @@ describe("SmtpConfig", () => {
   it.effect("SMTP_URL: smtp without credentials, security from the query", () =>
     Effect.gen(function*() {
       const result = yield* read({ SMTP_URL: "smtp://[::1]:2525?security=none" })
-      expect(result).toMatchObject({ _tag: "Right", right: { host: "::1", port: 2525, security: "none" } })
+      expect(result).toMatchObject({ _tag: "Success", success: { host: "::1", port: 2525, security: "none" } })
     }))
 
   it.effect("separate variables", () =>
@@ -36,8 +38,8 @@ describe("SmtpConfig", () => {
         SMTP_PASSWORD: "secret"
       })
       expect(result).toMatchObject({
-        _tag: "Right",
-        right: { host: "mail.example.com", port: 587, security: "starttls", auth: { user: "me" } }
+        _tag: "Success",
+        success: { host: "mail.example.com", port: 587, security: "starttls", auth: { user: "me" } }
       })
     }))
 
@@ -53,8 +55,8 @@ describe("SmtpConfig", () => {
     it.effect(`${name}: the error names ${variable}`, () =>
       Effect.gen(function*() {
         const result = yield* read(env)
-        expect(result._tag).toBe("Left")
-        if (result._tag === "Left") expect(String(result.left)).toContain(variable)
+        expect(result._tag).toBe("Failure")
+        if (result._tag === "Failure") expect(String(result.failure)).toContain(variable)
       }))
   }
 })

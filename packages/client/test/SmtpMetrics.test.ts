@@ -1,7 +1,7 @@
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as fc from "effect/FastCheck"
 import * as Metric from "effect/Metric"
 import * as MetricKeyType from "effect/MetricKeyType"
 import type * as MetricPair from "effect/MetricPair"
@@ -294,7 +294,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       }
     }).pipe(Effect.provide(SmtpMetrics.layerWith({ unitTag: true }))))
 
-  it.effect.prop(
+  effectProp(
     "for any client event, the Effect tags are exactly SmtpTelemetry.clientAttributes with values stringified",
     [
       fc.record({

@@ -1,5 +1,5 @@
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
-import * as fc from "effect/FastCheck"
 import * as SmtpError from "../src/SmtpError.js"
 import type { Outcome } from "../src/SmtpMetrics.js"
 import * as SmtpTelemetry from "../src/SmtpTelemetry.js"
@@ -55,7 +55,7 @@ const expectWellFormed = (attributes: Readonly<Record<string, unknown>>) => {
 }
 
 describe("SmtpTelemetry.outcomeAttributes", () => {
-  it.prop(
+  prop(
     "error.type is the error's _tag on every failure, cancelled on interruption, and absent on success",
     [outcome],
     ([o]) => {
@@ -73,7 +73,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "smtp.status_code is present iff the error carries a server reply code, and equals it",
     [outcome],
     ([o]) => {
@@ -84,7 +84,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "socket.error is present iff the error is a SocketError with an OS code, and equals the socket-errors.md value",
     [outcome],
     ([o]) => {
@@ -95,7 +95,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "only error keys appear, none undefined or empty, ints are integers",
     [outcome],
     ([o]) => {
@@ -107,7 +107,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a TlsError, TimeoutError, SmtpProtocolError or interruption never carries socket.error",
     [fc.oneof(tlsError, timeoutError, protocolError)],
     ([error]) => {
@@ -116,7 +116,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a SocketError with an unknown OS code maps to -1",
     [fc.stringMatching(/^[A-Z_]{1,16}$/).filter((code) => !specValue.has(code))],
     ([code]) => {
@@ -127,7 +127,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
 })
 
 describe("SmtpTelemetry.socketConnectAttributes", () => {
-  it.prop(
+  prop(
     "has exactly the socket table's keys for the outcome: result, peer, host, port always; error.type and socket.error per rule; never smtp.status_code",
     [fc.record({ serverAddress: host, serverPort: port, peerAddress: ip }), outcome],
     ([facts, o]) => {
@@ -153,7 +153,7 @@ describe("SmtpTelemetry.socketConnectAttributes", () => {
 })
 
 describe("SmtpTelemetry.clientAttributes", () => {
-  it.prop(
+  prop(
     "has exactly the client table's keys: peer iff available, host, port, scheme always, error keys per rule",
     [clientFacts, outcome],
     ([facts, o]) => {
@@ -176,7 +176,7 @@ describe("SmtpTelemetry.clientAttributes", () => {
     }
   )
 
-  it.prop(
+  prop(
     "the error attributes of the client set are exactly outcomeAttributes",
     [clientFacts, outcome],
     ([facts, o]) => {

@@ -4,8 +4,8 @@
  * precedence for `error.type`, its presence rules, its value types), the
  * documented one against SmtpTelemetry's documented attribute sets.
  */
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
-import * as fc from "effect/FastCheck"
 import * as SmtpError from "../src/SmtpError.js"
 import * as SmtpInstruments from "../src/SmtpInstruments.js"
 import type { Outcome } from "../src/SmtpMetrics.js"
@@ -98,7 +98,7 @@ const expectValueTypes = (attributes: SmtpTelemetry.Attributes, intKeys: Readonl
 describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
   const { shipped } = SmtpTelemetryProfile
 
-  it.prop(
+  prop(
     "follows MailKit's order of precedence on every instrument: cancelled, a socket error's name, (client only) secure_connection_error / protocol_error / the status code / command_error, then the type name",
     [outcome, clientFacts, socketFacts, operation],
     ([o, facts, socket, op]) => {
@@ -111,7 +111,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a failure whose OS code is one of the eight carries that name on every instrument, whatever class carried the code",
     [
       fc.constantFrom(...namedCodes),
@@ -130,7 +130,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "interruption is cancelled and success has no error.type, on socket and client instruments alike",
     [fc.constantFrom<"socket" | "client">("socket", "client")],
     ([instruments]) => {
@@ -139,7 +139,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "the socket instruments never carry a client instrument's name (no status codes, no protocol or TLS names)",
     [outcome],
     ([o]) => {
@@ -150,7 +150,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a command failure is its status code as a decimal string; one without a usable code is command_error",
     [
       commandError,
@@ -163,7 +163,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a TlsError is secure_connection_error for a handshake or certificate failure, the type name when STARTTLS was not offered (MailKit: NotSupportedException) or REQUIRETLS cannot be honoured",
     [
       fc.constantFrom<SmtpError.TlsFailure>(
@@ -186,7 +186,7 @@ describe("the shipped profile's error.type (mailkit-shipped.md)", () => {
     }
   )
 
-  it.prop(
+  prop(
     "a client timeout (not an OS ETIMEDOUT) falls back to its type name",
     [timeoutError],
     ([error]) => {
@@ -199,7 +199,7 @@ describe("the shipped profile's presence rules and value types", () => {
   const { shipped } = SmtpTelemetryProfile
   const never = ["smtp.status_code", "socket.error", "socket.connect.result"]
 
-  it.prop(
+  prop(
     "operation.*: exactly url.scheme, server.address, server.port (int), network.operation, and error.type iff the operation failed or was interrupted",
     [clientFacts, outcome, operation],
     ([facts, o, op]) => {
@@ -224,7 +224,7 @@ describe("the shipped profile's presence rules and value types", () => {
     }
   )
 
-  it.prop(
+  prop(
     "connection.duration: exactly url.scheme, server.address, server.port, and error.type iff it ended involuntarily; no network.operation, no peer",
     [clientFacts, outcome],
     ([facts, o]) => {
@@ -236,7 +236,7 @@ describe("the shipped profile's presence rules and value types", () => {
     }
   )
 
-  it.prop(
+  prop(
     "socket.connect.*: exactly network.peer.address, server.address, server.port, and error.type iff the attempt failed or was interrupted",
     [socketFacts, outcome],
     ([facts, o]) => {
@@ -250,7 +250,7 @@ describe("the shipped profile's presence rules and value types", () => {
     }
   )
 
-  it.prop(
+  prop(
     "no smtp.status_code, socket.error or socket.connect.result anywhere, and network.peer.address only on the socket instruments",
     [clientFacts, socketFacts, outcome, operation],
     ([facts, socket, o, op]) => {
@@ -269,7 +269,7 @@ describe("the shipped profile's presence rules and value types", () => {
 describe("the documented profile's mapping", () => {
   const { documented } = SmtpTelemetryProfile
 
-  it.prop(
+  prop(
     "is SmtpTelemetry's documented attribute sets: socket attributes for a connect attempt, client attributes for every operation and connection end",
     [clientFacts, socketFacts, outcome, operation],
     ([facts, socket, o, op]) => {
@@ -282,7 +282,7 @@ describe("the documented profile's mapping", () => {
     }
   )
 
-  it.prop(
+  prop(
     "error.type is the error's _tag (or cancelled), never a MailKit shipped name",
     [clientFacts, outcome],
     ([facts, o]) => {

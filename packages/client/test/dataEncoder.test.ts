@@ -1,3 +1,4 @@
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import {
   canonical,
   CR,
@@ -11,19 +12,18 @@ import {
   unstuff
 } from "@effect-smtp/test-utils/wire"
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
 import * as dataEncoder from "../src/internal/dataEncoder.js"
 
-const cuts = FastCheck.array(FastCheck.nat(), { maxLength: 10 })
+const cuts = fc.array(fc.nat(), { maxLength: 10 })
 
 /** Bodies as mail clients write them: CRLF lines, some starting with a dot, maybe no final break. */
-const canonicalBody: FastCheck.Arbitrary<Uint8Array> = FastCheck.tuple(
-  FastCheck.array(FastCheck.stringMatching(/^[^\r\n]*$/), { maxLength: 12 }),
-  FastCheck.boolean()
+const canonicalBody: fc.Arbitrary<Uint8Array> = fc.tuple(
+  fc.array(fc.stringMatching(/^[^\r\n]*$/), { maxLength: 12 }),
+  fc.boolean()
 ).map(([lines, finalBreak]) => new TextEncoder().encode(lines.join("\r\n") + (finalBreak ? "\r\n" : "")))
 
 describe("DATA encoder", () => {
-  it.prop(
+  prop(
     "for arbitrary bytes split arbitrarily: no bare CR or LF, exactly one end-of-data at the very end, and un-stuffing gives back the CRLF-normalised input",
     [hostileBody, cuts],
     ([body, at]) => {
@@ -35,7 +35,7 @@ describe("DATA encoder", () => {
     { fastCheck: { numRuns: 5000 } }
   )
 
-  it.prop(
+  prop(
     "chunk invariance: the bytes on the wire do not depend on where the body is split",
     [hostileBody, cuts],
     ([body, at]) => {
@@ -45,7 +45,7 @@ describe("DATA encoder", () => {
     { fastCheck: { numRuns: 2000 } }
   )
 
-  it.prop(
+  prop(
     "BDAT mode: normalised, never stuffed, ends in CRLF, and canonicalSize is its exact length",
     [hostileBody, cuts],
     ([body, at]) => {
@@ -57,9 +57,9 @@ describe("DATA encoder", () => {
     { fastCheck: { numRuns: 2000 } }
   )
 
-  it.prop(
+  prop(
     "a whole message in one buffer is exactly BDAT line + streamed encoding + the next group, for hostile and for already-canonical bodies",
-    [FastCheck.oneof(hostileBody, canonicalBody), FastCheck.boolean(), FastCheck.option(FastCheck.uint8Array())],
+    [fc.oneof(hostileBody, canonicalBody), fc.boolean(), fc.option(fc.uint8Array(), { nil: null })],
     ([body, stuffDots, after]) => {
       const streamed = encodeAll(stuffDots, [body])
       let announced = -1
@@ -81,9 +81,9 @@ describe("DATA encoder", () => {
     { fastCheck: { numRuns: 3000 } }
   )
 
-  it.prop(
+  prop(
     "scan: the canonical size, 8-bit and leading-dot facts agree with the streamed encoding",
-    [FastCheck.oneof(hostileBody, canonicalBody)],
+    [fc.oneof(hostileBody, canonicalBody)],
     ([body]) => {
       const facts = dataEncoder.scan(body)
       const bdat = encodeAll(false, [body])
@@ -111,14 +111,14 @@ describe("DATA encoder", () => {
     expect(Array.from(encodeAll(true, []))).toEqual([DOT, CR, LF])
   })
 
-  it.prop(
+  prop(
     "long lines: the streaming encoder finds the first line over 998 octets wherever the body is split, the same line the one-pass scan finds, and the scan's length is that line's octets without its break",
     [
-      FastCheck.array(
-        FastCheck.tuple(FastCheck.integer({ min: 0, max: 1200 }), FastCheck.constantFrom("\r\n", "\n", "\r")),
+      fc.array(
+        fc.tuple(fc.integer({ min: 0, max: 1200 }), fc.constantFrom("\r\n", "\n", "\r")),
         { maxLength: 6 }
       ),
-      FastCheck.integer({ min: 0, max: 1200 }),
+      fc.integer({ min: 0, max: 1200 }),
       cuts
     ],
     ([lines, lastLine, at]) => {
@@ -138,15 +138,15 @@ describe("DATA encoder", () => {
     { fastCheck: { numRuns: 1000 } }
   )
 
-  it.prop(
+  prop(
     "scanText (the fast path for string content) gives exactly the one-pass byte scan's facts, for any text: line breaks of every kind, dots, non-ASCII, long lines",
     [
-      FastCheck.array(
-        FastCheck.oneof(
-          FastCheck.constantFrom("\r\n", "\n", "\r", ".", "..", "é", "δοκιμή", "😀", ""),
-          FastCheck.string({ maxLength: 20 }),
-          FastCheck.integer({ min: 300, max: 1100 }).map((n) => "a".repeat(n)),
-          FastCheck.integer({ min: 300, max: 400 }).map((n) => "é".repeat(n))
+      fc.array(
+        fc.oneof(
+          fc.constantFrom("\r\n", "\n", "\r", ".", "..", "é", "δοκιμή", "😀", ""),
+          fc.string({ maxLength: 20 }),
+          fc.integer({ min: 300, max: 1100 }).map((n) => "a".repeat(n)),
+          fc.integer({ min: 300, max: 400 }).map((n) => "é".repeat(n))
         ),
         { maxLength: 12 }
       )

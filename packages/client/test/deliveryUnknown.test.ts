@@ -1,9 +1,9 @@
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
@@ -86,15 +86,15 @@ describe("the delivery-unknown boundary", () => {
 })
 
 describe("retryable classification", () => {
-  const reply = FastCheck.record({
-    statusCode: FastCheck.integer({ min: 400, max: 599 }),
-    enhancedStatusCode: FastCheck.option(
-      FastCheck.tuple(FastCheck.constantFrom(2, 4, 5), FastCheck.nat(99), FastCheck.nat(99)).map((p) => p.join(".")),
+  const reply = fc.record({
+    statusCode: fc.integer({ min: 400, max: 599 }),
+    enhancedStatusCode: fc.option(
+      fc.tuple(fc.constantFrom(2, 4, 5), fc.nat(99), fc.nat(99)).map((p) => p.join(".")),
       { nil: undefined }
     )
   })
 
-  it.prop(
+  prop(
     "a reply is retryable iff it is 4xx and its enhanced code does not say permanent (5.x.x)",
     [reply],
     ([{ enhancedStatusCode, statusCode }]) => {

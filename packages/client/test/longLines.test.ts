@@ -1,8 +1,8 @@
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 
@@ -37,9 +37,9 @@ const body = (lines: ReadonlyArray<number>) =>
   "Subject: long\r\n\r\n" + lines.map((n) => "x".repeat(n)).join("\r\n") + "\r\n"
 
 describe("lines over 998 octets", () => {
-  it.effect.prop(
+  effectProp(
     "property: a known body is refused before connecting iff some line is over 998 octets, and the error names the first such line",
-    [FastCheck.array(FastCheck.integer({ min: 0, max: 1100 }), { minLength: 1, maxLength: 6 })],
+    [fc.array(fc.integer({ min: 0, max: 1100 }), { minLength: 1, maxLength: 6 })],
     ([lengths]) =>
       Effect.gen(function*() {
         const { layer, connections, server } = setup()
@@ -50,13 +50,13 @@ describe("lines over 998 octets", () => {
         )
         const first = lengths.findIndex((n) => n > 998)
         if (first === -1) {
-          expect(exit._tag).toBe("Right")
+          expect(exit._tag).toBe("Success")
           expect(server.received).toHaveLength(1)
           return
         }
-        expect(exit._tag).toBe("Left")
-        if (exit._tag !== "Left") return
-        const error = exit.left
+        expect(exit._tag).toBe("Failure")
+        if (exit._tag !== "Failure") return
+        const error = exit.failure
         expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
         // The subject and the blank line come first.
         expect(error.message).toContain(`line ${first + 3} is ${lengths[first]} octets long`)

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { hmacMd5, md5, toHex } from "../src/internal/md5.js"
 import * as Sasl from "../src/internal/sasl.js"
 
@@ -78,8 +78,8 @@ describe("CRAM-MD5 (RFC 2195 section 2, the example exchange)", () => {
       { user: "tim", password: Redacted.make("tanstaaftanstaaf") },
       { host: "postoffice.reston.mci.net", port: 25, offered: ["CRAM-MD5"], channelBinding: undefined }
     )
-    if (Result.isFailure(started)) throw started.left
-    const exchange = started.right
+    if (Result.isFailure(started)) throw started.failure
+    const exchange = started.success
     expect(exchange.initialResponse).toBeUndefined()
     const challenge = "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+"
     const answer = Effect.runSync(exchange.respond(challenge))

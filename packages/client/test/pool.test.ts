@@ -1,9 +1,9 @@
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
@@ -72,12 +72,12 @@ const message = (i: number) => ({
 })
 
 describe("pool", () => {
-  it.effect.prop(
+  effectProp(
     "never exceeds maxConnections under 100 concurrent sends, and every message arrives intact, with replies split anywhere",
     [
-      FastCheck.integer({ min: 1, max: 6 }),
-      FastCheck.array(FastCheck.integer({ min: 1, max: 40 }), { maxLength: 8 }),
-      FastCheck.boolean()
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 8 }),
+      fc.boolean()
     ],
     ([maxConnections, cuts, pipelining]) =>
       Effect.gen(function*() {
@@ -137,11 +137,11 @@ describe("pool", () => {
         (i) => Effect.result(SmtpClient.send(message(i))),
         { concurrency: 4 }
       ).pipe(Effect.provide(pooled(countingServer(counters, server), { maxConnections: 1 })))
-      expect(exits.map((e) => e._tag)).toEqual(["Right", "Left", "Right", "Right"])
+      expect(exits.map((e) => e._tag)).toEqual(["Success", "Failure", "Success", "Success"])
       const failure = exits[1]!
-      if (failure._tag === "Left") {
-        expect(failure.left).toBeInstanceOf(SmtpError.SmtpCommandError)
-        expect((failure.left as SmtpError.SmtpCommandError).statusCode).toBe(550)
+      if (failure._tag === "Failure") {
+        expect(failure.failure).toBeInstanceOf(SmtpError.SmtpCommandError)
+        expect((failure.failure as SmtpError.SmtpCommandError).statusCode).toBe(550)
       }
       // A failed transaction is reset, not a reason to reconnect.
       expect(counters.connects).toBe(1)
@@ -172,9 +172,9 @@ describe("pool", () => {
         const b = yield* Effect.result(SmtpClient.send(message(1)))
         return [a, b] as const
       }).pipe(Effect.provide(layer))
-      expect(a._tag).toBe("Left")
-      if (a._tag === "Left") expect((a.left as SmtpError.SmtpCommandError).statusCode).toBe(421)
-      expect(b._tag).toBe("Right")
+      expect(a._tag).toBe("Failure")
+      if (a._tag === "Failure") expect((a.failure as SmtpError.SmtpCommandError).statusCode).toBe(421)
+      expect(b._tag).toBe("Success")
       expect(connection).toBe(2)
     }))
 

@@ -1,6 +1,6 @@
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { splitAt } from "@effect-smtp/test-utils/wire"
 import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
 import { render, type Reply, ReplyParser } from "../src/internal/reply.js"
 
 const encoder = new TextEncoder()
@@ -19,30 +19,30 @@ const parseChunks = (chunks: ReadonlyArray<Uint8Array>): Parsed => {
 }
 
 /** Reply text: printable, no CR/LF, not itself starting like an enhanced code. */
-const lineText = FastCheck.stringMatching(/^[A-Za-z][ -~\u00e0-\u00ff]{0,60}$/)
+const lineText = fc.stringMatching(/^[A-Za-z][ -~\u00e0-\u00ff]{0,60}$/)
 
-const replyArb: FastCheck.Arbitrary<Reply> = FastCheck.integer({ min: 200, max: 599 }).chain((code) =>
-  FastCheck.record({
-    code: FastCheck.constant(code),
+const replyArb: fc.Arbitrary<Reply> = fc.integer({ min: 200, max: 599 }).chain((code) =>
+  fc.record({
+    code: fc.constant(code),
     // RFC 3463: enhanced codes exist for the success and failure classes only.
     enhancedCode: [2, 4, 5].includes(Math.floor(code / 100)) ?
-      FastCheck.option(
-        FastCheck.tuple(FastCheck.integer({ min: 0, max: 999 }), FastCheck.integer({ min: 0, max: 999 })).map(
+      fc.option(
+        fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 999 })).map(
           ([a, b]) => `${Math.floor(code / 100)}.${a}.${b}`
         ),
         { nil: undefined }
       ) :
-      FastCheck.constant(undefined),
-    lines: FastCheck.array(FastCheck.oneof(lineText, FastCheck.constant("")), { minLength: 1, maxLength: 6 })
+      fc.constant(undefined),
+    lines: fc.array(fc.oneof(lineText, fc.constant("")), { minLength: 1, maxLength: 6 })
   })
 ).map((r) => r.enhancedCode !== undefined && r.lines[0] === "" ? { ...r, lines: ["x", ...r.lines.slice(1)] } : r)
 
-const cutsArb = FastCheck.array(FastCheck.nat(), { maxLength: 12 })
+const cutsArb = fc.array(fc.nat(), { maxLength: 12 })
 
 describe("ReplyParser", () => {
-  it.prop(
+  prop(
     "round trip: any sequence of rendered replies, split at any bytes, parses back to the same replies",
-    [FastCheck.array(replyArb, { minLength: 1, maxLength: 5 }), cutsArb],
+    [fc.array(replyArb, { minLength: 1, maxLength: 5 }), cutsArb],
     ([replies, cuts]) => {
       const bytes = encoder.encode(replies.map(render).join(""))
       const parsed = parseChunks(splitAt(bytes, cuts))
@@ -52,14 +52,14 @@ describe("ReplyParser", () => {
     { fastCheck: { numRuns: 500 } }
   )
 
-  it.prop(
+  prop(
     "chunk invariance: for any bytes at all, replies and errors do not depend on where the input is split",
     [
-      FastCheck.array(
-        FastCheck.oneof(
+      fc.array(
+        fc.oneof(
           replyArb.map(render),
-          FastCheck.constantFrom("250-\r\n", "250 \r\n", "25", "0 ok\r\n", "\n", "\r", "999 x\r\n", "abc\r\n"),
-          FastCheck.string({ maxLength: 20 })
+          fc.constantFrom("250-\r\n", "250 \r\n", "25", "0 ok\r\n", "\n", "\r", "999 x\r\n", "abc\r\n"),
+          fc.string({ maxLength: 20 })
         ),
         { maxLength: 8 }
       ),
@@ -92,9 +92,9 @@ describe("ReplyParser", () => {
     expect(parseChunks([encoder.encode("250xok\r\n")]).error).toBe("MalformedReply")
   })
 
-  it.prop(
+  prop(
     "bounded: a line over 4 KiB fails as soon as 4 KiB arrive without a line end, in any chunking",
-    [FastCheck.integer({ min: 4097, max: 20_000 }), cutsArb],
+    [fc.integer({ min: 4097, max: 20_000 }), cutsArb],
     ([length, cuts]) => {
       const bytes = encoder.encode("250 " + "x".repeat(length))
       expect(parseChunks(splitAt(bytes, cuts)).error).toBe("ReplyTooLong")

@@ -6,17 +6,17 @@
  */
 import { SmtpProtocol, type Socket } from "@effect-smtp/client"
 import { resolveTimeouts } from "@effect-smtp/client/SmtpProtocol"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { hmac } from "@noble/hashes/hmac.js"
 import { pbkdf2 } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Encoding from "effect/Encoding"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as sasl from "../src/internal/sasl.js"
 import { saslprep } from "../src/internal/saslprep.js"
 import * as scram from "../src/internal/scram.js"
@@ -182,18 +182,18 @@ describe("SASLprep (RFC 4013)", () => {
     expect(saslprep(input)).toEqual(Result.fail(reason))
   })
 
-  it.prop(
+  prop(
     "prepping is idempotent: a prepped string preps to itself",
-    [FastCheck.string({ unit: "grapheme" })],
+    [fc.string({ unit: "grapheme" })],
     ([s]) => {
       const once = saslprep(s)
-      if (Result.isSuccess(once)) expect(saslprep(once.right)).toEqual(once)
+      if (Result.isSuccess(once)) expect(saslprep(once.success)).toEqual(once)
     }
   )
 
-  it.prop(
+  prop(
     "printable ASCII is left as it is",
-    [FastCheck.string({ unit: FastCheck.constantFrom(..." ~abcXYZ019=,@") })],
+    [fc.string({ unit: fc.constantFrom(..." ~abcXYZ019=,@") })],
     ([
       s
     ]) => {

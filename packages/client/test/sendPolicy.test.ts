@@ -113,7 +113,9 @@ describe("rate limits", () => {
         rateLimit: { messages: 2, interval: "1 minute" }
       })
       yield* Effect.gen(function*() {
-        const fiber = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () => SmtpClient.send(mail), { concurrency: 3 }))
+        const fiber = yield* Effect.forkChild(
+          Effect.forEach([1, 2, 3], () => SmtpClient.send(mail), { concurrency: 3 })
+        )
         yield* TestClock.adjust(Duration.seconds(59))
         expect(attempts).toHaveLength(2)
         yield* TestClock.adjust(Duration.seconds(1))

@@ -1,12 +1,12 @@
-import { describe, expect, it } from "@effect/vitest"
-import * as FastCheck from "effect/FastCheck"
+import { fc, prop } from "@effect-smtp/test-utils/property"
+import { describe, expect } from "@effect/vitest"
 import * as slab from "../src/internal/slab.js"
 
 describe("slab", () => {
-  it.prop(
+  prop(
     "a view is never handed out twice: every allocation keeps its bytes whatever is allocated after it",
-    [FastCheck.array(
-      FastCheck.oneof(FastCheck.integer({ min: 0, max: 300 }), FastCheck.integer({ min: 0, max: 20_000 })),
+    [fc.array(
+      fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 20_000 })),
       {
         minLength: 1,
         maxLength: 200
@@ -24,9 +24,9 @@ describe("slab", () => {
     { fastCheck: { numRuns: 200 } }
   )
 
-  it.prop(
+  prop(
     "encode gives the same bytes as TextEncoder, and the text encoded next never overwrites them",
-    [FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 3000 }), { minLength: 1, maxLength: 40 })],
+    [fc.array(fc.string({ unit: "binary", maxLength: 3000 }), { minLength: 1, maxLength: 40 })],
     ([texts]) => {
       const reference = new TextEncoder()
       const encoded = texts.map((text) => slab.encode(text))

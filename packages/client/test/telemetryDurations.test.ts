@@ -5,12 +5,12 @@
  * (ms histograms) and to the exact quotient (the `s` histogram).
  */
 import { SmtpClient, SmtpError, type SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { SmtpTestKit, TestSocket } from "@effect-smtp/testing"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as fc from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -169,7 +169,7 @@ const delaysArbitrary = fc.record({
 const numRuns = { fastCheck: { numRuns: 40 } }
 
 describe("telemetry durations equal the simulated time (TestClock)", () => {
-  it.effect.prop(
+  effectProp(
     "property: for any server delays, a successful send records socket connect = the connect sleep, client connect = connect..second EHLO, authenticate = AUTH, send = MAIL..final DATA reply, connection (s) = AUTH..QUIT (and from the transport: greeting..QUIT)",
     { delays: delaysArbitrary, pipelining: fc.boolean() },
     ({ delays, pipelining }) =>
@@ -222,7 +222,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: a server that never answers QUIT holds the close for exactly min(command timeout, 10 s), and connection.duration says so",
     { send: millis, command: fc.integer({ min: 1, max: 30_000 }) },
     ({ command, send }) =>
@@ -245,7 +245,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: a refused TCP connect records socket and client connect durations equal to the time the refusal took",
     { connect: millis },
     ({ connect }) =>
@@ -276,7 +276,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: a greeting refused after g ms, or never sent within the greeting timeout t, records client connect = connect + g (or + t) and no connection",
     { connect: millis, greeting: millis, timeout: fc.integer({ min: 1, max: 600_000 }), stall: fc.boolean() },
     ({ connect, greeting, stall, timeout }) =>
@@ -308,7 +308,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: when every recipient is refused, the send records MAIL..the failure, which includes the RSET that ends the transaction",
     { delays: delaysArbitrary },
     ({ delays }) =>
@@ -334,7 +334,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: a DATA termination timeout t records send = MAIL..DATA + t and a broken connection of the same length in seconds",
     { delays: delaysArbitrary, timeout: fc.integer({ min: 1, max: 600_000 }) },
     ({ delays, timeout }) =>
@@ -362,7 +362,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: interrupting a connect after c ms records socket and client connect durations of c, cancelled",
     { connect: fc.integer({ min: 1, max: 600_000 }) },
     ({ connect }) =>
@@ -381,7 +381,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
     numRuns
   )
 
-  it.effect.prop(
+  effectProp(
     "property: interrupting a send x ms after the body was written records send = MAIL..DATA + x and connection = the same, cancelled",
     // Below the DATA termination timeout (10 min), which would fire first.
     { delays: delaysArbitrary, stalled: fc.integer({ min: 0, max: 599_999 }) },

@@ -1,9 +1,9 @@
 import { SmtpError, SmtpProtocol } from "@effect-smtp/client"
 import { resolveTimeouts } from "@effect-smtp/client/SmtpProtocol"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 
 /**
@@ -23,13 +23,13 @@ const session = (server: ReturnType<typeof TestSocket.smtpServer>) =>
 const extensions = ["SIZE 1000000", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "PIPELINING"] as const
 
 describe("transaction", () => {
-  it.effect.prop(
+  effectProp(
     "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING",
     [
-      FastCheck.subarray([...extensions]),
-      FastCheck.boolean(),
-      FastCheck.boolean(),
-      FastCheck.boolean()
+      fc.subarray([...extensions]),
+      fc.boolean(),
+      fc.boolean(),
+      fc.boolean()
     ],
     ([offered, eightBit, international, dsn]) =>
       Effect.gen(function*() {
@@ -46,12 +46,12 @@ describe("transaction", () => {
         const has = (keyword: string) => offered.some((e) => e.split(" ")[0] === keyword)
         if (international && !has("SMTPUTF8")) {
           // Refused before any command of the transaction.
-          expect(sent._tag).toBe("Left")
-          expect(sent._tag === "Left" && sent.left).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(sent._tag).toBe("Failure")
+          expect(sent._tag === "Failure" && sent.failure).toBeInstanceOf(SmtpError.InvalidInputError)
           expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
           return
         }
-        expect(sent._tag).toBe("Right")
+        expect(sent._tag).toBe("Success")
         const mail = server.commands.find((c) => c.startsWith("MAIL FROM:"))!
         const rcpt = server.commands.find((c) => c.startsWith("RCPT TO:"))!
         expect(mail.includes(" SIZE=")).toBe(has("SIZE"))

@@ -1,10 +1,10 @@
 import { Socket } from "@effect-smtp/client"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as TestClock from "effect/testing/TestClock"
@@ -46,9 +46,9 @@ const sendCut = (server: TestSocket.ServerSide, text: string, cuts: ReadonlyArra
 const group = "250 2.1.0 sender ok\r\n250-2.1.5 first\r\n250 2.1.5 recipient ok\r\n354 go ahead\r\n"
 
 describe("wire", () => {
-  it.effect.prop(
+  effectProp(
     "property: a pipelined group's replies are the same however the bytes are cut, and whether the log is on or off",
-    [FastCheck.array(FastCheck.integer({ min: 1, max: group.length - 1 })), FastCheck.boolean()],
+    [fc.array(fc.integer({ min: 1, max: group.length - 1 })), fc.boolean()],
     ([cuts, logged]) =>
       Effect.gen(function*() {
         const line = yield* wireTo(

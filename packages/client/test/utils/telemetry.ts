@@ -3,8 +3,8 @@
  * arbitrary fields, outcomes, client facts, and socket-errors.md as the
  * spec writes it.
  */
+import { fc } from "@effect-smtp/test-utils/property"
 import * as Duration from "effect/Duration"
-import * as fc from "effect/FastCheck"
 import * as SmtpError from "../../src/SmtpError.js"
 import type { Outcome } from "../../src/SmtpMetrics.js"
 

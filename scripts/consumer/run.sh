@@ -8,13 +8,14 @@
 #     and close ./internal/*; publint (strict) and attw (esm-only profile,
 #     every public module) are clean; sizes and file counts are printed;
 #  2. in a temp directory outside the workspace, `npm install` the tarballs
-#     with `effect` (and the app's own npm dependencies: smtp-server, the
+#     with `effect` named without a version, as the README tells a user (npm's
+#     latest), and the app's own npm dependencies (smtp-server, the
 #     OpenTelemetry SDK, TypeScript, esbuild); exactly one copy of effect;
 #  3. an ESM app sends to a real smtp-server through NodeSmtp.layer and
 #     through the services composed by hand, reading the metrics from the
 #     OpenTelemetry SDK; a CommonJS app require()s and sends; the app bundled
-#     by esbuild runs; each on Node 20 (this machine's), 22 and 24 (npm's
-#     `node` package);
+#     by esbuild runs; each on Node 22 and 24 (npm's `node` package: the
+#     packages need Node 22.19 or later, and this machine may have Node 20);
 #  4. a TypeScript app and the README's code blocks type-check with strict,
 #     exactOptionalPropertyTypes and skipLibCheck false, with nodenext and
 #     with bundler resolution;
@@ -29,12 +30,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 here="$root/scripts/consumer"
 packages=(client node opentelemetry message testing outbox)
 # Packed and checked (files, exports, peers, publint, attw) but not installed
-# into the apps: the outbox's peers are the Effect cluster stack, which the
-# apps here do not use, and its Effect floor is the cluster's (3.22).
+# into the apps: the outbox brings the SQL and cluster stack, which the apps
+# here do not use (its own tests run it from the workspace).
 packed_only=(outbox)
 node_lines=(22 24)
 # The app's own dependencies, as a user would pick them (not from the workspace).
-effect_version="$(node -p "require('$root/packages/client/package.json').devDependencies.effect")"
+# effect as a user gets it: `npm install effect`, no version (npm's latest).
+effect_version="$(npm view effect version)"
 effect_floor="$(node -p "require('$root/packages/client/package.json').peerDependencies.effect.replace(/^\\^/, '')")"
 app_deps=(
   "smtp-server@3.21.6"
@@ -42,7 +44,7 @@ app_deps=(
   "@opentelemetry/sdk-metrics@2.12.0"
   "typescript@5.9.3"
   "esbuild@0.28.2"
-  "@types/node@20.19.25"
+  "@types/node@22"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/effect-smtp-consumer.XXXXXX")"
@@ -114,12 +116,12 @@ for tarball in "${tarballs[@]}"; do
   printf '%s: publint all good; attw clean for %d entry points\n' "$name" "${#entrypoints[@]}"
 done
 
-step "install the tarballs with effect $effect_version into an app outside the workspace ($work/app)"
+step "install the tarballs with effect (npm's latest: $effect_version) into an app outside the workspace ($work/app)"
 app="$work/app"
 mkdir -p "$app"
 cp -r "$here/app/." "$app/"
 printf '{ "name": "consumer-app", "private": true, "type": "module" }\n' >"$app/package.json"
-(cd "$app" && npm_quiet install "${install_tarballs[@]}" "effect@$effect_version" "${app_deps[@]}")
+(cd "$app" && npm_quiet install "${install_tarballs[@]}" effect "${app_deps[@]}")
 
 one_effect() {
   local copies
@@ -150,8 +152,8 @@ step "esbuild bundle of the ESM app"
   --outfile=bundle.mjs) || fail "esbuild"
 printf 'bundle.mjs: %s bytes\n' "$(stat -c %s "$app/bundle.mjs")"
 
-step "Node $(node --version) (this machine's), ${node_lines[*]} (npm's node package)"
-nodes=("$(command -v node)")
+step "Node ${node_lines[*]} (npm's node package)"
+nodes=()
 for line in "${node_lines[@]}"; do
   (cd "$work" && mkdir -p "node$line" && cd "node$line" && npm_quiet install "node@$line" >/dev/null) ||
     fail "npm install node@$line"
@@ -174,7 +176,7 @@ if [[ $effect_floor != "$effect_version" ]]; then
   one_effect
   typecheck "$effect_floor"
   rm -f "$app/bundle.mjs"
-  nodes=("$(command -v node)")
+  nodes=("${nodes[0]}")
   run_apps
 fi
 
@@ -185,7 +187,7 @@ printf '{ "name": "empty-app", "private": true }\n' >"$empty/package.json"
 node_tarball="$(printf '%s\n' "${tarballs[@]}" | grep /effect-smtp-node-)"
 client_tarball="$(printf '%s\n' "${tarballs[@]}" | grep /effect-smtp-client-)"
 # The client tarball stands in for the registry's copy of the node package's peer.
-(cd "$empty" && npm_quiet install "$node_tarball" "$client_tarball" "effect@$effect_version")
+(cd "$empty" && npm_quiet install "$node_tarball" "$client_tarball" effect)
 installed="$(cd "$empty" && npm ls --all --parseable 2>/dev/null | tail -n +2 | sed 's#.*/node_modules/##' | sort -u)"
 printf 'packages installed: %s (%s)\n' "$(wc -l <<<"$installed")" "$(tr '\n' ' ' <<<"$installed")"
 printf 'node_modules size: %s KiB\n' "$(du -sk "$empty/node_modules" | cut -f1)"

@@ -8,7 +8,7 @@
  * is no public API. This private workspace package is the one place that
  * does, so no package's tests import another's test files.
  */
-import * as FastCheck from "effect/FastCheck"
+import * as fc from "fast-check"
 import * as dataEncoder from "../../client/src/internal/dataEncoder.js"
 
 export const CR = 0x0d
@@ -38,18 +38,18 @@ const smugglingTokens: ReadonlyArray<ReadonlyArray<number>> = [
  * Bodies rich in dots, lone CR, lone LF, CR.CR and LF.LF, plus any byte:
  * tokens from the smuggling forms mixed with single bytes.
  */
-export const hostileBody: FastCheck.Arbitrary<Uint8Array> = FastCheck.array(
-  FastCheck.oneof(
-    { weight: 4, arbitrary: FastCheck.constantFrom(...smugglingTokens) },
-    { weight: 4, arbitrary: FastCheck.constantFrom(CR, LF, DOT).map((b) => [b]) },
-    { weight: 2, arbitrary: FastCheck.integer({ min: 0, max: 255 }).map((b) => [b]) },
-    { weight: 1, arbitrary: FastCheck.constant(ascii("text")) }
+export const hostileBody: fc.Arbitrary<Uint8Array> = fc.array(
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...smugglingTokens) },
+    { weight: 4, arbitrary: fc.constantFrom(CR, LF, DOT).map((b) => [b]) },
+    { weight: 2, arbitrary: fc.integer({ min: 0, max: 255 }).map((b) => [b]) },
+    { weight: 1, arbitrary: fc.constant(ascii("text")) }
   ),
   { maxLength: 40 }
 ).map((parts) => Uint8Array.from(parts.flat()))
 
 /** Cut points for `splitAt`. */
-export const cuts: FastCheck.Arbitrary<ReadonlyArray<number>> = FastCheck.array(FastCheck.nat(), { maxLength: 12 })
+export const cuts: fc.Arbitrary<ReadonlyArray<number>> = fc.array(fc.nat(), { maxLength: 12 })
 
 /** Splits bytes at the given cut points (any, deduplicated, in order); empty chunks included. */
 export const splitAt = (bytes: Uint8Array, at: ReadonlyArray<number>): Array<Uint8Array> => {

@@ -24,10 +24,14 @@ type Arbitraries = ReadonlyArray<fc.Arbitrary<unknown>> | { readonly [key: strin
 
 type Values<A extends Arbitraries> = { -readonly [K in keyof A]: A[K] extends fc.Arbitrary<infer T> ? T : never }
 
-/** fast-check's run parameters (`numRuns`, `seed`, ...) and the Vitest timeout of the whole property. */
+/**
+ * fast-check's run parameters (`numRuns`, `seed`, ...) and the Vitest timeout of the whole property.
+ * Those typed by the generated values (`examples`, `reporter`, `plugins`) are left out: one options
+ * type serves every property, and fast-check's `Parameters<T>` is invariant in `T`.
+ */
 export interface PropertyOptions {
   readonly timeout?: number
-  readonly fastCheck?: fc.Parameters<unknown>
+  readonly fastCheck?: Omit<fc.Parameters<never>, "examples" | "reporter" | "asyncReporter" | "plugins">
 }
 
 const combined = <A extends Arbitraries>(arbitraries: A): fc.Arbitrary<Values<A>> =>
@@ -37,7 +41,7 @@ const combined = <A extends Arbitraries>(arbitraries: A): fc.Arbitrary<Values<A>
       Values<A>
     >
 
-const parameters = (options: PropertyOptions | undefined) => (options?.fastCheck ?? {}) as fc.Parameters<never>
+const parameters = (options: PropertyOptions | undefined) => options?.fastCheck ?? {}
 
 /** A property whose body returns `false` or throws to falsify it. */
 export const prop = <const A extends Arbitraries>(

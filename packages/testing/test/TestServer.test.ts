@@ -13,11 +13,10 @@ import { TestServer, TestSocket } from "@effect-smtp/testing"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as TestClock from "effect/testing/TestClock"
 
 const decoder = new TextDecoder()
@@ -44,14 +43,16 @@ const converse = (port: number, steps: ReadonlyArray<Step>) =>
     const socket = yield* Socket
     // A reset right at the greeting can reach a TCP client while it is still connecting.
     const connected = yield* Effect.result(socket.connect({ host: "127.0.0.1", port }))
-    if (Result.isFailure(connected)) return [`<${connected.left._tag === "SocketError" ? connected.left.code : "?"}>`]
-    const connection = connected.right
+    if (Result.isFailure(connected)) {
+      return [`<${connected.failure._tag === "SocketError" ? connected.failure.code : "?"}>`]
+    }
+    const connection = connected.success
     const readReply = Effect.gen(function*() {
       let text = ""
       while (!complete(text)) {
         const chunk = yield* Effect.result(connection.read)
-        if (Result.isFailure(chunk)) return chunk.left.code === undefined ? "<closed>" : `<${chunk.left.code}>`
-        text += decoder.decode(chunk.right)
+        if (Result.isFailure(chunk)) return chunk.failure.code === undefined ? "<closed>" : `<${chunk.failure.code}>`
+        text += decoder.decode(chunk.success)
       }
       return text
     })
@@ -245,8 +246,8 @@ describe("CRAM-MD5 (the server's check, and the client's answer)", () => {
     Effect.gen(function*() {
       const { result, server } = yield* sendAs("tanstaaf")
       if (Result.isSuccess(result)) return expect.unreachable("a wrong password was accepted")
-      expect(result.left).toBeInstanceOf(SmtpError.AuthenticationError)
-      expect((result.left as SmtpError.AuthenticationError).statusCode).toBe(535)
+      expect(result.failure).toBeInstanceOf(SmtpError.AuthenticationError)
+      expect((result.failure as SmtpError.AuthenticationError).statusCode).toBe(535)
       expect(server.received).toEqual([])
     }))
 })
@@ -257,7 +258,7 @@ describe("a slow server: delay gives the usual answer, late", () => {
     Effect.gen(function*() {
       for (let i = 0; i < 10_000; i++) {
         if (server.connections().some((c) => c.faults.includes(stage))) return
-        yield* Effect.yieldNow()
+        yield* Effect.yieldNow
       }
       return yield* Effect.die(new Error(`no fault struck at ${stage}`))
     })
@@ -268,7 +269,7 @@ describe("a slow server: delay gives the usual answer, late", () => {
       const fiber = yield* Effect.forkChild(sendInMemory(server, { timeout: "1 minute" }))
       yield* untilStruck(server, "end")
       yield* TestClock.adjust("9999 millis")
-      expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
+      expect(fiber.pollUnsafe()).toBeUndefined()
       expect(server.received).toEqual([])
       yield* TestClock.adjust("1 millis")
       expect((yield* Fiber.join(fiber)).accepted).toEqual(["b@example.com"])
@@ -286,7 +287,7 @@ describe("a slow server: delay gives the usual answer, late", () => {
         const fiber = yield* Effect.forkChild(sendInMemory(server, { timeout: "1 minute" }, { ...message, content }))
         yield* untilStruck(server, "body")
         yield* TestClock.adjust("4999 millis")
-        expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
+        expect(fiber.pollUnsafe()).toBeUndefined()
         expect(server.received).toEqual([])
         yield* TestClock.adjust("1 millis")
         yield* Fiber.join(fiber)

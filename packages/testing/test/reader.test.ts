@@ -4,6 +4,7 @@
  * exactly at the terminator and stores the canonical body (dot-stuffing
  * undone), and what follows the terminator is left for the next command.
  */
+import { effectProp } from "@effect-smtp/test-utils/property"
 import { canonical, cuts, encodeAll, hostileBody, splitAt } from "@effect-smtp/test-utils/wire"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -18,7 +19,7 @@ const readerOf = (chunks: ReadonlyArray<Uint8Array>) => {
 }
 
 describe("reading a DATA body", () => {
-  it.effect.prop(
+  effectProp(
     "for any body encoded by the client and split anywhere, the decoded body is the canonical one and the next command follows",
     [hostileBody, cuts],
     ([body, at]) =>

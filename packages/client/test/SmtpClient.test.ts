@@ -1,6 +1,7 @@
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -189,7 +190,8 @@ describe("SmtpClient over the scripted server", () => {
         const exit = yield* Effect.exit(SmtpClient.send(bad).pipe(Effect.provide(clientWith(server.script))))
         expect(Exit.isFailure(exit)).toBe(true)
         if (Exit.isFailure(exit)) {
-          const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+          const [reason] = exit.cause.reasons
+          const error = exit.cause.reasons.length === 1 && Cause.isFailReason(reason) ? reason.error : undefined
           expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
         }
       }

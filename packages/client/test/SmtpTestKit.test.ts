@@ -3,6 +3,7 @@ import { SmtpTestKit } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/testing/TestClock"
 
@@ -25,7 +26,7 @@ describe("SmtpTestKit", () => {
       const sent = yield* SmtpTestKit.SentMail
       expect(yield* sent.all).toHaveLength(0)
       yield* TestClock.adjust(Duration.minutes(1))
-      yield* fiber.await
+      yield* Fiber.await(fiber)
       const last = Option.getOrThrow(yield* sent.last)
       expect(last.to).toEqual(["bob@example.com"])
       expect(Option.getOrThrow(last.header("subject"))).toBe("Reminder")
@@ -40,7 +41,7 @@ describe("SmtpTestKit", () => {
         remindLater("nobody@example.com").pipe(
           Effect.forkChild,
           Effect.tap(() => TestClock.adjust(Duration.hours(1))),
-          Effect.flatMap((f) => f.await),
+          Effect.flatMap(Fiber.await),
           Effect.flatten
         )
       )

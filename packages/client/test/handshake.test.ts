@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 
 const connect = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
-  options: Partial<Parameters<SmtpProtocol["Type"]["connect"]>[0]> = {}
+  options: Partial<Parameters<SmtpProtocol["Service"]["connect"]>[0]> = {}
 ) =>
   Effect.flatMap(SmtpProtocol, (protocol) =>
     protocol.connect({

@@ -203,7 +203,7 @@ describe("pool", () => {
         expect(counters.open).toBe(1)
         yield* TestClock.adjust(Duration.seconds(30))
         // The idle connection said goodbye and closed.
-        yield* Effect.yieldNow()
+        yield* Effect.yieldNow
         expect(server.commands.at(-1)).toBe("QUIT")
       }).pipe(Effect.provide(pooled(countingServer(counters, server), { maxConnections: 1 })))
     }))

@@ -31,13 +31,12 @@ const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["pr
           Layer.provide(SmtpMetrics.layerNoop)
         )
       ),
-      Effect.provide(Logger.replace(
-        Logger.defaultLogger,
+      Effect.provide(Logger.layer([
         Logger.make(({ message }) => {
           const text = Array.isArray(message) ? message.join(" ") : String(message)
           lines.push(...text.split("\n"))
         })
-      ))
+      ]))
     )
     return lines
   })
@@ -98,13 +97,12 @@ describe("protocol log", () => {
               Layer.provide(SmtpMetrics.layerNoop)
             )
         ),
-        Effect.provide(Logger.replace(
-          Logger.defaultLogger,
+        Effect.provide(Logger.layer([
           Logger.make(({ message }) => {
             const text = Array.isArray(message) ? message.join(" ") : String(message)
             lines.push(...text.split("\n"))
           })
-        ))
+        ]))
       )
       // The client's lines, in order: each body (ending with ".") is followed by the next message's MAIL.
       const client = lines.filter((l) => l.startsWith("C: "))

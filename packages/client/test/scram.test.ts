@@ -13,7 +13,7 @@ import { hmac } from "@noble/hashes/hmac.js"
 import { pbkdf2 } from "@noble/hashes/pbkdf2.js"
 import { sha256 } from "@noble/hashes/sha2.js"
 import * as Effect from "effect/Effect"
-import * as Encoding from "effect/Encoding"
+import * as Base64 from "effect/encoding/Base64"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
@@ -21,8 +21,8 @@ import * as sasl from "../src/internal/sasl.js"
 import { saslprep } from "../src/internal/saslprep.js"
 import * as scram from "../src/internal/scram.js"
 
-const b64 = (text: string) => Encoding.encodeBase64(text)
-const unb64 = (text: string) => Result.getOrThrow(Encoding.decodeBase64String(text))
+const b64 = (text: string) => Base64.encode(text)
+const unb64 = (text: string) => Result.getOrThrow(Base64.decodeString(text))
 
 // RFC 5802 §5 (SHA-1) and RFC 7677 §3 (SHA-256): user "user", password "pencil".
 const vectors = [
@@ -143,7 +143,7 @@ describe("channel binding flags", () => {
       expect(exchange.clientFirst).toBe("p=tls-exporter,,n=user,r=rOprNGfwEbeRWgbNEkqO")
       const final = yield* exchange.respond(vectors[1].serverFirst)
       const c = /^c=([^,]+),/.exec(final)![1]!
-      const bound = Result.getOrThrow(Encoding.decodeBase64(c))
+      const bound = Result.getOrThrow(Base64.decode(c))
       expect(Array.from(bound)).toEqual([...new TextEncoder().encode("p=tls-exporter,,"), ...binding.data])
     }))
 
@@ -230,7 +230,7 @@ describe("SCRAM in a session", () => {
         }
         const clientFirst = unb64(auth.split(" ")[2]!)
         const clientFirstBare = clientFirst.slice(3)
-        const serverFirst = `${clientFirstBare.split("r=")[1]}SERVER,s=${Encoding.encodeBase64(salt)},i=4096`
+        const serverFirst = `${clientFirstBare.split("r=")[1]}SERVER,s=${Base64.encode(salt)},i=4096`
           .replace(/^/, "r=")
         yield* server.send(`334 ${b64(serverFirst)}\r\n`)
         const clientFinal = unb64(yield* server.readLine)
@@ -239,7 +239,7 @@ describe("SCRAM in a session", () => {
         const serverKey = hmac(sha256, salted, new TextEncoder().encode("Server Key"))
         const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`
         const signature = hmac(sha256, serverKey, new TextEncoder().encode(authMessage))
-        const verifier = `v=${Encoding.encodeBase64(final === "wrong-proof" ? signature.map((b) => b ^ 1) : signature)}`
+        const verifier = `v=${Base64.encode(final === "wrong-proof" ? signature.map((b) => b ^ 1) : signature)}`
         if (final === "334" || final === "wrong-proof") {
           yield* server.send(`334 ${b64(verifier)}\r\n`)
           const answer = yield* server.readLine

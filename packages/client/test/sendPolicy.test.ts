@@ -59,7 +59,7 @@ describe("retry", () => {
       const attempts: Array<number> = []
       const layer = clientWith(
         serverWith((n) => n < 3 ? "451 4.3.0 try later" : "250 ok", attempts),
-        { retry: Schedule.exponential("1 second").pipe(Schedule.max(Schedule.recurs(5))) }
+        { retry: Schedule.max([Schedule.exponential("1 second"), Schedule.recurs(5)]) }
       )
       const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
       yield* TestClock.adjust(Duration.millis(999))
@@ -151,7 +151,7 @@ describe("deadline", () => {
         )
       ))
       yield* TestClock.adjust(Duration.millis(29_999))
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust(Duration.millis(1))
       const error = yield* Fiber.join(fiber)
       expect(error._tag).toBe("TimeoutError")

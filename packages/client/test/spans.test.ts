@@ -10,7 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Encoding from "effect/Encoding"
+import * as Base64 from "effect/encoding/Base64"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -30,18 +30,18 @@ class RecordedSpan implements Tracer.Span {
   readonly attributes = new Map<string, unknown>()
   readonly events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> }> = []
   readonly links: Array<Tracer.SpanLink>
-  constructor(
-    readonly name: string,
-    readonly parent: Option.Option<Tracer.AnySpan>,
-    readonly context: Context.Context<never>,
-    links: ReadonlyArray<Tracer.SpanLink>,
-    startTime: bigint,
-    readonly kind: Tracer.SpanKind,
-    index: number
-  ) {
+  readonly name: string
+  readonly parent: Option.Option<Tracer.AnySpan>
+  readonly annotations: Context.Context<never>
+  readonly kind: Tracer.SpanKind
+  constructor(options: Parameters<Tracer.Tracer["span"]>[0], index: number) {
+    this.name = options.name
+    this.parent = options.parent
+    this.annotations = options.annotations
+    this.kind = options.kind
     this.spanId = `span-${index}`
-    this.status = { _tag: "Started", startTime }
-    this.links = [...links]
+    this.status = { _tag: "Started", startTime: options.startTime }
+    this.links = [...options.links]
   }
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
     this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
@@ -63,12 +63,11 @@ class RecordedSpan implements Tracer.Span {
 const recordingTracer = () => {
   const spans: Array<RecordedSpan> = []
   const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
-      const span = new RecordedSpan(name, parent, context, links, startTime, kind, spans.length)
+    span: (options) => {
+      const span = new RecordedSpan(options, spans.length)
       spans.push(span)
       return span
-    },
-    context: (f) => f()
+    }
   })
   return { spans, tracer }
 }
@@ -84,7 +83,7 @@ const exported = (span: RecordedSpan) => {
   const failure = exit !== undefined && Exit.isFailure(exit)
     ? {
       errors: Cause.prettyErrors(exit.cause).map((e) => ({ name: e.name, message: e.message, stack: e.stack })),
-      pretty: Cause.pretty(exit.cause, { renderErrorCause: true })
+      pretty: Cause.pretty(exit.cause)
     }
     : undefined
   return JSON.stringify({
@@ -109,8 +108,8 @@ const mail = { from: "a@example.com", to: [accepted], content }
 const forbidden = [
   password,
   accessToken,
-  Encoding.encodeBase64(`\u0000user\u0000${password}`),
-  Encoding.encodeBase64(`user=user\u0001auth=Bearer ${accessToken}\u0001\u0001`),
+  Base64.encode(`\u0000user\u0000${password}`),
+  Base64.encode(`user=user\u0001auth=Bearer ${accessToken}\u0001\u0001`),
   ...rejected,
   accepted,
   marker
@@ -382,7 +381,16 @@ describe("client spans under the shipped profile, on Effect's tracer", () => {
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ capabilities, credentials: { user: "user", password } })
       const { spans: linked, tracer: otherTracer } = recordingTracer()
-      const link = otherTracer.span("app.linked", Option.none(), Context.empty(), [], BigInt(0), "internal")
+      const link = otherTracer.span({
+        name: "app.linked",
+        parent: Option.none(),
+        annotations: Context.empty(),
+        links: [],
+        startTime: BigInt(0),
+        kind: "internal",
+        root: true,
+        sampled: true
+      })
       expect(linked).toHaveLength(1)
       const { exit, spans } = yield* traced(
         SmtpClient.send(mail).pipe(

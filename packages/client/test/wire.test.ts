@@ -63,7 +63,7 @@ describe("wire", () => {
           [354, undefined, ["go ahead"]]
         ])
         expect(line.broken()).toBeUndefined()
-      }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))),
+      }).pipe(Effect.provide(Logger.layer([]))),
     { fastCheck: { numRuns: 100 } }
   )
 
@@ -76,7 +76,7 @@ describe("wire", () => {
       )
       yield* line.writeLines("MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n", wait("MAIL FROM"))
       yield* line.replies([wait("MAIL FROM"), wait("RCPT TO"), wait("DATA")]).pipe(
-        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => logged.push(String(message)))))
+        Effect.provide(Logger.layer([Logger.make(({ message }) => logged.push(String(message)))]))
       )
       expect(logged.join("\n").split("\n")).toEqual([
         "S: 250 2.1.0 sender ok",
@@ -110,7 +110,7 @@ describe("wire", () => {
       const line = yield* wireTo((server) => Effect.andThen(server.readLine, Effect.never))
       const fiber = yield* Effect.forkChild(line.command("NOOP\r\n", wait("NOOP", 30)))
       yield* TestClock.adjust(Duration.millis(29_999))
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust(Duration.millis(1))
       const exit = yield* Fiber.await(fiber)
       expect(Exit.isFailure(exit)).toBe(true)
@@ -148,7 +148,7 @@ describe("wire", () => {
       yield* line.exchange(line.command("XYZZY\r\n", wait("XYZZY")))
       expect(line.interrupted()).toBe(false)
       const fiber = yield* Effect.forkChild(line.exchange(line.command("NOOP\r\n", wait("NOOP"))))
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       yield* Fiber.interrupt(fiber)
       expect(line.interrupted()).toBe(true)
       expect(line.broken()).toBeUndefined()

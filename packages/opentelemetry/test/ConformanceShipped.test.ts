@@ -18,14 +18,15 @@ import { SmtpClient, SmtpError, SmtpInstruments } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as EffectOtelTracer from "@effect/opentelemetry/OtelTracer"
 import * as Resource from "@effect/opentelemetry/Resource"
-import * as EffectOtelTracer from "@effect/opentelemetry/Tracer"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Version from "effect/Version"
 import { OtelSmtpMetrics } from "../src/index.js"
 import {
   type Attributes,
@@ -449,9 +450,15 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
       Effect.provide(tracing)
     )
 
-  const expectChildrenOfTheCaller = (spans: ReadonlyArray<ExportedSpan>, service: string) => {
+  /**
+   * `scope` is the tracer @effect/opentelemetry made the caller's span on:
+   * Effect 4's is always `effect` at Effect's version (Effect 3's was named
+   * after the service).
+   */
+  const expectChildrenOfTheCaller = (spans: ReadonlyArray<ExportedSpan>, scope: string) => {
     const app = spans.find((s) => s.name === "app.notify")!
-    expect(app.scope).toBe(service)
+    expect(app.scope).toBe(scope)
+    expect(app.scopeVersion).toBe(Version.getCurrentVersion())
     const mailkit = spans.filter((s) => s.name !== "app.notify")
     expect(mailkit.map((s) => s.name)).toStrictEqual(["Connect", "Send"])
     expectSpanShapes(mailkit)
@@ -467,7 +474,7 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
       const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()
       const processor = new SimpleSpanProcessor(exporter)
-      // Tracer.layer with its provider kept in the context (provideMerge), as NodeSdk.layer does not.
+      // OtelTracer.layer with its provider kept in the context (provideMerge), as NodeSdk.layer does not.
       const tracing = EffectOtelTracer.layer.pipe(
         Layer.provideMerge(NodeSdk.layerTracerProvider(processor)),
         Layer.provide(Resource.layer({ serviceName: "conformance" }))
@@ -477,13 +484,15 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
         Layer.build(tracing).pipe(
           Effect.flatMap((context) => sendTraced(smtp.port, Layer.succeedContext(context))),
           Effect.andThen(Effect.promise(() => processor.forceFlush())),
-          Effect.map(() => exporter.getFinishedSpans().map(exportedSpan))
+          Effect.map(() => exporter.getFinishedSpans())
         )
       )
-      expectChildrenOfTheCaller(spans, "conformance")
+      expectChildrenOfTheCaller(spans.map(exportedSpan), "effect")
+      // The service the caller's span was named after in Effect 3 is the resource's in Effect 4.
+      expect(spans.find((s) => s.name === "app.notify")!.resource.attributes["service.name"]).toBe("conformance")
     }))
 
-  it.live("without a tracerProvider option nor one in context, a registered global provider gets them (Tracer.layerGlobal)", () =>
+  it.live("without a tracerProvider option nor one in context, a registered global provider gets them (OtelTracer.layerGlobal)", () =>
     Effect.gen(function*() {
       const smtp = yield* smtpServer("none")
       const exporter = new InMemorySpanExporter()
@@ -492,8 +501,7 @@ describe("the shipped spans with @effect/opentelemetry's tracer layers", () => {
         Effect.sync(() => OtelApi.trace.setGlobalTracerProvider(provider)),
         () => Effect.sync(() => OtelApi.trace.disable())
       )
-      const tracing = EffectOtelTracer.layerGlobal.pipe(Layer.provide(Resource.layer({ serviceName: "global" })))
-      yield* sendTraced(smtp.port, Layer.discard(tracing))
-      expectChildrenOfTheCaller(exporter.getFinishedSpans().map(exportedSpan), "global")
+      yield* sendTraced(smtp.port, EffectOtelTracer.layerGlobal)
+      expectChildrenOfTheCaller(exporter.getFinishedSpans().map(exportedSpan), "effect")
     }))
 })

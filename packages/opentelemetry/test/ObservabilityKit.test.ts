@@ -62,7 +62,7 @@ const query = (expr: string) =>
 const eventually = (what: string, check: Effect.Effect<boolean>) =>
   check.pipe(
     Effect.flatMap((ok) => ok ? Effect.void : Effect.fail(what)),
-    Effect.retry(Schedule.spaced(Duration.millis(500)).pipe(Schedule.upTo(Duration.seconds(30)))),
+    Effect.retry(Schedule.spaced(Duration.millis(500)).pipe(Schedule.upTo({ duration: Duration.seconds(30) }))),
     Effect.orDie
   )
 

@@ -9,6 +9,7 @@ import type {
 } from "@effect-smtp/client/SmtpMetrics"
 import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import {
@@ -24,7 +25,6 @@ import {
 } from "@opentelemetry/sdk-metrics"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as fc from "effect/FastCheck"
 import { OtelSmtpMetrics } from "../src/index.js"
 
 // A private MeterProvider per test: nothing global, so tests cannot see each
@@ -399,7 +399,7 @@ describe("OtelSmtpMetrics.layer", () => {
       expect(metricOf(resourceMetrics, SmtpInstruments.clientSendCount).dataPoints).toHaveLength(sendEvents.length)
     }))
 
-  it.effect.prop(
+  effectProp(
     "for any client event and outcome, the exported attributes are exactly SmtpTelemetry.clientAttributes, ints as ints",
     [
       fc.record({
@@ -420,7 +420,7 @@ describe("OtelSmtpMetrics.layer", () => {
       })
     ],
     ([f]) =>
-      Effect.scoped(Effect.gen(function*() {
+      Effect.gen(function*() {
         const sdk = yield* makeSdk
         const event: MessageSendEvent = { serverAddress: host, ...f }
         yield* Effect.flatMap(SmtpMetrics, (metrics) => metrics.messageSend(event)).pipe(
@@ -434,7 +434,7 @@ describe("OtelSmtpMetrics.layer", () => {
           expect(metric.dataPoints[0]?.attributes).toStrictEqual(attributes)
           expectTypedValues(metric.dataPoints[0]?.attributes ?? {})
         }
-      })),
+      }),
     { fastCheck: { numRuns: 30 } }
   )
 })

@@ -121,7 +121,7 @@ export const scenarioOf =
     options: SmtpClient.Options,
     body: Effect.Effect<A, E, SmtpClient>,
     lookup?: NodeSocket.NodeSocketOptions["lookup"]
-  ) => Effect.tap(runScenario(name, profile, options, body, lookup), check)
+  ) => Effect.tap(runScenario(name, profile, options, body, lookup), (run) => Effect.sync(() => check(run)))
 
 /** A plaintext session to the loopback server on `port`. */
 export const plaintext = (port: number): SmtpClient.Options => ({ host: loopback, port, security: "none" })

@@ -3,12 +3,13 @@ import type { SocketConnectEvent } from "@effect-smtp/client/SmtpMetrics"
 import { Socket } from "@effect-smtp/client/Socket"
 import type { Connection, ConnectOptions } from "@effect-smtp/client/Socket"
 import { NodeSocket } from "@effect-smtp/node"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
@@ -77,13 +78,13 @@ const blackHoleAndServer = (server: Net.Server) =>
 describe("Happy Eyeballs", () => {
   describe("address order", () => {
     /** Distinct addresses of random families, in a random resolver order. */
-    const addressesArb = FastCheck.array(FastCheck.constantFrom<4 | 6>(4, 6), { maxLength: 12 }).map((families) =>
+    const addressesArb = fc.array(fc.constantFrom<4 | 6>(4, 6), { maxLength: 12 }).map((families) =>
       families.map((family, i) => family === 4 ? v4(`10.0.0.${i}`) : v6(`2001:db8::${i.toString(16)}`))
     )
     const ofFamily = (addresses: ReadonlyArray<NodeSocket.ResolvedAddress>, family: 4 | 6) =>
       addresses.filter((address) => address.family === family)
 
-    it.prop(
+    prop(
       "interleaving: IPv6 first, the families alternate until one runs out, each keeps the resolver's order",
       [addressesArb],
       ([addresses]) => {
@@ -102,9 +103,9 @@ describe("Happy Eyeballs", () => {
       { fastCheck: { numRuns: 500 } }
     )
 
-    it.prop(
+    prop(
       "pinned family: only that family remains, in the resolver's order",
-      [addressesArb, FastCheck.constantFrom<4 | 6>(4, 6)],
+      [addressesArb, fc.constantFrom<4 | 6>(4, 6)],
       ([addresses, family]) => {
         expect(orderAddresses(addresses, family)).toEqual(ofFamily(addresses, family))
       }
@@ -140,7 +141,7 @@ describe("Happy Eyeballs", () => {
         expect(log).toEqual(["start a", "start b"])
         yield* TestClock.adjust("99 millis")
         // c would have started at 500 ms.
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
         expect(yield* Fiber.join(fiber)).toBe("b")
         expect(log).toEqual(["start a", "start b", "ended b", "interrupted a"])
@@ -159,7 +160,7 @@ describe("Happy Eyeballs", () => {
         yield* TestClock.adjust("250 millis")
         expect(log).toEqual(["start a", "ended a", "start b", "start c"])
         yield* TestClock.adjust("20 millis")
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 second")
         // b ended last: at 1010 ms, after c at 280 ms.
         expect(yield* Fiber.join(fiber)).toBe("b failed")
@@ -196,7 +197,7 @@ describe("Happy Eyeballs", () => {
         expect(served.sockets).toHaveLength(0)
         expect(synSentTo(port)).toBe(2)
         expect(events).toHaveLength(0)
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
 
         yield* TestClock.adjust("1 millis")
         const connection = yield* Fiber.join(fiber)
@@ -244,7 +245,7 @@ describe("Happy Eyeballs", () => {
         yield* TestClock.adjust("4999 millis")
         yield* realDelay(50)
         expect(served.sockets).toHaveLength(0)
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 millis")
         const connection = yield* Fiber.join(fiber)
         expect(connection.remoteAddress).toBe("127.0.0.2")
@@ -317,7 +318,12 @@ describe("Happy Eyeballs", () => {
 
         const none = connectWith({ host: "mail.test", port }, { lookup: mapping(v4("127.0.0.1")), family: 6 })
         const exit = yield* Effect.exit(none.connect)
-        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : exit).toMatchObject({
+        const [reason] = Exit.isFailure(exit) ? exit.cause.reasons : []
+        const onlyFailure = Exit.isFailure(exit) && exit.cause.reasons.length === 1 && reason !== undefined &&
+            Cause.isFailReason(reason)
+          ? reason.error
+          : exit
+        expect(onlyFailure).toMatchObject({
           _tag: "SocketError",
           operation: "lookup",
           host: "mail.test",

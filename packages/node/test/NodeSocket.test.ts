@@ -6,6 +6,7 @@ import type { Connection, ConnectOptions } from "@effect-smtp/client/Socket"
 import { NodeSocket } from "@effect-smtp/node"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -85,7 +86,10 @@ const echoServer = () =>
   })
 
 const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  if (Exit.isFailure(exit) && exit.cause._tag === "Fail") return exit.cause.error
+  const [reason] = Exit.isFailure(exit) ? exit.cause.reasons : []
+  if (Exit.isFailure(exit) && exit.cause.reasons.length === 1 && reason !== undefined && Cause.isFailReason(reason)) {
+    return reason.error
+  }
   throw new Error(`expected a failure, got ${String(exit)}`)
 }
 
@@ -307,7 +311,10 @@ describe("NodeSocket", () => {
         const timer = setInterval(() => peer.write("250 late\r\n"), 20)
         yield* Effect.addFinalizer(() => Effect.sync(() => clearInterval(timer)))
         yield* socketClosed(peer).pipe(
-          Effect.timeoutFail({ duration: "5 seconds", onTimeout: () => "the client socket was not destroyed" })
+          Effect.timeoutOrElse({
+            duration: "5 seconds",
+            orElse: () => Effect.fail("the client socket was not destroyed")
+          })
         )
       })))
   })
@@ -353,7 +360,7 @@ describe("NodeSocket", () => {
         yield* eventually(() => events.length === 1, "the TCP connect")
         yield* TestClock.adjust("9 seconds")
         yield* realDelay(20)
-        expect(fiber.unsafePoll()).toBeNull()
+        expect(fiber.pollUnsafe()).toBeUndefined()
         yield* TestClock.adjust("1 second")
         const error = failureOf(yield* Fiber.await(fiber))
         expect(error).toBeInstanceOf(TimeoutError)

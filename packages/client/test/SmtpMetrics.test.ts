@@ -3,10 +3,6 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
-import * as MetricKeyType from "effect/MetricKeyType"
-import type * as MetricPair from "effect/MetricPair"
-import * as MetricState from "effect/MetricState"
-import * as Option from "effect/Option"
 import * as SmtpError from "../src/SmtpError.js"
 import * as SmtpInstruments from "../src/SmtpInstruments.js"
 import {
@@ -26,28 +22,23 @@ import * as SmtpTelemetryProfile from "../src/SmtpTelemetryProfile.js"
 // server.address and reads back only that.
 const uniqueHost = () => `${crypto.randomUUID()}.metrics.test`
 
-const pairsFor = (host: string) =>
-  Effect.map(
-    Metric.snapshot,
-    (pairs) =>
-      pairs.filter((pair) =>
-        pair.metricKey.tags.some((label) => label.key === "server.address" && label.value === host)
-      )
-  )
+type Pair = Metric.Metric.Snapshot
 
-const tagsOf = (pair: MetricPair.MetricPair.Untyped): Record<string, string> =>
-  Object.fromEntries(pair.metricKey.tags.map((label) => [label.key, label.value]))
+const tagsOf = (pair: Pair): Record<string, string> => ({ ...pair.attributes })
+
+const pairsFor = (host: string) =>
+  Effect.map(Metric.snapshot, (pairs) => pairs.filter((pair) => tagsOf(pair)["server.address"] === host))
 
 const stringified = (attributes: SmtpTelemetry.Attributes): Record<string, string> =>
   Object.fromEntries(Object.entries(attributes).map(([key, value]) => [key, String(value)]))
 
 const find = (
-  pairs: ReadonlyArray<MetricPair.MetricPair.Untyped>,
+  pairs: ReadonlyArray<Pair>,
   instrument: SmtpInstruments.Instrument,
   tags: Record<string, string>
 ) => {
-  const found = pairs.filter((pair) => pair.metricKey.name === instrument.name).filter((pair) => {
-    expect(pair.metricKey.description).toStrictEqual(Option.some(instrument.description))
+  const found = pairs.filter((pair) => pair.id === instrument.name).filter((pair) => {
+    expect(pair.description).toStrictEqual(instrument.description)
     return JSON.stringify(Object.entries(tagsOf(pair)).sort()) === JSON.stringify(Object.entries(tags).sort())
   })
   const [pair, ...rest] = found
@@ -57,29 +48,25 @@ const find = (
   return pair
 }
 
-const expectCounter = (pair: MetricPair.MetricPair.Untyped, count: number) => {
-  expect(MetricKeyType.isCounterKey(pair.metricKey.keyType)).toBe(true)
-  if (MetricKeyType.isCounterKey(pair.metricKey.keyType)) {
+const expectCounter = (pair: Pair, count: number) => {
+  expect(pair.type).toBe("Counter")
+  if (pair.type === "Counter") {
     // Monotonic: exported by @effect/opentelemetry as a Counter, not an UpDownCounter.
-    expect(pair.metricKey.keyType.incremental).toBe(true)
+    expect(pair.state.incremental).toBe(true)
+    expect(pair.state.count).toBe(count)
   }
-  expect(MetricState.isCounterState(pair.metricState)).toBe(true)
-  if (MetricState.isCounterState(pair.metricState)) expect(pair.metricState.count).toBe(count)
 }
 
 const expectHistogram = (
-  pair: MetricPair.MetricPair.Untyped,
+  pair: Pair,
   instrument: SmtpInstruments.Histogram,
   values: ReadonlyArray<number>
 ) => {
-  expect(MetricKeyType.isHistogramKey(pair.metricKey.keyType)).toBe(true)
-  if (MetricKeyType.isHistogramKey(pair.metricKey.keyType)) {
-    expect(pair.metricKey.keyType.boundaries.values).toStrictEqual([...instrument.boundaries, Infinity])
-  }
-  expect(MetricState.isHistogramState(pair.metricState)).toBe(true)
-  if (MetricState.isHistogramState(pair.metricState)) {
-    expect(pair.metricState.count).toBe(values.length)
-    expect(pair.metricState.sum).toBeCloseTo(values.reduce((a, b) => a + b, 0), 9)
+  expect(pair.type).toBe("Histogram")
+  if (pair.type === "Histogram") {
+    expect(pair.state.buckets.map(([boundary]) => boundary)).toStrictEqual([...instrument.boundaries, Infinity])
+    expect(pair.state.count).toBe(values.length)
+    expect(pair.state.sum).toBeCloseTo(values.reduce((a, b) => a + b, 0), 9)
   }
 }
 
@@ -160,7 +147,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       const all = yield* recordAll(host)
       const pairs = yield* pairsFor(host)
 
-      expect(new Set(pairs.map((pair) => pair.metricKey.name))).toStrictEqual(
+      expect(new Set(pairs.map((pair) => pair.id))).toStrictEqual(
         new Set(SmtpInstruments.all.map((instrument) => instrument.name))
       )
       // Two instruments per socket, connect and send event, one per connection end.
@@ -214,7 +201,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       const pairs = yield* pairsFor(host)
 
       const refused = pairs.find((pair) =>
-        pair.metricKey.name === SmtpInstruments.socketConnectCount.name &&
+        pair.id === SmtpInstruments.socketConnectCount.name &&
         tagsOf(pair)["socket.connect.result"] === "failed"
       )
       expect(refused && tagsOf(refused)).toStrictEqual({
@@ -227,7 +214,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       })
 
       const rejected = pairs.find((pair) =>
-        pair.metricKey.name === SmtpInstruments.clientSendCount.name && tagsOf(pair)["smtp.status_code"] !== undefined
+        pair.id === SmtpInstruments.clientSendCount.name && tagsOf(pair)["smtp.status_code"] !== undefined
       )
       expect(rejected && tagsOf(rejected)).toStrictEqual({
         "network.peer.address": "192.0.2.1",
@@ -239,7 +226,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       })
 
       const unresolved = pairs.find((pair) =>
-        pair.metricKey.name === SmtpInstruments.clientConnectCount.name && tagsOf(pair)["socket.error"] === "11001"
+        pair.id === SmtpInstruments.clientConnectCount.name && tagsOf(pair)["socket.error"] === "11001"
       )
       // No connection was made: no network.peer.address at all.
       expect(unresolved && Object.keys(tagsOf(unresolved)).sort()).toStrictEqual(
@@ -247,7 +234,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       )
 
       for (const pair of pairs) {
-        for (const label of pair.metricKey.tags) expect(label.value, label.key).not.toBe("")
+        for (const [key, value] of Object.entries(tagsOf(pair))) expect(value, key).not.toBe("")
       }
     }).pipe(Effect.provide(SmtpMetrics.layer)))
 
@@ -283,7 +270,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       const pairs = yield* pairsFor(host)
       expect(pairs.length).toBeGreaterThan(0)
       for (const pair of pairs) {
-        const instrument = SmtpInstruments.all.find((i) => i.name === pair.metricKey.name)
+        const instrument = SmtpInstruments.all.find((i) => i.name === pair.id)
         expect(tagsOf(pair)["unit"]).toBe(instrument?.unit)
       }
       for (const event of all.connection) {
@@ -369,7 +356,7 @@ describe("SmtpMetrics.layerWith({ profile: \"shipped\" }) (Effect Metric)", () =
       yield* metrics.connectionEnd(ended)
       const pairs = yield* pairsFor(host)
 
-      expect(new Set(pairs.map((pair) => pair.metricKey.name))).toStrictEqual(
+      expect(new Set(pairs.map((pair) => pair.id))).toStrictEqual(
         new Set(SmtpInstruments.shipped.map((instrument) => instrument.name))
       )
       for (const event of all.socket) {

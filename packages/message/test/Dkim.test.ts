@@ -7,10 +7,10 @@
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { Dkim, DkimError, MailMessage } from "@effect-smtp/message"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
-import { assert, describe, expect, it, layer } from "@effect/vitest"
+import { assert, describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
@@ -135,7 +135,16 @@ const clientLayer = (server: ReturnType<typeof TestSocket.smtpServer>) =>
     Layer.provide(SmtpMetrics.layerNoop)
   )
 
-layer(verifiersLayer, { timeout: 120_000 })("DKIM signatures, checked by real verifiers", (it) => {
+/**
+ * The block below builds the verifiers into this memo map; its properties run
+ * outside the block's `it` (fast-check's values are not Schemas), and take the
+ * same verifiers from it rather than starting another set per run.
+ */
+const memoMap = Layer.makeMemoMapUnsafe()
+const withVerifiers = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(Effect.provide(verifiersLayer), Effect.provideService(Layer.CurrentMemoMap, memoMap))
+
+layer(verifiersLayer, { timeout: 120_000, memoMap })("DKIM signatures, checked by real verifiers", (it) => {
   for (const key of keys) {
     for (const canonicalization of canonicalizations) {
       it.effect(`${key.algorithm} ${canonicalization}: every verifier accepts a message with folded headers, trailing white space and lone line breaks`, () =>
@@ -391,18 +400,18 @@ layer(verifiersLayer, { timeout: 120_000 })("DKIM signatures, checked by real ve
     })
   }
 
-  const signingOptions = FastCheck.record({
-    key: FastCheck.constantFrom(rsa, ed),
-    canonicalization: FastCheck.constantFrom(...canonicalizations),
-    bodyLength: FastCheck.boolean(),
-    oversign: FastCheck.constantFrom(undefined, [] as Array<string>, ["subject", "x-absent"])
+  const signingOptions = fc.record({
+    key: fc.constantFrom(rsa, ed),
+    canonicalization: fc.constantFrom(...canonicalizations),
+    bodyLength: fc.boolean(),
+    oversign: fc.constantFrom(undefined, [] as Array<string>, ["subject", "x-absent"])
   })
 
-  it.effect.prop(
+  effectProp(
     "property: for arbitrary composed messages and signing options, every verifier accepts every signature",
     {
       generated: messageArbitrary,
-      signWith: FastCheck.array(signingOptions, { minLength: 1, maxLength: 2 })
+      signWith: fc.array(signingOptions, { minLength: 1, maxLength: 2 })
     },
     ({ generated, signWith }) =>
       Effect.gen(function*() {
@@ -415,27 +424,27 @@ layer(verifiersLayer, { timeout: 120_000 })("DKIM signatures, checked by real ve
         const verdicts = yield* (yield* Verifiers).verify(bytes, keys)
         // opendkim checks the first signature.
         expectPass(applicable(verdicts, bytes, signWith[0]!.canonicalization), signWith.length)
-      }),
+      }).pipe(withVerifiers),
     { fastCheck: { numRuns: 40 } }
   )
 
   /** Header fields and a body of the characters canonicalisation cares about, in any order. */
-  const hostileBody = FastCheck.array(
-    FastCheck.constantFrom(" ", "\t", "\r", "\n", "\r\n", "\r\n\r\n", ".", "a", "é", "  x  ", ":"),
+  const hostileBody = fc.array(
+    fc.constantFrom(" ", "\t", "\r", "\n", "\r\n", "\r\n\r\n", ".", "a", "é", "  x  ", ":"),
     { maxLength: 60 }
   ).map((parts) => parts.join(""))
-  const hostileValue = FastCheck.array(
-    FastCheck.constantFrom(" ", "\t", "a", "B", "é", ";", "=", "\r\n ", "\r\n\t"),
+  const hostileValue = fc.array(
+    fc.constantFrom(" ", "\t", "a", "B", "é", ";", "=", "\r\n ", "\r\n\t"),
     { maxLength: 12 }
   ).map((parts) => ` ${parts.join("")}`)
 
-  it.effect.prop(
+  effectProp(
     "property: white space, folding, lone CR and LF and 8-bit text anywhere, in chunks split anywhere: every verifier accepts",
     {
       subject: hostileValue,
       other: hostileValue,
       body: hostileBody,
-      cuts: FastCheck.array(FastCheck.nat({ max: 400 }), { maxLength: 6 }),
+      cuts: fc.array(fc.nat({ max: 400 }), { maxLength: 6 }),
       signWith: signingOptions
     },
     ({ body, cuts, other, signWith: { key, ...more }, subject }) =>
@@ -450,19 +459,19 @@ layer(verifiersLayer, { timeout: 120_000 })("DKIM signatures, checked by real ve
         const bytes = yield* collect(signed.content)
         const verdicts = yield* (yield* Verifiers).verify(bytes, keys)
         expectPass(applicable(verdicts, bytes, more.canonicalization), 1)
-      }),
+      }).pipe(withVerifiers),
     { fastCheck: { numRuns: 60 } }
   )
 })
 
 describe("Dkim.sign", () => {
-  it.effect.prop(
+  effectProp(
     "property: where a stream is split never changes the signed bytes, and a stream signs as the same bytes in memory do",
     {
-      body: FastCheck.array(FastCheck.constantFrom(" ", "\t", "\r", "\n", "\r\n", "a", "é", "."), { maxLength: 200 })
+      body: fc.array(fc.constantFrom(" ", "\t", "\r", "\n", "\r\n", "a", "é", "."), { maxLength: 200 })
         .map((parts) => parts.join("")),
-      cuts: FastCheck.array(FastCheck.nat({ max: 300 }), { maxLength: 8 }),
-      canonicalization: FastCheck.constantFrom(...canonicalizations)
+      cuts: fc.array(fc.nat({ max: 300 }), { maxLength: 8 }),
+      canonicalization: fc.constantFrom(...canonicalizations)
     },
     ({ body, canonicalization, cuts }) =>
       Effect.gen(function*() {

@@ -213,7 +213,10 @@ describe("DkimCrypto", () => {
         importKey: (algorithm, pkcs8) =>
           Effect.map(DkimCrypto.webCrypto.importKey(algorithm, pkcs8), (key) => {
             used.imports++
-            return { bits: key.bits, sign: (data) => Effect.tap(key.sign(data), () => used.signatures++) }
+            return {
+              bits: key.bits,
+              sign: (data) => Effect.tap(key.sign(data), () => Effect.sync(() => used.signatures++))
+            }
           }),
         publicKey: DkimCrypto.webCrypto.publicKey
       }

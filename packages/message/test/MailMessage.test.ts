@@ -1,9 +1,9 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
@@ -55,7 +55,7 @@ const mailbox = (address: MailMessage.Address) =>
 // ---------------------------------------------------------------------------
 
 describe("MailMessage.compose", () => {
-  it.effect.prop(
+  effectProp(
     "property: mailparser reads back the same from/to/cc/reply-to/subject/text/html, attachments (name, type, exact bytes, cid) and custom headers; no Bcc header; CRLF-only lines of at most 998 octets",
     { generated: messageArbitrary },
     ({ generated }) =>
@@ -132,11 +132,11 @@ describe("MailMessage.compose", () => {
     { timeout: 120_000, fastCheck: { numRuns: 150 } }
   )
 
-  it.effect.prop(
+  effectProp(
     "property: where a stream attachment is split never changes the composed bytes (same seed for the random boundaries)",
     {
-      bytes: FastCheck.uint8Array({ maxLength: 600 }),
-      cuts: FastCheck.array(FastCheck.nat({ max: 600 }), { maxLength: 8 })
+      bytes: fc.uint8Array({ maxLength: 600 }),
+      cuts: fc.array(fc.nat({ max: 600 }), { maxLength: 8 })
     },
     ({ bytes, cuts }) =>
       Effect.gen(function*() {
@@ -148,7 +148,7 @@ describe("MailMessage.compose", () => {
             to: "b@example.test",
             messageId: "fixed@example.test",
             attachments: [{ filename: "data.bin", content }]
-          }).pipe(Effect.flatMap((c) => collect(c.content)), Effect.withRandom(Random.make("seed")))
+          }).pipe(Effect.flatMap((c) => collect(c.content)), Random.withSeed("seed"))
         const whole = yield* compose(bytes)
         const split = yield* compose(Stream.fromIterable(chunks))
         expect(Buffer.from(split).toString("latin1")).toBe(Buffer.from(whole).toString("latin1"))
@@ -275,20 +275,20 @@ const targets: ReadonlyArray<readonly [field: string, put: (value: string) => Ma
   ["messageId", (v) => ({ ...base, messageId: `id${v}@example.test` })]
 ]
 
-const controlCharacter = FastCheck.oneof(
-  FastCheck.integer({ min: 0, max: 0x1f }),
-  FastCheck.constantFrom(0x7f, 0x85, 0x9f, 0x2028, 0x2029)
+const controlCharacter = fc.oneof(
+  fc.integer({ min: 0, max: 0x1f }),
+  fc.constantFrom(0x7f, 0x85, 0x9f, 0x2028, 0x2029)
 ).map((code) => String.fromCharCode(code))
 
 describe("header injection", () => {
-  it.effect.prop(
+  effectProp(
     "property: a CR, LF or other control character anywhere in any header input fails with InvalidInputError naming the input",
     {
-      target: FastCheck.integer({ min: 0, max: targets.length - 1 }),
-      text: FastCheck.tuple(
-        FastCheck.string({ maxLength: 10 }).filter(noControls),
+      target: fc.integer({ min: 0, max: targets.length - 1 }),
+      text: fc.tuple(
+        fc.string({ maxLength: 10 }).filter(noControls),
         controlCharacter,
-        FastCheck.string({ maxLength: 10 }).filter(noControls)
+        fc.string({ maxLength: 10 }).filter(noControls)
       )
     },
     ({ target, text: [before, control, after] }) =>

@@ -4,9 +4,9 @@
  * (RFC 6376 §3.4, with its example of §3.4.5), whatever the chunking.
  */
 import { DkimCrypto } from "@effect-smtp/message"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import { createHash } from "node:crypto"
 import { bodyHasher, canonicalHeader, type Canonicalization } from "../src/internal/dkimCanonical.js"
 import { parseFields } from "../src/internal/dkimFields.js"
@@ -45,13 +45,13 @@ const streamed = (mode: Canonicalization, chunks: ReadonlyArray<Uint8Array>) => 
 
 const sha256 = (text: string) => createHash("sha256").update(latin1(text)).digest("hex")
 
-const text = FastCheck.array(FastCheck.constantFrom(" ", "\t", "\r", "\n", "\r\n", "a", "é", ".", "  b  "), {
+const text = fc.array(fc.constantFrom(" ", "\t", "\r", "\n", "\r\n", "a", "é", ".", "  b  "), {
   maxLength: 80
 }).map((parts) => parts.join(""))
-const cuts = FastCheck.array(FastCheck.nat({ max: 200 }), { maxLength: 8 })
+const cuts = fc.array(fc.nat({ max: 200 }), { maxLength: 8 })
 
 describe("line breaks", () => {
-  it.effect.prop(
+  effectProp(
     "property: every CRLF, lone CR and lone LF becomes CRLF, a final line break is added, wherever the chunks are cut; no chunk ends inside a CRLF",
     { text, cuts },
     ({ cuts, text }) =>
@@ -65,7 +65,7 @@ describe("line breaks", () => {
 })
 
 describe("body canonicalisation", () => {
-  it.effect.prop(
+  effectProp(
     "property: the streamed hash and length are those of the whole-text canonical body, in both modes, wherever the chunks are cut",
     { text, cuts },
     ({ cuts, text }) =>

@@ -3,19 +3,17 @@
  * signer's tests), and reading a content stream back as bytes.
  */
 import type { MailMessage } from "@effect-smtp/message"
-import * as Chunk from "effect/Chunk"
+import { fc } from "@effect-smtp/test-utils/property"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Stream from "effect/Stream"
 
 const utf8 = new TextEncoder()
 
 export const collect = <E>(content: Stream.Stream<Uint8Array, E>) =>
   Effect.map(Stream.runCollect(content), (chunks) => {
-    const all = Chunk.toReadonlyArray(chunks)
-    const bytes = new Uint8Array(all.reduce((n, c) => n + c.length, 0))
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
     let at = 0
-    for (const c of all) {
+    for (const c of chunks) {
       bytes.set(c, at)
       at += c.length
     }
@@ -30,32 +28,32 @@ export const noControls = (s: string) => !/[\u0000-\u001f\u007f-\u009f\u2028\u20
 
 /** Any Unicode text without control characters: ASCII punctuation, accents, emoji, CJK, "=?"-lookalikes. */
 export const headerText = (maxLength: number) =>
-  FastCheck.oneof(
-    FastCheck.string({ unit: "grapheme", maxLength }),
-    FastCheck.string({
-      unit: FastCheck.constantFrom(" ", "a", "Z", "\"", "\\", "=?", "?=", "é", "日", "🌸", ",", "<"),
+  fc.oneof(
+    fc.string({ unit: "grapheme", maxLength }),
+    fc.string({
+      unit: fc.constantFrom(" ", "a", "Z", "\"", "\\", "=?", "?=", "é", "日", "🌸", ",", "<"),
       maxLength
     })
   ).filter(noControls)
 
-export const word = FastCheck.stringMatching(/^[a-zA-Z0-9+_-]{1,8}$/)
-export const emailAddress = FastCheck.tuple(
-  FastCheck.array(word, { minLength: 1, maxLength: 3 }),
-  FastCheck.array(FastCheck.stringMatching(/^[a-z0-9]{1,10}$/), { minLength: 1, maxLength: 2 })
+export const word = fc.stringMatching(/^[a-zA-Z0-9+_-]{1,8}$/)
+export const emailAddress = fc.tuple(
+  fc.array(word, { minLength: 1, maxLength: 3 }),
+  fc.array(fc.stringMatching(/^[a-z0-9]{1,10}$/), { minLength: 1, maxLength: 2 })
 ).map(([local, domain]) => `${local.join(".")}@${domain.join(".")}.test`)
 
-const address: FastCheck.Arbitrary<MailMessage.Address> = FastCheck.oneof(
+const address: fc.Arbitrary<MailMessage.Address> = fc.oneof(
   emailAddress,
-  FastCheck.record({ name: headerText(40), address: emailAddress })
+  fc.record({ name: headerText(40), address: emailAddress })
 )
 
-export const addresses = FastCheck.array(address, { maxLength: 3 })
+export const addresses = fc.array(address, { maxLength: 3 })
 
 /** Bytes, a string, or a stream of the bytes split at arbitrary points (empty chunks included). */
-export const attachmentContent = FastCheck.uint8Array({ maxLength: 400 }).chain((bytes) =>
-  FastCheck.oneof(
-    FastCheck.constant({ bytes, content: bytes as MailMessage.Attachment["content"] }),
-    FastCheck.array(FastCheck.integer({ min: 0, max: bytes.length }), { maxLength: 6 }).map((cuts) => {
+export const attachmentContent = fc.uint8Array({ maxLength: 400 }).chain((bytes) =>
+  fc.oneof(
+    fc.constant({ bytes, content: bytes as MailMessage.Attachment["content"] }),
+    fc.array(fc.integer({ min: 0, max: bytes.length }), { maxLength: 6 }).map((cuts) => {
       const points = [0, ...[...cuts].sort((a, b) => a - b), bytes.length]
       const chunks = points.slice(1).map((end, i) => bytes.slice(points[i], end))
       return { bytes, content: Stream.fromIterable(chunks) as MailMessage.Attachment["content"] }
@@ -64,33 +62,33 @@ export const attachmentContent = FastCheck.uint8Array({ maxLength: 400 }).chain(
   )
 )
 
-export const attachment = FastCheck.record({
+export const attachment = fc.record({
   filename: headerText(60).filter((s) => s.length > 0),
   // Not application/octet-stream: mailparser replaces it with a guess from the filename's extension.
-  contentType: FastCheck.constantFrom(undefined, "image/png", "application/x-test", "text/csv"),
-  inline: FastCheck.boolean(),
+  contentType: fc.constantFrom(undefined, "image/png", "application/x-test", "text/csv"),
+  inline: fc.boolean(),
   data: attachmentContent
 })
 
-export const customHeaders = FastCheck.uniqueArray(
-  FastCheck.tuple(FastCheck.stringMatching(/^X-[A-Za-z0-9-]{1,12}$/), headerText(120)),
+export const customHeaders = fc.uniqueArray(
+  fc.tuple(fc.stringMatching(/^X-[A-Za-z0-9-]{1,12}$/), headerText(120)),
   { maxLength: 3, selector: ([name]) => name.toLowerCase() }
 )
 
-export const messageArbitrary = FastCheck.record({
+export const messageArbitrary = fc.record({
   from: address,
   to: addresses,
   cc: addresses,
   bcc: addresses,
-  replyTo: FastCheck.option(address, { nil: undefined }),
-  subject: FastCheck.option(headerText(150), { nil: undefined }),
-  text: FastCheck.option(FastCheck.string({ unit: "grapheme", maxLength: 300 }), { nil: undefined }),
-  html: FastCheck.option(FastCheck.string({ maxLength: 200 }).map((s) => `<p>${s}</p>`), { nil: undefined }),
-  attachments: FastCheck.array(attachment, { maxLength: 3 }),
+  replyTo: fc.option(address, { nil: undefined }),
+  subject: fc.option(headerText(150), { nil: undefined }),
+  text: fc.option(fc.string({ unit: "grapheme", maxLength: 300 }), { nil: undefined }),
+  html: fc.option(fc.string({ maxLength: 200 }).map((s) => `<p>${s}</p>`), { nil: undefined }),
+  attachments: fc.array(attachment, { maxLength: 3 }),
   headers: customHeaders
 }).filter((m) => m.to.length + m.cc.length + m.bcc.length > 0)
 
-export type Generated = typeof messageArbitrary extends FastCheck.Arbitrary<infer A> ? A : never
+export type Generated = typeof messageArbitrary extends fc.Arbitrary<infer A> ? A : never
 
 export const toMessage = (m: Generated): MailMessage.MailMessage => ({
   from: m.from,

@@ -191,7 +191,7 @@ export interface VerifiersService {
   readonly verify: (message: Uint8Array, keys: ReadonlyArray<TestKey>) => Effect.Effect<Verdicts>
 }
 
-export class Verifiers extends Context.Tag("test/Verifiers")<Verifiers, VerifiersService>() {}
+export class Verifiers extends Context.Service<Verifiers, VerifiersService>()("test/Verifiers") {}
 
 const missing = (what: string, how: string) => {
   const message = `${what} is not installed: ${how} (.ci/run installs it from .ci/apt-packages)`

@@ -7,7 +7,6 @@
  * @since 0.1.0
  */
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 
 /**
  * Messages in the outbox by state (`state`: Pending, Sent, Failed,
@@ -39,11 +38,10 @@ export const oldestPendingAge = Metric.gauge("effect_smtp.outbox.oldest_pending.
  * @since 0.1.0
  * @category metrics
  */
-export const attempts = Metric.histogram(
-  "effect_smtp.outbox.attempts",
-  MetricBoundaries.fromIterable([1, 2, 3, 4, 5, 6, 8, 10, 15, 20]),
-  "Send attempts per message, recorded when the message ends (attribute state)."
-)
+export const attempts = Metric.histogram("effect_smtp.outbox.attempts", {
+  description: "Send attempts per message, recorded when the message ends (attribute state).",
+  boundaries: Metric.boundariesFromIterable([1, 2, 3, 4, 5, 6, 8, 10, 15, 20])
+})
 
 /**
  * Seconds an attempt waited before sending, for the shared rate limit
@@ -53,8 +51,7 @@ export const attempts = Metric.histogram(
  * @since 0.1.0
  * @category metrics
  */
-export const waits = Metric.histogram(
-  "effect_smtp.outbox.wait.duration",
-  MetricBoundaries.exponential({ start: 0.01, factor: 2, count: 16 }),
-  "Seconds an attempt waited for the shared rate limit or pause (attribute reason)."
-)
+export const waits = Metric.histogram("effect_smtp.outbox.wait.duration", {
+  description: "Seconds an attempt waited for the shared rate limit or pause (attribute reason).",
+  boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 2, count: 16 })
+})

@@ -1,6 +1,6 @@
 /**
  * A durable outbox: `enqueue` stores a message (its exact bytes) and returns
- * its id; a workflow on `@effect/workflow` sends it through the `SmtpClient`
+ * its id; a workflow on `effect/workflow` sends it through the `SmtpClient`
  * in context, retrying what may be retried, and `status` says where it
  * stands. At least once for everything before the end of the message, at
  * most once past it unless a person resends (see docs/outbox.md).
@@ -10,16 +10,15 @@
 import type { SmtpClient } from "@effect-smtp/client"
 import type { SmtpError } from "@effect-smtp/client"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
-import type * as SqlClient from "effect/sql/SqlClient"
-import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
-import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
+import type * as SqlClient from "effect/sql/SqlClient"
+import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as layers from "./internal/layers.js"
 import * as internal from "./internal/outbox.js"
 import type { AttemptCutError, MessageNotFoundError, OutboxStoreError, ResendRefusedError } from "./OutboxError.js"
@@ -180,7 +179,7 @@ export interface SmtpOutboxService {
  * @since 0.1.0
  * @category tags
  */
-export class SmtpOutbox extends Context.Tag("@effect-smtp/outbox/SmtpOutbox")<SmtpOutbox, SmtpOutboxService>() {}
+export class SmtpOutbox extends Context.Service<SmtpOutbox, SmtpOutboxService>()("@effect-smtp/outbox/SmtpOutbox") {}
 
 /**
  * @since 0.1.0
@@ -190,14 +189,14 @@ export const enqueue = <E = never>(
   mail: SmtpClient.Sendable<E>,
   options?: EnqueueOptions
 ): Effect.Effect<string, SmtpError.InvalidInputError | OutboxStoreError | E, SmtpOutbox> =>
-  Effect.flatMap(SmtpOutbox, (outbox) => outbox.enqueue(mail, options))
+  SmtpOutbox.use((outbox) => outbox.enqueue(mail, options))
 
 /**
  * @since 0.1.0
  * @category accessors
  */
 export const status = (id: string): Effect.Effect<Status, MessageNotFoundError | OutboxStoreError, SmtpOutbox> =>
-  Effect.flatMap(SmtpOutbox, (outbox) => outbox.status(id))
+  SmtpOutbox.use((outbox) => outbox.status(id))
 
 /**
  * @since 0.1.0
@@ -206,7 +205,7 @@ export const status = (id: string): Effect.Effect<Status, MessageNotFoundError |
 export const resend = (
   id: string
 ): Effect.Effect<void, MessageNotFoundError | ResendRefusedError | OutboxStoreError, SmtpOutbox> =>
-  Effect.flatMap(SmtpOutbox, (outbox) => outbox.resend(id))
+  SmtpOutbox.use((outbox) => outbox.resend(id))
 
 /**
  * The outbox on whatever runs workflows (`WorkflowEngine`) and stores its
@@ -233,20 +232,22 @@ export interface SqliteOptions extends Options {
   /** The SQLite database file (created when missing). */
   readonly filename: string
   /** Overrides of the single runner's cluster settings (no environment variable is read). */
-  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }
 
 /**
- * The outbox on one machine: SQLite (`@effect/sql-sqlite-node`, nothing to
- * install) holds the messages and the workflows, run by a single
- * `@effect/cluster` runner. Only one process may use the file at a time.
+ * The outbox on one machine: SQLite (`@effect/sql-sqlite-node` on Node's
+ * built-in `node:sqlite`, nothing to compile) holds the messages and the
+ * workflows, run by a single `effect/cluster` runner. Only one process may
+ * use the file at a time. A file that cannot be opened fails the layer with
+ * an `OutboxStoreError`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerSqlite = (
   options: SqliteOptions
-): Layer.Layer<SmtpOutbox, OutboxStoreError | ConfigError.ConfigError, SmtpClient> => layers.sqlite(options)
+): Layer.Layer<SmtpOutbox, OutboxStoreError, SmtpClient> => layers.sqlite(options)
 
 /**
  * @since 0.1.0
@@ -258,7 +259,7 @@ export interface ClusterOptions extends Options {
   /** Where this runner listens, when not `runnerAddress` (e.g. 0.0.0.0 in a container). */
   readonly listenAddress?: { readonly host: string; readonly port: number } | undefined
   /** Overrides of the cluster's settings (no environment variable is read). */
-  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }
 
 /**

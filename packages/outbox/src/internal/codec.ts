@@ -11,12 +11,10 @@ import { AttemptCutError } from "../OutboxError.js"
  * not kept: its code is.
  */
 
-const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(schema)
-
 const RecipientResult = Schema.Struct({
   recipient: Schema.String,
   statusCode: Schema.Number,
-  enhancedStatusCode: optional(Schema.String),
+  enhancedStatusCode: Schema.optional(Schema.String),
   message: Schema.String
 })
 
@@ -26,23 +24,23 @@ const SendResult = Schema.Struct({
   recipients: Schema.Array(RecipientResult),
   response: Schema.String,
   statusCode: Schema.Number,
-  enhancedStatusCode: optional(Schema.String),
+  enhancedStatusCode: Schema.optional(Schema.String),
   bytesSent: Schema.Number,
-  queueId: optional(Schema.String),
+  queueId: Schema.optional(Schema.String),
   timings: Schema.Struct({ envelopeMs: Schema.Number, dataMs: Schema.Number }),
-  deliveries: optional(Schema.Array(RecipientResult)),
+  deliveries: Schema.optional(Schema.Array(RecipientResult)),
   envelope: Schema.Struct({ from: Schema.String, to: Schema.Array(Schema.String) }),
-  messageId: optional(Schema.String)
+  messageId: Schema.optional(Schema.String)
 })
 
 const SocketErrorJson = Schema.Struct({
   _tag: Schema.Literal("SocketError"),
-  operation: Schema.Literal("lookup", "connect", "read", "write", "closed"),
+  operation: Schema.Literals(["lookup", "connect", "read", "write", "closed"]),
   host: Schema.String,
   port: Schema.Number,
-  address: optional(Schema.String),
-  proxy: optional(Schema.String),
-  code: optional(Schema.String)
+  address: Schema.optional(Schema.String),
+  proxy: Schema.optional(Schema.String),
+  code: Schema.optional(Schema.String)
 })
 const TimeoutErrorJson = Schema.Struct({
   _tag: Schema.Literal("TimeoutError"),
@@ -51,87 +49,87 @@ const TimeoutErrorJson = Schema.Struct({
 })
 const ProtocolErrorJson = Schema.Struct({
   _tag: Schema.Literal("SmtpProtocolError"),
-  reason: Schema.Literal("MalformedReply", "ReplyTooLong", "UnexpectedReply", "StartTlsInjection"),
+  reason: Schema.Literals(["MalformedReply", "ReplyTooLong", "UnexpectedReply", "StartTlsInjection"]),
   detail: Schema.String
 })
-const UnknownCauseJson = Schema.Union(SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson)
+const UnknownCauseJson = Schema.Union([SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson])
 
-const ErrorJson = Schema.Union(
+const ErrorJson = Schema.Union([
   SocketErrorJson,
   TimeoutErrorJson,
   ProtocolErrorJson,
   Schema.Struct({
     _tag: Schema.Literal("TlsError"),
-    reason: Schema.Literal(
+    reason: Schema.Literals([
       "HandshakeFailed",
       "CertificateRejected",
       "StartTlsUnavailable",
       "ServerInternalError",
       "RequireTlsWithoutTls",
       "RequireTlsNotOffered"
-    ),
+    ]),
     host: Schema.String,
     port: Schema.Number,
-    code: optional(Schema.String)
+    code: Schema.optional(Schema.String)
   }),
   Schema.Struct({
     _tag: Schema.Literal("SmtpCommandError"),
     command: Schema.String,
     statusCode: Schema.Number,
-    enhancedStatusCode: optional(Schema.String),
+    enhancedStatusCode: Schema.optional(Schema.String),
     serverMessage: Schema.String,
-    recipient: optional(Schema.String),
-    rejectedRecipients: optional(Schema.Array(RecipientResult))
+    recipient: Schema.optional(Schema.String),
+    rejectedRecipients: Schema.optional(Schema.Array(RecipientResult))
   }),
   Schema.Struct({
     _tag: Schema.Literal("AuthenticationError"),
-    reason: Schema.Literal(
+    reason: Schema.Literals([
       "Rejected",
       "NoCommonMechanism",
       "NotOffered",
       "TokenUnavailable",
       "ServerUnverified",
       "MechanismFailed"
-    ),
-    mechanism: optional(Schema.String),
-    statusCode: optional(Schema.Number),
-    enhancedStatusCode: optional(Schema.String),
-    serverMessage: optional(Schema.String),
-    offered: optional(Schema.Array(Schema.String))
+    ]),
+    mechanism: Schema.optional(Schema.String),
+    statusCode: Schema.optional(Schema.Number),
+    enhancedStatusCode: Schema.optional(Schema.String),
+    serverMessage: Schema.optional(Schema.String),
+    offered: Schema.optional(Schema.Array(Schema.String))
   }),
   Schema.Struct({
     _tag: Schema.Literal("ProxyError"),
-    reason: Schema.Literal(
+    reason: Schema.Literals([
       "Unreachable",
       "AuthenticationFailed",
       "Refused",
       "TargetUnreachable",
       "HandshakeFailed",
       "Timeout"
-    ),
-    protocol: Schema.Literal("socks5", "socks5h", "http"),
+    ]),
+    protocol: Schema.Literals(["socks5", "socks5h", "http"]),
     proxy: Schema.String,
     host: Schema.String,
     port: Schema.Number,
-    code: optional(Schema.String),
-    reply: optional(Schema.Number),
-    detail: optional(Schema.String),
-    timeoutMillis: optional(Schema.Number)
+    code: Schema.optional(Schema.String),
+    reply: Schema.optional(Schema.Number),
+    detail: Schema.optional(Schema.String),
+    timeoutMillis: Schema.optional(Schema.Number)
   }),
   Schema.Struct({ _tag: Schema.Literal("InvalidInputError"), field: Schema.String, reason: Schema.String }),
   Schema.Struct({
     _tag: Schema.Literal("DeliveryUnknownError"),
     cause: UnknownCauseJson,
-    messageId: optional(Schema.String),
+    messageId: Schema.optional(Schema.String),
     recipients: Schema.Array(Schema.String)
   }),
   Schema.Struct({
     _tag: Schema.Literal("AttemptCutError"),
     attempt: Schema.Number,
-    messageId: optional(Schema.String),
+    messageId: Schema.optional(Schema.String),
     recipients: Schema.Array(Schema.String)
   })
-)
+])
 type ErrorJson = typeof ErrorJson.Type
 
 /** What a message can end with, or be retried after. */
@@ -236,8 +234,8 @@ const fromJson = (json: ErrorJson): StoredError => {
   }
 }
 
-const decodeError = Schema.decodeUnknownSync(Schema.parseJson(ErrorJson))
-const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(SendResult))
+const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(ErrorJson))
+const decodeResult = Schema.decodeUnknownSync(Schema.fromJsonString(SendResult))
 
 /** @internal */
 export const encodeError = (error: StoredError): string => JSON.stringify(toJson(error))
@@ -254,8 +252,8 @@ export const decodeResultText = (text: string): SmtpClient.SendResult => decodeR
 /** Why a message failed for good. @internal */
 export type FailureReason = "Permanent" | "RetriesExhausted"
 
-const Failure = Schema.parseJson(Schema.Struct({
-  reason: Schema.Literal("Permanent", "RetriesExhausted"),
+const Failure = Schema.fromJsonString(Schema.Struct({
+  reason: Schema.Literals(["Permanent", "RetriesExhausted"]),
   error: ErrorJson
 }))
 const decodeFailure = Schema.decodeUnknownSync(Failure)

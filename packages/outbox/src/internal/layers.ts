@@ -1,4 +1,7 @@
 import type { SmtpClient } from "@effect-smtp/client"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Cause from "effect/Cause"
 import * as ClusterWorkflowEngine from "effect/cluster/ClusterWorkflowEngine"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
@@ -8,17 +11,16 @@ import * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as SocketRunner from "effect/cluster/SocketRunner"
 import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import * as RpcSerialization from "effect/rpc/RpcSerialization"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type * as SqlClient from "effect/sql/SqlClient"
-import * as Cause from "effect/Cause"
-import type * as ConfigError from "effect/ConfigError"
+import * as Digest from "effect/crypto/Digest"
 import * as Duration from "effect/Duration"
-import * as FiberId from "effect/FiberId"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import type * as SqlClient from "effect/sql/SqlClient"
 import { OutboxStoreError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import * as outbox from "./outbox.js"
@@ -27,12 +29,13 @@ import * as outbox from "./outbox.js"
  * Settings for the outbox's runners, on top of the cluster's defaults: the
  * storage is polled every second (due retries and `sendAt` clocks are
  * noticed within about a second, not the default ten), and nothing is read
- * from the environment (the cluster's own `layerFromEnv` would take `HOST`
- * and `PORT` as the runner's address).
+ * from the environment (the cluster's own `layerFromEnv`, which
+ * `SingleRunner.layer` uses, would take `HOST` and `PORT` as the runner's
+ * address).
  */
 const shardingConfig = (
-  overrides: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined,
-  address: Partial<Pick<ShardingConfig.ShardingConfig["Type"], "runnerAddress" | "runnerListenAddress">>
+  overrides: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined,
+  address: Partial<Pick<ShardingConfig.ShardingConfig["Service"], "runnerAddress" | "runnerListenAddress">>
 ): Layer.Layer<ShardingConfig.ShardingConfig> =>
   ShardingConfig.layer({
     entityMessagePollInterval: Duration.seconds(1),
@@ -40,20 +43,54 @@ const shardingConfig = (
     ...overrides
   })
 
+/**
+ * A layer that fails with `cause`, providing whatever the layer it stands in
+ * for would have (what `catchCause` and `catchTag` want back).
+ */
+const failCause = <E>(cause: Cause.Cause<E>): Layer.Layer<unknown, E> =>
+  Layer.unwrap<unknown, never, never, E, never>(Effect.failCause(cause))
+
+/**
+ * Builds `layer` again, each attempt from scratch (what an attempt acquired
+ * is released when it fails), until it builds or `schedule` gives up.
+ */
+const retryLayer = <A, E, R, X>(
+  layer: Layer.Layer<A, E, R>,
+  schedule: Schedule.Schedule<X, E>
+): Layer.Layer<A, E, R> =>
+  Layer.fromBuild((memoMap, scope) =>
+    Effect.retry(
+      Effect.flatMap(Scope.fork(scope, "sequential"), (attempt) =>
+        Layer.buildWithMemoMap(Layer.fresh(layer), memoMap, attempt).pipe(
+          Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(attempt, exit) : Effect.void)
+        )),
+      schedule
+    )
+  )
+
 /** @internal */
 export const sqlite = (
   options: SmtpOutbox.SqliteOptions
-): Layer.Layer<SmtpOutbox.SmtpOutbox, OutboxStoreError | ConfigError.ConfigError, SmtpClient> => {
-  // One runner: no other runner to reach, no health to check.
+): Layer.Layer<SmtpOutbox.SmtpOutbox, OutboxStoreError, SmtpClient> => {
+  // One runner: no other runner to reach, no health to check (what
+  // `SingleRunner.layer` composes, with the settings above).
   const sharding = Sharding.layer.pipe(
     Layer.provideMerge(Runners.layerNoop),
-    Layer.provideMerge(Layer.orDie(SqlMessageStorage.layer)),
+    Layer.provideMerge(SqlMessageStorage.layer),
     Layer.provide([Layer.orDie(SqlRunnerStorage.layer), RunnerHealth.layerNoop]),
-    Layer.provide(shardingConfig(options.shardingConfig, {}))
+    Layer.provide(shardingConfig(options.shardingConfig, {})),
+    // The message storage hashes long keys.
+    Layer.provide(Digest.layerWebCrypto)
+  )
+  const database = SqliteClient.layer({ filename: options.filename }).pipe(
+    Layer.catchTag("SqlError", (cause) =>
+      failCause(Cause.fail(
+        new OutboxStoreError({ operation: `opening the SQLite database ${options.filename}`, cause })
+      )))
   )
   return outbox.layer(options).pipe(
     Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
-    Layer.provide(SqliteClient.layer({ filename: options.filename }))
+    Layer.provide(database)
   )
 }
 
@@ -78,12 +115,13 @@ export const cluster = (
     Layer.provideMerge(SqlMessageStorage.layer),
     Layer.provide(SqlRunnerStorage.layer),
     Layer.provide(config),
-    Layer.provide(RpcSerialization.layerMsgPack),
+    Layer.provide(RpcSerialization.layerSchemaBinary()),
+    Layer.provide(Digest.layerWebCrypto),
     // A failure or a defect (the cluster's migrations die on a table another
     // runner made a moment before): a typed failure, so the start is retried.
     Layer.catchCause((cause) =>
-      Layer.failCause(
-        Cause.hasInterruptsOnly(cause) ? Cause.interrupt(FiberId.none) : Cause.fail(
+      failCause(
+        Cause.hasInterruptsOnly(cause) ? Cause.interrupt() : Cause.fail(
           new OutboxStoreError({
             operation: "starting the cluster runner (its tables and its socket server)",
             cause: Cause.squash(cause)
@@ -92,10 +130,12 @@ export const cluster = (
       )
     )
   )
-  return outbox.layer(options).pipe(
-    Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
-    // Runners that start together race to create the cluster's tables; the
-    // loser finds them made on its next try.
-    Layer.retry(Schedule.spaced("1 second").pipe(Schedule.max(Schedule.recurs(5))))
+  // Runners that start together race to create the cluster's tables; the
+  // loser finds them made on its next try.
+  return retryLayer(
+    outbox.layer(options).pipe(
+      Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding)))
+    ),
+    Schedule.max([Schedule.spaced("1 second"), Schedule.recurs(5)])
   )
 }

@@ -1,12 +1,5 @@
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
-import * as RateLimiter from "effect/persistence/RateLimiter"
-import type * as SqlClient from "effect/sql/SqlClient"
-import * as Activity from "effect/workflow/Activity"
-import * as DurableClock from "effect/workflow/DurableClock"
-import * as Workflow from "effect/workflow/Workflow"
-import { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -15,10 +8,16 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
+import * as Activity from "effect/workflow/Activity"
+import * as DurableClock from "effect/workflow/DurableClock"
+import * as Workflow from "effect/workflow/Workflow"
+import { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import { AttemptCutError, MessageNotFoundError, type OutboxStoreError, ResendRefusedError } from "../OutboxError.js"
 import * as OutboxMetrics from "../OutboxMetrics.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
@@ -29,21 +28,20 @@ import * as retrySchedule from "./retry.js"
 import * as Store from "./store.js"
 
 /** Default retries: 30 s, doubling, at most an hour apart, 10 of them (about 5 hours in all). */
-const defaultRetry: Schedule.Schedule<unknown, SmtpError.SmtpError> = Schedule.exponential("30 seconds").pipe(
-  Schedule.min(Schedule.spaced("1 hour")),
-  Schedule.max(Schedule.recurs(10))
-)
+const defaultRetry: Schedule.Schedule<unknown, SmtpError.SmtpError> = Schedule.max([
+  Schedule.min([Schedule.exponential("30 seconds"), Schedule.spaced("1 hour")]),
+  Schedule.recurs(10)
+])
 
 /**
  * The database is retried, not given up on: an outage delays sending and
  * loses nothing. Each retry is logged.
  */
 /** Starting a workflow whose runner just died: until its shards move, for up to a minute or so. */
-const startRetry = Schedule.exponential("200 millis").pipe(
-  Schedule.either(Schedule.spaced("5 seconds")),
-  Schedule.upTo("70 seconds")
+const startRetry = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("5 seconds")]).pipe(
+  Schedule.upTo({ duration: "70 seconds" })
 )
-const storeRetry = Schedule.exponential("200 millis").pipe(Schedule.min(Schedule.spaced("30 seconds")))
+const storeRetry = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("30 seconds")])
 const persistently = <A>(effect: Effect.Effect<A, OutboxStoreError>): Effect.Effect<A> =>
   effect.pipe(
     Effect.tapError((error) => Effect.logWarning(error.message)),
@@ -62,14 +60,14 @@ const isThrottling = (error: SmtpError.SmtpError): boolean =>
   throttleText.test(error.serverMessage ?? "")
 
 /** What one attempt activity tells the workflow: the message ended, or is to be retried. */
-const AttemptOutcome = Schema.Union(
+const AttemptOutcome = Schema.Union([
   Schema.TaggedStruct("Done", {}),
   Schema.TaggedStruct("Retry", { error: Schema.String, at: Schema.Number })
-)
+])
 type AttemptOutcome = typeof AttemptOutcome.Type
 const done: AttemptOutcome = { _tag: "Done" }
 
-const utc = (millis: number): DateTime.Utc => DateTime.unsafeMake(millis)
+const utc = (millis: number): DateTime.Utc => DateTime.makeUnsafe(millis)
 
 const toMillis = (time: DateTime.DateTime | Date | number): number =>
   typeof time === "number" ? time : time instanceof Date ? time.getTime() : DateTime.toEpochMillis(time)
@@ -81,8 +79,7 @@ const bytesOf = <E>(content: SmtpClient.Sendable<E>["content"]): Effect.Effect<U
   if (typeof content === "string") return Effect.succeed(encoder.encode(content))
   // A copy: the caller may reuse its buffer once enqueue returns.
   if (content instanceof Uint8Array) return Effect.succeed(content.slice())
-  return Effect.map(Stream.runCollect(content), (chunks) => {
-    const parts = Chunk.toReadonlyArray(chunks)
+  return Effect.map(Stream.runCollect(content), (parts) => {
     const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
     let offset = 0
     for (const part of parts) {
@@ -165,15 +162,17 @@ export const make = (options: SmtpOutbox.Options) =>
     const pause = yield* limits.makePause(prefix)
     const limiter = options.rateLimit === undefined ? undefined : yield* RateLimiter.make
     // A half-open window of (interval + jitter) holds at most `messages` starts spaced this far apart.
-    const spacing = options.rateLimit === undefined ? undefined : Duration.unsafeDivide(
-      Duration.sum(options.rateLimit.interval, options.rateLimit.jitter ?? Duration.millis(250)),
+    const spacing = options.rateLimit === undefined ? undefined : Duration.divideUnsafe(
+      Duration.sum(
+        Duration.fromInputUnsafe(options.rateLimit.interval),
+        Duration.fromInputUnsafe(options.rateLimit.jitter ?? Duration.millis(250))
+      ),
       options.rateLimit.messages
     )
     const backoff = Duration.toMillis(options.rateLimit?.backoff ?? Duration.minutes(1))
     const retry = options.retry ?? defaultRetry
 
-    const workflow = Workflow.make({
-      name: `SmtpOutbox/${prefix}`,
+    const workflow = Workflow.make(`SmtpOutbox/${prefix}`, {
       payload: { id: Schema.String, generation: Schema.Number },
       idempotencyKey: ({ generation, id }) => `${id}/${generation}`
     })
@@ -185,13 +184,13 @@ export const make = (options: SmtpOutbox.Options) =>
           Effect.tap((attempts) =>
             attempts === undefined
               ? Effect.void
-              : Metric.update(Metric.tagged(OutboxMetrics.attempts, "state", state), attempts)
+              : Metric.update(Metric.withAttributes(OutboxMetrics.attempts, { state }), attempts)
           )
         ))
 
     const waitFor = (reason: "rate_limit" | "pause", millis: number) =>
       Effect.andThen(
-        Metric.update(Metric.tagged(OutboxMetrics.waits, "reason", reason), millis / 1000),
+        Metric.update(Metric.withAttributes(OutboxMetrics.waits, { reason }), millis / 1000),
         Effect.sleep(Duration.millis(millis))
       )
 
@@ -218,7 +217,9 @@ export const make = (options: SmtpOutbox.Options) =>
         Effect.retry(storeRetry),
         Effect.orDie
       )
-      if (Duration.greaterThan(taken.delay, Duration.zero)) yield* waitFor("rate_limit", Duration.toMillis(taken.delay))
+      if (Duration.isGreaterThan(taken.delay, Duration.zero)) {
+        yield* waitFor("rate_limit", Duration.toMillis(taken.delay))
+      }
     })
 
     const attemptSpan = (row: Store.MessageRow, attempt: number) =>
@@ -227,7 +228,6 @@ export const make = (options: SmtpOutbox.Options) =>
         attributes: { "smtp.outbox.message.id": row.id, "smtp.outbox.attempt": attempt },
         // The span of the enqueue that stored the message, in its own trace.
         links: row.traceId === undefined || row.spanId === undefined ? [] : [{
-          _tag: "SpanLink",
           span: Tracer.externalSpan({ traceId: row.traceId, spanId: row.spanId }),
           attributes: { "smtp.outbox.link": "enqueue" }
         }]
@@ -296,7 +296,7 @@ export const make = (options: SmtpOutbox.Options) =>
         if (row.sendAt > now) {
           yield* DurableClock.sleep({ name: "send-at", duration: Duration.millis(row.sendAt - now) })
         }
-        const stepper = retrySchedule.make(retry)
+        const stepper = yield* retrySchedule.make(retry)
         for (let k = 1;; k++) {
           const outcome = yield* attemptActivity(id, generation, k)
           if (outcome._tag === "Done") return
@@ -348,10 +348,10 @@ export const make = (options: SmtpOutbox.Options) =>
           Effect.forEach(
             Object.entries(counts),
             ([state, n]) =>
-              Metric.set(Metric.tagged(OutboxMetrics.messages, "state", state), n),
+              Metric.update(Metric.withAttributes(OutboxMetrics.messages, { state }), n),
             { discard: true }
           ),
-          Metric.set(OutboxMetrics.oldestPendingAge, oldestPending === undefined ? 0 : (now - oldestPending) / 1000)
+          Metric.update(OutboxMetrics.oldestPendingAge, oldestPending === undefined ? 0 : (now - oldestPending) / 1000)
         )))
     yield* Effect.forkScoped(
       refreshGauges.pipe(

@@ -1,7 +1,7 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as Pull from "effect/Pull"
+import * as Schedule from "effect/Schedule"
 
 /**
  * A retry `Schedule` stepped by hand rather than by `Effect.retry`: the
@@ -18,21 +18,22 @@ export interface Stepper<In> {
 }
 
 /** @internal */
-export const make = <In>(schedule: Schedule.Schedule<unknown, In>): Stepper<In> => {
-  let state: unknown = schedule.initial
-  let done = false
-  return {
-    next: (at, input) =>
-      Effect.suspend(() => {
-        if (done) return Effect.succeed(undefined)
-        return Effect.map(schedule.step(at, input, state), ([next, _out, decision]) => {
-          state = next
-          if (ScheduleDecision.isDone(decision)) {
-            done = true
-            return undefined
-          }
-          return Math.max(at, ScheduleIntervals.start(decision.intervals))
+export const make = <In>(schedule: Schedule.Schedule<unknown, In>): Effect.Effect<Stepper<In>> =>
+  Effect.map(Schedule.toStep(schedule), (step) => {
+    let done = false
+    return {
+      next: (at, input) =>
+        Effect.suspend(() => {
+          if (done) return Effect.succeed(undefined)
+          return step(at, input).pipe(
+            Effect.map(([_out, delay]): number | undefined => at + Math.max(0, Duration.toMillis(delay))),
+            Pull.catchDone(() =>
+              Effect.sync(() => {
+                done = true
+                return undefined
+              })
+            )
+          )
         })
-      })
-  }
-}
+    }
+  })

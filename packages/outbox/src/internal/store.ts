@@ -1,6 +1,6 @@
+import * as Effect from "effect/Effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
-import * as Effect from "effect/Effect"
 import { OutboxStoreError } from "../OutboxError.js"
 
 /**

@@ -286,7 +286,7 @@ describe("without a proxy service", () => {
       yield* eventually(() => greeted, "the SOCKS5 greeting at the stalling proxy")
       yield* untilSleeping(1)
       yield* TestClock.adjust("9 seconds")
-      expect(fiber.unsafePoll()).toBeNull()
+      expect(fiber.pollUnsafe()).toBeUndefined()
       yield* TestClock.adjust("1 second")
       const error = proxyErrorOf(yield* Fiber.join(fiber))
       expect(error.reason).toBe("Timeout")
@@ -354,8 +354,9 @@ describe("without a proxy service", () => {
       const error = yield* Effect.flip(
         SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: message("config") }).pipe(
           Effect.provide(NodeSmtp.layerConfig()),
-          Effect.withConfigProvider(
-            ConfigProvider.fromMap(new Map([["SMTP_HOST", "127.0.0.1"], ["SMTP_PROXY", "ftp://u:hunter2@proxy:21"]]))
+          Effect.provideService(
+            ConfigProvider.ConfigProvider,
+            ConfigProvider.fromEnv({ env: { SMTP_HOST: "127.0.0.1", SMTP_PROXY: "ftp://u:hunter2@proxy:21" } })
           )
         )
       )
@@ -367,16 +368,16 @@ describe("without a proxy service", () => {
     Effect.gen(function*() {
       const port = yield* closedPort
       const server = yield* smtpServer({ hideSTARTTLS: true })
-      const env = new Map([
-        ["SMTP_HOST", "127.0.0.1"],
-        ["SMTP_PORT", String(server.port)],
-        ["SMTP_SECURITY", "none"],
-        ["SMTP_PROXY", `socks5h://127.0.0.1:${port}`]
-      ])
+      const env = {
+        SMTP_HOST: "127.0.0.1",
+        SMTP_PORT: String(server.port),
+        SMTP_SECURITY: "none",
+        SMTP_PROXY: `socks5h://127.0.0.1:${port}`
+      }
       const error = yield* Effect.flip(
         SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: message("config") }).pipe(
           Effect.provide(NodeSmtp.layerConfig()),
-          Effect.withConfigProvider(ConfigProvider.fromMap(env))
+          Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env }))
         )
       )
       expect(error._tag).toBe("ProxyError")

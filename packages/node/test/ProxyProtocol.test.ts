@@ -4,11 +4,11 @@
  * out the proxy's bytes split at arbitrary points.
  */
 import { SocketError } from "@effect-smtp/client/SmtpError"
+import { effectProp, fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
-import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import {
   type Channel,
   httpConnect,
@@ -82,7 +82,7 @@ const socks = (protocol: "socks5" | "socks5h", auth?: { user: string; password: 
 const destination = { host: "mail.example.com", address: "mail.example.com", port: 587 }
 const greeting = bytes("220 mail.example.com ESMTP ready\r\n")
 
-const cuts = FastCheck.array(FastCheck.nat({ max: 400 }), { maxLength: 12 })
+const cuts = fc.array(fc.nat({ max: 400 }), { maxLength: 12 })
 
 describe("proxy URL", () => {
   const parsed = (url: string) => Result.getOrThrow(parseProxyUrl(url))
@@ -136,9 +136,9 @@ describe("SOCKS5 messages", () => {
     expect(socksConnect("a".repeat(256), 25)).toBeUndefined()
   })
 
-  it.prop(
+  prop(
     "an IPv6 address's bytes do not depend on how it is written (full, compressed, with embedded IPv4)",
-    [FastCheck.uint8Array({ minLength: 16, maxLength: 16 })],
+    [fc.uint8Array({ minLength: 16, maxLength: 16 })],
     ([address]) => {
       const groups = Array.from({ length: 8 }, (_, i) => ((address[2 * i]! << 8) | address[2 * i + 1]!).toString(16))
       const full = groups.join(":")
@@ -187,9 +187,9 @@ describe("HTTP CONNECT messages", () => {
 })
 
 describe("the handshake over a channel", () => {
-  it.effect.prop(
+  effectProp(
     "socks5 with credentials: however the proxy's bytes are split, the same requests go out and exactly the bytes after its reply are left for SMTP",
-    [cuts, FastCheck.constantFrom(1, 3, 4)],
+    [cuts, fc.constantFrom(1, 3, 4)],
     ([at, atyp]) =>
       Effect.gen(function*() {
         const bound = atyp === 1 ? [1, 10, 0, 0, 1] : atyp === 4 ? [4, ...Array(16).fill(7)] : [3, 3, 97, 98, 99]
@@ -210,7 +210,7 @@ describe("the handshake over a channel", () => {
       })
   )
 
-  it.effect.prop(
+  effectProp(
     "http: however the proxy's bytes are split, exactly the bytes after the response head are left for SMTP",
     [cuts],
     ([at]) =>

@@ -47,12 +47,11 @@ describe("Dovecot submission (SCRAM)", () => {
     token = uniqueToken()
   ) => {
     const lines: Array<string> = []
-    const capture = Logger.replace(
-      Logger.defaultLogger,
+    const capture = Logger.layer([
       Logger.make(({ message }) => {
         for (const part of Array.isArray(message) ? message : [message]) lines.push(String(part))
       })
-    )
+    ])
     return SmtpClient.send({
       from: `${user}@localhost`,
       to: ["someone@example.com"],

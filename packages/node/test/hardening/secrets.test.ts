@@ -15,14 +15,13 @@ import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import type * as Exit from "effect/Exit"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
-import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
 import { recorder } from "../utils/recordingMetrics.js"
@@ -53,7 +52,7 @@ interface RecordedSpan {
 const recordingTracer = () => {
   const spans: Array<RecordedSpan> = []
   const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind) => {
+    span: ({ annotations, kind, links, name, parent, startTime }) => {
       const record: RecordedSpan = { name, attributes: new Map(), events: [], exit: undefined }
       spans.push(record)
       let status: Tracer.SpanStatus = { _tag: "Started", startTime }
@@ -63,7 +62,7 @@ const recordingTracer = () => {
         spanId: `span-${spans.length}`,
         traceId: Option.match(parent, { onNone: () => "trace", onSome: (p) => p.traceId }),
         parent,
-        context,
+        annotations,
         get status() {
           return status
         },
@@ -80,8 +79,7 @@ const recordingTracer = () => {
         addLinks: () => {}
       }
       return span
-    },
-    context: (f) => f()
+    }
   })
   return { tracer, spans }
 }
@@ -118,10 +116,12 @@ const run = (scenario: Scenario) =>
       : { user, password: Redacted.make(secret), mechanism: scenario.mechanism }
 
     const lines: Array<string> = []
-    const logger = Logger.make(({ annotations, cause, logLevel, message, spans }) => {
+    const logger = Logger.make(({ cause, fiber, logLevel, message }) => {
+      const annotations = fiber.getRef(References.CurrentLogAnnotations)
+      const spans = fiber.getRef(References.CurrentLogSpans)
       lines.push(
         inspect(
-          { logLevel, message, annotations: HashMap.toEntries(annotations), spans, cause: Cause.pretty(cause) },
+          { logLevel, message, annotations: Object.entries(annotations), spans, cause: Cause.pretty(cause) },
           { depth: 10 }
         )
       )
@@ -147,8 +147,8 @@ const run = (scenario: Scenario) =>
           protocolLog: { body: true, level: "Debug" }
         }).pipe(Layer.provide(metrics.layer))
       ),
-      Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
-      Logger.withMinimumLogLevel(LogLevel.All),
+      Effect.provide(Logger.layer([logger])),
+      Effect.provideService(References.MinimumLogLevel, "All"),
       Effect.withTracer(tracer)
     )
 
@@ -167,11 +167,11 @@ const run = (scenario: Scenario) =>
       metrics: `${inspect(metrics.events, { depth: 12 })}\n${JSON.stringify(metrics.attributes())}`,
       error: Result.isFailure(result)
         ? [
-          result.left.message,
-          String(result.left),
-          JSON.stringify(result.left),
-          inspect(result.left, { depth: 12 }),
-          Cause.pretty(Cause.fail(result.left))
+          result.failure.message,
+          String(result.failure),
+          JSON.stringify(result.failure),
+          inspect(result.failure, { depth: 12 }),
+          Cause.pretty(Cause.fail(result.failure))
         ].join("\n")
         : ""
     }
@@ -191,7 +191,7 @@ describe("secrets never leak", () => {
             expect(Result.isSuccess(result), views.error).toBe(true)
           } else {
             if (Result.isSuccess(result)) return expect.unreachable("a wrong secret was accepted")
-            expect(result.left._tag).toBe("AuthenticationError")
+            expect(result.failure._tag).toBe("AuthenticationError")
             // The failure itself is visible everywhere it should be, only the secret is not.
             expect(views.error).toContain("535")
             expect(views.spans).toContain("AuthenticationError")

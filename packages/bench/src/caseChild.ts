@@ -16,7 +16,8 @@
  *
  * Arguments: sink host, sink port, case key(s), count, warm-up seconds, in-flight.
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Cases from "./cases.js"
 import { timed } from "./measure.js"
@@ -40,4 +41,4 @@ const program = Effect.gen(function*() {
   process.stdout.write(`${JSON.stringify(keys.length === 1 ? timings[0] : timings)}\n`)
 })
 
-program.pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+program.pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -1,9 +1,12 @@
 /**
  * The throughput cases: every client sends the same 2 KB message to the same
- * smtp-sink. Each case is one way of sending `count` messages.
+ * smtp-sink. Each case is one way of sending `count` messages. effect-smtp's
+ * cases run as an application runs it, the default layer with its metrics
+ * and a tracer exporting its spans; the "Off" cases beside them show what
+ * that telemetry costs.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import type * as Effect from "effect/Effect"
+import type { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as EffectSmtp from "./effectSmtp.js"
 import * as Message from "./message.js"
 import * as Nodemailer from "./peers/nodemailer.js"
@@ -14,10 +17,11 @@ import type { SmtpSink } from "./smtpSink.js"
 export const keys = [
   "raw",
   "pool1",
+  "pool1Off",
   "pool2",
   "pool4",
+  "pool4Off",
   "pool8",
-  "pool1Telemetry",
   "session",
   "perMessage",
   "nodemailer1",
@@ -36,7 +40,7 @@ export interface Case {
   readonly share?: number
   /** The client is another process, so this process's CPU time says nothing about it. */
   readonly external?: boolean
-  readonly run: (count: number) => Effect.Effect<void, unknown, CommandExecutor.CommandExecutor>
+  readonly run: (count: number) => Effect.Effect<void, unknown, ChildProcessSpawner>
 }
 
 export interface Settings {
@@ -48,9 +52,8 @@ export interface Settings {
 export const make = (sink: SmtpSink, settings: Settings): ReadonlyArray<Case> => {
   const message = Message.ofSize(settings.messageSize)
   const peer = { host: sink.host, port: sink.port, from: Message.from, to: Message.to }
-  const effectSmtp =
-    (connections: EffectSmtp.Connections, telemetry: EffectSmtp.Telemetry = "off") => (count: number) =>
-      EffectSmtp.send({ ...peer, content: message, count, inFlight: settings.inFlight, connections, telemetry })
+  const effectSmtp = (connections: EffectSmtp.Connections, telemetry: EffectSmtp.Telemetry = "on") => (count: number) =>
+    EffectSmtp.send({ ...peer, content: message, count, inFlight: settings.inFlight, connections, telemetry })
   const nodemailer = (maxConnections: number) => (count: number) =>
     Nodemailer.send({ ...peer, message, count, maxConnections, inFlight: settings.inFlight })
   const smtpSource = (sessions: number) => (count: number) =>
@@ -69,6 +72,12 @@ export const make = (sink: SmtpSink, settings: Settings): ReadonlyArray<Case> =>
       run: effectSmtp({ _tag: "Pool", maxConnections: 1 })
     },
     {
+      key: "pool1Off",
+      client: "effect-smtp, pool, telemetry off",
+      connections: "1",
+      run: effectSmtp({ _tag: "Pool", maxConnections: 1 }, "off")
+    },
+    {
       key: "pool2",
       client: "effect-smtp, pool",
       connections: "2",
@@ -81,16 +90,16 @@ export const make = (sink: SmtpSink, settings: Settings): ReadonlyArray<Case> =>
       run: effectSmtp({ _tag: "Pool", maxConnections: 4 })
     },
     {
+      key: "pool4Off",
+      client: "effect-smtp, pool, telemetry off",
+      connections: "4",
+      run: effectSmtp({ _tag: "Pool", maxConnections: 4 }, "off")
+    },
+    {
       key: "pool8",
       client: "effect-smtp, pool",
       connections: "8",
       run: effectSmtp({ _tag: "Pool", maxConnections: 8 })
-    },
-    {
-      key: "pool1Telemetry",
-      client: "effect-smtp, pool, metrics and spans on",
-      connections: "1",
-      run: effectSmtp({ _tag: "Pool", maxConnections: 1 }, "on")
     },
     {
       key: "session",

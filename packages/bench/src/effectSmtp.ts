@@ -18,8 +18,10 @@ export type Connections =
   | { readonly _tag: "PerMessage" }
 
 /**
- * "Off": the no-op metrics backend and Effect's tracer disabled. "On": the
- * Effect `Metric` backend and every span exported to memory.
+ * "On", what an application runs: the default `NodeSmtp.layer(options)` (the
+ * documented metrics on Effect's `Metric`) and a tracer that exports every
+ * span (to memory). "Off": the no-op metrics backend and Effect's tracer
+ * disabled.
  */
 export type Telemetry = "on" | "off"
 

@@ -2,11 +2,10 @@
  * Runs a throughput case in a child process of its own (caseChild.ts,
  * compiled to one JavaScript file first), and reads back its timing.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
-import type * as ParseResult from "effect/ParseResult"
+import type { PlatformError } from "effect/PlatformError"
+import * as ChildProcess from "effect/process/ChildProcess"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Schema from "effect/Schema"
 import * as esbuild from "esbuild"
 import { fileURLToPath } from "node:url"
@@ -50,8 +49,8 @@ export const run = (
   sink: SmtpSink,
   key: Cases.Key,
   options: RunOptions
-): Effect.Effect<typeof Timing.Type, PlatformError | ParseResult.ParseError, CommandExecutor.CommandExecutor> =>
-  Effect.flatMap(spawn(child, sink, key, options), Schema.decode(Schema.parseJson(Timing)))
+): Effect.Effect<typeof Timing.Type, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
+  Effect.flatMap(spawn(child, sink, key, options), Schema.decodeEffect(Schema.fromJsonString(Timing)))
 
 /** Several cases in one shared child process, timed one after another: their timings in order. */
 export const runShared = (
@@ -59,23 +58,24 @@ export const runShared = (
   sink: SmtpSink,
   keys: ReadonlyArray<Cases.Key>,
   options: RunOptions
-): Effect.Effect<
-  ReadonlyArray<typeof Timing.Type>,
-  PlatformError | ParseResult.ParseError,
-  CommandExecutor.CommandExecutor
-> => Effect.flatMap(spawn(child, sink, keys.join(","), options), Schema.decode(Schema.parseJson(Schema.Array(Timing))))
+): Effect.Effect<ReadonlyArray<typeof Timing.Type>, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
+  Effect.flatMap(
+    spawn(child, sink, keys.join(","), options),
+    Schema.decodeEffect(Schema.fromJsonString(Schema.Array(Timing)))
+  )
 
+/** The child's stdout (its timing as JSON); its progress and errors go to this process's stderr. */
 const spawn = (child: string, sink: SmtpSink, keys: string, options: RunOptions) =>
-  Command.make(
-    process.execPath,
-    child,
-    sink.host,
-    String(sink.port),
-    keys,
-    String(options.count),
-    String(options.warmUpSeconds),
-    String(options.inFlight)
-  ).pipe(
-    Command.stderr("inherit"),
-    Command.string
+  ChildProcessSpawner.use((spawner) =>
+    spawner.string(
+      ChildProcess.make(process.execPath, [
+        child,
+        sink.host,
+        String(sink.port),
+        keys,
+        String(options.count),
+        String(options.warmUpSeconds),
+        String(options.inFlight)
+      ], { stderr: "inherit" })
+    )
   )

@@ -13,11 +13,13 @@
  * process), "large" and "memory"; e.g. `BENCH_ONLY=pool1` to profile one
  * case with `node --cpu-prof`).
  */
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as Cases from "./cases.js"
 import * as EffectSmtp from "./effectSmtp.js"
@@ -38,7 +40,7 @@ const settings = Effect.gen(function*() {
     inFlight: yield* Config.Int("BENCH_IN_FLIGHT").pipe(Config.withDefault(64)),
     warmUpSeconds: yield* Config.Number("BENCH_WARMUP_SECONDS").pipe(Config.withDefault(quick ? 0.5 : 4)),
     largeMb: yield* Config.Int("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
-    only: yield* Config.array(Config.String(), "BENCH_ONLY").pipe(Config.option),
+    only: yield* Config.Array(Schema.String, "BENCH_ONLY").pipe(Config.option),
     messageSize: 2048
   }
 })
@@ -108,7 +110,7 @@ const program = Effect.gen(function*() {
     count: 1,
     inFlight: 1,
     connections: { _tag: "PerMessage" },
-    telemetry: "off"
+    telemetry: "on"
   })
   const viaRaw = RawLarge.send({ ...peer, message: large })
   const largeRates = { size: large.size, effectSmtp: [] as Array<number>, raw: [] as Array<number> }
@@ -153,4 +155,4 @@ const program = Effect.gen(function*() {
   }))
 })
 
-program.pipe(Effect.scoped, Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+program.pipe(Effect.scoped, Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -2,11 +2,10 @@
  * Peak RSS growth while effect-smtp streams one large message, each case in a
  * child process of its own (memoryChild.ts) with the same loader as this one.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
-import type * as ParseResult from "effect/ParseResult"
+import type { PlatformError } from "effect/PlatformError"
+import * as ChildProcess from "effect/process/ChildProcess"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Schema from "effect/Schema"
 import { fileURLToPath } from "node:url"
 
@@ -26,9 +25,13 @@ const child = fileURLToPath(new URL("./memoryChild.ts", import.meta.url))
 export const measure = (
   port: number,
   size: number
-): Effect.Effect<Result, PlatformError | ParseResult.ParseError, CommandExecutor.CommandExecutor> =>
-  Command.make(process.execPath, ...process.execArgv, "--expose-gc", child, String(port), String(size)).pipe(
-    Command.stderr("inherit"),
-    Command.string,
-    Effect.flatMap(Schema.decode(Schema.parseJson(Result)))
-  )
+): Effect.Effect<Result, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
+  ChildProcessSpawner.use((spawner) =>
+    spawner.string(
+      ChildProcess.make(
+        process.execPath,
+        [...process.execArgv, "--expose-gc", child, String(port), String(size)],
+        { stderr: "inherit" }
+      )
+    )
+  ).pipe(Effect.flatMap(Schema.decodeEffect(Schema.fromJsonString(Result))))

@@ -10,7 +10,7 @@
  *
  * Arguments: port, approximate size in bytes.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as EffectSmtp from "./effectSmtp.js"
@@ -46,7 +46,7 @@ const base = {
   count: 1,
   inFlight: 1,
   connections: { _tag: "PerMessage" },
-  telemetry: "off"
+  telemetry: "on"
 } as const
 
 const program = Effect.gen(function*() {

@@ -52,6 +52,7 @@ export const large = (approximateSize: number): Large => {
     head,
     block,
     blocks,
-    stream: Stream.concat(Stream.succeed(head), Stream.take(Stream.repeatValue(block), blocks))
+    // One block per element, as a socket would be fed: never the whole message in one chunk.
+    stream: Stream.concat(Stream.succeed(head), Stream.take(Stream.forever(Stream.succeed(block)), blocks))
   }
 }

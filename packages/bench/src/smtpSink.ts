@@ -3,11 +3,11 @@
  * it accepts every message and throws it away, fast enough (one C process,
  * select loop) that the clients are what is measured.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as ChildProcess from "effect/process/ChildProcess"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Net from "node:net"
@@ -64,7 +64,7 @@ const greeting = (port: number): Effect.Effect<void, SinkNotReady> =>
 export const start: Effect.Effect<
   SmtpSink,
   PostfixToolMissing | SinkNotReady | PlatformError,
-  CommandExecutor.CommandExecutor | Scope.Scope
+  ChildProcessSpawner | Scope.Scope
 > = Effect.gen(function*() {
   const bin = yield* findTool("smtp-sink")
   const port = yield* freePort
@@ -72,12 +72,16 @@ export const start: Effect.Effect<
   const privileges = process.getuid?.() === 0 ? ["-u", "nobody"] : []
   // backlog 1000: the connection-per-message cases open connections faster
   // than a short accept queue drains.
-  yield* Command.start(Command.make(bin, ...privileges, `${host}:${port}`, "1000"))
+  const spawner = yield* ChildProcessSpawner
+  // Killed when the scope closes. Its output is not read, so it goes nowhere a full pipe could stall it.
+  yield* spawner.spawn(
+    ChildProcess.make(bin, [...privileges, `${host}:${port}`, "1000"], { stdout: "ignore", stderr: "inherit" })
+  )
   yield* greeting(port).pipe(
     Effect.retry(Schedule.spaced("50 millis")),
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: "5 seconds",
-      onTimeout: () => new SinkNotReady({ port, reason: "nothing listening" })
+      orElse: () => Effect.fail(new SinkNotReady({ port, reason: "nothing listening" }))
     })
   )
   return { host, port }

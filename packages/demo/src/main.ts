@@ -10,7 +10,7 @@
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
 import { OtelSmtpMetrics } from "@effect-smtp/opentelemetry"
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus"
 import { MeterProvider } from "@opentelemetry/sdk-metrics"
 import * as Console from "effect/Console"

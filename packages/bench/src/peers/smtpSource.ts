@@ -4,11 +4,11 @@
  * parallel, sharing `-m` messages. It does not pipeline. Timed from spawn to
  * exit, which adds the process start (a few milliseconds) to its run.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import type { PlatformError } from "@effect/platform/Error"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type { PlatformError } from "effect/PlatformError"
+import * as ChildProcess from "effect/process/ChildProcess"
+import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Stream from "effect/Stream"
 import { findTool, type PostfixToolMissing } from "../postfixTools.js"
 
@@ -40,7 +40,7 @@ const headerBytes = 148
 
 export const send = (
   options: Options
-): Effect.Effect<void, SmtpSourceFailed | PostfixToolMissing | PlatformError, CommandExecutor.CommandExecutor> =>
+): Effect.Effect<void, SmtpSourceFailed | PostfixToolMissing | PlatformError, ChildProcessSpawner> =>
   Effect.gen(function*() {
     const bin = yield* findTool("smtp-source")
     const args = [
@@ -59,7 +59,8 @@ export const send = (
       "bench.local",
       `${options.host}:${options.port}`
     ]
-    const child = yield* Command.start(Command.make(bin, ...args))
+    const spawner = yield* ChildProcessSpawner
+    const child = yield* spawner.spawn(ChildProcess.make(bin, args))
     const [exitCode, stderr] = yield* Effect.all([
       child.exitCode,
       child.stderr.pipe(Stream.decodeText(), Stream.mkString),

@@ -15,6 +15,7 @@
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import {
   canonical,
   concatBytes,
@@ -31,9 +32,7 @@ import {
 import { TestSocket } from "@effect-smtp/testing"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -93,7 +92,7 @@ const checkBdatBody = (data: Uint8Array, input: Uint8Array) => {
 }
 
 describe("smuggling: the encoder", () => {
-  it.prop(
+  prop(
     `DATA: ${runs.encoderData} bodies split arbitrarily`,
     [hostileBody, cuts],
     ([body, at]) => {
@@ -103,7 +102,7 @@ describe("smuggling: the encoder", () => {
     { fastCheck: { numRuns: runs.encoderData } }
   )
 
-  it.prop(
+  prop(
     `BDAT: ${runs.encoderBdat} bodies split arbitrarily`,
     [hostileBody, cuts],
     ([body, at]) => {
@@ -148,7 +147,7 @@ const groupBeforeBdat = /^MAIL FROM:<a@example\.com>[^\r\n]*\r\nRCPT TO:<b@examp
  * timeout, the costly part of a case here, and the encoder properties cover
  * the many-cuts side.
  */
-const fewCuts = FastCheck.array(FastCheck.nat(), { maxLength: 4 })
+const fewCuts = fc.array(fc.nat(), { maxLength: 4 })
 
 /** Splits what was written for one BDAT message into its chunks, checking the framing. */
 const bdatPayload = (wire: Uint8Array): Uint8Array => {
@@ -182,10 +181,10 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
     yield* Effect.gen(function*() {
       const client = yield* SmtpClient
       const session = yield* client.session
-      const run = Runtime.runPromise(yield* Effect.runtime<never>())
+      const run = Effect.runPromiseWith(yield* Effect.context<never>())
       yield* Effect.promise(() =>
-        FastCheck.assert(
-          FastCheck.asyncProperty(hostileBody, fewCuts, async (body, at) => {
+        fc.assert(
+          fc.asyncProperty(hostileBody, fewCuts, async (body, at) => {
             executed++
             writes.length = 0
             const result = await run(session.send({

@@ -42,6 +42,14 @@ export type {
 export * as SmtpInstruments from "./SmtpInstruments.js"
 
 /**
+ * Prometheus names as a MailKit application exports them (units as words,
+ * `_total`), for Effect's own Prometheus exporter.
+ *
+ * @since 1.0.0
+ */
+export * as SmtpPrometheus from "./SmtpPrometheus.js"
+
+/**
  * Outcomes and facts to the attributes of either profile, under its presence rules.
  *
  * @since 0.1.0

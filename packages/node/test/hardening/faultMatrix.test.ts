@@ -24,9 +24,9 @@ import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { openTcpHandles, recorder } from "../utils/recordingMetrics.js"
 
 const timeout = Duration.millis(300)
@@ -243,7 +243,7 @@ const runCase = (c: Case) =>
         expect(Result.isSuccess(result), `expected success, got ${JSON.stringify(result)}`).toBe(true)
       } else {
         if (Result.isSuccess(result)) return expect.unreachable(`expected ${expected.tag}, the send succeeded`)
-        const error = result.left
+        const error = result.failure
         expect(error._tag, error.message).toBe(expected.tag)
         if (expected.statusCode !== undefined) {
           expect("statusCode" in error ? error.statusCode : undefined).toBe(expected.statusCode)
@@ -270,7 +270,7 @@ const runCase = (c: Case) =>
       expect(Duration.toMillis(elapsed)).toBeLessThan(Duration.toMillis(Duration.sum(timeout, slack)))
 
       // 2. The connection is closed on both ends; a pool keeps only a session still in step.
-      const failure = Result.isFailure(result) ? result.left : undefined
+      const failure = Result.isFailure(result) ? result.failure : undefined
       const involuntary = failure !== undefined && breaksSession(failure)
       const kept = c.pool && !involuntary
       expect(yield* server.awaitOpenConnections(kept ? 1 : 0)).toBe(kept ? 1 : 0)

@@ -24,8 +24,8 @@ import { NodeSmtp } from "@effect-smtp/node"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import { recorder } from "../utils/recordingMetrics.js"
 
 const messages = 10_000
@@ -44,11 +44,11 @@ const mailOf = (i: number) => {
 
 const outcomeKey = (result: Result.Result<SmtpClient.SendResult, SmtpError.SmtpError>): string => {
   if (Result.isSuccess(result)) {
-    return result.right.rejected.length > 0
+    return result.success.rejected.length > 0
       ? "accepted (some recipients rejected)"
       : "accepted"
   }
-  const error = result.left
+  const error = result.failure
   return error._tag === "SmtpCommandError" ? `${error._tag} ${error.command} ${error.statusCode}` : error._tag
 }
 
@@ -93,14 +93,14 @@ describe("load: a hostile server", () => {
           const kept = stored.get(mail.from)
           if (Result.isSuccess(result)) {
             // Accepted: stored once, for exactly the accepted recipients; the rest rejected by name.
-            const sent = result.right
+            const sent = result.success
             expect(kept?.to).toEqual(sent.accepted)
             expect([...sent.accepted, ...sent.rejected.map((r) => r.recipient)].sort()).toEqual([...mail.to].sort())
             for (const r of sent.rejected) expect(r.statusCode).toBeGreaterThanOrEqual(400)
             return
           }
           // Failed: a typed error, and the server kept nothing.
-          const error = result.left
+          const error = result.failure
           expect(SmtpError.isSmtpError(error)).toBe(true)
           expect(kept).toBeUndefined()
           if (error._tag === "SmtpCommandError") {
@@ -146,9 +146,9 @@ describe("load: a hostile server", () => {
         const expected = count(results.map((result) =>
           Result.isSuccess(result)
             ? "ok"
-            : result.left._tag === "SmtpCommandError"
-            ? `SmtpCommandError ${result.left.statusCode}`
-            : result.left._tag
+            : result.failure._tag === "SmtpCommandError"
+            ? `SmtpCommandError ${result.failure.statusCode}`
+            : result.failure._tag
         ))
         expected.set("SocketError", (expected.get("SocketError") ?? 0) - connectFailures.length)
         if (expected.get("SocketError") === 0) expected.delete("SocketError")

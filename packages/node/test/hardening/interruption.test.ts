@@ -13,14 +13,13 @@
  */
 import { SmtpClient, SmtpProtocol, SmtpTelemetry } from "@effect-smtp/client"
 import { NodeSocket } from "@effect-smtp/node"
+import { fc } from "@effect-smtp/test-utils/property"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Runtime from "effect/Runtime"
 import { capturingSocket } from "../utils/capturingSocket.js"
 import { recorder } from "../utils/recordingMetrics.js"
 
@@ -133,7 +132,7 @@ const runCase = (pool: boolean, delayMs: number, landed: Array<Landed>) =>
   }).pipe(Effect.scoped)
 
 /** Delays from "before anything" to "after QUIT" (about 25 ms of replies). */
-const delays = FastCheck.integer({ min: 0, max: 40 })
+const delays = fc.integer({ min: 0, max: 40 })
 
 describe("interruption at a random point", () => {
   for (const pool of [false, true]) {
@@ -141,10 +140,10 @@ describe("interruption at a random point", () => {
       `property: ${pool ? "with a pool" : "one connection per send"}, the connection is closed and cancelled recorded`,
       () =>
         Effect.gen(function*() {
-          const run = Runtime.runPromise(yield* Effect.runtime<never>())
+          const run = Effect.runPromiseWith(yield* Effect.context<never>())
           const landed: Array<Landed> = []
           yield* Effect.promise(() =>
-            FastCheck.assert(FastCheck.asyncProperty(delays, (delayMs) => run(runCase(pool, delayMs, landed))), {
+            fc.assert(fc.asyncProperty(delays, (delayMs) => run(runCase(pool, delayMs, landed))), {
               numRuns: 60
             })
           )

@@ -19,9 +19,9 @@ import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import { recorder } from "../utils/recordingMetrics.js"
 
 type EastCase = "B_1" | "B_1 (split write)" | "D_1" | "O_1" | "O_2" | "O_3" | "O_4"
@@ -118,11 +118,11 @@ const run = (
 
 const expectFailure = (
   scenario: Scenario,
-  outcome: Effect.Effect.Success<ReturnType<typeof run>>
+  outcome: Effect.Success<ReturnType<typeof run>>
 ) => {
   const { commands, messages, metrics, result } = outcome
   if (Result.isSuccess(result)) return expect.unreachable(`${scenario.name}: the send succeeded`)
-  const error = result.left
+  const error = result.failure
   expect(scenario.failure, error.message).toContain(error._tag)
   if (scenario.statusCode !== undefined) {
     expect(error._tag === "SmtpCommandError" ? error.statusCode : undefined).toBe(scenario.statusCode)

@@ -8,6 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/testing/TestClock"
+import { untilSleeping } from "./utils/clock.js"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: x\r\n\r\nx\r\n" }
 
@@ -62,6 +63,8 @@ describe("retry", () => {
         { retry: Schedule.max([Schedule.exponential("1 second"), Schedule.recurs(5)]) }
       )
       const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
+      // The first attempt fails at 0 and the retry waits from then.
+      yield* untilSleeping()
       yield* TestClock.adjust(Duration.millis(999))
       expect(attempts).toEqual([0])
       yield* TestClock.adjust(Duration.millis(1))

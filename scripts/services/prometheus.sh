@@ -14,9 +14,9 @@
 # 127.0.0.1:2591-2594 with the JavaScript exporter's names; jobs
 # effect-smtp-documented-suffixed and effect-smtp-shipped-suffixed on
 # 127.0.0.1:2596-2597 with the unit-suffixed names a MailKit application
-# exports; job effect-smtp-effect-metric on 127.0.0.1:2598, the Effect-Metric
+# exports; job effect-smtp-documented-effect on 127.0.0.1:2598, the Effect-Metric
 # backend served by Effect's own Prometheus exporter, no OpenTelemetry SDK:
-# packages/node/test/interop/prometheusExport.test.ts), and loads the kit's alerting rules (observability/*/alerts.yml), so
+# packages/opentelemetry/test/ObservabilityKit.test.ts), and loads the kit's alerting rules (observability/*/alerts.yml), so
 # the test reads every rule from the API. The admin API is on: the test
 # deletes its old series first.
 #
@@ -86,7 +86,7 @@ scrape_configs:
   - job_name: effect-smtp-shipped-suffixed
     static_configs:
       - targets: ["127.0.0.1:2597"]
-  - job_name: effect-smtp-effect-metric
+  - job_name: effect-smtp-documented-effect
     static_configs:
       - targets: ["127.0.0.1:2598"]
 YAML

@@ -5,7 +5,8 @@
  * an application with successes and every kind of failure (served with the
  * JavaScript exporter's names and, from a second reader, with the
  * unit-suffixed names a MailKit application exports) and one whose every send
- * fails. Then every query of every dashboard panel and every alert expression
+ * fails; and the documented profile once more on the Effect `Metric` backend,
+ * served by Effect's own Prometheus exporter (no OpenTelemetry SDK). Then every query of every dashboard panel and every alert expression
  * (read back from the server, which loaded observability/*\/alerts.yml) runs
  * through the HTTP API: each returns series, and the alerts fire for the
  * applications they should.
@@ -17,7 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { application, type Send, sendAll, servers } from "./utils/mailTraffic.js"
+import { application, effectApplication, type Send, sendAll, servers } from "./utils/mailTraffic.js"
 
 const prometheus = process.env.EFFECT_SMTP_PROMETHEUS
 const skipReason =
@@ -92,7 +93,8 @@ describe("the observability kit against Debian's Prometheus", () => {
               { port: 2591, names: "javascript" },
               { port: 2596, names: "unit-suffixed" }
             ]),
-            failing: yield* application("documented", [{ port: 2592, names: "javascript" }])
+            failing: yield* application("documented", [{ port: 2592, names: "javascript" }]),
+            effect: yield* effectApplication("documented", 2598)
           },
           shipped: {
             mixed: yield* application("shipped", [
@@ -103,8 +105,8 @@ describe("the observability kit against Debian's Prometheus", () => {
           }
         }
         yield* eventually(
-          "Prometheus scrapes all six endpoints",
-          Effect.map(query("up{job=~\"effect-smtp.*\"} == 1"), (up) => up.length === 6)
+          "Prometheus scrapes all seven endpoints",
+          Effect.map(query("up{job=~\"effect-smtp.*\"} == 1"), (up) => up.length === 7)
         )
         // Two rounds a few scrapes apart: a series is born in the first with its
         // value, so only what the second adds is a rate. Slow sends (6 s) in both,
@@ -114,7 +116,8 @@ describe("the observability kit against Debian's Prometheus", () => {
             ...(["documented", "shipped"] as const).flatMap((profile) => [
               sendAll(apps[profile].mixed, to, [...mixed, ...slow]),
               sendAll(apps[profile].failing, to, failing)
-            ])
+            ]),
+            sendAll(apps.documented.effect, to, [...mixed, ...slow])
           ], { concurrency: "unbounded", discard: true })
         yield* round(["slow"])
         yield* Effect.sleep("3 seconds")
@@ -125,8 +128,15 @@ describe("the observability kit against Debian's Prometheus", () => {
         for (const profile of ["documented", "shipped"] as const) {
           for (const panel of dashboardOf(profile).panels) {
             for (const target of panel.targets) {
-              // All of the profile's jobs, then the unit-suffixed one alone: both naming paths.
-              for (const job of [`effect-smtp-${profile}.*`, `effect-smtp-${profile}-suffixed`]) {
+              // All of the profile's jobs, then the unit-suffixed one alone and (documented)
+              // Effect's exporter alone: every naming path.
+              const paths = profile === "documented" ? ["suffixed", "effect"] : ["suffixed"]
+              for (
+                const job of [
+                  `effect-smtp-${profile}.*`,
+                  ...paths.map((path) => `effect-smtp-${profile}-${path}`)
+                ]
+              ) {
                 const result = yield* query(substitute(target.expr, job))
                 expect(result.length, `${profile} "${panel.title}" ${target.refId} (job=~${job}) returns series`)
                   .toBeGreaterThan(0)

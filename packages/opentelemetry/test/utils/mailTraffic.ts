@@ -5,14 +5,18 @@
  * the connection, a slow server). The observability kit's live test and
  * scripts/telemetry-picture.ts both drive them.
  */
-import { SmtpClient, type SmtpMetrics, type SmtpTelemetryProfile } from "@effect-smtp/client"
+import { SmtpClient, SmtpMetrics, SmtpPrometheus, type SmtpTelemetryProfile } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
+import { NodeHttpServer } from "@effect/platform-node"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import { type CollectionResult, MeterProvider } from "@opentelemetry/sdk-metrics"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import { HttpRouter } from "effect/http"
+import * as Layer from "effect/Layer"
+import { PrometheusMetrics } from "effect/observability"
 import type * as Scope from "effect/Scope"
+import { createServer } from "node:http"
 import { OtelSmtpMetrics, PrometheusNaming } from "../../src/index.js"
 import { alice, password, rawServer, smtpServer, trusted } from "./servers.js"
 
@@ -53,6 +57,27 @@ export const application = (
     )
     return OtelSmtpMetrics.layer({ meterProvider, profile })
   })
+
+/**
+ * An application on the Effect `Metric` backend under `profile`, no
+ * OpenTelemetry SDK: Effect's own Prometheus exporter serves Effect's
+ * process-wide registry on `port` (with MailKit's names through
+ * `SmtpPrometheus.metricNameMapper`), on `@effect/platform-node`'s HTTP server,
+ * for the scope's lifetime.
+ */
+export const effectApplication = (
+  profile: SmtpTelemetryProfile.Name,
+  port: number
+): Effect.Effect<Layer.Layer<SmtpMetrics>, never, Scope.Scope> =>
+  Effect.as(
+    Layer.build(
+      HttpRouter.serve(PrometheusMetrics.layerHttp({ metricNameMapper: SmtpPrometheus.metricNameMapper }), {
+        disableListenLog: true,
+        disableLogger: true
+      }).pipe(Layer.provide(NodeHttpServer.layer(createServer, { host: loopback, port })), Layer.orDie)
+    ),
+    SmtpMetrics.layerWith({ profile })
+  )
 
 /** The servers the mail goes to. */
 export interface Servers {

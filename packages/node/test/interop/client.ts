@@ -7,8 +7,8 @@ import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { NodeSocket } from "@effect-smtp/node"
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Result from "effect/Result"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import { capturingSocket } from "../utils/capturingSocket.js"
 import type { Endpoint } from "./servers.js"
 
@@ -54,8 +54,10 @@ export const sendAllThrough = (
     const outcomes = yield* Effect.forEach(mails, (mail) => Effect.result(SmtpClient.send(mail)), {
       concurrency: "unbounded"
     }).pipe(Effect.provide(layer))
-    const failures = outcomes.flatMap((outcome, i) => Result.isFailure(outcome) ? [`#${i}: ${outcome.left.message}`] : [])
+    const failures = outcomes.flatMap((outcome, i) =>
+      Result.isFailure(outcome) ? [`#${i}: ${outcome.failure.message}`] : []
+    )
     expect(failures, `${failures.length} of ${mails.length} sends failed:\n${failures.slice(0, 5).join("\n")}`)
       .toEqual([])
-    return outcomes.flatMap((outcome) => (Result.isSuccess(outcome) ? [outcome.right] : []))
+    return outcomes.flatMap((outcome) => (Result.isSuccess(outcome) ? [outcome.success] : []))
   })

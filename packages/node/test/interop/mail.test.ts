@@ -3,8 +3,8 @@
  * `expectStoredCopy` were wrong, a server test could pass on a mangled copy.
  * No server needed.
  */
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
-import * as fc from "effect/FastCheck"
 import { expectSameBytes, expectStoredCopy, headers, normalised } from "./mail.js"
 
 /** Text made of what matters here: line-break bytes, dots, ASCII and 8-bit characters. */
@@ -19,12 +19,12 @@ const reference = (content: string, lineEnd: "\n" | "\r\n"): string => {
 }
 
 describe("interop comparison", () => {
-  it.prop("normalised agrees with the regular-expression definition for both line ends", [body], ([content]) => {
+  prop("normalised agrees with the regular-expression definition for both line ends", [body], ([content]) => {
     expect(normalised(content, "\n").toString("utf8")).toBe(reference(content, "\n"))
     expect(normalised(content, "\r\n").toString("utf8")).toBe(reference(content, "\r\n"))
   })
 
-  it.prop("Uint8Array content normalises like the same string", [body], ([content]) => {
+  prop("Uint8Array content normalises like the same string", [body], ([content]) => {
     expect(normalised(new TextEncoder().encode(content), "\n").equals(normalised(content, "\n"))).toBe(true)
   })
 

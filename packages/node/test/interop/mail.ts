@@ -9,7 +9,6 @@
  * line break is added. Everything a server adds (Return-Path, Received, ...)
  * sits above the original's first header line.
  */
-import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -249,7 +248,8 @@ export const takeOneStored = (
 ): Effect.Effect<Buffer, StoredMailError> =>
   Effect.flatMap(
     takeStored(maildir, token, { ...options, count: 1 }),
-    ([first]) => first === undefined ? Effect.die(new Error("takeStored returned fewer than asked")) : Effect.succeed(first)
+    ([first]) =>
+      first === undefined ? Effect.die(new Error("takeStored returned fewer than asked")) : Effect.succeed(first)
   )
 
 /**
@@ -306,9 +306,7 @@ export const largeMessage = (token: string, targetBytes: number): Buffer => {
  * fall across chunk boundaries.
  */
 export const chunked = (bytes: Uint8Array, chunkSize = 65_521): Stream.Stream<Uint8Array> =>
-  Stream.fromChunk(
-    Chunk.unsafeFromArray(
-      Array.from({ length: Math.ceil(bytes.length / chunkSize) }, (_, i) =>
-        bytes.subarray(i * chunkSize, (i + 1) * chunkSize))
-    )
+  Stream.fromArray(
+    Array.from({ length: Math.ceil(bytes.length / chunkSize) }, (_, i) =>
+      bytes.subarray(i * chunkSize, (i + 1) * chunkSize))
   )

@@ -15,6 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/testing/TestClock"
+import { untilSleeping } from "./utils/clock.js"
 
 const recorder = SmtpTestKit.metricsRecorder
 
@@ -141,6 +142,7 @@ const auth = { user: "user", password: Redacted.make("pass"), mechanism: "PLAIN"
 const runFor = <A, E>(effect: Effect.Effect<A, E>, total: number) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.forkChild(effect)
+    yield* untilSleeping(fiber)
     yield* TestClock.adjust(Duration.millis(total))
     const exit = fiber.pollUnsafe()
     // Nothing may still be waiting: the simulated time is the whole story.
@@ -399,6 +401,7 @@ describe("telemetry durations equal the simulated time (TestClock)", () => {
         const connect = delays.connect + delays.greeting + delays.ehlo
         const beforeStall = delays.mail + delays.rcpt + delays.dataInitiation
         const fiber = yield* Effect.forkChild(SmtpClient.send(mail).pipe(Effect.provide(layer)))
+        yield* untilSleeping(fiber)
         yield* TestClock.adjust(Duration.millis(connect + beforeStall + stalled))
         yield* Fiber.interrupt(fiber)
         expect(metrics.tags()).toStrictEqual(["socketConnect", "clientConnect", "messageSend", "connectionEnd"])

@@ -7,7 +7,7 @@
  *
  *   pnpm --filter @effect-smtp/outbox measure:record
  */
-import * as Reactivity from "effect/persistence/Reactivity"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type * as SqlClient from "effect/sql/SqlClient"

@@ -1,7 +1,6 @@
 import { SmtpError } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { TestSocket } from "@effect-smtp/testing"
-import * as SqlClient from "effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -10,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import { OutboxError, OutboxMetrics, SmtpOutbox } from "../src/index.js"
@@ -46,7 +46,7 @@ const outbox = (script: Script, options: SmtpOutbox.Options = {}, filename?: str
   })
 
 /** Lets the workflows' fibers run until nothing more happens without the clock moving. */
-const settle = Effect.repeatN(Effect.yieldNow(), 200)
+const settle = Effect.repeat(Effect.yieldNow, { times: 200 })
 
 const statusOf = (service: SmtpOutbox.SmtpOutboxService, id: string) => Effect.andThen(settle, service.status(id))
 
@@ -166,7 +166,7 @@ describe("SmtpOutbox", () => {
       const server = TestSocket.smtpServer()
       const script = finalReplies(server, Array.from({ length: 10 }, () => "452 4.3.1 queue full\r\n"))
       const { service } = yield* outbox(script, {
-        retry: Schedule.exponential("1 minute").pipe(Schedule.max(Schedule.recurs(2)))
+        retry: Schedule.max([Schedule.exponential("1 minute"), Schedule.recurs(2)])
       })
       const id = yield* service.enqueue(message(1))
       yield* settle
@@ -351,7 +351,7 @@ describe("SmtpOutbox", () => {
         rcpt: (address) => address.startsWith("bad") ? "550 5.1.1 no" : undefined
       })
       const { service } = yield* outbox(server.script, { metricsInterval: "10 seconds" })
-      const attemptsSent = Metric.tagged(OutboxMetrics.attempts, "state", "Sent")
+      const attemptsSent = Metric.withAttributes(OutboxMetrics.attempts, { state: "Sent" })
       const before = (yield* Metric.value(attemptsSent)).count
       yield* service.enqueue(message(1))
       yield* service.enqueue(message(2))
@@ -361,7 +361,7 @@ describe("SmtpOutbox", () => {
       yield* settle
       yield* TestClock.adjust(Duration.seconds(10))
       yield* settle
-      const gauge = (state: string) => Metric.value(Metric.tagged(OutboxMetrics.messages, "state", state))
+      const gauge = (state: string) => Metric.value(Metric.withAttributes(OutboxMetrics.messages, { state }))
       expect((yield* gauge("Sent")).value).toBe(2)
       expect((yield* gauge("Failed")).value).toBe(1)
       expect((yield* gauge("Pending")).value).toBe(1)
@@ -399,7 +399,7 @@ describe("SmtpOutbox", () => {
           retry: Schedule.spaced("1 second"),
           rateLimit: { messages: 100, interval: "1 second", backoff: "1 minute", jitter: 0 }
         })
-        const pauses = Metric.tagged(OutboxMetrics.waits, "reason", "pause")
+        const pauses = Metric.withAttributes(OutboxMetrics.waits, { reason: "pause" })
         const pausesBefore = (yield* Metric.value(pauses)).count
         const first = yield* service.enqueue(message(1))
         yield* settle

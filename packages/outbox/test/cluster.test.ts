@@ -4,13 +4,13 @@
  * limit measured at a real `smtp-server`. Needs EFFECT_SMTP_POSTGRES_URL
  * (scripts/services/postgres.sh start prints it; CI starts it).
  */
-import * as Reactivity from "effect/persistence/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import type * as SqlClient from "effect/sql/SqlClient"
 import * as net from "node:net"
 import { countingServer } from "./utils/countingServer.js"
 import { tally } from "./utils/tally.js"

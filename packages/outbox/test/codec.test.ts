@@ -1,27 +1,27 @@
 import { SmtpError } from "@effect-smtp/client"
+import { fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
-import * as FastCheck from "effect/FastCheck"
 import { OutboxError } from "../src/index.js"
 import * as codec from "../src/internal/codec.js"
 
-const text = FastCheck.string({ maxLength: 30 })
-const optional = <A>(arbitrary: FastCheck.Arbitrary<A>) => FastCheck.option(arbitrary, { nil: undefined })
-const code = FastCheck.integer({ min: 200, max: 599 })
-const enhanced = optional(FastCheck.constantFrom("4.3.0", "5.1.1", "2.0.0"))
-const rejection = FastCheck.record({ recipient: text, statusCode: code, enhancedStatusCode: enhanced, message: text })
+const text = fc.string({ maxLength: 30 })
+const optional = <A>(arbitrary: fc.Arbitrary<A>) => fc.option(arbitrary, { nil: undefined })
+const code = fc.integer({ min: 200, max: 599 })
+const enhanced = optional(fc.constantFrom("4.3.0", "5.1.1", "2.0.0"))
+const rejection = fc.record({ recipient: text, statusCode: code, enhancedStatusCode: enhanced, message: text })
 
-const socketError = FastCheck.record({
-  operation: FastCheck.constantFrom<SmtpError.SocketOperation>("lookup", "connect", "read", "write", "closed"),
+const socketError = fc.record({
+  operation: fc.constantFrom<SmtpError.SocketOperation>("lookup", "connect", "read", "write", "closed"),
   host: text,
-  port: FastCheck.integer({ min: 1, max: 65535 }),
+  port: fc.integer({ min: 1, max: 65535 }),
   address: optional(text),
-  code: optional(FastCheck.constantFrom("ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EPIPE"))
+  code: optional(fc.constantFrom("ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EPIPE"))
 }).map((fields) => new SmtpError.SocketError(fields))
-const timeoutError = FastCheck.record({ operation: text, millis: FastCheck.nat(10_000_000) })
+const timeoutError = fc.record({ operation: text, millis: fc.nat(10_000_000) })
   .map(({ millis, operation }) => new SmtpError.TimeoutError({ operation, timeout: Duration.millis(millis) }))
-const protocolError = FastCheck.record({
-  reason: FastCheck.constantFrom<SmtpError.SmtpProtocolError["reason"]>(
+const protocolError = fc.record({
+  reason: fc.constantFrom<SmtpError.SmtpProtocolError["reason"]>(
     "MalformedReply",
     "ReplyTooLong",
     "UnexpectedReply",
@@ -30,30 +30,30 @@ const protocolError = FastCheck.record({
   detail: text
 }).map((fields) => new SmtpError.SmtpProtocolError(fields))
 
-const storedError: FastCheck.Arbitrary<codec.StoredError> = FastCheck.oneof(
+const storedError: fc.Arbitrary<codec.StoredError> = fc.oneof(
   socketError,
   timeoutError,
   protocolError,
-  FastCheck.record({
-    reason: FastCheck.constantFrom<SmtpError.TlsFailure>(
+  fc.record({
+    reason: fc.constantFrom<SmtpError.TlsFailure>(
       "HandshakeFailed",
       "CertificateRejected",
       "StartTlsUnavailable"
     ),
     host: text,
-    port: FastCheck.integer({ min: 1, max: 65535 }),
+    port: fc.integer({ min: 1, max: 65535 }),
     code: optional(text)
   }).map((fields) => new SmtpError.TlsError(fields)),
-  FastCheck.record({
-    command: FastCheck.constantFrom("MAIL FROM", "RCPT TO", "DATA", "BDAT"),
+  fc.record({
+    command: fc.constantFrom("MAIL FROM", "RCPT TO", "DATA", "BDAT"),
     statusCode: code,
     enhancedStatusCode: enhanced,
     serverMessage: text,
     recipient: optional(text),
-    rejectedRecipients: optional(FastCheck.array(rejection, { maxLength: 3 }))
+    rejectedRecipients: optional(fc.array(rejection, { maxLength: 3 }))
   }).map((fields) => new SmtpError.SmtpCommandError(fields)),
-  FastCheck.record({
-    reason: FastCheck.constantFrom<SmtpError.AuthenticationError["reason"]>(
+  fc.record({
+    reason: fc.constantFrom<SmtpError.AuthenticationError["reason"]>(
       "Rejected",
       "NoCommonMechanism",
       "NotOffered",
@@ -63,24 +63,24 @@ const storedError: FastCheck.Arbitrary<codec.StoredError> = FastCheck.oneof(
     statusCode: optional(code),
     enhancedStatusCode: enhanced,
     serverMessage: optional(text),
-    offered: optional(FastCheck.array(text, { maxLength: 3 }))
+    offered: optional(fc.array(text, { maxLength: 3 }))
   }).map((fields) => new SmtpError.AuthenticationError(fields)),
-  FastCheck.record({ field: text, reason: text }).map((fields) => new SmtpError.InvalidInputError(fields)),
-  FastCheck.record({
-    cause: FastCheck.oneof(socketError, timeoutError, protocolError),
+  fc.record({ field: text, reason: text }).map((fields) => new SmtpError.InvalidInputError(fields)),
+  fc.record({
+    cause: fc.oneof(socketError, timeoutError, protocolError),
     messageId: optional(text),
-    recipients: FastCheck.array(text, { maxLength: 3 })
+    recipients: fc.array(text, { maxLength: 3 })
   }).map((fields) => new SmtpError.DeliveryUnknownError(fields)),
-  FastCheck.record({
-    attempt: FastCheck.integer({ min: 1, max: 50 }),
+  fc.record({
+    attempt: fc.integer({ min: 1, max: 50 }),
     messageId: optional(text),
-    recipients: FastCheck.array(text, { maxLength: 3 })
+    recipients: fc.array(text, { maxLength: 3 })
   })
     .map((fields) => new OutboxError.AttemptCutError(fields))
 )
 
 describe("stored outcomes", () => {
-  it.prop(
+  prop(
     "an error read back is of the same class, with the same message and the same retryable",
     [storedError],
     ([error]) => {

@@ -35,7 +35,7 @@ const count = Number(env("OUTBOX_COUNT"))
 const rate = process.env.OUTBOX_RATE?.split("/").map(Number)
 
 const options: SmtpOutbox.Options = {
-  retry: Schedule.spaced("200 millis").pipe(Schedule.max(Schedule.recurs(100))),
+  retry: Schedule.max([Schedule.spaced("200 millis"), Schedule.recurs(100)]),
   metricsInterval: "1 hour",
   rateLimit: rate === undefined ? undefined : { messages: rate[0], interval: Duration.millis(rate[1]) }
 }

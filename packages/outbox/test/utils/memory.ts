@@ -2,12 +2,19 @@
  * The outbox on the in-memory workflow engine and a SQLite file of its own,
  * sending through a scripted server: everything runs under TestClock.
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import {
+  type Connection,
+  type ConnectOptions,
+  SmtpClient,
+  SmtpMetrics,
+  SmtpProtocol,
+  Socket
+} from "@effect-smtp/client"
 import { TestSocket } from "@effect-smtp/testing"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { WorkflowEngine } from "@effect/workflow"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,6 +29,32 @@ export const tempDatabase = Effect.acquireRelease(
   ({ dir }) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
+/**
+ * The scripted server's bytes reach the client on a later turn, as a real
+ * socket's do. Effect 4 resumes a fiber waiting on a callback at once, inside
+ * the fiber that resumed it: without this, a script's `send` would run the
+ * client up to its next write before the script's following step (hanging
+ * up, say) has run.
+ */
+const laterTurn = (connection: Connection): Connection => {
+  const awaitRead = connection.awaitRead
+  return {
+    ...connection,
+    read: Effect.tap(connection.read, () => Effect.yieldNow),
+    awaitRead: awaitRead === undefined
+      ? undefined
+      : (resume) => awaitRead((result) => resume(Effect.tap(result, () => Effect.yieldNow)))
+  }
+}
+
+const scriptedSocket = (script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>) =>
+  Layer.effect(
+    Socket,
+    Socket.useSync((socket) => ({
+      connect: (options: ConnectOptions) => Effect.map(socket.connect(options), laterTurn)
+    }))
+  ).pipe(Layer.provide(TestSocket.layer(script)))
+
 export const clientLayer = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   options: Partial<SmtpClient.Options> = {}
@@ -29,7 +62,7 @@ export const clientLayer = (
   SmtpClient.layer({ host: "mail.test", port: 25, security: "none", timeout: "1 minute", ...options }).pipe(
     // Fresh: a client built earlier in the same test must not lend its protocol (and socket).
     Layer.provide(Layer.fresh(SmtpProtocol.layer)),
-    Layer.provide(TestSocket.layer(script)),
+    Layer.provide(scriptedSocket(script)),
     Layer.provide(SmtpMetrics.layerNoop)
   )
 

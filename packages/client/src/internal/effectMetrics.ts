@@ -84,7 +84,9 @@ export const make = (options: EffectMetricOptions): SmtpMetricsService => {
   const histogramOf = (instrument: SmtpInstruments.Histogram) => {
     let tagged = histograms.get(instrument.name)
     if (tagged === undefined) {
-      const boundaries = Metric.boundariesFromIterable(instrument.boundaries)
+      // The bounds as given, then +Inf: `Metric.boundariesFromIterable` drops
+      // a bound of 0, the first of the SDK's default buckets (shipped profile).
+      const boundaries = [...new Set(instrument.boundaries), Number.POSITIVE_INFINITY]
       tagged = taggedCache(
         (attributes): Histogram =>
           Metric.histogram(instrument.name, { description: instrument.description, boundaries, attributes }),

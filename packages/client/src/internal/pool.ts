@@ -113,7 +113,11 @@ export const make = (
       waiter.granted = grant
       const resume = waiter.resume
       waiter.resume = undefined
-      resume?.(Effect.succeed(grant))
+      // Effect 4 runs a resumed fiber on the resumer's stack: the waiter goes
+      // to the scheduler instead, so the giver finishes its own send (its
+      // caller sees the result) rather than waiting below every send the
+      // connection carries next while replies keep arriving at once.
+      resume?.(Effect.andThen(Effect.yieldNow, Effect.succeed(grant)))
     }
 
     const nextWaiter = (): Waiter | undefined => {
@@ -130,9 +134,20 @@ export const make = (
       else give(waiter, openGrant)
     }
 
-    /** Closes a connection (QUIT when it is still in step) without holding up the send that used it. */
+    /**
+     * Closes a connection (QUIT when it is still in step) without holding up
+     * the send that used it. The close starts at once, in a fiber of the
+     * pool's that nothing interrupts: a fiber merely scheduled would wait for
+     * the event loop's next turn, and one the pool's closing scope interrupted
+     * before it ran would leave the socket open.
+     */
     const retire = (pooled: Pooled): Effect.Effect<void> =>
-      Effect.asVoid(Effect.forkIn(Effect.uninterruptible(Scope.close(pooled.scope, Exit.void)), poolScope))
+      Effect.asVoid(
+        Effect.forkIn(Scope.close(pooled.scope, Exit.void), poolScope, {
+          startImmediately: true,
+          uninterruptible: true
+        })
+      )
 
     /** A connection in step and free: to the next waiter, or to the idle list. */
     const putBack = (pooled: Pooled): void => {

@@ -78,8 +78,11 @@ const settle = <A, E>(exit: Exit.Exit<A, E>, other: Fiber.Fiber<A, E>): Effect.E
 
 /**
  * Runs `self` and `that` in fibers of their own; `settle` decides the race
- * from the first exit and the other fiber, which is still running.
- * Interrupting the race interrupts (and awaits) both.
+ * from the first exit and the other fiber, which may still be running.
+ * Interrupting the race interrupts (and awaits) both. Effect 4 has no
+ * `raceWith`, and its `raceAll` would merge the failures and let a defect
+ * wait for the other attempts, where `settle` wants the last failure and a
+ * defect to end the race.
  */
 const raceWith = <A, E, R>(
   self: Effect.Effect<A, E, R>,

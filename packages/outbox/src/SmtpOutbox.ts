@@ -147,7 +147,10 @@ export interface Options {
   readonly rateLimit?: RateLimitOptions | undefined
   /** How often the state gauges are read from the database (default 15 seconds). */
   readonly metricsInterval?: Duration.Input | undefined
-  /** The outbox's tables are `<prefix>_messages` and `<prefix>_limits` (default "smtp_outbox"). */
+  /**
+   * The outbox's tables are `<prefix>_messages`, `<prefix>_limits` and
+   * `<prefix>_adaptive` (the rate-limit store's adaptive state) (default "smtp_outbox").
+   */
   readonly tablePrefix?: string | undefined
 }
 

@@ -14,7 +14,7 @@
 # 127.0.0.1:2591-2594 with the JavaScript exporter's names; jobs
 # effect-smtp-documented-suffixed and effect-smtp-shipped-suffixed on
 # 127.0.0.1:2596-2597 with the unit-suffixed names a MailKit application
-# exports; job effect-smtp-documented-effect on 127.0.0.1:2598, the Effect-Metric
+# exports; job effect-smtp-documented-effect on 127.0.0.1:2595, the Effect-Metric
 # backend served by Effect's own Prometheus exporter, no OpenTelemetry SDK:
 # packages/opentelemetry/test/ObservabilityKit.test.ts), and loads the kit's alerting rules (observability/*/alerts.yml), so
 # the test reads every rule from the API. The admin API is on: the test
@@ -88,7 +88,7 @@ scrape_configs:
       - targets: ["127.0.0.1:2597"]
   - job_name: effect-smtp-documented-effect
     static_configs:
-      - targets: ["127.0.0.1:2598"]
+      - targets: ["127.0.0.1:2595"]
 YAML
   mv -f "$CONFIG.new" "$CONFIG"
 }
@@ -107,7 +107,7 @@ cmd_start() {
       "--storage.tsdb.retention.time=2d" "--web.listen-address=$HOST:$PORT" --web.enable-admin-api --log.level=warn
   fi
   await_ready "not ready on $URL" "$PID"
-  log "ready: $URL (scrapes 127.0.0.1:2591-2594 and 2596-2598, loads the kit's rules); state in $BASE"
+  log "ready: $URL (scrapes 127.0.0.1:2591-2597, loads the kit's rules); state in $BASE"
   print_env
 }
 

@@ -94,7 +94,7 @@ describe("the observability kit against Debian's Prometheus", () => {
               { port: 2596, names: "unit-suffixed" }
             ]),
             failing: yield* application("documented", [{ port: 2592, names: "javascript" }]),
-            effect: yield* effectApplication("documented", 2598)
+            effect: yield* effectApplication("documented", 2595)
           },
           shipped: {
             mixed: yield* application("shipped", [

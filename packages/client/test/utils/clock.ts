@@ -1,19 +1,9 @@
 /**
  * Waiting for forked work to reach its sleep on the TestClock.
  */
+import { pendingSleeps } from "@effect-smtp/test-utils/testClock"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as TestClock from "effect/testing/TestClock"
-
-/** The sleeps waiting on the TestClock: a field Effect 4's TestClock keeps, no longer in its interface. */
-const pendingSleeps: Effect.Effect<number> = TestClock.testClockWith((clock) =>
-  Effect.suspend(() => {
-    const sleeps: unknown = Reflect.get(clock, "sleeps")
-    return Array.isArray(sleeps)
-      ? Effect.succeed(sleeps.length)
-      : Effect.die(new Error("the TestClock no longer exposes its pending sleeps"))
-  })
-)
 
 /**
  * Waits, one scheduler turn at a time, until a sleep is pending on the

@@ -3,9 +3,9 @@
  * server on a chosen address and port, a port whose connects hang
  * deterministically, and a view of this machine's half-open connects.
  */
+import { pendingSleeps } from "@effect-smtp/test-utils/testClock"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as TestClock from "effect/testing/TestClock"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import { Worker } from "node:worker_threads"
@@ -26,20 +26,6 @@ export const eventually = (predicate: () => boolean, what: string): Effect.Effec
     }
     return yield* Effect.die(new Error(`timed out waiting for ${what}`))
   })
-
-/**
- * The TestClock's pending sleeps. Effect 4's `TestClock` interface has no
- * `sleeps()` any more; its implementation keeps them in a public `sleeps`
- * array, read here (and checked, so a change in Effect fails loudly).
- */
-const pendingSleeps: Effect.Effect<number> = TestClock.testClockWith((clock) =>
-  Effect.suspend(() => {
-    const sleeps: unknown = Reflect.get(clock, "sleeps")
-    return Array.isArray(sleeps)
-      ? Effect.succeed(sleeps.length)
-      : Effect.die(new Error("the TestClock no longer exposes its pending sleeps"))
-  })
-)
 
 /** Waits until the TestClock has at least `count` pending sleeps. */
 export const untilSleeping = (count = 1): Effect.Effect<void> =>

@@ -71,6 +71,12 @@ export class ReplyParser {
       data.set(this.pending, 0)
       data.set(chunk, this.pending.length)
     }
+    // A TLS record (handshake 0x16 or alert 0x15, then version 0x03) where a
+    // reply begins: the port speaks TLS. No reply line starts with either byte,
+    // so this fails only sooner than waiting for a line end that may never come.
+    if (this.lines.length === 0 && data.length >= 2 && (data[0] === 0x16 || data[0] === 0x15) && data[1] === 0x03) {
+      return new SmtpProtocolError({ reason: "MalformedReply", detail: tlsRecordDetail })
+    }
     let start = 0
     while (start < data.length) {
       const lf = data.indexOf(LF, start)
@@ -141,6 +147,9 @@ export class ReplyParser {
     return undefined
   }
 }
+
+/** @internal */
+export const tlsRecordDetail = "got a TLS record (bytes 0x16 0x03 or 0x15 0x03), not an SMTP reply"
 
 const malformed = (data: Uint8Array, start: number, end: number): SmtpProtocolError =>
   new SmtpProtocolError({

@@ -548,6 +548,12 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   /** Which input: "from", "to", "ehloName", "auth.user", "dsn.envid", ... */
   readonly field: string
   readonly reason: string
+  /**
+   * Found part way through a streamed body: what was streamed before it may
+   * have reached the server, never the end of the message (the final dot or
+   * BDAT LAST), so the server discards it and nothing is delivered.
+   */
+  readonly foundWhileStreaming?: boolean | undefined
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -562,7 +568,11 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   }
 
   override get message(): string {
-    return `Invalid ${this.field}: ${this.reason}. Nothing was sent.`
+    return `Invalid ${this.field}: ${this.reason}. ${
+      this.foundWhileStreaming === true
+        ? "The message was abandoned without its end: the part streamed before this point may have reached the server, never the final dot, so nothing is delivered."
+        : "Nothing was sent."
+    }`
   }
 }
 

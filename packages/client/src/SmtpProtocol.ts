@@ -140,6 +140,7 @@ export type Security = "tls" | "starttls" | "starttls-if-available" | "none"
 export interface Timeouts {
   /** One TCP connect attempt, TLS handshake included. */
   readonly connect: Duration.Duration
+  /** The server's 220 (default 1 minute, see `defaultTimeouts`). */
   readonly greeting: Duration.Duration
   /** EHLO, HELO, STARTTLS, AUTH, RSET, NOOP, QUIT. */
   readonly command: Duration.Duration

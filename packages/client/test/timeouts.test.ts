@@ -60,10 +60,10 @@ describe("timeouts fire exactly at their configured duration, not a millisecond 
     ["END", "dataTermination", Duration.minutes(10)]
   ] as const
 
-  for (const [stage, key, rfcDefault] of cases) {
-    it.effect(`${stage}: default ${Duration.format(rfcDefault)} (RFC 5321 §4.5.3.2, the greeting 1 minute for applications)`, () =>
+  for (const [stage, key, byDefault] of cases) {
+    it.effect(`${stage}: default ${Duration.format(byDefault)} (RFC 5321 §4.5.3.2, the greeting 1 minute for applications)`, () =>
       Effect.gen(function*() {
-        const error = yield* firesExactlyAt(rfcDefault, stage, {})
+        const error = yield* firesExactlyAt(byDefault, stage, {})
         expect(error.message).toContain("Timed out after")
       }))
 

@@ -189,6 +189,10 @@ export class TlsError extends Data.TaggedError("TlsError")<{
           "OpenSMTPD 6.8 built with OpenSSL 3 does this for every key). No client option fixes this: " +
           "the server's operator must check its TLS setup and log."
       default:
+        // OpenSSL's words for plaintext where a TLS record belongs: a plaintext port (its 220 greeting) reached with "tls".
+        if (this.code === "ERR_SSL_WRONG_VERSION_NUMBER" || this.code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+          return `The TLS handshake with ${target} failed (${this.code}): the server answered in plaintext, not TLS. Check that the port speaks TLS for this security mode: a port that greets in plaintext (usually 587 or 25) needs security "starttls" (or the default), not "tls".`
+        }
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""
         }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`

@@ -117,6 +117,20 @@ describe("causes named against a real server", () => {
       expect(error.message).toContain(`set security: "tls"`)
     }))
 
+  it.effect("a plaintext port reached with security \"tls\": the TLS error says the server answered in plaintext", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const error = yield* Effect.flip(
+        SmtpClient.send(mail).pipe(
+          Effect.provide(NodeSmtp.layer({ host: "127.0.0.1", port: server.port, security: "tls" }))
+        )
+      )
+      expect(error._tag).toBe("TlsError")
+      expect(error.message).toContain("answered in plaintext")
+      expect(error.message).toContain(`security "starttls"`)
+      expect(server.received).toHaveLength(0)
+    }))
+
   it.effect("default security with auth and no STARTTLS: credentials never go in plaintext, and how to opt in", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ hideSTARTTLS: true })

@@ -208,6 +208,22 @@ describe("bad credentials of any shape: InvalidInputError before any byte", () =
       expect(error.message).not.toContain("ya29")
     }))
 
+  it.effect("a token provider handing out a plain string: auth.accessToken before AUTH, never quoted", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ capabilities: ["AUTH XOAUTH2"] })
+      const tokenProvider = Effect.succeed({ accessToken: "ya29.plain" as unknown as Redacted.Redacted<string> })
+      const error = yield* Effect.flip(SmtpClient.send(mail)).pipe(Effect.provide(clientOn(server.script, {
+        port: 25,
+        security: "none",
+        auth: { user: "app", tokenProvider }
+      })))
+      expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+      expect(error._tag === "InvalidInputError" && error.field).toBe("auth.accessToken")
+      expect(error.message).not.toContain("ya29")
+      // The token is known only once the session is open: refused before AUTH, not before EHLO.
+      expect(server.commands.some((command) => command.startsWith("AUTH"))).toBe(false)
+    }))
+
   it.effect("no password at all, or a user that is not a string", () =>
     Effect.gen(function*() {
       expect((yield* refused({ user: "app" })).field).toBe("auth.password")

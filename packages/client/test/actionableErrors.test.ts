@@ -201,6 +201,15 @@ describe("bad credentials of any shape: InvalidInputError before any byte", () =
       expect(error.message).not.toContain("plain-s3cret")
     }))
 
+  it.effect("a wiped Redacted password: auth.password, not a defect", () =>
+    Effect.gen(function*() {
+      const password = Redacted.make("gone")
+      Redacted.wipeUnsafe(password)
+      const error = yield* refused({ user: "app", password })
+      expect(error.field).toBe("auth.password")
+      expect(error.message).toContain("wiped")
+    }))
+
   it.effect("a plain string access token: auth.accessToken", () =>
     Effect.gen(function*() {
       const error = yield* refused({ user: "app", accessToken: "ya29.token" })

@@ -49,9 +49,10 @@ export const choose = (
  * string where a `Redacted` belongs would otherwise die deep in a mechanism.
  * A password or user name SASLprep (RFC 4013) refuses is refused for every
  * password mechanism, not only SCRAM: PLAIN (RFC 4616 §2) prepares both too,
- * and a server that does not would still compare them with what it stored
- * prepared. PLAIN, LOGIN and CRAM-MD5 send them as given; only the check is
- * shared. Reasons never quote the password.
+ * and a prohibited character (a control, say) is a paste or encoding mistake
+ * that a server would answer with a bare 535, after the credentials crossed
+ * the network. PLAIN, LOGIN and CRAM-MD5 still send them as given: only the
+ * check is shared. Reasons never quote the password.
  *
  * @internal
  */
@@ -100,7 +101,13 @@ const checkSecret = (field: string, secret: unknown): InvalidInputError | undefi
       }: a secret is kept out of logs, spans and error messages only as a Redacted`
     })
   }
-  const value: unknown = Redacted.value(secret)
+  let value: unknown
+  try {
+    value = Redacted.value(secret)
+  } catch {
+    // Wiped by Redacted.wipeUnsafe (or an object that only looks Redacted): Effect throws rather than answer.
+    return new InvalidInputError({ field, reason: "is a Redacted whose value was wiped (Redacted.wipeUnsafe)" })
+  }
   return typeof value === "string"
     ? undefined
     : new InvalidInputError({ field, reason: `must be a Redacted string, got a Redacted ${describe(value)}` })

@@ -382,8 +382,10 @@ export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
       ? `the message was aborted before DATA, so nothing was delivered (partialDelivery "abort"): ${
         this.rejectedRecipients?.length ?? 0
       } of ${accepted.length + (this.rejectedRecipients?.length ?? 0)} recipients refused (${refused}), ${
-        accepted.join(", ")
-      } accepted; the first refusal was`
+        // A long list stays in `acceptedRecipients`; the message names a few.
+        accepted.length > 5
+          ? `${accepted.slice(0, 5).join(", ")} and ${accepted.length - 5} more`
+          : accepted.join(", ")} accepted; the first refusal was`
       : this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
       ? `every recipient was rejected (${refused})`
       : this.recipient !== undefined

@@ -158,6 +158,19 @@ describe("partialDelivery \"abort\"", () => {
       expect(server.received).toHaveLength(0)
     }))
 
+  it("many accepted: the message names five and counts the rest", () => {
+    const error = new SmtpError.SmtpCommandError({
+      command: "RCPT TO",
+      statusCode: 550,
+      serverMessage: "no such user",
+      rejectedRecipients: [{ recipient: "nobody@example.com", statusCode: 550, message: "no such user" }],
+      acceptedRecipients: Array.from({ length: 8 }, (_, i) => `r${i}@example.com`)
+    })
+    expect(error.message).toContain("1 of 9 recipients refused")
+    expect(error.message).toContain("r4@example.com and 3 more accepted")
+    expect(error.message).not.toContain("r5@example.com")
+  })
+
   it.effect("every recipient refused: still \"every recipient was rejected\"", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer({ rcpt: () => "550 5.1.1 no such user" })

@@ -387,8 +387,9 @@ export const layer = (options: Options): Layer.Layer<SmtpClient, never, SmtpProt
 
 /**
  * Options read through Effect `Config`: by default `SMTP_URL`, or `SMTP_HOST`,
- * `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`, `SMTP_PASSWORD` (see
- * `SmtpConfig.options`); or any `Config.Wrap<Options>`.
+ * `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`, `SMTP_PASSWORD`, and `SMTP_CA`
+ * (PEM text) for a private CA (see `SmtpConfig.options`); or any
+ * `Config.Wrap<Options>`.
  *
  * @since 0.1.0
  * @category layers

@@ -143,6 +143,12 @@ export class TlsError extends Data.TaggedError("TlsError")<{
   readonly reason: TlsFailure
   readonly host: string
   readonly port: number
+  /**
+   * The security mode in force (`StartTlsUnavailable`): "starttls" asks for
+   * STARTTLS; "starttls-if-available" (the default) refuses plaintext only
+   * because credentials would cross it.
+   */
+  readonly security?: "tls" | "starttls" | "starttls-if-available" | "none" | undefined
   /** The TLS library's code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
   readonly code?: string | undefined
   readonly cause?: unknown
@@ -168,7 +174,10 @@ export class TlsError extends Data.TaggedError("TlsError")<{
           this.code ? ` (${this.code})` : ""
         }: check that the host name matches the certificate, or pass the issuing CA in options.tls.ca.`
       case "StartTlsUnavailable":
-        return `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
+        // The user may have set no security at all: name the reason that holds for the mode in force.
+        return this.security === "starttls-if-available"
+          ? `${target} does not offer STARTTLS, and credentials (auth) are never sent in plaintext: nothing was sent (security "starttls-if-available", the default off port 465). Use security "tls" if the server speaks implicit TLS (usually port 465); only on a network you trust (a local relay), security "none" sends the credentials in plaintext.`
+          : `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
       case "RequireTlsWithoutTls":
         return `The message asks for REQUIRETLS (RFC 8689), and the session with ${target} is not encrypted: nothing was sent. Use security "tls" or "starttls".`
       case "RequireTlsNotOffered":
@@ -180,6 +189,10 @@ export class TlsError extends Data.TaggedError("TlsError")<{
           "OpenSMTPD 6.8 built with OpenSSL 3 does this for every key). No client option fixes this: " +
           "the server's operator must check its TLS setup and log."
       default:
+        // OpenSSL's words for plaintext where a TLS record belongs: a plaintext port (its 220 greeting) reached with "tls".
+        if (this.code === "ERR_SSL_WRONG_VERSION_NUMBER" || this.code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
+          return `The TLS handshake with ${target} failed (${this.code}): the server answered in plaintext, not TLS. Check that the port speaks TLS for this security mode: a port that greets in plaintext (usually 587 or 25) needs security "starttls" (or the default), not "tls".`
+        }
         return `The TLS handshake with ${target} failed${
           this.code ? ` (${this.code})` : ""
         }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`
@@ -333,6 +346,11 @@ export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
   readonly serverMessage: string
   readonly recipient?: string | undefined
   readonly rejectedRecipients?: ReadonlyArray<RecipientRejection> | undefined
+  /**
+   * `partialDelivery: "abort"`: the recipients the server accepted before the
+   * message was aborted (RSET, no DATA) because others were refused.
+   */
+  readonly acceptedRecipients?: ReadonlyArray<string> | undefined
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -358,10 +376,18 @@ export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
 
   override get message(): string {
     const code = `${this.statusCode}${this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""}`
-    const about = this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
-      ? `every recipient was rejected (${
-        this.rejectedRecipients.map((r) => `${r.recipient}: ${r.statusCode}`).join(", ")
-      })`
+    const refused = (this.rejectedRecipients ?? []).map((r) => `${r.recipient}: ${r.statusCode}`).join(", ")
+    const accepted = this.acceptedRecipients ?? []
+    const about = accepted.length > 0
+      ? `the message was aborted before DATA, so nothing was delivered (partialDelivery "abort"): ${
+        this.rejectedRecipients?.length ?? 0
+      } of ${accepted.length + (this.rejectedRecipients?.length ?? 0)} recipients refused (${refused}), ${
+        // A long list stays in `acceptedRecipients`; the message names a few.
+        accepted.length > 5
+          ? `${accepted.slice(0, 5).join(", ")} and ${accepted.length - 5} more`
+          : accepted.join(", ")} accepted; the first refusal was`
+      : this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
+      ? `every recipient was rejected (${refused})`
       : this.recipient !== undefined
       ? `${this.command} for ${this.recipient} was rejected`
       : `${this.command} was rejected`
@@ -481,6 +507,11 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
 export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   readonly operation: string
   readonly timeout: Duration.Duration
+  /** Where the client waited: set for the greeting, whose silence has a likely cause worth naming. */
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  /** The security mode the connection was opened with (greeting only). */
+  readonly security?: "tls" | "starttls" | "starttls-if-available" | "none" | undefined
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -496,9 +527,19 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   }
 
   override get message(): string {
-    return `Timed out after ${
-      Duration.format(this.timeout)
-    } waiting for ${this.operation}: the server is slow or unreachable; raise options.timeout if it is known to be slow.`
+    const waited = `Timed out after ${Duration.format(this.timeout)} waiting for ${this.operation}${
+      this.host !== undefined && this.port !== undefined ? ` from ${this.host}:${this.port}` : ""
+    }`
+    const slow = "the server is slow or unreachable; raise options.timeout if it is known to be slow."
+    // A port that speaks TLS from the first byte waits for the client's handshake and
+    // never greets in plaintext: the likeliest cause of a silent server, so it comes first.
+    if (this.security !== undefined && this.security !== "tls") {
+      return `${waited} in plaintext (security "${this.security}"). A port that speaks TLS from the first byte ` +
+        `(implicit TLS, usually 465) never greets in plaintext: if ${
+          this.port === undefined ? "this" : this.port
+        } is such a port, set security: "tls". Otherwise ${slow}`
+    }
+    return `${waited}: ${slow}`
   }
 }
 
@@ -513,6 +554,12 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   /** Which input: "from", "to", "ehloName", "auth.user", "dsn.envid", ... */
   readonly field: string
   readonly reason: string
+  /**
+   * Found part way through a streamed body: what was streamed before it may
+   * have reached the server, never the end of the message (the final dot or
+   * BDAT LAST), so the server discards it and nothing is delivered.
+   */
+  readonly foundWhileStreaming?: boolean | undefined
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
@@ -527,7 +574,11 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   }
 
   override get message(): string {
-    return `Invalid ${this.field}: ${this.reason}. Nothing was sent.`
+    return `Invalid ${this.field}: ${this.reason}. ${
+      this.foundWhileStreaming === true
+        ? "The message was abandoned without its end: the part streamed before this point may have reached the server, never the final dot, so nothing is delivered."
+        : "Nothing was sent."
+    }`
   }
 }
 

@@ -140,6 +140,7 @@ export type Security = "tls" | "starttls" | "starttls-if-available" | "none"
 export interface Timeouts {
   /** One TCP connect attempt, TLS handshake included. */
   readonly connect: Duration.Duration
+  /** The server's 220 (default 1 minute, see `defaultTimeouts`). */
   readonly greeting: Duration.Duration
   /** EHLO, HELO, STARTTLS, AUTH, RSET, NOOP, QUIT. */
   readonly command: Duration.Duration
@@ -158,7 +159,12 @@ export interface Timeouts {
  */
 export const defaultTimeouts: Timeouts = {
   connect: Duration.minutes(2),
-  greeting: Duration.minutes(5),
+  // Not RFC 5321's 5 minutes (a server-to-server figure): an application waits
+  // for a relay, and a silent port is more often a TLS port reached in
+  // plaintext than a slow server. 1 minute lies between nodemailer's 30 s and
+  // MailKit's 2 minutes, and far above deliberate greeting delays (Postfix
+  // postscreen's 6 s, sendmail's greet_pause of a few seconds).
+  greeting: Duration.minutes(1),
   command: Duration.minutes(5),
   mail: Duration.minutes(5),
   rcpt: Duration.minutes(5),

@@ -43,6 +43,60 @@ describe("SmtpConfig", () => {
       })
     }))
 
+  it.effect("a bad SMTP_PORT is reported as what it is: its value and the range, never SMTP_URL", () =>
+    Effect.gen(function*() {
+      for (const port of ["twenty-five", "70000", "0", "-1", "58 7"]) {
+        const result = yield* read({ SMTP_HOST: "h", SMTP_PORT: port })
+        expect(result._tag).toBe("Failure")
+        if (result._tag !== "Failure") continue
+        const message = String(result.failure)
+        expect(message).toContain(`SMTP_PORT is ${JSON.stringify(port)}`)
+        expect(message).toContain("1 to 65535")
+        expect(message).not.toContain("SMTP_URL")
+      }
+      expect(yield* read({ SMTP_HOST: "h", SMTP_PORT: "465" })).toMatchObject({ success: { port: 465 } })
+    }))
+
+  it.effect("SMTP_SECURITY=ssl names the variable, the modes, and what ssl usually means", () =>
+    Effect.gen(function*() {
+      const result = yield* read({ SMTP_HOST: "h", SMTP_SECURITY: "ssl" })
+      expect(result._tag).toBe("Failure")
+      if (result._tag === "Failure") {
+        expect(String(result.failure)).toContain(`SMTP_SECURITY is "ssl"`)
+        expect(String(result.failure)).toContain(`"tls" is implicit TLS`)
+      }
+    }))
+
+  it.effect("nothing set: the error names both SMTP_URL and SMTP_HOST", () =>
+    Effect.gen(function*() {
+      const result = yield* read({})
+      expect(result._tag).toBe("Failure")
+      if (result._tag === "Failure") {
+        expect(String(result.failure)).toContain("SMTP_HOST is not set (nor SMTP_URL)")
+      }
+    }))
+
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+  it.effect("SMTP_CA (PEM text) sets tls.ca, with SMTP_URL or the separate variables", () =>
+    Effect.gen(function*() {
+      const viaUrl = yield* read({ SMTP_URL: "smtps://mail.example.com", SMTP_CA: pem })
+      expect(viaUrl).toMatchObject({ _tag: "Success", success: { host: "mail.example.com", tls: { ca: pem } } })
+      const viaParts = yield* read({ SMTP_HOST: "mail.example.com", SMTP_CA: pem })
+      expect(viaParts).toMatchObject({ _tag: "Success", success: { tls: { ca: pem } } })
+      // Line breaks kept as the two characters "\n", as one-line environments do.
+      const oneLine = yield* read({ SMTP_HOST: "h", SMTP_CA: pem.replace(/\n/g, "\\n") })
+      expect(oneLine).toMatchObject({ _tag: "Success", success: { tls: { ca: pem } } })
+      const without = yield* read({ SMTP_HOST: "h" })
+      expect(without._tag === "Success" && without.success.tls).toBeUndefined()
+    }))
+
+  it.effect("SMTP_CA that is not PEM: named, and (without a file reader) told to give the certificate itself", () =>
+    Effect.gen(function*() {
+      const result = yield* read({ SMTP_HOST: "h", SMTP_CA: "/etc/ssl/private-ca.pem" })
+      expect(result._tag).toBe("Failure")
+      if (result._tag === "Failure") expect(String(result.failure)).toContain("SMTP_CA is not PEM text")
+    }))
+
   const failures: ReadonlyArray<readonly [string, Record<string, string>, string]> = [
     ["a malformed SMTP_URL", { SMTP_URL: "http://x" }, "SMTP_URL"],
     ["a URL user without password", { SMTP_URL: "smtp://me@host" }, "SMTP_URL"],

@@ -61,6 +61,8 @@ describe("lines over 998 octets", () => {
         // The subject and the blank line come first.
         expect(error.message).toContain(`line ${first + 3} is ${lengths[first]} octets long`)
         expect(error.message).toContain("quoted-printable or base64")
+        // Known before any byte: this one may say so.
+        expect(error.message).toContain("Nothing was sent")
         expect(connections()).toBe(0)
       }),
     { fastCheck: { numRuns: 40 } }
@@ -115,6 +117,10 @@ describe("lines over 998 octets", () => {
           )
           expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
           expect(error.message).toContain("line 4 is longer than 998 octets")
+          // Its start was streamed: the message must not claim that nothing was sent.
+          expect(error.message).not.toContain("Nothing was sent")
+          expect(error.message).toContain("never the final dot")
+          expect(error._tag === "InvalidInputError" && error.foundWhileStreaming).toBe(true)
           expect(server.received).toHaveLength(0)
           // No QUIT: the connection was closed without ending the message.
           expect(server.commands).not.toContain("QUIT")

@@ -58,7 +58,19 @@ describe("ReplyParser", () => {
       fc.array(
         fc.oneof(
           replyArb.map(render),
-          fc.constantFrom("250-\r\n", "250 \r\n", "25", "0 ok\r\n", "\n", "\r", "999 x\r\n", "abc\r\n"),
+          fc.constantFrom(
+            "250-\r\n",
+            "250 \r\n",
+            "25",
+            "0 ok\r\n",
+            "\n",
+            "\r",
+            "999 x\r\n",
+            "abc\r\n",
+            // The start of a TLS handshake record and of an alert.
+            "\u0016\u0003\u0001",
+            "\u0015\u0003"
+          ),
           fc.string({ maxLength: 20 })
         ),
         { maxLength: 8 }
@@ -70,6 +82,30 @@ describe("ReplyParser", () => {
       expect(parseChunks(splitAt(bytes, cuts))).toEqual(parseChunks([bytes]))
     },
     { fastCheck: { numRuns: 1000 } }
+  )
+
+  prop(
+    "a TLS record where a reply begins fails as one, however it is split, and after any complete replies",
+    [
+      fc.array(replyArb.map(render), { maxLength: 3 }),
+      fc.constantFrom(0x15, 0x16),
+      fc.string({ maxLength: 20 }),
+      cutsArb
+    ],
+    ([before, type, rest, cuts]) => {
+      const bytes = new Uint8Array([...encoder.encode(before.join("")), type, 0x03, ...encoder.encode(rest)])
+      const parser = new ReplyParser()
+      let error: string | undefined = undefined
+      for (const chunk of splitAt(bytes, cuts)) {
+        const failed = parser.push(chunk)
+        if (failed !== undefined) {
+          error = failed.detail
+          break
+        }
+      }
+      expect(error).toContain("TLS record")
+    },
+    { fastCheck: { numRuns: 300 } }
   )
 
   it("reads smtp-sink's EHLO reply, whose last line is an empty `250 `", () => {

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpConfig, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
@@ -12,6 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
+import { readCaFile } from "./internal/caFile.js"
 import * as NodeSocket from "./NodeSocket.js"
 
 /**
@@ -64,14 +65,15 @@ export const layer = (
 /**
  * Like `layer`, with the options read through Effect `Config`: by default
  * `SMTP_URL`, or `SMTP_HOST`, `SMTP_PORT`, `SMTP_SECURITY`, `SMTP_USER`,
- * `SMTP_PASSWORD`; and the socket options from `socketConfig`, by default
+ * `SMTP_PASSWORD`, and `SMTP_CA` (PEM text or the path of a PEM file) for a
+ * private CA; and the socket options from `socketConfig`, by default
  * `SMTP_PROXY` (see `NodeSocket.optionsConfig`).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  config?: Config.Wrap<SmtpClient.Options>,
+  config: Config.Wrap<SmtpClient.Options> = SmtpConfig.optionsWith({ readCaFile }),
   socketConfig: Config.Config<NodeSocket.NodeSocketOptions> = NodeSocket.optionsConfig
 ): Layer.Layer<SmtpClient, Config.ConfigError> =>
   Layer.unwrap(

@@ -135,4 +135,16 @@ describe("Dovecot submission (SCRAM)", () => {
       const error = failure(yield* Effect.flip(sendAs("carol", "I\u00adX", "PLAIN")))
       expect(error._tag === "AuthenticationError" && error.reason).toBe("Rejected")
     }))
+
+  for (const mechanism of ["PLAIN", "SCRAM-SHA-256"] as const) {
+    it.effect(`SASLprep refuses a control character for ${mechanism} too: InvalidInputError, nothing said to Dovecot`, () =>
+      Effect.gen(function*() {
+        const { error, lines } = yield* Effect.flip(sendAs("bob", `${passwords["bob"]!}\u0007`, mechanism))
+        expect(error._tag).toBe("InvalidInputError")
+        expect(error._tag === "InvalidInputError" && error.field).toBe("auth.password")
+        expect(error.message).not.toContain(passwords["bob"]!)
+        // Refused before the connection: not even the greeting was read.
+        expect(lines.filter((l) => l.startsWith("C: ") || l.startsWith("S: "))).toEqual([])
+      }))
+  }
 })

@@ -18,8 +18,21 @@ const socketError = fc.record({
   address: optional(text),
   code: optional(fc.constantFrom("ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EPIPE"))
 }).map((fields) => new SmtpError.SocketError(fields))
-const timeoutError = fc.record({ operation: text, millis: fc.nat(10_000_000) })
-  .map(({ millis, operation }) => new SmtpError.TimeoutError({ operation, timeout: Duration.millis(millis) }))
+const security = fc.constantFrom<NonNullable<SmtpError.TimeoutError["security"]>>(
+  "tls",
+  "starttls",
+  "starttls-if-available",
+  "none"
+)
+const timeoutError = fc.record({
+  operation: text,
+  millis: fc.nat(10_000_000),
+  // A greeting's timeout names where it waited and in which mode.
+  host: optional(text),
+  port: optional(fc.integer({ min: 1, max: 65535 })),
+  security: optional(security)
+})
+  .map(({ millis, ...fields }) => new SmtpError.TimeoutError({ ...fields, timeout: Duration.millis(millis) }))
 const protocolError = fc.record({
   reason: fc.constantFrom<SmtpError.SmtpProtocolError["reason"]>(
     "MalformedReply",
@@ -42,6 +55,7 @@ const storedError: fc.Arbitrary<codec.StoredError> = fc.oneof(
     ),
     host: text,
     port: fc.integer({ min: 1, max: 65535 }),
+    security: optional(security),
     code: optional(text)
   }).map((fields) => new SmtpError.TlsError(fields)),
   fc.record({
@@ -50,7 +64,8 @@ const storedError: fc.Arbitrary<codec.StoredError> = fc.oneof(
     enhancedStatusCode: enhanced,
     serverMessage: text,
     recipient: optional(text),
-    rejectedRecipients: optional(fc.array(rejection, { maxLength: 3 }))
+    rejectedRecipients: optional(fc.array(rejection, { maxLength: 3 })),
+    acceptedRecipients: optional(fc.array(text, { maxLength: 3 }))
   }).map((fields) => new SmtpError.SmtpCommandError(fields)),
   fc.record({
     reason: fc.constantFrom<SmtpError.AuthenticationError["reason"]>(
@@ -65,7 +80,9 @@ const storedError: fc.Arbitrary<codec.StoredError> = fc.oneof(
     serverMessage: optional(text),
     offered: optional(fc.array(text, { maxLength: 3 }))
   }).map((fields) => new SmtpError.AuthenticationError(fields)),
-  fc.record({ field: text, reason: text }).map((fields) => new SmtpError.InvalidInputError(fields)),
+  fc.record({ field: text, reason: text, foundWhileStreaming: optional(fc.boolean()) }).map((fields) =>
+    new SmtpError.InvalidInputError(fields)
+  ),
   fc.record({
     cause: fc.oneof(socketError, timeoutError, protocolError),
     messageId: optional(text),

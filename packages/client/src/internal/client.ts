@@ -121,6 +121,8 @@ export const make = (
 
     /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
     const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
+      // Bad credentials are refused before the connection, for `verify` and `session` as for `send`.
+      if (credentialsInvalid !== undefined) return yield* credentialsInvalid
       const [opened, connection] = yield* operations.connect((onTransport) =>
         protocol.connect({
           host: resolved.host,

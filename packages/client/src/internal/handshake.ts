@@ -1,10 +1,17 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
-import { AuthenticationError, SmtpCommandError, type SmtpError, TlsError } from "../SmtpError.js"
+import {
+  AuthenticationError,
+  SmtpCommandError,
+  type SmtpError,
+  SmtpProtocolError,
+  TimeoutError,
+  TlsError
+} from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as Capabilities from "./capabilities.js"
 import * as commands from "./commands.js"
-import { type Reply, text } from "./reply.js"
+import { type Reply, text, tlsRecordDetail } from "./reply.js"
 import * as sasl from "./sasl.js"
 import type { Wire } from "./wire.js"
 
@@ -35,10 +42,18 @@ export const open = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName:
 > =>
   Effect.gen(function*() {
     const { timeouts } = options
-    const greeting = yield* wire.reply({ timeout: timeouts.greeting, operation: "the server greeting" })
+    const greeting = yield* Effect.catch(
+      wire.reply({ timeout: timeouts.greeting, operation: "the server greeting" }),
+      (error) => Effect.fail(explainSilence(error, options))
+    )
     if (greeting.code !== 220) return yield* wire.fail(commandError("greeting", greeting))
     const plaintext = yield* ehlo(wire, options, ehloName)
-    const unavailable = new TlsError({ reason: "StartTlsUnavailable", host: options.host, port: options.port })
+    const unavailable = new TlsError({
+      reason: "StartTlsUnavailable",
+      host: options.host,
+      port: options.port,
+      security: options.security
+    })
     switch (options.security) {
       case "starttls":
         if (!plaintext.startTls) return yield* unavailable
@@ -52,6 +67,33 @@ export const open = (wire: Wire, options: SmtpProtocol.ConnectOptions, ehloName:
         return { greeting, capabilities: plaintext }
     }
   })
+
+/**
+ * A greeting that never came, or came as TLS, most often means a port that
+ * speaks TLS from the first byte reached in plaintext: the error names the
+ * port and the security mode so the fix (security "tls") is in the message.
+ */
+const explainSilence = (error: SmtpError, options: SmtpProtocol.ConnectOptions): SmtpError => {
+  if (error._tag === "TimeoutError") {
+    return new TimeoutError({
+      operation: error.operation,
+      timeout: error.timeout,
+      host: options.host,
+      port: options.port,
+      security: options.security
+    })
+  }
+  if (error._tag === "SmtpProtocolError" && error.detail === tlsRecordDetail && options.security !== "tls") {
+    return new SmtpProtocolError({
+      reason: "MalformedReply",
+      detail: `${options.host}:${options.port} answered with a TLS record (bytes 0x16 0x03 or 0x15 0x03) ` +
+        `where the plaintext greeting belongs ` +
+        `(security "${options.security}"): the port speaks TLS from the first byte (implicit TLS, usually 465); ` +
+        `set security: "tls"`
+    })
+  }
+  return error
+}
 
 /**
  * EHLO, or HELO for a server that does not know it (RFC 5321 §3.2); LHLO

@@ -62,7 +62,9 @@ export const longLineError = (line: dataEncoder.LongLine, exact: boolean): Inval
     field: "content",
     reason: `line ${line.line} is ${
       exact ? `${line.octets} octets long` : "longer than 998 octets"
-    }; RFC 5322 allows ${dataEncoder.maxLineOctets} (servers fold such lines, breaking signatures, or refuse the message): encode the body as quoted-printable or base64 (@effect-smtp/message does), or set allowLongLines to send it as it is`
+    }; RFC 5322 allows ${dataEncoder.maxLineOctets} (servers fold such lines, breaking signatures, or refuse the message): encode the body as quoted-printable or base64 (@effect-smtp/message does), or set allowLongLines to send it as it is`,
+    // Not exact: found in a streamed body, after its start was written.
+    foundWhileStreaming: exact ? undefined : true
   })
 
 /** The checks a scanned body allows before any byte is written. @internal */

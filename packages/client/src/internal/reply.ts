@@ -82,6 +82,8 @@ export class ReplyParser {
     }
     // Usually every byte was consumed: no new (empty) array for the rest.
     this.pending = start === 0 ? data : start === data.length ? noBytes : data.slice(start)
+    // Before the length limit, as in `line`, so a chunk boundary never changes which error it is.
+    if (this.lines.length === 0 && isTlsRecord(this.pending, 0, this.pending.length)) return tlsRecord()
     if (this.pending.length > this.limits.maxLineBytes) {
       return new SmtpProtocolError({
         reason: "ReplyTooLong",
@@ -98,6 +100,7 @@ export class ReplyParser {
 
   private line(data: Uint8Array, start: number, end: number, rawLength: number): SmtpProtocolError | undefined {
     const length = end - start
+    if (this.lines.length === 0 && isTlsRecord(data, start, end)) return tlsRecord()
     if (rawLength > this.limits.maxLineBytes) {
       return new SmtpProtocolError({
         reason: "ReplyTooLong",
@@ -141,6 +144,19 @@ export class ReplyParser {
     return undefined
   }
 }
+
+/** @internal */
+export const tlsRecordDetail = "got a TLS record (bytes 0x16 0x03 or 0x15 0x03), not an SMTP reply"
+
+/**
+ * A TLS record (handshake 0x16 or alert 0x15, then version 0x03) where a
+ * reply begins: the port speaks TLS. No reply line starts with either byte,
+ * so this fails only sooner than waiting for a line end that may never come.
+ */
+const isTlsRecord = (data: Uint8Array, start: number, end: number): boolean =>
+  end - start >= 2 && (data[start] === 0x16 || data[start] === 0x15) && data[start + 1] === 0x03
+
+const tlsRecord = (): SmtpProtocolError => new SmtpProtocolError({ reason: "MalformedReply", detail: tlsRecordDetail })
 
 const malformed = (data: Uint8Array, start: number, end: number): SmtpProtocolError =>
   new SmtpProtocolError({

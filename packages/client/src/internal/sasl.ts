@@ -43,9 +43,79 @@ export const choose = (
   )
 }
 
-/** @internal */
-export const checkCredentials = (credentials: { readonly user: string }): InvalidInputError | undefined =>
-  checkText("auth.user", credentials.user)
+/**
+ * The credentials as given, checked before any byte is sent: JavaScript
+ * callers (and configuration code) can hand over any shape, and a plain
+ * string where a `Redacted` belongs would otherwise die deep in a mechanism.
+ * A password or user name SASLprep (RFC 4013) refuses is refused for every
+ * password mechanism, not only SCRAM: PLAIN (RFC 4616 §2) prepares both too,
+ * and a prohibited character (a control, say) is a paste or encoding mistake
+ * that a server would answer with a bare 535, after the credentials crossed
+ * the network. PLAIN, LOGIN and CRAM-MD5 still send them as given: only the
+ * check is shared. Reasons never quote the password.
+ *
+ * @internal
+ */
+export const checkCredentials = (credentials: object): InvalidInputError | undefined => {
+  const user: unknown = Reflect.get(credentials, "user")
+  if (typeof user !== "string") {
+    return new InvalidInputError({ field: "auth.user", reason: `must be a string, got ${describe(user)}` })
+  }
+  const text = checkText("auth.user", user)
+  if (text !== undefined) return text
+  if ("tokenProvider" in credentials) return undefined
+  if ("accessToken" in credentials) return checkSecret("auth.accessToken", credentials.accessToken)
+  if (!("password" in credentials)) {
+    return new InvalidInputError({
+      field: "auth.password",
+      reason: "is missing: give { user, password: Redacted.make(password) } or { user, accessToken }"
+    })
+  }
+  const secret = checkSecret("auth.password", credentials.password)
+  if (secret !== undefined) return secret
+  const preppedUser = saslprep(user)
+  if (Result.isFailure(preppedUser)) {
+    return new InvalidInputError({
+      field: "auth.user",
+      reason: `cannot be SASLprepped (RFC 4013): ${preppedUser.failure}`
+    })
+  }
+  const password = saslprep(Redacted.value(credentials.password as Redacted.Redacted<string>))
+  if (Result.isFailure(password)) {
+    // Never the password itself, nor where in it the problem is.
+    return new InvalidInputError({
+      field: "auth.password",
+      reason: `cannot be SASLprepped (RFC 4013): ${password.failure}`
+    })
+  }
+  return undefined
+}
+
+/** A secret must be a `Redacted` string; the reason names the type given, never the value. */
+const checkSecret = (field: string, secret: unknown): InvalidInputError | undefined => {
+  if (!Redacted.isRedacted(secret)) {
+    return new InvalidInputError({
+      field,
+      reason: `must be Redacted (Redacted.make(...)), got ${
+        describe(secret)
+      }: a secret is kept out of logs, spans and error messages only as a Redacted`
+    })
+  }
+  let value: unknown
+  try {
+    value = Redacted.value(secret)
+  } catch {
+    // Wiped by Redacted.wipeUnsafe (or an object that only looks Redacted): Effect throws rather than answer.
+    return new InvalidInputError({ field, reason: "is a Redacted whose value was wiped (Redacted.wipeUnsafe)" })
+  }
+  return typeof value === "string"
+    ? undefined
+    : new InvalidInputError({ field, reason: `must be a Redacted string, got a Redacted ${describe(value)}` })
+}
+
+/** What a value is, without showing it (it may be a secret). */
+const describe = (value: unknown): string =>
+  value === null ? "null" : typeof value === "string" ? "a plain string" : typeof value
 
 /**
  * One SASL exchange: the response sent with AUTH (if any), and the answer to

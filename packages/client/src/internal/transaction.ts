@@ -300,7 +300,9 @@ const afterEnvelope = <E, E2>(
       enhancedStatusCode: first.enhancedStatusCode,
       serverMessage: first.message,
       recipient: (all ? message.to.length : rejected.length) === 1 ? first.recipient : undefined,
-      rejectedRecipients: rejected
+      rejectedRecipients: rejected,
+      // Aborted with some accepted: the message must not read "every recipient was rejected".
+      acceptedRecipients: all ? undefined : accepted
     })
   }
 

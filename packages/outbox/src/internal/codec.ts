@@ -42,10 +42,15 @@ const SocketErrorJson = Schema.Struct({
   proxy: Schema.optional(Schema.String),
   code: Schema.optional(Schema.String)
 })
+const SecurityJson = Schema.Literals(["tls", "starttls", "starttls-if-available", "none"])
 const TimeoutErrorJson = Schema.Struct({
   _tag: Schema.Literal("TimeoutError"),
   operation: Schema.String,
-  timeoutMillis: Schema.Number
+  timeoutMillis: Schema.Number,
+  // Where a greeting was awaited: its message names the likely cause (optional: rows written before).
+  host: Schema.optional(Schema.String),
+  port: Schema.optional(Schema.Number),
+  security: Schema.optional(SecurityJson)
 })
 const ProtocolErrorJson = Schema.Struct({
   _tag: Schema.Literal("SmtpProtocolError"),
@@ -70,6 +75,7 @@ const ErrorJson = Schema.Union([
     ]),
     host: Schema.String,
     port: Schema.Number,
+    security: Schema.optional(SecurityJson),
     code: Schema.optional(Schema.String)
   }),
   Schema.Struct({
@@ -79,7 +85,8 @@ const ErrorJson = Schema.Union([
     enhancedStatusCode: Schema.optional(Schema.String),
     serverMessage: Schema.String,
     recipient: Schema.optional(Schema.String),
-    rejectedRecipients: Schema.optional(Schema.Array(RecipientResult))
+    rejectedRecipients: Schema.optional(Schema.Array(RecipientResult)),
+    acceptedRecipients: Schema.optional(Schema.Array(Schema.String))
   }),
   Schema.Struct({
     _tag: Schema.Literal("AuthenticationError"),
@@ -116,7 +123,12 @@ const ErrorJson = Schema.Union([
     detail: Schema.optional(Schema.String),
     timeoutMillis: Schema.optional(Schema.Number)
   }),
-  Schema.Struct({ _tag: Schema.Literal("InvalidInputError"), field: Schema.String, reason: Schema.String }),
+  Schema.Struct({
+    _tag: Schema.Literal("InvalidInputError"),
+    field: Schema.String,
+    reason: Schema.String,
+    foundWhileStreaming: Schema.optional(Schema.Boolean)
+  }),
   Schema.Struct({
     _tag: Schema.Literal("DeliveryUnknownError"),
     cause: UnknownCauseJson,
@@ -161,11 +173,25 @@ const toJson = (error: StoredError): ErrorJson => {
         timeoutMillis: error.timeout === undefined ? undefined : Duration.toMillis(error.timeout)
       }
     case "TimeoutError":
-      return { _tag: error._tag, operation: error.operation, timeoutMillis: Duration.toMillis(error.timeout) }
+      return {
+        _tag: error._tag,
+        operation: error.operation,
+        timeoutMillis: Duration.toMillis(error.timeout),
+        host: error.host,
+        port: error.port,
+        security: error.security
+      }
     case "SmtpProtocolError":
       return { _tag: error._tag, reason: error.reason, detail: error.detail }
     case "TlsError":
-      return { _tag: error._tag, reason: error.reason, host: error.host, port: error.port, code: error.code }
+      return {
+        _tag: error._tag,
+        reason: error.reason,
+        host: error.host,
+        port: error.port,
+        security: error.security,
+        code: error.code
+      }
     case "SmtpCommandError":
       return {
         _tag: error._tag,
@@ -174,7 +200,8 @@ const toJson = (error: StoredError): ErrorJson => {
         enhancedStatusCode: error.enhancedStatusCode,
         serverMessage: error.serverMessage,
         recipient: error.recipient,
-        rejectedRecipients: error.rejectedRecipients
+        rejectedRecipients: error.rejectedRecipients,
+        acceptedRecipients: error.acceptedRecipients
       }
     case "AuthenticationError":
       return {
@@ -187,7 +214,12 @@ const toJson = (error: StoredError): ErrorJson => {
         offered: error.offered
       }
     case "InvalidInputError":
-      return { _tag: error._tag, field: error.field, reason: error.reason }
+      return {
+        _tag: error._tag,
+        field: error.field,
+        reason: error.reason,
+        foundWhileStreaming: error.foundWhileStreaming
+      }
     case "DeliveryUnknownError":
       return {
         _tag: error._tag,
@@ -212,7 +244,13 @@ const fromJson = (json: ErrorJson): StoredError => {
       })
     }
     case "TimeoutError":
-      return new SmtpError.TimeoutError({ operation: json.operation, timeout: Duration.millis(json.timeoutMillis) })
+      return new SmtpError.TimeoutError({
+        operation: json.operation,
+        timeout: Duration.millis(json.timeoutMillis),
+        host: json.host,
+        port: json.port,
+        security: json.security
+      })
     case "SmtpProtocolError":
       return new SmtpError.SmtpProtocolError(json)
     case "TlsError":

@@ -6,6 +6,7 @@ import * as Scope from "effect/Scope"
 import type { PoolOptions } from "../SmtpClient.js"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
+import { Line } from "./line.js"
 
 /**
  * Connection pooling. A send borrows a connection for its transaction
@@ -46,31 +47,6 @@ interface Waiter {
   granted: Grant | undefined
   claimed: boolean
   cancelled: boolean
-}
-
-/** First in, first out, without `Array.shift`'s copying on long lines. */
-class Line<A> {
-  private items: Array<A | undefined> = []
-  private head = 0
-  push(item: A): void {
-    this.items.push(item)
-  }
-  shift(): A | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-  drain(): Array<A> {
-    const rest = this.items.slice(this.head) as Array<A>
-    this.items = []
-    this.head = 0
-    return rest
-  }
 }
 
 /**
@@ -265,12 +241,16 @@ export const make = (
       })
     }
 
-    /** A fresh connection in the place of `old` (dead, too old, or failed before the message went out). */
+    /**
+     * A fresh connection in the place of `old` (dead, too old, or failed
+     * before the message went out); `old` closes beside it, so a goodbye to
+     * one that is merely too old does not hold up the send.
+     */
     const replace = (old: Pooled | undefined, loan: Loan): Effect.Effect<Pooled, SmtpError> =>
       Effect.gen(function*() {
         if (old !== undefined) {
           loan.pooled = undefined
-          yield* Scope.close(old.scope, Exit.void)
+          yield* retire(old)
         }
         const opened = yield* open
         loan.pooled = opened

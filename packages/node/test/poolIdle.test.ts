@@ -8,9 +8,11 @@
  * library's behaviour is not ours to test).
  */
 import { SmtpClient } from "@effect-smtp/client"
+import { type ConnectionEndEvent, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { NodeSmtp } from "@effect-smtp/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { AddressInfo, Socket } from "node:net"
 import nodemailer from "nodemailer"
 import { SMTPServer } from "smtp-server"
@@ -223,6 +225,43 @@ describe("a warm pool whose connections the server drops (real servers on loopba
         expect(ourRun.received).toBe(200)
       }),
     60_000
+  )
+
+  it.live.each(["reset", "end"] as const)(
+    "the Node transport's watch: 4 idle pooled sockets the server %s are closed by the pool before any send needs them",
+    (how) =>
+      Effect.gen(function*() {
+        const running = yield* restartable()
+        const port = (running.server.server.address() as AddressInfo).port
+        const ends: Array<ConnectionEndEvent> = []
+        const metrics = Layer.succeed(SmtpMetrics, {
+          socketConnect: () => Effect.void,
+          clientConnect: () => Effect.void,
+          connectionEnd: (event) => Effect.sync(() => ends.push(event)),
+          messageSend: () => Effect.void
+        })
+        const layer = NodeSmtp.layerWithMetrics({
+          host: "127.0.0.1",
+          port,
+          security: "none",
+          pool: { maxConnections: 4, idleTimeToLive: "60 seconds" }
+        }).pipe(Layer.provide(metrics))
+        const our = tally()
+        yield* Effect.gen(function*() {
+          yield* Effect.forEach([0, 1, 2, 3], (i) => ours(our, i, "b@example.com"), { concurrency: 4, discard: true })
+          expect(running.sockets.size).toBe(4)
+          for (const socket of running.sockets) {
+            if (how === "reset") socket.resetAndDestroy()
+            else socket.end()
+          }
+          for (let waited = 0; waited < 2000 && ends.length < 4; waited += 10) yield* Effect.sleep(10)
+          // No send was made: only the watch can have closed them.
+          expect(ends.map((e) => e.outcome._tag)).toEqual(["Failure", "Failure", "Failure", "Failure"])
+        }).pipe(Effect.provide(layer))
+        expect(our).toEqual({ sent: 4, failed: 0, errors: [] })
+        yield* close(running)
+      }),
+    20_000
   )
 
   it.live.skipIf(postfixIdle === undefined)(

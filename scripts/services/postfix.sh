@@ -13,18 +13,23 @@
 # `smtptest` is created when missing. Needs root and the Debian `postfix`
 # package (`.ci/run` installs it).
 #
-# Two listeners share the instance: PORT offers CHUNKING (a client sends BDAT),
-# DATA_PORT hides it (a client must use DATA, with dot-stuffing).
+# Three listeners share the instance: PORT offers CHUNKING (a client sends BDAT),
+# DATA_PORT hides it (a client must use DATA, with dot-stuffing), IDLE_PORT
+# drops a client silent for IDLE_TIMEOUT seconds (smtpd_timeout: 421, then the
+# close), for the pool tests of idle connections the server drops.
 #
 # `start` and `status` print the test environment on stdout, one KEY=VALUE per
 # line; everything else goes to stderr:
 #   EFFECT_SMTP_POSTFIX=127.0.0.1:2525
 #   EFFECT_SMTP_POSTFIX_DATA=127.0.0.1:2526
+#   EFFECT_SMTP_POSTFIX_IDLE=127.0.0.1:2527
+#   EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT=2
 #   EFFECT_SMTP_POSTFIX_MAILDIR=/home/smtptest/Maildir
 #
 # Knobs: EFFECT_SMTP_POSTFIX_PORT (2525), EFFECT_SMTP_POSTFIX_DATA_PORT
-# (PORT + 1), EFFECT_SMTP_POSTFIX_DIR (/var/lib/effect-smtp-postfix/<port>),
-# EFFECT_SMTP_POSTFIX_WAIT (30 seconds).
+# (PORT + 1), EFFECT_SMTP_POSTFIX_IDLE_PORT (PORT + 2),
+# EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT (2 seconds), EFFECT_SMTP_POSTFIX_DIR
+# (/var/lib/effect-smtp-postfix/<port>), EFFECT_SMTP_POSTFIX_WAIT (30 seconds).
 set -euo pipefail
 
 SERVICE=postfix-test
@@ -33,6 +38,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/service.sh"
 
 readonly PORT="${EFFECT_SMTP_POSTFIX_PORT:-2525}"
 readonly DATA_PORT="${EFFECT_SMTP_POSTFIX_DATA_PORT:-$((PORT + 1))}"
+readonly IDLE_PORT="${EFFECT_SMTP_POSTFIX_IDLE_PORT:-$((PORT + 2))}"
+readonly IDLE_TIMEOUT="${EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT:-2}"
 readonly BASE="${EFFECT_SMTP_POSTFIX_DIR:-/var/lib/effect-smtp-postfix/${PORT}}"
 readonly WAIT="${EFFECT_SMTP_POSTFIX_WAIT:-30}"
 readonly TEST_USER=smtptest
@@ -43,7 +50,7 @@ readonly LOG="$BASE/maillog"
 readonly LOG_FILES=("$LOG")
 
 ready() {
-  greets_on "$PORT" && greets_on "$DATA_PORT"
+  greets_on "$PORT" && greets_on "$DATA_PORT" && greets_on "$IDLE_PORT"
 }
 
 running() {
@@ -64,6 +71,8 @@ maildir() {
 print_env() {
   printf 'EFFECT_SMTP_POSTFIX=%s:%s\n' "$HOST" "$PORT"
   printf 'EFFECT_SMTP_POSTFIX_DATA=%s:%s\n' "$HOST" "$DATA_PORT"
+  printf 'EFFECT_SMTP_POSTFIX_IDLE=%s:%s\n' "$HOST" "$IDLE_PORT"
+  printf 'EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT=%s\n' "$IDLE_TIMEOUT"
   printf 'EFFECT_SMTP_POSTFIX_MAILDIR=%s\n' "$(maildir)"
 }
 
@@ -74,7 +83,11 @@ preflight() {
   require_command postconf "Postfix is not installed. On Debian/Ubuntu: $install"
   check_port EFFECT_SMTP_POSTFIX_PORT "$PORT"
   check_port EFFECT_SMTP_POSTFIX_DATA_PORT "$DATA_PORT"
+  check_port EFFECT_SMTP_POSTFIX_IDLE_PORT "$IDLE_PORT"
   [[ $PORT != "$DATA_PORT" ]] || die "EFFECT_SMTP_POSTFIX_PORT and EFFECT_SMTP_POSTFIX_DATA_PORT must differ"
+  [[ $IDLE_PORT != "$PORT" && $IDLE_PORT != "$DATA_PORT" ]] || die "EFFECT_SMTP_POSTFIX_IDLE_PORT must differ from the other two ports"
+  check_seconds EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT "$IDLE_TIMEOUT"
+  (( IDLE_TIMEOUT > 0 )) || die "EFFECT_SMTP_POSTFIX_IDLE_TIMEOUT must be at least 1 second"
   check_seconds EFFECT_SMTP_POSTFIX_WAIT "$WAIT"
 }
 
@@ -154,6 +167,8 @@ EOF
 $HOST:$PORT inet n      -       n       -       -       smtpd
 $HOST:$DATA_PORT inet n -       n       -       -       smtpd
   -o smtpd_discard_ehlo_keywords=chunking
+$HOST:$IDLE_PORT inet n -       n       -       -       smtpd
+  -o smtpd_timeout=${IDLE_TIMEOUT}s
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -188,15 +203,15 @@ cmd_start() {
     log "instance in $BASE is running; reloading its configuration"
     with_tty postfix -c "$CONF" reload || { show_log "$LOG"; die "postfix reload failed"; }
   else
-    ensure_ports_free "EFFECT_SMTP_POSTFIX_PORT (and EFFECT_SMTP_POSTFIX_DATA_PORT, default PORT + 1)" "$PORT" "$DATA_PORT"
+    ensure_ports_free "EFFECT_SMTP_POSTFIX_PORT (and EFFECT_SMTP_POSTFIX_DATA_PORT, EFFECT_SMTP_POSTFIX_IDLE_PORT: PORT + 1, PORT + 2)" "$PORT" "$DATA_PORT" "$IDLE_PORT"
     write_config
     log "checking the instance in $BASE"
     with_tty postfix -c "$CONF" check || { show_log "$LOG"; die "postfix check failed"; }
-    log "starting Postfix on $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING)"
+    log "starting Postfix on $HOST:$PORT (CHUNKING), $HOST:$DATA_PORT (no CHUNKING) and $HOST:$IDLE_PORT (smtpd_timeout ${IDLE_TIMEOUT}s)"
     with_tty postfix -c "$CONF" start || { show_log "$LOG"; die "postfix start failed"; }
   fi
-  await_ready "no 220 greeting on $HOST:$PORT and $HOST:$DATA_PORT"
-  log "ready: $HOST:$PORT (CHUNKING) and $HOST:$DATA_PORT (no CHUNKING) deliver $TEST_USER@localhost (and $UTF8_ALIAS) into $(maildir)/new; log: $LOG"
+  await_ready "no 220 greeting on $HOST:$PORT, $HOST:$DATA_PORT and $HOST:$IDLE_PORT"
+  log "ready: $HOST:$PORT (CHUNKING), $HOST:$DATA_PORT (no CHUNKING) and $HOST:$IDLE_PORT (smtpd_timeout ${IDLE_TIMEOUT}s) deliver $TEST_USER@localhost (and $UTF8_ALIAS) into $(maildir)/new; log: $LOG"
   print_env
 }
 
@@ -205,7 +220,7 @@ cmd_stop() {
   if running; then
     log "stopping the instance in $BASE"
     with_tty postfix -c "$CONF" stop || { show_log "$LOG"; die "postfix stop failed"; }
-    wait_for "$WAIT" not any_listening "$PORT" "$DATA_PORT" || die "$HOST:$PORT or $HOST:$DATA_PORT still answers ${WAIT}s after stop"
+    wait_for "$WAIT" not any_listening "$PORT" "$DATA_PORT" "$IDLE_PORT" || die "$HOST:$PORT, $HOST:$DATA_PORT or $HOST:$IDLE_PORT still answers ${WAIT}s after stop"
   else
     log "not running (instance dir $BASE)"
   fi

@@ -148,6 +148,13 @@ export interface PoolOptions {
   readonly idleTimeToLive?: Duration.Input | undefined
   /** A connection idle at least this long is checked with NOOP before reuse (default 5 seconds). */
   readonly checkIdleAfter?: Duration.Input | undefined
+  /**
+   * How long a connection may live: one older than this is closed when it
+   * next comes back from a send or is taken from the idle list, and a fresh
+   * one takes its place (default: no limit). For servers and load balancers
+   * that drop long-lived connections, or to follow DNS changes.
+   */
+  readonly maxAge?: Duration.Input | undefined
 }
 
 /**

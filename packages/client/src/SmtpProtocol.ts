@@ -314,6 +314,12 @@ export interface DeliveryProgress {
   endWritten: boolean
   /** The reply to the end of the message was read (or the transaction ended without one). */
   replied: boolean
+  /**
+   * The body was about to go out (after the envelope's replies): from here
+   * the same message cannot be sent again without risking a copy. Absent:
+   * not yet.
+   */
+  bodyStarted?: boolean | undefined
 }
 
 /**
@@ -415,6 +421,14 @@ export interface Session {
   readonly noop: Effect.Effect<void, SmtpError>
   /** Says goodbye; the socket closes with the scope. */
   readonly quit: Effect.Effect<void, SmtpError>
+  /**
+   * Watches a session between transactions: `onGone` runs once when the
+   * server closes, resets or writes to it (an idle server only speaks to say
+   * goodbye, e.g. `421 idle timeout`); the session is then broken. Returns a
+   * function that stops the watch, which must be called before the session
+   * is used again. Absent: the transport cannot be watched.
+   */
+  readonly watchIdle?: ((onGone: () => void) => () => void) | undefined
 }
 
 /**

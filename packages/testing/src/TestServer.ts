@@ -407,6 +407,12 @@ export interface Options {
   readonly auth?: AuthOptions | undefined
   /** A wait before every reply, on the clock the server runs on (default none). */
   readonly replyDelay?: Duration.Input | undefined
+  /**
+   * How long the server waits for the next command (on the clock it runs
+   * on) before it answers `421 4.4.2 ... timeout exceeded` and closes the
+   * connection, as Postfix's `smtpd_timeout` does (default: forever).
+   */
+  readonly idleTimeout?: Duration.Input | undefined
   readonly limits?: Limits | undefined
   /**
    * Refuse commands that arrive behind a body's end (RFC 2920 §3.1 allows

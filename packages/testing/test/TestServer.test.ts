@@ -4,7 +4,7 @@
  * (`MisbehavingServer`), byte for byte, through the same `Socket` interface
  * the client uses. Plus what only one side has: a reset in memory, TLS from
  * the first byte over TCP, CRAM-MD5, and the waits a test synchronises on;
- * and the slow server (`delay`) on each side's clock.
+ * the slow server (`delay`) and the idle timeout on each side's clock.
  */
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { Socket } from "@effect-smtp/client/Socket"
@@ -312,5 +312,54 @@ describe("a slow server: delay gives the usual answer, late", () => {
       expect((error as SmtpError.DeliveryUnknownError).cause).toBeInstanceOf(SmtpError.TimeoutError)
       expect(yield* server.awaitFault("end")).toBe(true)
       expect(yield* server.messages).toEqual([])
+    }))
+})
+
+describe("idleTimeout: the server drops a silent client", () => {
+  /** Reads the greeting, says EHLO, then stays silent and reads whatever comes until the end. */
+  const idleClient = (port: number) =>
+    Effect.scoped(Effect.gen(function*() {
+      const socket = yield* Socket
+      const connection = yield* socket.connect({ host: "127.0.0.1", port })
+      let text = ""
+      const readUntil = (done: () => boolean) =>
+        Effect.gen(function*() {
+          while (!done()) {
+            const chunk = yield* Effect.result(connection.read)
+            if (Result.isFailure(chunk)) return "<closed>"
+            text += decoder.decode(chunk.success)
+          }
+          return text
+        })
+      yield* readUntil(() => complete(text))
+      text = ""
+      yield* connection.write(encoder.encode("EHLO client.test\r\n"))
+      yield* readUntil(() => complete(text))
+      text = ""
+      const goodbye = yield* readUntil(() => complete(text))
+      return [goodbye, yield* readUntil(() => false)]
+    }))
+
+  it.effect("in memory, on the test's clock: 421 4.4.2 after the idle timeout, then the end", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ idleTimeout: "1 second" })
+      const fiber = yield* Effect.forkChild(
+        idleClient(25).pipe(Effect.provide(TestSocket.layer(server.script)))
+      )
+      for (let turn = 0; turn < 100; turn++) yield* Effect.yieldNow
+      yield* TestClock.adjust("999 millis")
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("1 millis")
+      expect(yield* Fiber.join(fiber)).toEqual(["421 4.4.2 test.invalid Error: timeout exceeded\r\n", "<closed>"])
+    }))
+
+  it.live("over TCP, on the live clock: the same goodbye", () =>
+    Effect.gen(function*() {
+      const server = yield* MisbehavingServer.make({ idleTimeout: "200 millis" })
+      const transcript = yield* idleClient(server.port).pipe(
+        Effect.provide(NodeSocket.layer),
+        Effect.provide(SmtpMetrics.layerNoop)
+      )
+      expect(transcript).toEqual(["421 4.4.2 test.invalid Error: timeout exceeded\r\n", "<closed>"])
     }))
 })

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as SmtpClient from "../SmtpClient.js"
-import { InvalidInputError, type SmtpError } from "../SmtpError.js"
+import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
@@ -177,7 +177,8 @@ export const make = (
           let sending: operation.SendRecord | undefined = undefined
           const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>
             Effect.withFiber<SmtpProtocol.TransactionResult, SmtpError | E | E2>((fiber) => {
-              const record = operations.beginSend(fiber, opened.remoteAddress)
+              // A send that goes again on a fresh connection stays one send.
+              const record = sending ?? operations.beginSend(fiber, opened.remoteAddress)
               sending = record
               return Effect.onExit(
                 opened.send(message, { pipelineNext: next, progress, beforeEndOfData: sendOptions?.beforeEndOfData }),
@@ -188,9 +189,16 @@ export const make = (
             Effect.onExit(effect, (exit) => sending === undefined ? Effect.void : sending.record(exit))
           // Pooled, the session is given back before the telemetry is recorded; on a
           // session of its own, the telemetry is recorded before its QUIT.
+          // A reused connection that failed before any of the message went out
+          // (closed, reset, or a 421 goodbye): the pool sends once more on a fresh one.
+          const again = (error: unknown): boolean => {
+            if (progress.bodyStarted === true || !closedUnderUs(error)) return false
+            sending?.again(error)
+            return true
+          }
           const sent = pool === undefined
             ? Effect.scoped(Effect.flatMap(session, (opened) => recorded(transaction(opened, undefined))))
-            : recorded(pool.use(message, transaction))
+            : recorded(pool.use(message, transaction, again))
           return Effect.map(sent, (result) => toResult(mail, result))
         }
         return policy(attempt, mail.messageId)
@@ -203,6 +211,15 @@ export const make = (
       verify: Effect.scoped(Effect.asVoid(session))
     }
   })
+
+/**
+ * A failure that says the server dropped the connection, not that it refused
+ * the message: a socket closed or reset, or a 421 (the server is closing the
+ * channel). A timeout is not one: a silent server would be waited for twice.
+ */
+const closedUnderUs = (error: unknown): boolean =>
+  isSmtpError(error) &&
+  (error._tag === "SocketError" || (error._tag === "SmtpCommandError" && error.statusCode === 421))
 
 /** What the caller gets: the transaction's result, the envelope and the Message-ID. */
 const toResult = (mail: SmtpClient.Mail<unknown>, result: SmtpProtocol.TransactionResult): SmtpClient.SendResult => ({

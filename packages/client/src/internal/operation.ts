@@ -83,6 +83,8 @@ export interface Operations {
  */
 export interface SendRecord {
   readonly ended: () => void
+  /** The send failed with `error` on a reused connection and goes once more on a fresh one. */
+  readonly again: (error: unknown) => void
   readonly record: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
 }
 
@@ -250,15 +252,27 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
     const spanStarted = spanTime?.()
     let ended = started
     let spanEnded: bigint | undefined = undefined
+    let firstAttempt: { readonly at: bigint; readonly error: unknown } | undefined = undefined
     return {
       ended: () => {
         ended = clock.currentTimeNanosUnsafe()
         spanEnded = spanTime?.()
       },
+      again: (error) => {
+        const at = spanTime?.()
+        if (at !== undefined) firstAttempt = { at, error }
+      },
       record: (exit) =>
         Effect.suspend(() => {
           if (spanStarted !== undefined && spanEnded !== undefined) {
             const span = clientSpan.make(fiber, spans.names.send, spanAttributes(peerAddress), spanStarted, style)
+            // The first attempt's failure, by its type only (its message may quote recipients).
+            if (firstAttempt !== undefined) {
+              span.event("smtp.send.retry", firstAttempt.at, {
+                "error.type": failures.send.errorType(firstAttempt.error),
+                "smtp.retry.reason": "the reused connection failed before the message was sent"
+              })
+            }
             clientSpan.end(span, exit, spanEnded, failures.send)
           }
           // One object per message: the facts written out rather than spread.

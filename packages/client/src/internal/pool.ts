@@ -6,6 +6,7 @@ import * as Scope from "effect/Scope"
 import type { PoolOptions } from "../SmtpClient.js"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
+import { Line } from "./line.js"
 
 /**
  * Connection pooling. A send borrows a connection for its transaction
@@ -21,6 +22,9 @@ interface Pooled {
   readonly scope: Scope.Closeable
   messages: number
   lastUsed: number
+  readonly openedAt: number
+  /** Stops the watch on an idle connection (set while it is in the idle list). */
+  unwatch: (() => void) | undefined
 }
 
 /** What a waiting send is handed: a connection, or one of the pool's places to open one in. */
@@ -45,31 +49,6 @@ interface Waiter {
   cancelled: boolean
 }
 
-/** First in, first out, without `Array.shift`'s copying on long lines. */
-class Line<A> {
-  private items: Array<A | undefined> = []
-  private head = 0
-  push(item: A): void {
-    this.items.push(item)
-  }
-  shift(): A | undefined {
-    if (this.head >= this.items.length) return undefined
-    const item = this.items[this.head]
-    this.items[this.head++] = undefined
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head)
-      this.head = 0
-    }
-    return item
-  }
-  drain(): Array<A> {
-    const rest = this.items.slice(this.head) as Array<A>
-    this.items = []
-    this.head = 0
-    return rest
-  }
-}
-
 /**
  * A pool: `use(message, transaction)` lends a connection to `transaction`
  * with the message whose commands may ride behind this one's body, and takes
@@ -83,7 +62,13 @@ export interface Pool {
     transaction: (
       session: SmtpProtocol.Session,
       next: SmtpProtocol.Outgoing<unknown> | undefined
-    ) => Effect.Effect<A, E>
+    ) => Effect.Effect<A, E>,
+    /**
+     * Whether a transaction that failed on a reused connection may run once
+     * more on a fresh one: only when nothing of the message went out (the
+     * caller knows; the pool knows the connection was reused).
+     */
+    again?: ((error: E | SmtpError) => boolean) | undefined
   ) => Effect.Effect<A, E | SmtpError>
 }
 
@@ -98,8 +83,11 @@ export const make = (
     const maxMessages = Math.max(1, options.maxMessagesPerConnection ?? 100)
     const idleTimeToLive = Duration.toMillis(options.idleTimeToLive ?? Duration.seconds(30))
     const checkIdleAfter = Duration.toMillis(options.checkIdleAfter ?? Duration.seconds(5))
+    const maxAge = options.maxAge === undefined ? Number.POSITIVE_INFINITY : Duration.toMillis(options.maxAge)
     const clock = yield* Clock.Clock
     const poolScope = yield* Effect.scope
+    // A watch fires from the transport's callback, outside any fiber.
+    const runFork = Effect.runForkWith(yield* Effect.context<never>())
 
     /** Free connections, the most recently used last: busy ones stay warm, the rest idle out. */
     const idle: Array<Pooled> = []
@@ -149,7 +137,30 @@ export const make = (
         })
       )
 
-    /** A connection in step and free: to the next waiter, or to the idle list. */
+    const tooOld = (pooled: Pooled): boolean => clock.currentTimeMillisUnsafe() - pooled.openedAt >= maxAge
+
+    /** Out of the idle list, its watch stopped, before anything else uses or closes it. */
+    const leaveIdle = (pooled: Pooled): Pooled => {
+      const unwatch = pooled.unwatch
+      pooled.unwatch = undefined
+      unwatch?.()
+      return pooled
+    }
+
+    /**
+     * An idle connection the server closed, reset or said goodbye on: out of
+     * the pool at once, its place free, so no send is ever lent it.
+     */
+    const gone = (pooled: Pooled): void => {
+      const at = idle.indexOf(pooled)
+      if (at < 0 || closed) return
+      idle.splice(at, 1)
+      leaveIdle(pooled)
+      freePlace()
+      runFork(retire(pooled))
+    }
+
+    /** A connection in step and free: to the next waiter, or to the idle list, watched. */
     const putBack = (pooled: Pooled): void => {
       const waiter = closed ? undefined : nextWaiter()
       if (waiter !== undefined) {
@@ -157,6 +168,8 @@ export const make = (
         return
       }
       idle.push(pooled)
+      // May fire at once, when the end already arrived.
+      pooled.unwatch = pooled.session.watchIdle?.(() => gone(pooled))
       const wake = wakeReaper
       wakeReaper = undefined
       wake?.()
@@ -166,7 +179,9 @@ export const make = (
       Effect.suspend(() => {
         if (closed) return Effect.interrupt
         const pooled = idle.pop()
-        if (pooled !== undefined) return Effect.succeed({ _tag: "Connection", pooled, handedOver: false })
+        if (pooled !== undefined) {
+          return Effect.succeed({ _tag: "Connection", pooled: leaveIdle(pooled), handedOver: false })
+        }
         if (places < maxConnections) {
           places++
           return Effect.succeed(openGrant)
@@ -202,13 +217,16 @@ export const make = (
         Scope.provide(openSession, scope),
         (cause) => Scope.close(scope, Exit.failCause(cause))
       )
-      const pooled: Pooled = { session, scope, messages: 0, lastUsed: clock.currentTimeMillisUnsafe() }
+      const now = clock.currentTimeMillisUnsafe()
+      const pooled: Pooled = { session, scope, messages: 0, lastUsed: now, openedAt: now, unwatch: undefined }
       return pooled
     })
 
-    /** Whether a connection that sat idle still answers. */
+    /** Whether a connection that sat idle is young enough and still answers. */
     const stillAlive = (pooled: Pooled): Effect.Effect<boolean> =>
-      clock.currentTimeMillisUnsafe() - pooled.lastUsed < checkIdleAfter
+      tooOld(pooled)
+        ? Effect.succeed(false)
+        : clock.currentTimeMillisUnsafe() - pooled.lastUsed < checkIdleAfter
         ? Effect.succeed(true)
         : Effect.isSuccess(pooled.session.noop)
 
@@ -219,16 +237,25 @@ export const make = (
       return Effect.gen(function*() {
         const checked = grant._tag === "Connection" ? grant.pooled : undefined
         if (checked !== undefined && (yield* stillAlive(checked))) return checked
-        if (checked !== undefined) {
-          // Dead while idle: replaced in the same place.
+        return yield* replace(checked, loan)
+      })
+    }
+
+    /**
+     * A fresh connection in the place of `old` (dead, too old, or failed
+     * before the message went out); `old` closes beside it, so a goodbye to
+     * one that is merely too old does not hold up the send.
+     */
+    const replace = (old: Pooled | undefined, loan: Loan): Effect.Effect<Pooled, SmtpError> =>
+      Effect.gen(function*() {
+        if (old !== undefined) {
           loan.pooled = undefined
-          yield* Scope.close(checked.scope, Exit.void)
+          yield* retire(old)
         }
         const opened = yield* open
         loan.pooled = opened
         return opened
       })
-    }
 
     /** What one send holds, for the connection's return. */
     interface Loan {
@@ -264,7 +291,7 @@ export const make = (
             // next send is gone, or never began, while its commands may be in
             // flight.
             const unusable = broken !== undefined || interrupted || closed ||
-              pooled.messages >= maxMessages || next?.cancelled === true ||
+              pooled.messages >= maxMessages || tooOld(pooled) || next?.cancelled === true ||
               (loan.handedOver && !loan.started && Exit.hasInterrupts(exit))
             if (!unusable) {
               if (next === undefined) {
@@ -287,7 +314,7 @@ export const make = (
           }))
       })
 
-    const use: Pool["use"] = (message, transaction) =>
+    const use: Pool["use"] = (message, transaction, again) =>
       Effect.uninterruptibleMask((restore) => {
         const waiter: Waiter = { message, resume: undefined, granted: undefined, claimed: false, cancelled: false }
         return Effect.flatMap(restore(acquire(waiter)), (grant) => {
@@ -302,7 +329,14 @@ export const make = (
             const next = pooled.messages + 1 < maxMessages ? nextWaiter() : undefined
             loan.next = next
             loan.started = true
-            return transaction(pooled.session, next?.message)
+            const sent = transaction(pooled.session, next?.message)
+            // A connection that carried messages before may have been closed
+            // by the server since: the message goes once more, on a fresh one.
+            if (again === undefined || pooled.messages === 0) return sent
+            return Effect.catch(sent, (error) =>
+              again(error)
+                ? Effect.flatMap(replace(pooled, loan), (fresh) => transaction(fresh.session, loan.next?.message))
+                : Effect.fail(error))
           })
           return Effect.onExit(restore(lent), (exit) => takeBack(loan, exit))
         })
@@ -319,6 +353,7 @@ export const make = (
       const now = clock.currentTimeMillisUnsafe()
       const expiresAt = oldest.lastUsed + idleTimeToLive
       if (now < expiresAt) return Effect.sleep(Duration.millis(expiresAt - now))
+      leaveIdle(oldest)
       idle.shift()
       places--
       return Effect.uninterruptible(Scope.close(oldest.scope, Exit.void))
@@ -334,7 +369,7 @@ export const make = (
           waiter.resume = undefined
           resume?.(Effect.interrupt)
         }
-        const closing = idle.splice(0)
+        const closing = idle.splice(0).map(leaveIdle)
         places -= closing.length
         return Effect.forEach(closing, (pooled) => Scope.close(pooled.scope, Exit.void), {
           concurrency: "unbounded",

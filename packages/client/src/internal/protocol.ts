@@ -2,7 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import { SmtpCommandError } from "../SmtpError.js"
+import { SmtpCommandError, SocketError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import type { Socket } from "../Socket.js"
 import * as commands from "./commands.js"
@@ -117,6 +117,31 @@ const session = (state: SessionState): SmtpProtocol.Session => {
       ))
       yield* Effect.exit(Fiber.join(goodbye))
       yield* line.connection.close
-    })
+    }),
+    watchIdle: line.connection.awaitRead === undefined ? undefined : (onGone) => {
+      const awaitRead = line.connection.awaitRead
+      if (awaitRead === undefined) return () => {}
+      let watching = true
+      const cancel = awaitRead(() => {
+        if (!watching) return
+        watching = false
+        // Whatever arrived (a goodbye, the end, a reset), the server is done
+        // with this session: no QUIT, no further transaction.
+        line.markBroken(
+          new SocketError({
+            operation: "closed",
+            host: state.host,
+            port: state.port,
+            address: line.connection.remoteAddress,
+            cause: new Error("the server closed the idle connection")
+          })
+        )
+        onGone()
+      })
+      return () => {
+        watching = false
+        cancel()
+      }
+    }
   }
 }

@@ -341,6 +341,8 @@ const sendBody = <E, E2>(
   // Past the end of the message, a lost reply leaves the outcome unknown.
   const progress = context.progress ?? { endWritten: false, replied: false }
   state.current = progress
+  // From here a copy of the message may reach the server: no send goes again on another connection.
+  progress.bodyStarted = true
   const recipients = envelope.accepted.length
   const transfer = prepared.useBdat
     ? sendBdat(state, prepared.outgoing, recipients, trailer, context.beforeEndOfData, progress)

@@ -85,6 +85,9 @@ const address = (line: string): string => /<([^>]*)>/.exec(line)?.[1] ?? ""
  *
  * @internal
  */
+/** What a read that outlasted the idle timeout gives instead of a line. */
+const idleTimedOut: unique symbol = Symbol("idle timeout")
+
 export class Server {
   private readonly records: Array<MutableConnection> = []
   private readonly allCommands: Array<string> = []
@@ -92,6 +95,7 @@ export class Server {
   private readonly watchers = new Set<() => void>()
   private readonly limits: Required<{ readonly [K in keyof Limits]: number }>
   private readonly delay: Duration.Duration | undefined
+  private readonly idle: Duration.Duration | undefined
   private readonly hostname: string
   private queued = 0
 
@@ -104,6 +108,7 @@ export class Server {
       maxStoredBytes: options.limits?.maxStoredBytes ?? defaults.maxStoredBytes
     }
     this.delay = options.replyDelay === undefined ? undefined : Duration.fromInputUnsafe(options.replyDelay)
+    this.idle = options.idleTimeout === undefined ? undefined : Duration.fromInputUnsafe(options.idleTimeout)
     this.hostname = options.hostname ?? "test.invalid"
   }
 
@@ -335,6 +340,7 @@ export class Server {
 
   private session(wire: Wire, record: MutableConnection): Effect.Effect<void> {
     const limits = this.limits
+    const idle = this.idle
     const fault = (stage: Stage, command: string) => this.faultAt(record, stage, command)
     return Effect.gen({ self: this }, function*() {
       const greetingFault = fault("greeting", "")
@@ -393,7 +399,17 @@ export class Server {
         })
 
       for (let count = 0; count < limits.maxCommands; count++) {
-        const line = yield* wire.readLine(limits.maxLineBytes)
+        const line = idle === undefined
+          ? yield* wire.readLine(limits.maxLineBytes)
+          : yield* Effect.timeoutOrElse(wire.readLine(limits.maxLineBytes), {
+            duration: idle,
+            orElse: () => Effect.succeed(idleTimedOut)
+          })
+        if (line === idleTimedOut) {
+          // As Postfix's smtpd_timeout and smtp-server's socketTimeout do: a goodbye, then the end.
+          yield* this.send(wire, `421 4.4.2 ${this.hostname} Error: timeout exceeded\r\n`)
+          return yield* wire.end
+        }
         if (line === undefined) return
         if (line === null) {
           yield* this.send(wire, "500 5.5.2 line too long\r\n")

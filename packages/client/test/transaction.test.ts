@@ -24,7 +24,7 @@ const extensions = ["SIZE 1000000", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "
 
 describe("transaction", () => {
   effectProp(
-    "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING",
+    "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING; an 8-bit body without 8BITMIME is refused before MAIL",
     [
       fc.subarray([...extensions]),
       fc.boolean(),
@@ -48,6 +48,15 @@ describe("transaction", () => {
           // Refused before any command of the transaction.
           expect(sent._tag).toBe("Failure")
           expect(sent._tag === "Failure" && sent.failure).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
+          return
+        }
+        if (eightBit && !has("8BITMIME")) {
+          expect(sent._tag).toBe("Failure")
+          const failure = sent._tag === "Failure" ? sent.failure : undefined
+          expect(failure).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(failure?.message).toContain("8BITMIME")
+          expect(failure?.message).toContain("quoted-printable or base64")
           expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
           return
         }

@@ -150,3 +150,23 @@ describe("transaction", () => {
       expect(yield* opened.broken).toBeUndefined()
     }))
 })
+
+describe("quoted local parts", () => {
+  it.effect("go on MAIL FROM and RCPT TO as written, inside the brackets (RFC 5321 §4.1.2)", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ capabilities: ["PIPELINING", "8BITMIME", "DSN"] })
+      const opened = yield* session(server)
+      const result = yield* opened.send({
+        from: "\"john doe\"@example.com",
+        to: ["\"a \\\"b\\\" c\"@example.com"],
+        content: "Subject: q\r\n\r\nquoted\r\n",
+        dsn: { notify: ["FAILURE"] }
+      })
+      expect(result.accepted).toEqual(["\"a \\\"b\\\" c\"@example.com"])
+      expect(server.commands).toContain("MAIL FROM:<\"john doe\"@example.com>")
+      // ORCPT carries the address as xtext (RFC 3461 §4): the space and quotes encoded.
+      expect(server.commands).toContain(
+        "RCPT TO:<\"a \\\"b\\\" c\"@example.com> NOTIFY=FAILURE ORCPT=rfc822;\"a+20\\\"b\\\"+20c\"@example.com"
+      )
+    }))
+})

@@ -116,12 +116,9 @@ const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputE
     bodyGuard.checkKnown(state, out.body)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
-  if (message.requireTls === true && (!state.encrypted || !capabilities.requireTls)) {
-    return new TlsError({
-      reason: state.encrypted ? "RequireTlsNotOffered" : "RequireTlsWithoutTls",
-      host: state.host,
-      port: state.port
-    })
+  if (message.requireTls === true) {
+    const refused = requireTlsRefusal(state)
+    if (refused !== undefined) return refused
   }
   const international = [message.from, ...message.to].find((a) => !Address.isAscii(a))
   if (international !== undefined && !capabilities.smtpUtf8) {
@@ -139,6 +136,25 @@ const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputE
       reason: `the message is ${size} bytes and the server accepts at most ${capabilities.size} (SIZE)`
     })
   }
+  return undefined
+}
+
+/**
+ * REQUIRETLS (RFC 8689) needs an encrypted session, a server that offers
+ * it, and (§4.2.1) a verified certificate.
+ */
+const requireTlsRefusal = (state: SessionState): TlsError | undefined => {
+  const target = { host: state.host, port: state.port }
+  if (!state.encrypted) return new TlsError({ reason: "RequireTlsWithoutTls", ...target })
+  const verification = state.peerVerification
+  if (verification?.verified !== true) {
+    return new TlsError({
+      reason: "RequireTlsUnverified",
+      ...target,
+      code: verification === undefined ? "the transport does not report verification" : verification.reason
+    })
+  }
+  if (!state.capabilities.requireTls) return new TlsError({ reason: "RequireTlsNotOffered", ...target })
   return undefined
 }
 

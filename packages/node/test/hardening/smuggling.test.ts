@@ -33,6 +33,7 @@ import { TestSocket } from "@effect-smtp/testing"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -181,6 +182,7 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
     yield* Effect.gen(function*() {
       const client = yield* SmtpClient
       let session = yield* client.session
+      const scope = yield* Scope.Scope
       const run = Effect.runPromiseWith(yield* Effect.context<never>())
       yield* Effect.promise(() =>
         fc.assert(
@@ -211,7 +213,7 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
                 body
               )
               // The cut closed that session.
-              session = await run(client.session)
+              session = await run(Scope.provide(scope)(client.session))
               return
             }
             const result = await run(session.send(mail))

@@ -214,16 +214,66 @@ describe("REQUIRETLS needs a verified certificate (smtp-server, STARTTLS, REQUIR
 })
 
 /**
- * smtp-server cannot take a quoted local part with a space (it splits the
- * MAIL FROM line at white space and answers 501), so the quoted local part
- * goes to Postfix, which parses RFC 5321 paths.
+ * Postfix (scripts/services/postfix.sh): a stream past its SIZE over BDAT and
+ * DATA, and a quoted local part (smtp-server cannot take one with a space: it
+ * splits the MAIL FROM line at white space and answers 501; Postfix parses
+ * RFC 5321 paths).
  */
-describe("quoted local parts (Postfix)", () => {
+describe("against Postfix: a stream past SIZE, a quoted local part", () => {
   const target = postfixTarget()
   if (target === undefined) {
     it.skip(postfixSkipReason, () => {})
     return
   }
+  for (const [mode, port] of [["BDAT", target.port], ["DATA", target.dataPort]] as const) {
+    it.live.skipIf(port === undefined)(
+      `a stream past Postfix's SIZE (64 MiB) over ${mode}: cut with InvalidInputError, and Postfix stores nothing`,
+      () =>
+        Effect.gen(function*() {
+          const token = `effect-smtp-oversize-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
+          const head = encoder.encode(`From: a@example.com\r\nTo: smtptest@localhost\r\nSubject: ${token}\r\n\r\n`)
+          const line = encoder.encode("x".repeat(510) + "\r\n")
+          const block = new Uint8Array(64 * 1024)
+          for (let i = 0; i < 128; i++) block.set(line, i * 512)
+          let pulled = 0
+          // The header, then 1100 blocks of 64 KiB: 68.75 MiB, the limit passed in block 1024.
+          const content = Stream.concat(
+            Stream.make(head),
+            Stream.fromIterable(Array.from({ length: 1100 }, () => block)).pipe(Stream.tap(() =>
+              Effect.sync(() => {
+                pulled++
+              })
+            ))
+          )
+          const options: SmtpClient.Options = {
+            host: target.host,
+            port: port!,
+            security: "none",
+            timeout: "15 seconds"
+          }
+          const error = yield* Effect.flip(
+            send(options, { from: "a@example.com", to: ["smtptest@localhost"], content })
+          )
+          expect(error._tag).toBe("InvalidInputError")
+          expect(error.message).toContain("SIZE 67108864")
+          expect(pulled).toBe(1024)
+          // A marker sent after it arrives; the cut message never does.
+          const marker = `${token}-marker`
+          yield* send(options, {
+            from: "a@example.com",
+            to: ["smtptest@localhost"],
+            content: `Subject: ${marker}\r\n\r\n${marker}\r\n`
+          })
+          yield* waitForDelivery(target.maildir, includesText(marker))
+          const cut = yield* Effect.flip(
+            waitForDelivery(target.maildir, (bytes) => includesText(`Subject: ${token}\n`)(bytes), 2000)
+          )
+          expect(cut.reason).toBe("Timeout")
+        }),
+      { timeout: 60_000 }
+    )
+  }
+
   it.live("MAIL FROM:<\"john doe\"@example.com> is accepted, and the delivered copy's Return-Path carries it", () =>
     Effect.gen(function*() {
       const token = `effect-smtp-quoted-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`

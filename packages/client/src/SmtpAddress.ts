@@ -26,6 +26,13 @@ const localPart = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~\u0080-\uffff]+(\.[A-Za-z0-9!#
 const domainName = /^[A-Za-z0-9\-\u0080-\uffff]+(\.[A-Za-z0-9\-\u0080-\uffff]+)*$/
 const addressLiteral = /^\[[\u0021-\u005a\u005e-\u007e]+\]$/
 
+/**
+ * RFC 5321 §4.1.2's Quoted-string local part: qtextSMTP (printable ASCII but
+ * `"` and `\`, space included; any non-ASCII character for RFC 6531) or a
+ * quoted-pairSMTP (`\` and a printable ASCII character or space).
+ */
+const quotedLocalPart = /^"(?:[\u0020\u0021\u0023-\u005b\u005d-\u007e\u0080-\uffff]|\\[\u0020-\u007e])*"$/
+
 /** RFC 5321 §4.5.3.1.3: a path is at most 256 octets, the address inside its brackets 254. */
 const maxAddressOctets = 254
 
@@ -75,11 +82,28 @@ export const checkText = (field: string, value: string): InvalidInputError | und
 }
 
 /**
+ * The end of a quoted local part that starts `address`: the index of its
+ * closing quote, or -1 when the quotes are unbalanced (a quote never closed,
+ * or a backslash escaping nothing).
+ */
+const closingQuote = (address: string): number => {
+  for (let i = 1; i < address.length; i++) {
+    const c = address.charCodeAt(i)
+    if (c === 0x5c) i++ // a quoted-pair: the next character is taken as it is
+    else if (c === 0x22) return i
+  }
+  return -1
+}
+
+/**
  * Checks one mailbox address, `local@domain`: a dot-atom local part (UTF-8
- * allowed, for SMTPUTF8) and a domain name or address literal, at most 254
- * octets. `allowEmpty` admits the null reverse-path `<>` of bounces (MAIL FROM
- * only). Quoted local parts are not accepted: they are rare, and their quotes
- * and spaces would need care in every command and header.
+ * allowed, for SMTPUTF8) or a quoted one as RFC 5321 §4.1.2 writes it
+ * (`"john doe"@example.com`, with `\"` and `\\` escaped), and a domain name or
+ * address literal, at most 254 octets. `allowEmpty` admits the null
+ * reverse-path `<>` of bounces (MAIL FROM only). Control characters (CR, LF,
+ * NUL, TAB, ...) are refused everywhere, quoted or not, and so are `<` and
+ * `>`: RFC 5321 allows them inside quotes, but a server that reads a path up
+ * to its first `>` would take another address.
  *
  * @since 0.1.0
  * @category checks
@@ -104,21 +128,37 @@ export const checkAddress = (
       } contains "<" or ">": give the bare address (user@example.com), not a name or a bracketed path`
     })
   }
-  if (/\s/.test(address)) {
-    return new InvalidInputError({
-      field,
-      reason: `${describeValue(address)} contains white space: give the bare address`
-    })
-  }
-  const at = address.lastIndexOf("@")
-  const local = at === -1 ? "" : address.slice(0, at)
-  const domain = at === -1 ? "" : address.slice(at + 1)
-  if (!localPart.test(local) || !(domainName.test(domain) || addressLiteral.test(domain))) {
+  const quoted = address.startsWith("\"")
+  const close = quoted ? closingQuote(address) : -1
+  if (quoted && close === -1) {
     return new InvalidInputError({
       field,
       reason: `${
         describeValue(address)
-      } is not an address of the form user@example.com (quoted local parts and comments are not supported)`
+      } has an unbalanced quote: a quoted local part is closed by a quote, and a backslash escapes the next character ("john \\"j\\" doe"@example.com)`
+    })
+  }
+  // Spaces are allowed only inside the quotes of a quoted local part.
+  if (/\s/.test(quoted ? address.slice(close + 1) : address) || (quoted && /[^\S ]/.test(address))) {
+    return new InvalidInputError({
+      field,
+      reason: `${
+        describeValue(address)
+      } contains white space: give the bare address (a space in the local part goes inside quotes, "john doe"@example.com)`
+    })
+  }
+  const at = quoted ? close + 1 : address.lastIndexOf("@")
+  const local = at === -1 ? "" : address.slice(0, at)
+  const domain = at === -1 || address.charAt(at) !== "@" ? "" : address.slice(at + 1)
+  if (
+    !(quoted ? quotedLocalPart.test(local) : localPart.test(local)) ||
+    !(domainName.test(domain) || addressLiteral.test(domain))
+  ) {
+    return new InvalidInputError({
+      field,
+      reason: `${
+        describeValue(address)
+      } is not an address of the form user@example.com or "john doe"@example.com (comments are not supported)`
     })
   }
   const size = octets(address)

@@ -364,11 +364,11 @@ export const make: (
 
 /**
  * The checks `send` makes before it connects (addresses, control characters,
- * recipients, DSN values, size, lines over 998 octets in a body known up
- * front), without sending: the same `InvalidInputError` a send would fail
- * with, or `undefined`. For code that keeps a message to send later (an
- * outbox), so bad input is refused before it is stored. Checks that need the
- * server (SIZE, SMTPUTF8, REQUIRETLS) still happen at send time.
+ * recipients, DSN values, size, lines over 998 octets and NUL octets in a
+ * body known up front), without sending: the same `InvalidInputError` a send
+ * would fail with, or `undefined`. For code that keeps a message to send later
+ * (an outbox), so bad input is refused before it is stored. Checks that need
+ * the server (SIZE, SMTPUTF8, 8BITMIME, REQUIRETLS) still happen at send time.
  *
  * @since 0.1.0
  * @category validation

@@ -131,6 +131,11 @@ export type TlsFailure =
   | "RequireTlsWithoutTls"
   /** A message asks for REQUIRETLS (RFC 8689) and the server does not offer it. */
   | "RequireTlsNotOffered"
+  /**
+   * A message asks for REQUIRETLS (RFC 8689) and the server's certificate was
+   * not verified (verification off, or a name mismatch): `code` says why.
+   */
+  | "RequireTlsUnverified"
 
 /**
  * A TLS failure: the handshake or the certificate check failed, or security
@@ -182,6 +187,10 @@ export class TlsError extends Data.TaggedError("TlsError")<{
         return `The message asks for REQUIRETLS (RFC 8689), and the session with ${target} is not encrypted: nothing was sent. Use security "tls" or "starttls".`
       case "RequireTlsNotOffered":
         return `The message asks for REQUIRETLS (RFC 8689), and ${target} does not offer it: nothing was sent. Send it through a server that offers REQUIRETLS, or without requireTls.`
+      case "RequireTlsUnverified":
+        return `The message asks for REQUIRETLS (RFC 8689), and the certificate of ${target} was not verified${
+          this.code ? ` (${this.code})` : ""
+        }: RFC 8689 §4.2.1 requires a verified certificate before REQUIRETLS is honoured, so nothing was sent. Keep certificate verification on (no tls.rejectUnauthorized: false), make tls.servername match the certificate, or pass the issuing CA in options.tls.ca.`
       case "ServerInternalError":
         return `${target} aborted the TLS handshake with an internal-error alert${
           this.code ? ` (${this.code})` : ""

@@ -250,7 +250,12 @@ export interface Envelope {
  * @category models
  */
 export interface Message<E = never> extends Envelope {
-  /** The RFC 5322 message, headers and body. */
+  /**
+   * The RFC 5322 message, headers and body. A NUL octet is refused, and so
+   * is an 8-bit octet when the server does not offer 8BITMIME (encode the
+   * body); a stream is cut where it first holds one, or passes the server's
+   * SIZE, without the end of the message.
+   */
   readonly content: string | Uint8Array | Stream.Stream<Uint8Array, E>
   /** Declared with SIZE when the content is a stream of known length. */
   readonly size?: number | undefined
@@ -272,9 +277,11 @@ export interface Message<E = never> extends Envelope {
   readonly allowLongLines?: boolean | undefined
   /**
    * REQUIRETLS (RFC 8689): the message may only travel over TLS, on this hop
-   * and every later one. Sent only over an encrypted session to a server
-   * that offers the extension; otherwise a `TlsError` before any command of
-   * the transaction. Off by default, and then nothing is added.
+   * and every later one. Sent only over an encrypted session whose
+   * certificate was verified (§4.2.1: not with `rejectUnauthorized: false`
+   * letting an untrusted or misnamed certificate through) to a server that
+   * offers the extension; otherwise a `TlsError` before any command of the
+   * transaction. Off by default, and then nothing is added.
    */
   readonly requireTls?: boolean | undefined
 }

@@ -325,7 +325,7 @@ const clientNameOf = (error: SmtpError): string | undefined => {
       // STARTTLS not offered (MailKit throws NotSupportedException), and a
       // REQUIRETLS the session cannot honour, are no handshake.
       return error.reason === "StartTlsUnavailable" || error.reason === "RequireTlsWithoutTls" ||
-          error.reason === "RequireTlsNotOffered"
+          error.reason === "RequireTlsNotOffered" || error.reason === "RequireTlsUnverified"
         ? undefined
         : "secure_connection_error"
     case "SmtpProtocolError":

@@ -75,6 +75,21 @@ export interface ChannelBinding {
 }
 
 /**
+ * Whether the TLS peer's certificate was verified: its chain against the
+ * trusted CAs and its name against the host (or `servername`), as Node's
+ * `TLSSocket.authorized` and `authorizationError` tell. REQUIRETLS (RFC 8689
+ * §4.2.1) is honoured only over a verified connection.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PeerVerification {
+  readonly verified: boolean
+  /** Why it was not, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT` or `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  readonly reason?: string | undefined
+}
+
+/**
  * An open connection. Reads are pulled, so a slow consumer applies
  * backpressure to the peer; writes complete when the data is handed to the OS
  * (after a drain when the buffer is full), so a large body never sits in memory.
@@ -132,6 +147,12 @@ export interface Connection {
    * whose binding it cannot compute). Absent: the transport never offers one.
    */
   readonly channelBinding?: Effect.Effect<ChannelBinding | undefined> | undefined
+  /**
+   * Whether the TLS peer's certificate was verified; `undefined` without TLS.
+   * Absent: the transport cannot tell, and a connection it carries counts as
+   * unverified (a message with REQUIRETLS is then refused).
+   */
+  readonly peerVerification?: Effect.Effect<PeerVerification | undefined> | undefined
 }
 
 /**

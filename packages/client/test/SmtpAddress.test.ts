@@ -11,6 +11,16 @@ const address = fc.tuple(
   fc.array(label, { minLength: 1, maxLength: 3 })
 ).map(([local, domain]) => `${local.join(".")}@${domain.join(".")}`)
 
+/** RFC 5321 §4.1.2: qtextSMTP (no quote, no backslash, no "<" or ">" here) and quoted-pairSMTP. */
+const qcontent = fc.oneof(
+  fc.constantFrom(" ", "!", "#", "a", "Z", "0", "@", ".", "[", "]", "~", "é"),
+  fc.constantFrom("\\\"", "\\\\", "\\ ", "\\a")
+)
+const quotedAddress = fc.tuple(
+  fc.array(qcontent, { maxLength: 12 }),
+  fc.array(label, { minLength: 1, maxLength: 3 })
+).map(([local, domain]) => `"${local.join("")}"@${domain.join(".")}`)
+
 /** Anything a reader could take for the end of a line. */
 const control = fc.constantFrom(
   "\r",
@@ -42,10 +52,16 @@ describe("SmtpAddress", () => {
     }
   )
 
-  it("brackets, spaces, quoted local parts, a missing domain and over-long addresses are refused with the reason", () => {
+  it("brackets, spaces outside quotes, unbalanced quotes, a missing domain and over-long addresses are refused with the reason", () => {
     expect(SmtpAddress.checkAddress("to", "<a@b.c>")?.reason).toContain("\"<\" or \">\"")
     expect(SmtpAddress.checkAddress("to", "a b@c.d")?.reason).toContain("white space")
-    expect(SmtpAddress.checkAddress("to", "\"ab\"@c.d")?.reason).toContain("quoted local parts")
+    expect(SmtpAddress.checkAddress("to", "\"a b\"@c .d")?.reason).toContain("white space")
+    expect(SmtpAddress.checkAddress("to", "\"ab@c.d")?.reason).toContain("unbalanced quote")
+    expect(SmtpAddress.checkAddress("to", "\"ab\\\"@c.d")?.reason).toContain("unbalanced quote")
+    expect(SmtpAddress.checkAddress("to", "\"a\"b\"@c.d")?.reason).toContain("\"john doe\"@example.com")
+    expect(SmtpAddress.checkAddress("to", "a\"b@c.d")?.reason).toContain("is not an address")
+    expect(SmtpAddress.checkAddress("to", "\"a>b\"@c.d")?.reason).toContain("\"<\" or \">\"")
+    expect(SmtpAddress.checkAddress("to", "\"a\u00a0b\"@c.d")?.reason).toContain("white space")
     expect(SmtpAddress.checkAddress("to", "postmaster")?.reason).toContain("user@example.com")
     expect(SmtpAddress.checkAddress("to", `${"a".repeat(250)}@b.cd`)?.reason).toContain("at most 254")
     expect(SmtpAddress.checkAddress("to", "")?.reason).toContain("is empty")
@@ -57,6 +73,30 @@ describe("SmtpAddress", () => {
     expect(SmtpAddress.checkAddress("to", "user@[192.0.2.1]")).toBeUndefined()
     expect(SmtpAddress.isAscii("δοκιμή@example.com")).toBe(false)
   })
+
+  it("quoted local parts as RFC 5321 §4.1.2 writes them are addresses", () => {
+    expect(SmtpAddress.checkAddress("to", "\"john doe\"@example.com")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "\"john \\\"j\\\" doe\"@example.com")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "\"back\\\\slash\"@example.com")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "\"a@b\"@example.com")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "\"\"@example.com")).toBeUndefined()
+    expect(SmtpAddress.checkAddress("to", "\"δοκιμή χρήστη\"@example.com")).toBeUndefined()
+  })
+
+  prop(
+    "property: a quoted local part of qtextSMTP and quoted-pairs, with a domain, is an address; without its closing quote, or with a control character anywhere, it is not",
+    [quotedAddress, control, fc.nat()],
+    ([a, c, at]) => {
+      expect(SmtpAddress.checkAddress("to", a)).toBeUndefined()
+      const close = a.lastIndexOf("\"@")
+      expect(SmtpAddress.checkAddress("to", a.slice(0, close) + a.slice(close + 1))?.reason).toMatch(
+        /unbalanced quote|is not an address/
+      )
+      const position = at % (a.length + 1)
+      const bad = a.slice(0, position) + c + a.slice(position)
+      expect(SmtpAddress.checkAddress("to", bad)?.reason).toContain(`position ${position}`)
+    }
+  )
 
   it("an unpaired UTF-16 surrogate is damaged text", () => {
     expect(SmtpAddress.checkText("subject", "a\ud800b")?.reason).toContain("surrogate")

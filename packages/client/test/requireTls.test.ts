@@ -13,11 +13,15 @@ import * as Layer from "effect/Layer"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: t\r\n\r\nsecret\r\n" }
 
-const setup = (capabilities: ReadonlyArray<string>, security: "starttls" | "none") => {
+const setup = (
+  capabilities: ReadonlyArray<string>,
+  security: "starttls" | "none",
+  peerVerification?: TestSocket.Options["peerVerification"]
+) => {
   const server = TestSocket.smtpServer({ capabilities })
   const layer = SmtpClient.layer({ host: "mail.test", port: 25, security }).pipe(
     Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(server.script)),
+    Layer.provide(TestSocket.layer(server.script, { peerVerification })),
     Layer.provide(SmtpMetrics.layerNoop)
   )
   return { server, layer }
@@ -49,6 +53,35 @@ describe("REQUIRETLS", () => {
       expect(error._tag === "TlsError" && error.reason).toBe("RequireTlsWithoutTls")
       expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
       expect(server.received).toHaveLength(0)
+    }))
+
+  for (const reason of ["ERR_TLS_CERT_ALTNAME_INVALID", "DEPTH_ZERO_SELF_SIGNED_CERT"]) {
+    it.effect(`offered, over TLS whose certificate was not verified (${reason}): TlsError RequireTlsUnverified naming why, and no MAIL FROM`, () =>
+      Effect.gen(function*() {
+        const { server, layer } = setup(["STARTTLS", "PIPELINING", "REQUIRETLS"], "starttls", {
+          verified: false,
+          reason
+        })
+        const error = yield* Effect.flip(SmtpClient.send({ ...mail, requireTls: true }).pipe(Effect.provide(layer)))
+        expect(error).toBeInstanceOf(SmtpError.TlsError)
+        expect(error._tag === "TlsError" && error.reason).toBe("RequireTlsUnverified")
+        expect(error._tag === "TlsError" && error.code).toBe(reason)
+        expect(error.message).toContain(`was not verified (${reason})`)
+        expect(error.message).toContain("RFC 8689 §4.2.1")
+        expect(error.message).toContain("nothing was sent")
+        expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
+        expect(server.received).toHaveLength(0)
+      }))
+  }
+
+  it.effect("an unverified certificate does not stop a message that does not ask for REQUIRETLS", () =>
+    Effect.gen(function*() {
+      const { server, layer } = setup(["STARTTLS", "PIPELINING", "REQUIRETLS"], "starttls", {
+        verified: false,
+        reason: "DEPTH_ZERO_SELF_SIGNED_CERT"
+      })
+      yield* SmtpClient.send(mail).pipe(Effect.provide(layer))
+      expect(server.received).toHaveLength(1)
     }))
 
   it.effect("off (the default): nothing is added, whatever the server offers", () =>

@@ -24,7 +24,7 @@ const extensions = ["SIZE 1000000", "8BITMIME", "SMTPUTF8", "DSN", "CHUNKING", "
 
 describe("transaction", () => {
   effectProp(
-    "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING",
+    "property: MAIL FROM carries SIZE, BODY=8BITMIME, SMTPUTF8 and RET/ENVID exactly when the server offers them and the message needs them; BDAT iff CHUNKING; an 8-bit body without 8BITMIME is refused before MAIL",
     [
       fc.subarray([...extensions]),
       fc.boolean(),
@@ -48,6 +48,15 @@ describe("transaction", () => {
           // Refused before any command of the transaction.
           expect(sent._tag).toBe("Failure")
           expect(sent._tag === "Failure" && sent.failure).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
+          return
+        }
+        if (eightBit && !has("8BITMIME")) {
+          expect(sent._tag).toBe("Failure")
+          const failure = sent._tag === "Failure" ? sent.failure : undefined
+          expect(failure).toBeInstanceOf(SmtpError.InvalidInputError)
+          expect(failure?.message).toContain("8BITMIME")
+          expect(failure?.message).toContain("quoted-printable or base64")
           expect(server.commands.some((c) => c.startsWith("MAIL"))).toBe(false)
           return
         }
@@ -139,5 +148,25 @@ describe("transaction", () => {
       expect(error._tag).toBe("SmtpCommandError")
       expect(lines).toEqual(["MAIL FROM:<a@x.y>", "RCPT TO:<b@x.y>", "DATA", ".", "RSET"])
       expect(yield* opened.broken).toBeUndefined()
+    }))
+})
+
+describe("quoted local parts", () => {
+  it.effect("go on MAIL FROM and RCPT TO as written, inside the brackets (RFC 5321 §4.1.2)", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer({ capabilities: ["PIPELINING", "8BITMIME", "DSN"] })
+      const opened = yield* session(server)
+      const result = yield* opened.send({
+        from: "\"john doe\"@example.com",
+        to: ["\"a \\\"b\\\" c\"@example.com"],
+        content: "Subject: q\r\n\r\nquoted\r\n",
+        dsn: { notify: ["FAILURE"] }
+      })
+      expect(result.accepted).toEqual(["\"a \\\"b\\\" c\"@example.com"])
+      expect(server.commands).toContain("MAIL FROM:<\"john doe\"@example.com>")
+      // ORCPT carries the address as xtext (RFC 3461 §4): the space and quotes encoded.
+      expect(server.commands).toContain(
+        "RCPT TO:<\"a \\\"b\\\" c\"@example.com> NOTIFY=FAILURE ORCPT=rfc822;\"a+20\\\"b\\\"+20c\"@example.com"
+      )
     }))
 })

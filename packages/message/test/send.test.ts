@@ -1,5 +1,6 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
+import { effectProp, fc } from "@effect-smtp/test-utils/property"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -32,4 +33,30 @@ describe("SmtpClient.send with a composed message", () => {
       expect(new TextDecoder().decode(server.received[0]!.data)).not.toContain("hidden@example.com")
     }).pipe(Effect.provide(layer))
   })
+
+  effectProp(
+    "property: a composed message with any Unicode text, HTML and attachment bytes (NUL and 8-bit included) is 7-bit, so a server without 8BITMIME takes it",
+    [fc.string({ unit: "grapheme" }), fc.string({ unit: "grapheme" }), fc.uint8Array({ maxLength: 300 })],
+    ([text, html, bytes]) =>
+      Effect.gen(function*() {
+        const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
+        const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+          Layer.provide(SmtpProtocol.layer),
+          Layer.provide(TestSocket.layer(server.script)),
+          Layer.provide(SmtpMetrics.layerNoop)
+        )
+        const composed = yield* MailMessage.compose({
+          from: { name: "Grüße ☃", address: "app@example.com" },
+          to: ["alice@example.com"],
+          subject: `Ünïcödé ${text}`,
+          text,
+          html,
+          attachments: [{ filename: "données.bin", content: bytes }]
+        })
+        yield* SmtpClient.send(composed).pipe(Effect.provide(layer))
+        expect(server.received).toHaveLength(1)
+        expect(server.received[0]!.data.every((b) => b > 0 && b < 0x80)).toBe(true)
+      }),
+    { fastCheck: { numRuns: 40 } }
+  )
 })

@@ -33,4 +33,23 @@ describe("NodeSmtp.promiseClient", () => {
       expect(yield* server.connections).toBe(0)
       yield* Effect.promise(() => client.close())
     }))
+
+  it.live("every send after close() rejects with ClientClosedError, even one made while close is under way", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer({ hideSTARTTLS: true })
+      const client = NodeSmtp.promiseClient({ host: "127.0.0.1", port: server.port, security: "none" })
+      yield* Effect.promise(() => client.send(mail))
+      const closing = client.close()
+      const during = yield* Effect.promise(() => client.send(mail).catch((e: unknown) => e))
+      yield* Effect.promise(() => closing)
+      const after = yield* Effect.promise(() =>
+        Promise.all([client.send(mail), client.send(mail)].map((p) => p.catch((e: unknown) => e)))
+      )
+      for (const error of [during, ...after]) {
+        expect(error).toBeInstanceOf(NodeSmtp.ClientClosedError)
+        expect((error as NodeSmtp.ClientClosedError)._tag).toBe("ClientClosedError")
+        expect((error as Error).message).toContain("after close()")
+      }
+      expect(server.received).toHaveLength(1)
+    }))
 })

@@ -8,7 +8,7 @@
  */
 import { SmtpProtocolError, SocketError } from "@effect-smtp/client/SmtpError"
 import { outcomeOf, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
-import { type Connection, type ConnectOptions, Socket } from "@effect-smtp/client/Socket"
+import { type Connection, type ConnectOptions, type PeerVerification, Socket } from "@effect-smtp/client/Socket"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -63,6 +63,12 @@ export interface Options {
    * slow. Its duration counts as the TCP connect.
    */
   readonly beforeConnect?: ((options: ConnectOptions) => Effect.Effect<void, SocketError>) | undefined
+  /**
+   * What the connection reports of the server's certificate once it is TLS
+   * (default: verified). `{ verified: false, reason: "ERR_TLS_CERT_ALTNAME_INVALID" }`
+   * models a handshake let through by `rejectUnauthorized: false`.
+   */
+  readonly peerVerification?: PeerVerification | undefined
 }
 
 /**
@@ -103,7 +109,7 @@ export const layer = (
                   }))
             })
           yield* (options.beforeConnect?.(connectOptions) ?? Effect.void).pipe(Effect.onExit(record))
-          return yield* pipe(connectOptions, address, script)
+          return yield* pipe(connectOptions, address, script, options.peerVerification ?? { verified: true })
         })
     }))
   )
@@ -114,7 +120,8 @@ type Delivery = Uint8Array | "end" | "reset"
 const pipe = (
   connectOptions: ConnectOptions,
   address: string,
-  script: (server: ServerSide) => Effect.Effect<void, unknown>
+  script: (server: ServerSide) => Effect.Effect<void, unknown>,
+  verification: PeerVerification
 ) =>
   Effect.gen(function*() {
     const failure = (operation: "closed" | "read" | "write", code?: string) =>
@@ -210,6 +217,7 @@ const pipe = (
       remoteAddress: address,
       remotePort: connectOptions.port,
       isTls: Effect.sync(() => tls),
+      peerVerification: Effect.sync(() => (tls ? verification : undefined)),
       read: Effect.callback<Uint8Array, SocketError>((resume) => {
         const cancel = awaitRead(resume)
         return Effect.sync(cancel)

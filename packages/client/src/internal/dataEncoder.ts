@@ -20,6 +20,11 @@ export interface BodyEncoder {
   readonly end: () => Uint8Array
   /** The first line so far longer than `maxLineOctets` (the line being written counts once it is too long). */
   readonly longLine: () => LongLine | undefined
+  /**
+   * The body so far as canonical CRLF text, dots not doubled (and, after
+   * `end`, its trailing line break): what SIZE counts, as `Scan.size` does.
+   */
+  readonly size: () => number
 }
 
 /**
@@ -34,9 +39,11 @@ export const make = (stuffDots: boolean): BodyEncoder => {
   let lines = 0
   let lineOctets = 0
   let long: LongLine | undefined = undefined
+  let size = 0
   const lineEnded = () => {
     lines++
     lineOctets = 0
+    size += 2
   }
 
   const write = (chunk: Uint8Array): Uint8Array => {
@@ -70,6 +77,7 @@ export const make = (stuffDots: boolean): BodyEncoder => {
         out.set(chunk.subarray(i, lineEnd), o)
         o += lineEnd - i
         lineOctets += lineEnd - i
+        size += lineEnd - i
         if (long === undefined && lineOctets > maxLineOctets) long = { line: lines + 1, octets: lineOctets }
         atLineStart = false
         i = lineEnd
@@ -91,14 +99,17 @@ export const make = (stuffDots: boolean): BodyEncoder => {
 
   const end = (): Uint8Array => {
     const tail: Array<number> = []
-    if (pendingCR || !atLineStart) tail.push(CR, LF)
+    if (pendingCR || !atLineStart) {
+      tail.push(CR, LF)
+      size += 2
+    }
     pendingCR = false
     atLineStart = true
     if (stuffDots) tail.push(DOT, CR, LF)
     return Uint8Array.from(tail)
   }
 
-  return { write, end, longLine: () => long }
+  return { write, end, longLine: () => long, size: () => size }
 }
 
 /**
@@ -138,6 +149,8 @@ export interface Scan {
   /** Empty, or ends with a line break. */
   readonly endsWithBreak: boolean
   readonly longLine: LongLine | undefined
+  /** The offset of the first NUL octet, if any: RFC 5322 §3.5 text and RFC 2045 7bit/8bit data exclude it. */
+  readonly nul: number | undefined
 }
 
 /** @internal */
@@ -150,6 +163,7 @@ export const scan = (body: Uint8Array): Scan => {
   let lines = 0
   let lineStart = 0
   let longLine: LongLine | undefined = undefined
+  const nulAt = body.indexOf(0)
   for (let i = 0; i < body.length; i++) {
     const b = body[i]
     if (b === CR || b === LF) {
@@ -176,7 +190,8 @@ export const scan = (body: Uint8Array): Scan => {
     canonical,
     leadingDot,
     endsWithBreak: atLineStart,
-    longLine
+    longLine,
+    nul: nulAt === -1 ? undefined : nulAt
   }
 }
 
@@ -191,6 +206,8 @@ export const scan = (body: Uint8Array): Scan => {
  */
 export const scanText = (text: string, bytes: Uint8Array): Scan => {
   const eightBit = bytes.length !== text.length
+  // A NUL is rare and refused: its octet offset is counted by the byte scan.
+  if (text.includes("\0")) return scan(bytes)
   // A line of 999 code units is over 998 octets; in non-ASCII text (up to 3
   // octets a code unit) one of 333 may be: those are counted exactly.
   const limit = eightBit ? 332 : maxLineOctets
@@ -213,7 +230,8 @@ export const scanText = (text: string, bytes: Uint8Array): Scan => {
     canonical: true,
     leadingDot,
     endsWithBreak,
-    longLine: undefined
+    longLine: undefined,
+    nul: undefined
   }
 }
 

@@ -67,8 +67,25 @@ export const longLineError = (line: dataEncoder.LongLine, exact: boolean): Inval
     foundWhileStreaming: exact ? undefined : true
   })
 
+/**
+ * RFC 5322 §3.5 excludes NUL from message text, and RFC 2045 §2.7-2.8 from
+ * 7bit and 8bit data.
+ *
+ * @internal
+ */
+export const nulError = (offset: number): InvalidInputError =>
+  new InvalidInputError({
+    field: "content",
+    reason:
+      `holds a NUL octet (at octet ${offset}), which RFC 5322 (§3.5) and RFC 2045 (§2.7-2.8) exclude from message text: encode binary data as base64 (@effect-smtp/message's composer does)`
+  })
+
 /** The checks a scanned body allows before any byte is written. @internal */
-export const check = <E>(out: Outgoing<E>): InvalidInputError | undefined =>
-  out.body._tag === "Known" && out.body.facts.longLine !== undefined && out.message.allowLongLines !== true
-    ? longLineError(out.body.facts.longLine, true)
+export const check = <E>(out: Outgoing<E>): InvalidInputError | undefined => {
+  if (out.body._tag !== "Known") return undefined
+  const { facts } = out.body
+  if (facts.nul !== undefined) return nulError(facts.nul)
+  return facts.longLine !== undefined && out.message.allowLongLines !== true
+    ? longLineError(facts.longLine, true)
     : undefined
+}

@@ -52,6 +52,7 @@ export const make = (socketTag: typeof Socket) =>
           capabilities: opened.capabilities,
           lmtp: options.protocol === "lmtp",
           encrypted: yield* connection.isTls,
+          peerVerification: connection.peerVerification === undefined ? undefined : yield* connection.peerVerification,
           ahead: undefined,
           pipelineAfterData: options.pipelineAfterData ?? true,
           onPipelineAfterDataRefused: options.onPipelineAfterDataRefused,

@@ -1,5 +1,6 @@
 import type * as Clock from "effect/Clock"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
+import type { PeerVerification } from "../Socket.js"
 import type { Capabilities } from "./capabilities.js"
 import type { Reply } from "./reply.js"
 import type { Prepared, Waits } from "./transaction.js"
@@ -28,6 +29,8 @@ export interface SessionState {
   readonly lmtp: boolean
   /** The session is encrypted (implicit TLS or STARTTLS): what REQUIRETLS asks. */
   readonly encrypted: boolean
+  /** The TLS peer's certificate check, when encrypted; `undefined`: unknown (unverified). */
+  readonly peerVerification: PeerVerification | undefined
   /**
    * The next message's MAIL, RCPT and DATA, written behind the last body's
    * end (RFC 2920 §3.1); their replies are read when that message is sent,

@@ -12,6 +12,7 @@ import {
   TlsError
 } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
+import * as bodyGuard from "./bodyGuard.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
 import * as outgoing from "./outgoing.js"
@@ -111,15 +112,13 @@ export type Waits = ReturnType<typeof waitsFor>
  */
 const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputError | TlsError | undefined => {
   const { message } = out
-  const invalid = (out.envelopeChecked ? undefined : commands.checkEnvelope(message)) ?? outgoing.check(out)
+  const invalid = (out.envelopeChecked ? undefined : commands.checkEnvelope(message)) ?? outgoing.check(out) ??
+    bodyGuard.checkKnown(state, out.body)
   if (invalid !== undefined) return invalid
   const { capabilities } = state
-  if (message.requireTls === true && (!state.encrypted || !capabilities.requireTls)) {
-    return new TlsError({
-      reason: state.encrypted ? "RequireTlsNotOffered" : "RequireTlsWithoutTls",
-      host: state.host,
-      port: state.port
-    })
+  if (message.requireTls === true) {
+    const refused = requireTlsRefusal(state)
+    if (refused !== undefined) return refused
   }
   const international = [message.from, ...message.to].find((a) => !Address.isAscii(a))
   if (international !== undefined && !capabilities.smtpUtf8) {
@@ -137,6 +136,25 @@ const check = <E>(state: SessionState, out: outgoing.Outgoing<E>): InvalidInputE
       reason: `the message is ${size} bytes and the server accepts at most ${capabilities.size} (SIZE)`
     })
   }
+  return undefined
+}
+
+/**
+ * REQUIRETLS (RFC 8689) needs an encrypted session, a server that offers
+ * it, and (§4.2.1) a verified certificate.
+ */
+const requireTlsRefusal = (state: SessionState): TlsError | undefined => {
+  const target = { host: state.host, port: state.port }
+  if (!state.encrypted) return new TlsError({ reason: "RequireTlsWithoutTls", ...target })
+  const verification = state.peerVerification
+  if (verification?.verified !== true) {
+    return new TlsError({
+      reason: "RequireTlsUnverified",
+      ...target,
+      code: verification === undefined ? "the transport does not report verification" : verification.reason
+    })
+  }
+  if (!state.capabilities.requireTls) return new TlsError({ reason: "RequireTlsNotOffered", ...target })
   return undefined
 }
 
@@ -443,25 +461,6 @@ const abandoned = (state: SessionState, what: string) => <X>(error: X): Effect.E
     return Effect.fail(error)
   })
 
-/**
- * A streamed body that turns out to hold a line over 998 octets: the message
- * is abandoned without its end (the server never gets half a message), and
- * the send fails as a whole body would have before any byte was written.
- */
-const lineTooLong = (
-  state: SessionState,
-  message: SmtpProtocol.Message<unknown>,
-  encoder: dataEncoder.BodyEncoder
-): Effect.Effect<never, InvalidInputError> | undefined => {
-  if (message.allowLongLines === true) return undefined
-  const long = encoder.longLine()
-  if (long === undefined) return undefined
-  state.wire.markBroken(
-    new SmtpProtocolError({ reason: "UnexpectedReply", detail: "the message was abandoned: a line over 998 octets" })
-  )
-  return Effect.fail(outgoing.longLineError(long, false))
-}
-
 /** Runs the caller's step before the end of the message; its failure abandons the message. */
 const beforeEnd = <E2>(state: SessionState, step: Effect.Effect<void, E2> | undefined): Effect.Effect<void, E2> =>
   step === undefined
@@ -499,16 +498,19 @@ const sendData = <E, E2>(
   }
   return Effect.gen(function*() {
     const encoder = dataEncoder.make(true)
+    const guard = bodyGuard.stream(state, message, encoder)
     let bytes = 0
     yield* Stream.runForEach(body.stream, (chunk) => {
       const encoded = encoder.write(chunk)
-      const tooLong = lineTooLong(state, message, encoder)
-      if (tooLong !== undefined) return tooLong
+      const refused = guard.chunk(chunk)
+      if (refused !== undefined) return refused
       bytes += encoded.length
       return encoded.length === 0 ? Effect.void : wire.write(encoded, w.dataBlock, dataLog(encoded, undefined))
     }).pipe(Effect.catch(abandoned(state, "the message body failed")))
     const tail = encoder.end()
     bytes += tail.length
+    const tooLarge = guard.end()
+    if (tooLarge !== undefined) return yield* tooLarge
     yield* beforeEnd(state, before)
     yield* wire.write(after === undefined ? tail : concat(tail, after), w.dataBlock, dataLog(tail, trailer))
     progress.endWritten = true
@@ -571,18 +573,21 @@ const sendBdat = <E, E2>(
         return [r]
       })
     const encoder = dataEncoder.make(false)
+    const guard = bodyGuard.stream(state, message, encoder)
     // One chunk is held back so the last one can carry LAST.
     let held: Uint8Array | undefined = undefined
     yield* Stream.runForEach(body.stream, (data): Effect.Effect<unknown, SmtpError | E2> => {
       const encoded = encoder.write(data)
-      const tooLong = lineTooLong(state, message, encoder)
-      if (tooLong !== undefined) return tooLong
+      const refused = guard.chunk(data)
+      if (refused !== undefined) return refused
       if (encoded.length === 0) return Effect.void
       const previous = held
       held = encoded
       return previous === undefined ? Effect.void : chunk(previous, false)
     }).pipe(Effect.catch(abandoned(state, "the message body failed")))
     const tail = encoder.end()
+    const tooLarge = guard.end()
+    if (tooLarge !== undefined) return yield* tooLarge
     const last: Uint8Array = held === undefined ? tail : concat(held, tail)
     const finals = yield* chunk(last, true)
     return [finals, bytes] as const

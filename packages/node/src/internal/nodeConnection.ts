@@ -10,7 +10,7 @@
  * never be unhandled (which would crash the process).
  */
 import { SmtpProtocolError, SocketError, TimeoutError, TlsError } from "@effect-smtp/client/SmtpError"
-import type { ChannelBinding, Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
+import type { ChannelBinding, Connection, PeerVerification, TlsOptions, WriteTimeout } from "@effect-smtp/client/Socket"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Net from "node:net"
@@ -554,6 +554,26 @@ export class NodeConnection {
     return { type: "tls-exporter", data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }
   })
 
+  /**
+   * Node's own verdict on the peer: `authorized` is false, with the reason in
+   * `authorizationError`, when the chain or the name did not verify and
+   * `rejectUnauthorized: false` let the handshake finish anyway.
+   */
+  private readonly peerVerification: Effect.Effect<PeerVerification | undefined> = Effect.sync(() => {
+    const socket = this.current
+    if (!this.tlsActive || !(socket instanceof Tls.TLSSocket)) return undefined
+    if (socket.authorized) return { verified: true }
+    const error: unknown = socket.authorizationError
+    return {
+      verified: false,
+      reason: error instanceof Error
+        ? (error as Error & { code?: string }).code ?? error.message
+        : typeof error === "string"
+        ? error
+        : "the certificate was not verified"
+    }
+  })
+
   /** Starts reading and hands out the `Connection`. */
   open(): Connection {
     this.beginReading()
@@ -570,7 +590,8 @@ export class NodeConnection {
       write: this.write,
       upgradeTls: this.upgradeTls,
       close: this.close,
-      channelBinding: this.channelBinding
+      channelBinding: this.channelBinding,
+      peerVerification: this.peerVerification
     }
   }
 }

@@ -33,6 +33,7 @@ import { TestSocket } from "@effect-smtp/testing"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
@@ -180,18 +181,42 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
     )
     yield* Effect.gen(function*() {
       const client = yield* SmtpClient
-      const session = yield* client.session
+      let session = yield* client.session
+      const scope = yield* Scope.Scope
       const run = Effect.runPromiseWith(yield* Effect.context<never>())
       yield* Effect.promise(() =>
         fc.assert(
           fc.asyncProperty(hostileBody, fewCuts, async (body, at) => {
             executed++
             writes.length = 0
-            const result = await run(session.send({
+            const mail = {
               from: "a@example.com",
               to: ["b@example.com"],
               content: Stream.fromIterable(splitAt(body, at))
-            }))
+            }
+            if (body.includes(0)) {
+              // A NUL is refused (RFC 5322 §3.5): the stream is cut where it is
+              // seen, and no end of the message, real or lenient, is written.
+              const refused = await run(Effect.result(session.send(mail)))
+              const rest = concatBytes(writes.slice(1))
+              check(
+                refused._tag === "Failure" && refused.failure._tag === "InvalidInputError",
+                "a body with NUL was not refused",
+                rest,
+                body
+              )
+              check(hasNoBareBreak(rest), "a bare CR or LF on the wire", rest, body)
+              check(
+                mode === "DATA" ? firstLenientEnd(rest) === -1 : !/BDAT \d+ LAST/.test(decoder.decode(rest)),
+                "the end of a refused message was written",
+                rest,
+                body
+              )
+              // The cut closed that session.
+              session = await run(Scope.provide(scope)(client.session))
+              return
+            }
+            const result = await run(session.send(mail))
             const group = decoder.decode(writes[0])
             const rest = concatBytes(writes.slice(1))
             check(result.statusCode === 250, `the message was not accepted: ${result.response}`, rest, body)

@@ -71,7 +71,8 @@ const ErrorJson = Schema.Union([
       "StartTlsUnavailable",
       "ServerInternalError",
       "RequireTlsWithoutTls",
-      "RequireTlsNotOffered"
+      "RequireTlsNotOffered",
+      "RequireTlsUnverified"
     ]),
     host: Schema.String,
     port: Schema.Number,

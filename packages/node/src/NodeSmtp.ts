@@ -95,6 +95,13 @@ export interface PromiseClient {
     mail: SmtpClient.Sendable<never>,
     options?: { readonly signal?: AbortSignal | undefined }
   ) => Promise<SmtpClient.SendResult>
+  /**
+   * Checks the configuration without sending: connects, secures the
+   * connection (implicit TLS or STARTTLS, as `security` says), authenticates
+   * when `auth` is given, then QUITs. Resolves when all of that worked;
+   * rejects with the typed `SmtpError` of the step that failed.
+   */
+  readonly verify: (options?: { readonly signal?: AbortSignal | undefined }) => Promise<void>
   /** Closes pooled connections (QUIT) and releases everything. */
   readonly close: () => Promise<void>
 }
@@ -109,16 +116,32 @@ export const promiseClient = (
 ): PromiseClient => {
   const runtime = ManagedRuntime.make(layer(options, socketOptions))
   return {
-    send: (mail, sendOptions) =>
-      runtime.runPromiseExit(SmtpClient.send(mail), { signal: sendOptions?.signal }).then((exit) => {
-        if (Exit.isSuccess(exit)) return exit.value
-        // Reject with the typed error itself, not Effect's wrapper around it.
-        const failure = Cause.findErrorOption(exit.cause)
-        if (Option.isSome(failure)) throw failure.value
-        throw Cause.hasInterruptsOnly(exit.cause)
-          ? new DOMException("The send was aborted", "AbortError")
-          : Cause.squash(exit.cause)
-      }),
+    send: (mail, sendOptions) => runPromise(runtime, SmtpClient.send(mail), sendOptions?.signal),
+    verify: (verifyOptions) => runPromise(runtime, verify, verifyOptions?.signal),
     close: () => runtime.dispose()
   }
 }
+
+const verify = Effect.gen(function*() {
+  const client = yield* SmtpClient
+  yield* client.verify
+})
+
+/**
+ * Runs an Effect as a promise that rejects with the typed error itself, not
+ * Effect's wrapper around it, and with an AbortError when the signal
+ * interrupted it.
+ */
+const runPromise = <A, E>(
+  runtime: ManagedRuntime.ManagedRuntime<SmtpClient, never>,
+  effect: Effect.Effect<A, E, SmtpClient>,
+  signal: AbortSignal | undefined
+): Promise<A> =>
+  runtime.runPromiseExit(effect, { signal }).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = Cause.findErrorOption(exit.cause)
+    if (Option.isSome(failure)) throw failure.value
+    throw Cause.hasInterruptsOnly(exit.cause)
+      ? new DOMException("The send was aborted", "AbortError")
+      : Cause.squash(exit.cause)
+  })

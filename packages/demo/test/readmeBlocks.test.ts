@@ -7,6 +7,7 @@
 import { SmtpError } from "@effect-smtp/client"
 import { Dkim, type MailMessage } from "@effect-smtp/message"
 import { NodeSmtp } from "@effect-smtp/node"
+import type * as NodeModule from "@effect-smtp/node"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import { metrics } from "@opentelemetry/api"
@@ -27,7 +28,7 @@ import { smtpServer, socks5Proxy } from "./utils/servers.js"
 import { redirect, seen } from "./utils/swap.js"
 
 vi.mock("@effect-smtp/node", async (importOriginal) => {
-  const original = await importOriginal<typeof import("@effect-smtp/node")>()
+  const original = await importOriginal<typeof NodeModule>()
   const { swapNodeSmtp } = await import("./utils/swap.js")
   return { ...original, NodeSmtp: swapNodeSmtp(original.NodeSmtp) }
 })

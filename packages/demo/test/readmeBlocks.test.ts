@@ -8,6 +8,7 @@ import { SmtpError } from "@effect-smtp/client"
 import { Dkim, type MailMessage } from "@effect-smtp/message"
 import { NodeSmtp } from "@effect-smtp/node"
 import type * as NodeModule from "@effect-smtp/node"
+import { scramServer } from "@effect-smtp/test-utils/scramServer"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import { metrics } from "@opentelemetry/api"
@@ -88,6 +89,19 @@ describe("README.md blocks, run", () => {
       expect(results.filter(Result.isSuccess)).toHaveLength(40)
       expect(server.received).toHaveLength(40)
       expect(server.maxConnections()).toBeLessThanOrEqual(4)
+    }))
+
+  it.live("block 3, SCRAM-SHA-256: the server proves it knows the password; a wrong one is an AuthenticationError", () =>
+    Effect.gen(function*() {
+      const { scram } = yield* Effect.promise(() => import("../readme/block3.js"))
+      const { ca } = TestCertificates.testCertificates()
+      // The SCRAM server of the workspace's tests speaks TLS from the first byte.
+      const server = yield* scramServer({ password: "s3cret", offer: ["SCRAM-SHA-256", "PLAIN"] })
+      yield* against({ port: server.port, ca }, scram, { security: "tls" })
+      expect(server.logins).toMatchObject([{ mechanism: "SCRAM-SHA-256", ok: true }])
+      const other = yield* scramServer({ password: "not-s3cret", offer: ["SCRAM-SHA-256"] })
+      const error = yield* against({ port: other.port, ca }, Effect.flip(scram), { security: "tls" })
+      expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
     }))
 
   it.live("block 4, proxy: through a socks5h proxy with credentials, implicit TLS on 465", () =>

@@ -8,9 +8,10 @@
 //                                             application installs what README's blocks import)
 //   node scripts/readme-blocks.mjs <dir> --docs   both, into <dir>
 //
-// README.md's blocks are block1.ts, block2.ts, ...; a doc's are
-// <doc>-block1.ts, ... (docs/outbox.md: outbox-block1.ts). blocks.json lists
-// every block with the file and line it comes from.
+// A README.md block is named after the heading above it (quick-start.ts;
+// testing-an-application-that-sends-mail-2.ts when a section has several), a
+// doc's the same after its file's name (outbox--the-outbox-....ts).
+// blocks.json lists every block with the file and line it comes from.
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 
@@ -20,22 +21,32 @@ const dirArg = args.find((arg) => !arg.startsWith("--"))
 const out = dirArg === undefined ? Path.join(root, "packages/demo/readme") : Path.resolve(dirArg)
 const withDocs = dirArg === undefined || args.includes("--docs")
 
-const sources = [{ file: "README.md", prefix: "block" }]
+const sources = [{ file: "README.md", prefix: "" }]
 if (withDocs) {
   for (const name of Fs.readdirSync(Path.join(root, "docs")).filter((f) => f.endsWith(".md")).sort()) {
-    sources.push({ file: `docs/${name}`, prefix: `${Path.basename(name, ".md")}-block` })
+    sources.push({ file: `docs/${name}`, prefix: `${Path.basename(name, ".md")}--` })
   }
 }
 
 Fs.rmSync(out, { recursive: true, force: true })
 Fs.mkdirSync(out, { recursive: true })
 const manifest = []
+const slug = (heading) =>
+  heading.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")
 for (const { file, prefix } of sources) {
   const text = Fs.readFileSync(Path.join(root, file), "utf8")
   const blocks = [...text.matchAll(/^```ts\n([\s\S]*?)^```$/gm)]
-  blocks.forEach((match, i) => {
-    const line = text.slice(0, match.index).split("\n").length
-    const name = `${prefix}${i + 1}`
+  // A block is named after the heading it stands under (numbered when a
+  // section holds several), so adding a block elsewhere renames no other.
+  const named = blocks.map((match) => {
+    const before = text.slice(0, match.index)
+    const headings = [...before.matchAll(/^#{1,4} (.+)$/gm)]
+    const heading = headings.length === 0 ? "top" : slug(headings[headings.length - 1][1])
+    return { match, heading, line: before.split("\n").length }
+  })
+  named.forEach(({ match, heading, line }) => {
+    const same = named.filter((b) => b.heading === heading)
+    const name = `${prefix}${heading}${same.length > 1 ? `-${same.findIndex((b) => b.match === match) + 1}` : ""}`
     // Each block is its own module, so names may repeat across blocks.
     Fs.writeFileSync(
       Path.join(out, `${name}.ts`),

@@ -104,7 +104,9 @@ describe("docs/outbox.md block, run", () => {
       const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-docs-outbox-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true })))
       redirect.sqlite = Path.join(directory, "outbox.sqlite")
-      const { main } = yield* Effect.promise(() => import("../readme/outbox-block1.js"))
+      const { main } = yield* Effect.promise(() =>
+        import("../readme/outbox--the-outbox-durable-sending-effect-smtp-outbox.js")
+      )
       const server = yield* smtpServer()
       const status = yield* against(server, main).pipe(Effect.timeout("20 seconds"))
       expect(status._tag).toBe("Sent")
@@ -116,9 +118,9 @@ describe("docs/outbox.md block, run", () => {
 })
 
 describe("docs/telemetry.md blocks, run", () => {
-  it.live("block 1: the shipped profile on either backend", () =>
+  it.live("the shipped profile on either backend", () =>
     Effect.gen(function*() {
-      const { EffectShipped, OtelShipped } = yield* Effect.promise(() => import("../readme/telemetry-block1.js"))
+      const { EffectShipped, OtelShipped } = yield* Effect.promise(() => import("../readme/telemetry--telemetry.js"))
       const server = yield* smtpServer()
       for (const metrics of [OtelShipped, EffectShipped]) {
         const result = yield* against(
@@ -132,9 +134,11 @@ describe("docs/telemetry.md blocks, run", () => {
       expect(server.received).toHaveLength(2)
     }))
 
-  it.live("block 2: NodeSdk exports the metrics and the spans of a send over OTLP", () =>
+  it.live("NodeSdk exports the metrics and the spans of a send over OTLP", () =>
     Effect.gen(function*() {
-      const { MainLive } = yield* Effect.promise(() => import("../readme/telemetry-block2.js"))
+      const { MainLive } = yield* Effect.promise(() =>
+        import("../readme/telemetry--effect-metric-backend-with-effect-opentelemetry.js")
+      )
       const receiver = yield* otlpReceiver
       const server = yield* smtpServer()
       yield* withEndpoint(
@@ -150,9 +154,11 @@ describe("docs/telemetry.md blocks, run", () => {
       expect(traces).toContain("mailer")
     }))
 
-  it.live("block 3: Effect's Prometheus exporter serves the MailKit names on :9464/metrics", () =>
+  it.live("Effect's Prometheus exporter serves the MailKit names on :9464/metrics", () =>
     Effect.gen(function*() {
-      const { MainLive } = yield* Effect.promise(() => import("../readme/telemetry-block3.js"))
+      const { MainLive } = yield* Effect.promise(() =>
+        import("../readme/telemetry--effect-metric-backend-with-effect-s-own-prometheus-exporter.js")
+      )
       const server = yield* smtpServer()
       const page = yield* against(
         server,
@@ -165,13 +171,13 @@ describe("docs/telemetry.md blocks, run", () => {
       expect(page).toMatch(/^mailkit_net_smtp_client_send_duration_milliseconds_bucket\{/m)
     }))
 
-  it.live("block 4: the OpenTelemetry backend on its MeterProvider, exported over OTLP", () =>
+  it.live("the OpenTelemetry backend on its MeterProvider, exported over OTLP", () =>
     Effect.gen(function*() {
       const receiver = yield* otlpReceiver
       // The exporter reads the endpoint when the block's module builds it.
       const { SmtpLive, meterProvider } = yield* withEndpoint(
         receiver.url,
-        Effect.promise(() => import("../readme/telemetry-block4.js"))
+        Effect.promise(() => import("../readme/telemetry--opentelemetry-backend.js"))
       )
       const server = yield* smtpServer()
       yield* against(server, SmtpClient.send(mail).pipe(Effect.provide(SmtpLive)))
@@ -181,9 +187,11 @@ describe("docs/telemetry.md blocks, run", () => {
       expect(metrics).toContain("mailkit.net.smtp.client.send.count")
     }))
 
-  it.live("block 5: the unit-suffixed Prometheus exporter prints a MailKit application's histogram names", () =>
+  it.live("the unit-suffixed Prometheus exporter prints a MailKit application's histogram names", () =>
     Effect.gen(function*() {
-      const { UnitSuffixedPrometheusExporter } = yield* Effect.promise(() => import("../readme/telemetry-block5.js"))
+      const { UnitSuffixedPrometheusExporter } = yield* Effect.promise(() =>
+        import("../readme/telemetry--prometheus-names-measured.js")
+      )
       const port = yield* freePort
       const exporter = new UnitSuffixedPrometheusExporter({ port, host: "127.0.0.1" })
       const meterProvider = new MeterProvider({ readers: [exporter] })

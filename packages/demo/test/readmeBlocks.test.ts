@@ -60,14 +60,14 @@ const waitFor = (condition: () => boolean) =>
   })
 
 describe("README.md blocks, run", () => {
-  it.live("block 1, quick start: STARTTLS, AUTH, a send to alice and bob", () =>
+  it.live("quick start: STARTTLS, AUTH, a send to alice and bob", () =>
     Effect.gen(function*() {
       const server = yield* smtpServer({ passwords: { "app@example.com": "app-password" } })
       // The block runs its program when imported: Effect.runPromise at its end.
       yield* against(
         server,
         Effect.gen(function*() {
-          yield* Effect.promise(() => import("../readme/block1.js"))
+          yield* Effect.promise(() => import("../readme/quick-start.js"))
           yield* waitFor(() => server.received.length === 1)
         })
       )
@@ -80,9 +80,28 @@ describe("README.md blocks, run", () => {
       expect(seen.at(-1)?.host).toBe("smtp.example.com")
     }))
 
-  it.live("block 2, pool: every send succeeds over at most maxConnections (4) connections", () =>
+  it.live("verify: STARTTLS and AUTH, no message; a wrong password is the AuthenticationError, with promises too", () =>
     Effect.gen(function*() {
-      const { newsletter } = yield* Effect.promise(() => import("../readme/block2.js"))
+      const { checkSmtp, checkSmtpWithPromises } = yield* Effect.promise(() =>
+        import("../readme/checking-the-configuration-verify.js")
+      )
+      const server = yield* smtpServer({ passwords: { "app@example.com": "app-password" } })
+      yield* against(server, checkSmtp)
+      yield* against(server, Effect.promise(() => checkSmtpWithPromises()))
+      expect(server.received).toEqual([])
+      const wrong = yield* smtpServer({ passwords: { "app@example.com": "another-password" } })
+      const error = yield* against(wrong, Effect.flip(checkSmtp))
+      expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
+      const rejected = yield* against(
+        wrong,
+        Effect.promise(() => checkSmtpWithPromises().then(() => undefined, (e: unknown) => e))
+      )
+      expect(rejected).toBeInstanceOf(SmtpError.AuthenticationError)
+    }))
+
+  it.live("pool: every send succeeds over at most maxConnections (4) connections", () =>
+    Effect.gen(function*() {
+      const { newsletter } = yield* Effect.promise(() => import("../readme/connection-pool-and-pipelining.js"))
       const server = yield* smtpServer()
       const recipients = Array.from({ length: 40 }, (_, i) => `reader${i}@example.com`)
       const results = yield* against(server, newsletter(recipients, content), { security: "starttls" })
@@ -91,9 +110,9 @@ describe("README.md blocks, run", () => {
       expect(server.maxConnections()).toBeLessThanOrEqual(4)
     }))
 
-  it.live("block 3, SCRAM-SHA-256: the server proves it knows the password; a wrong one is an AuthenticationError", () =>
+  it.live("SCRAM-SHA-256: the server proves it knows the password; a wrong one is an AuthenticationError", () =>
     Effect.gen(function*() {
-      const { scram } = yield* Effect.promise(() => import("../readme/block3.js"))
+      const { scram } = yield* Effect.promise(() => import("../readme/authentication.js"))
       const { ca } = TestCertificates.testCertificates()
       // The SCRAM server of the workspace's tests speaks TLS from the first byte.
       const server = yield* scramServer({ password: "s3cret", offer: ["SCRAM-SHA-256", "PLAIN"] })
@@ -104,9 +123,9 @@ describe("README.md blocks, run", () => {
       expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
     }))
 
-  it.live("block 4, proxy: through a socks5h proxy with credentials, implicit TLS on 465", () =>
+  it.live("proxy: through a socks5h proxy with credentials, implicit TLS on 465", () =>
     Effect.gen(function*() {
-      const { viaProxy } = yield* Effect.promise(() => import("../readme/block4.js"))
+      const { viaProxy } = yield* Effect.promise(() => import("../readme/through-a-socks5-or-http-proxy.js"))
       const server = yield* smtpServer({}, { secure: true })
       const proxy = yield* socks5Proxy("relay", "s3cret")
       yield* against(server, viaProxy, {
@@ -122,18 +141,18 @@ describe("README.md blocks, run", () => {
       expect((error as SmtpError.ProxyError).reason).toBe("AuthenticationFailed")
     }))
 
-  it.live("block 5, LMTP: one reply per recipient after the final dot", () =>
+  it.live("LMTP: one reply per recipient after the final dot", () =>
     Effect.gen(function*() {
-      const { deliver } = yield* Effect.promise(() => import("../readme/block5.js"))
+      const { deliver } = yield* Effect.promise(() => import("../readme/lmtp.js"))
       const server = yield* smtpServer({}, { lmtp: true, hideSTARTTLS: true })
       const accepted = yield* against(server, deliver(content))
       expect(accepted).toEqual(["alice@example.com", "bob@example.com"])
       expect(server.received).toHaveLength(1)
     }))
 
-  it.live("block 6, REQUIRETLS: MAIL FROM carries REQUIRETLS; refused over plaintext before any command", () =>
+  it.live("REQUIRETLS: MAIL FROM carries REQUIRETLS; refused over plaintext before any command", () =>
     Effect.gen(function*() {
-      const { sendSecret } = yield* Effect.promise(() => import("../readme/block6.js"))
+      const { sendSecret } = yield* Effect.promise(() => import("../readme/requiretls.js"))
       const { ca, cert, key } = TestCertificates.testCertificates()
       const server = yield* MisbehavingServer.make({ tls: { key, cert }, extensions: ["REQUIRETLS"] })
       yield* against({ port: server.port, ca }, sendSecret(content).pipe(Effect.provide(client())))
@@ -149,14 +168,14 @@ describe("README.md blocks, run", () => {
       expect((yield* plain.commands).some((c) => c.startsWith("MAIL"))).toBe(false)
     }))
 
-  it.live("block 7, telemetry: the documented profile on the global MeterProvider, and the shipped one", () =>
+  it.live("telemetry: the documented profile on the global MeterProvider, and the shipped one", () =>
     Effect.gen(function*() {
       const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE)
       const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 })
       const provider = new MeterProvider({ readers: [reader] })
       metrics.setGlobalMeterProvider(provider)
       try {
-        const { SmtpLikeMailKit, SmtpLive } = yield* Effect.promise(() => import("../readme/block7.js"))
+        const { SmtpLikeMailKit, SmtpLive } = yield* Effect.promise(() => import("../readme/telemetry.js"))
         const server = yield* smtpServer()
         const mail = { from: "a@example.com", to: ["b@example.com"], content }
         const { SmtpClient } = yield* Effect.promise(() => import("@effect-smtp/client"))
@@ -175,9 +194,9 @@ describe("README.md blocks, run", () => {
       }
     }))
 
-  it.live("block 8, production options: XOAUTH2 with the token provider; partialDelivery abort sends no DATA", () =>
+  it.live("production options: XOAUTH2 with the token provider; partialDelivery abort sends no DATA", () =>
     Effect.gen(function*() {
-      const { ProductionSmtp } = yield* Effect.promise(() => import("../readme/block8.js"))
+      const { ProductionSmtp } = yield* Effect.promise(() => import("../readme/production-options.js"))
       const { SmtpClient } = yield* Effect.promise(() => import("@effect-smtp/client"))
       const server = yield* smtpServer({ tokens: { "app@example.com": "ya29..." } })
       yield* against(
@@ -195,9 +214,9 @@ describe("README.md blocks, run", () => {
       expect(server.received[0]).toMatchObject({ user: "app@example.com", secure: true })
     }))
 
-  it.live("block 9, composing: the envelope includes bcc, the message does not", () =>
+  it.live("composing: the envelope includes bcc, the message does not", () =>
     Effect.gen(function*() {
-      const { welcome } = yield* Effect.promise(() => import("../readme/block9.js"))
+      const { welcome } = yield* Effect.promise(() => import("../readme/composing-messages.js"))
       const server = yield* smtpServer()
       const result = yield* against(server, welcome.pipe(Effect.provide(client())))
       expect(result.accepted).toEqual(["alice@example.com", "audit@example.com"])
@@ -207,9 +226,9 @@ describe("README.md blocks, run", () => {
       expect(data).toMatch(/multipart\/alternative/)
     }))
 
-  it.live("block 10, DKIM: two signatures (rsa2025, ed2025) on the message sent", () =>
+  it.live("DKIM: two signatures (rsa2025, ed2025) on the message sent", () =>
     Effect.gen(function*() {
-      const { newsletter } = yield* Effect.promise(() => import("../readme/block10.js"))
+      const { newsletter } = yield* Effect.promise(() => import("../readme/dkim-signing.js"))
       const rsa = Crypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey.export({
         type: "pkcs8",
         format: "pem"
@@ -223,9 +242,9 @@ describe("README.md blocks, run", () => {
       expect(data).toMatch(/a=ed25519-sha256;[\s\S]*s=ed2025/)
     }))
 
-  it.effect("block 11, one-click unsubscribe: both fields written and signed", () =>
+  it.effect("one-click unsubscribe: both fields written and signed", () =>
     Effect.gen(function*() {
-      const { bulk } = yield* Effect.promise(() => import("../readme/block11.js"))
+      const { bulk } = yield* Effect.promise(() => import("../readme/one-click-unsubscribe.js"))
       const key = Crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })
       const signer = yield* Dkim.make({
         domain: "example.com",
@@ -243,15 +262,15 @@ describe("README.md blocks, run", () => {
       expect(text).toMatch(/h=[^;]*list-unsubscribe:list-unsubscribe-post/i)
     }))
 
-  it.effect("block 12, the test kit: the subject of the last message sent", () =>
+  it.effect("the test kit: the subject of the last message sent", () =>
     Effect.gen(function*() {
-      const { test } = yield* Effect.promise(() => import("../readme/block12.js"))
+      const { test } = yield* Effect.promise(() => import("../readme/testing-an-application-that-sends-mail-1.js"))
       expect(yield* test).toEqual(Option.some("hi"))
     }))
 
-  it.live("block 13, MisbehavingServer: 421 to MAIL is a retryable error", () =>
+  it.live("MisbehavingServer: 421 to MAIL is a retryable error", () =>
     Effect.gen(function*() {
-      const { closing } = yield* Effect.promise(() => import("../readme/block13.js"))
+      const { closing } = yield* Effect.promise(() => import("../readme/testing-an-application-that-sends-mail-2.js"))
       expect(yield* closing).toBe(true)
     }))
 })

@@ -5,13 +5,11 @@
  * @since 0.1.0
  */
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
+import { makePromiseClient } from "./internal/promise.js"
 import * as NodeSocket from "./NodeSocket.js"
 
 /**
@@ -113,35 +111,4 @@ export interface PromiseClient {
 export const promiseClient = (
   options: SmtpClient.Options,
   socketOptions?: NodeSocket.NodeSocketOptions
-): PromiseClient => {
-  const runtime = ManagedRuntime.make(layer(options, socketOptions))
-  return {
-    send: (mail, sendOptions) => runPromise(runtime, SmtpClient.send(mail), sendOptions?.signal),
-    verify: (verifyOptions) => runPromise(runtime, verify, verifyOptions?.signal),
-    close: () => runtime.dispose()
-  }
-}
-
-const verify = Effect.gen(function*() {
-  const client = yield* SmtpClient
-  yield* client.verify
-})
-
-/**
- * Runs an Effect as a promise that rejects with the typed error itself, not
- * Effect's wrapper around it, and with an AbortError when the signal
- * interrupted it.
- */
-const runPromise = <A, E>(
-  runtime: ManagedRuntime.ManagedRuntime<SmtpClient, never>,
-  effect: Effect.Effect<A, E, SmtpClient>,
-  signal: AbortSignal | undefined
-): Promise<A> =>
-  runtime.runPromiseExit(effect, { signal }).then((exit) => {
-    if (Exit.isSuccess(exit)) return exit.value
-    const failure = Cause.findErrorOption(exit.cause)
-    if (Option.isSome(failure)) throw failure.value
-    throw Cause.hasInterruptsOnly(exit.cause)
-      ? new DOMException("The send was aborted", "AbortError")
-      : Cause.squash(exit.cause)
-  })
+): PromiseClient => makePromiseClient(ManagedRuntime.make(layer(options, socketOptions)))

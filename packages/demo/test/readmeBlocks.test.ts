@@ -8,6 +8,7 @@ import { SmtpError } from "@effect-smtp/client"
 import { Dkim, type MailMessage } from "@effect-smtp/message"
 import { NodeSmtp } from "@effect-smtp/node"
 import type * as NodeModule from "@effect-smtp/node"
+import type * as NodeMailModule from "@effect-smtp/node/mail"
 import { scramServer } from "@effect-smtp/test-utils/scramServer"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
@@ -24,9 +25,24 @@ import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { vi } from "vitest"
 import { smtpServer, socks5Proxy } from "./utils/servers.js"
 import { redirect, seen } from "./utils/swap.js"
+
+vi.mock("@effect-smtp/node/mail", async (importOriginal) => {
+  const original = await importOriginal<typeof NodeMailModule>()
+  const { swapOptions, swapSocket } = await import("./utils/swap.js")
+  return {
+    NodeMail: {
+      ...original.NodeMail,
+      promiseClient: (...[options, socketOptions]: Parameters<typeof original.NodeMail.promiseClient>) =>
+        original.NodeMail.promiseClient(swapOptions(options), swapSocket(socketOptions))
+    }
+  }
+})
 
 vi.mock("@effect-smtp/node", async (importOriginal) => {
   const original = await importOriginal<typeof NodeModule>()
@@ -225,6 +241,36 @@ describe("README.md blocks, run", () => {
       expect(data).not.toMatch(/^Bcc:/im)
       expect(data).toMatch(/multipart\/alternative/)
     }))
+
+  it.live("attachments from files: streamed from the path, in Effect and in one promise call", () =>
+    Effect.gen(function*() {
+      const server = yield* smtpServer()
+      // The block makes its promise client when it loads: it is pointed at the server first.
+      const { sendReport, sendReportWithPromises } = yield* against(
+        server,
+        Effect.promise(() => import("../readme/attachments-from-files-and-one-call-from-promise-code.js")),
+        { security: "starttls" }
+      )
+      const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-docs-report-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true })))
+      const path = Path.join(directory, "report.pdf")
+      const bytes = Crypto.randomBytes(100_000)
+      Fs.writeFileSync(path, bytes)
+      yield* against(server, sendReport(path).pipe(Effect.provide(client())))
+      const result = yield* Effect.promise(() => sendReportWithPromises(path))
+      expect(result.accepted).toEqual(["boss@example.com"])
+      expect(server.received).toHaveLength(2)
+      for (const received of server.received) {
+        expect(received.data).toMatch(/Content-Type: application\/pdf; name=report\.pdf/)
+        expect(received.data).toContain(bytes.toString("base64").slice(0, 76))
+      }
+      expect(server.received[1]!.data).toContain("filename=summary.txt")
+      const missing = yield* Effect.promise(() =>
+        sendReportWithPromises(Path.join(directory, "missing.pdf")).then(() => undefined, (e: unknown) => e)
+      )
+      expect((missing as SmtpError.InvalidInputError).field).toBe("attachments.path")
+      expect(server.received).toHaveLength(2)
+    }).pipe(Effect.scoped))
 
   it.live("DKIM: two signatures (rsa2025, ed2025) on the message sent", () =>
     Effect.gen(function*() {

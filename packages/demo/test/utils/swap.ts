@@ -28,7 +28,7 @@ export const redirect: { current: Target | undefined; sqlite: string | undefined
 /** Every options object the blocks passed, as written, for assertions. */
 export const seen: Array<SmtpClient.Options> = []
 
-const swapOptions = (options: SmtpClient.Options): SmtpClient.Options => {
+export const swapOptions = (options: SmtpClient.Options): SmtpClient.Options => {
   seen.push(options)
   const target = redirect.current
   if (target === undefined) return options
@@ -42,7 +42,9 @@ const swapOptions = (options: SmtpClient.Options): SmtpClient.Options => {
   }
 }
 
-const swapSocket = (options: NodeSocket.NodeSocketOptions | undefined): NodeSocket.NodeSocketOptions | undefined => {
+export const swapSocket = (
+  options: NodeSocket.NodeSocketOptions | undefined
+): NodeSocket.NodeSocketOptions | undefined => {
   const target = redirect.current
   if (target === undefined || options?.proxy === undefined) return options
   return { ...options, proxy: target.proxy }

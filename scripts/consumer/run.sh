@@ -139,7 +139,7 @@ typecheck() {
   local config
   for config in tsconfig.nodenext.json tsconfig.bundler.json; do
     (cd "$app" && node_modules/.bin/tsc -p "$config") || fail "tsc -p $config (effect $1)"
-    printf 'tsc -p %s: ok (%d README blocks)\n' "$config" "$(ls "$app/readme" | wc -l)"
+    printf 'tsc -p %s: ok (%d README blocks)\n' "$config" "$(ls "$app/readme"/*.ts | wc -l)"
   done
 }
 typecheck "$effect_version"

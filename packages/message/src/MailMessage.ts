@@ -55,6 +55,9 @@ export type Addresses = Address | ReadonlyArray<Address>
  * `Stream` (read from disk or the network, say): it is encoded as it is read,
  * so its size does not matter. A string is sent as its UTF-8 bytes.
  *
+ * For a file, `NodeAttachment.fromPath(path)` (from `@effect-smtp/message/node`)
+ * makes the attachment, streamed from disk.
+ *
  * With `contentId` the attachment is inline: an HTML body refers to it as
  * `cid:<contentId>` (an image in the text, say) and the HTML and its inline
  * parts form a multipart/related.

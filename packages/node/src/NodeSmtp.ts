@@ -5,15 +5,12 @@
  * @since 0.1.0
  */
 import { SmtpClient, SmtpConfig, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import * as Cause from "effect/Cause"
 import type * as Config from "effect/Config"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Option from "effect/Option"
 import { readCaFile } from "./internal/caFile.js"
+import { makeRunner } from "./internal/promise.js"
 import * as NodeSocket from "./NodeSocket.js"
 
 /**
@@ -89,23 +86,16 @@ export const layerConfig = (
  * A `PromiseClient` was used after `close()`: nothing was sent. Make a new
  * client to send again.
  *
- * @since 0.1.0
+ * @since 1.0.0
  * @category errors
  */
-export class ClientClosedError extends Data.TaggedError("ClientClosedError")<{
-  /** The call made after `close()`. */
-  readonly operation: "send"
-}> {
-  override get message(): string {
-    return `${this.operation} was called after close(): the client's connections are closed and nothing was sent. Make a new client with NodeSmtp.promiseClient to send again.`
-  }
-}
+export { ClientClosedError } from "./internal/promise.js"
 
 /**
  * The client for code that does not use Effect: promises, and an
  * `AbortSignal` per send that interrupts it at any step (the connection is
  * then closed, never reused). Failures reject with the typed `SmtpError`;
- * every `send` after `close()` (once called) rejects with `ClientClosedError`.
+ * every `send` or `verify` after `close()` (once called) rejects with `ClientClosedError`.
  *
  * @since 0.1.0
  * @category models
@@ -115,6 +105,13 @@ export interface PromiseClient {
     mail: SmtpClient.Sendable<never>,
     options?: { readonly signal?: AbortSignal | undefined }
   ) => Promise<SmtpClient.SendResult>
+  /**
+   * Checks the configuration without sending: connects, secures the
+   * connection (implicit TLS or STARTTLS, as `security` says), authenticates
+   * when `auth` is given, then QUITs. Resolves when all of that worked;
+   * rejects with the typed `SmtpError` of the step that failed.
+   */
+  readonly verify: (options?: { readonly signal?: AbortSignal | undefined }) => Promise<void>
   /** Closes pooled connections (QUIT) and releases everything. */
   readonly close: () => Promise<void>
 }
@@ -126,27 +123,4 @@ export interface PromiseClient {
 export const promiseClient = (
   options: SmtpClient.Options,
   socketOptions?: NodeSocket.NodeSocketOptions
-): PromiseClient => {
-  const runtime = ManagedRuntime.make(layer(options, socketOptions))
-  // Set when close() is called, not when it ends: a send made meanwhile would
-  // otherwise meet a runtime half disposed, which rejects with a bare string.
-  let closed = false
-  return {
-    send: (mail, sendOptions) =>
-      closed ?
-        Promise.reject(new ClientClosedError({ operation: "send" })) :
-        runtime.runPromiseExit(SmtpClient.send(mail), { signal: sendOptions?.signal }).then((exit) => {
-          if (Exit.isSuccess(exit)) return exit.value
-          // Reject with the typed error itself, not Effect's wrapper around it.
-          const failure = Cause.findErrorOption(exit.cause)
-          if (Option.isSome(failure)) throw failure.value
-          throw Cause.hasInterruptsOnly(exit.cause)
-            ? new DOMException("The send was aborted", "AbortError")
-            : Cause.squash(exit.cause)
-        }),
-    close: () => {
-      closed = true
-      return runtime.dispose()
-    }
-  }
-}
+): PromiseClient => makeRunner(ManagedRuntime.make(layer(options, socketOptions))).client

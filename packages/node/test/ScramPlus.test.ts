@@ -7,11 +7,11 @@
  */
 import { SmtpClient } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { scramServer } from "@effect-smtp/test-utils/scramServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { scramServer } from "./utils/scramServer.js"
 
 const password = "pencil \u00e9t\u00e9"
 

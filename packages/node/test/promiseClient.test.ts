@@ -1,8 +1,10 @@
 import { SmtpError } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { smtpServer } from "./utils/smtpServer.js"
+import * as Redacted from "effect/Redacted"
+import { smtpServer, users } from "./utils/smtpServer.js"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: p\r\n\r\npromise\r\n" }
 
@@ -51,5 +53,44 @@ describe("NodeSmtp.promiseClient", () => {
         expect((error as Error).message).toContain("after close()")
       }
       expect(server.received).toHaveLength(1)
+    }))
+
+  it.live("verify connects, upgrades with STARTTLS, authenticates and quits, sending no message", () =>
+    Effect.gen(function*() {
+      const { ca } = testCertificates()
+      const server = yield* smtpServer()
+      const tls = { ca, servername: "localhost" }
+      const client = NodeSmtp.promiseClient({
+        host: "127.0.0.1",
+        port: server.port,
+        security: "starttls",
+        tls,
+        auth: { user: "alice", password: Redacted.make(users.alice!) }
+      })
+      yield* Effect.promise(() => client.verify())
+      expect(server.received).toEqual([])
+      for (let i = 0; i < 100 && (yield* server.connections) > 0; i++) yield* Effect.sleep("20 millis")
+      expect(yield* server.connections).toBe(0)
+      yield* Effect.promise(() => client.close())
+
+      // A wrong password rejects with the typed error of the failed step.
+      const wrong = NodeSmtp.promiseClient({
+        host: "127.0.0.1",
+        port: server.port,
+        security: "starttls",
+        tls,
+        auth: { user: "alice", password: Redacted.make("wrong") }
+      })
+      const error = yield* Effect.promise(() => wrong.verify().then(() => undefined, (e: unknown) => e))
+      expect(error).toBeInstanceOf(SmtpError.AuthenticationError)
+      expect((error as SmtpError.AuthenticationError).reason).toBe("Rejected")
+      yield* Effect.promise(() => wrong.close())
+
+      // STARTTLS required but not offered: a TlsError, nothing in plaintext.
+      const plain = yield* smtpServer({ hideSTARTTLS: true })
+      const noTls = NodeSmtp.promiseClient({ host: "127.0.0.1", port: plain.port, security: "starttls" })
+      const tlsError = yield* Effect.promise(() => noTls.verify().then(() => undefined, (e: unknown) => e))
+      expect(tlsError).toBeInstanceOf(SmtpError.TlsError)
+      yield* Effect.promise(() => noTls.close())
     }))
 })

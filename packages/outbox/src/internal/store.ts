@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
@@ -292,3 +293,21 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     }
     return store
   })
+
+/** How the database is retried: soon at first, then every 30 seconds, for as long as it takes. */
+export const storeRetry = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("30 seconds")])
+
+/**
+ * The database is retried, not given up on: an outage delays sending and
+ * loses nothing. Each retry is logged.
+ *
+ * @internal
+ */
+export const persistently = <A, E extends { readonly message: string }>(
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A> =>
+  effect.pipe(
+    Effect.tapError((error) => Effect.logWarning(error.message)),
+    Effect.retry(storeRetry),
+    Effect.orDie
+  )

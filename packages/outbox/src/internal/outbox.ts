@@ -7,8 +7,8 @@ import { MessageNotFoundError, ResendRefusedError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import * as Attempt from "./attempt.js"
 import * as Gauges from "./gauges.js"
-import * as limits from "./limits.js"
 import { bytesOf, extraOf, toMillis } from "./mail.js"
+import { makePause } from "./pause.js"
 import { statusOf } from "./status.js"
 import * as Store from "./store.js"
 import * as Turn from "./turn.js"
@@ -35,7 +35,7 @@ export const make = (options: SmtpOutbox.Options) =>
     const prefix = prefixOf(options)
     const client = yield* SmtpClient
     const store = yield* Store.make(prefix)
-    const pause = yield* limits.makePause(prefix)
+    const pause = yield* makePause(prefix)
     const turn = yield* Turn.make({ prefix, rateLimit: options.rateLimit, pause })
     const attempts = Attempt.make(client, store, turn)
     const workflows = yield* Workflows.make({ prefix, retry: options.retry ?? defaultRetry, store, attempts })

@@ -6,13 +6,14 @@ import * as Metric from "effect/Metric"
 import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as OutboxMetrics from "../OutboxMetrics.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
-import type * as limits from "./limits.js"
+import type { Pause } from "./pause.js"
 import { persistently } from "./store.js"
 
 /**
  * When an attempt may start: after the pause every runner shares (set by a
  * "too many" reply) and then a slot of the shared rate limit, both waited
- * for in memory, inside the attempt. The stores behind them are `limits.ts`.
+ * for in memory, inside the attempt. The stores behind them are
+ * `pause.ts` and `limits.ts`.
  */
 
 const throttleText = /too many|rate|limit|throttl|exceeded|slow down/i
@@ -58,7 +59,7 @@ const spacingOf = (rateLimit: SmtpOutbox.RateLimitOptions): Duration.Duration =>
 export const make = (options: {
   readonly prefix: string
   readonly rateLimit: SmtpOutbox.RateLimitOptions | undefined
-  readonly pause: limits.Pause
+  readonly pause: Pause
 }) =>
   Effect.gen(function*() {
     const { pause, prefix, rateLimit } = options

@@ -8,6 +8,7 @@ import tseslint from "typescript-eslint"
 const typescriptFiles = [
   "packages/*/src/**/*.ts",
   "packages/*/test/**/*.ts",
+  "packages/*/demo/**/*.ts",
   "packages/*/*.ts",
   "*.ts"
 ]

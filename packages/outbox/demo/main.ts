@@ -9,9 +9,9 @@ import * as Schedule from "effect/Schedule"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { countingServer } from "../test/utils/countingServer.js"
-import { tally } from "../test/utils/tally.js"
-import { startWorker } from "../test/utils/worker.js"
+import { countingServer } from "./crash/countingServer.js"
+import { startWorker } from "./crash/startWorker.js"
+import { tally } from "./crash/tally.js"
 
 const messages = Number(process.env.OUTBOX_DEMO_MESSAGES ?? 200)
 const say = (line: string) => Effect.sync(() => process.stdout.write(`${line}\n`))
@@ -41,14 +41,20 @@ const demo = Effect.gen(function*() {
     yield* say(`2. killed it with SIGKILL after ${server.deliveries.length} deliveries`)
     yield* worker.exited
   }))
-  yield* say("3. a new worker starts on the same file: it enqueues the batch again (nothing is stored twice) and resumes")
+  yield* say(
+    "3. a new worker starts on the same file: it enqueues the batch again (nothing is stored twice) and resumes"
+  )
   const summary = yield* Effect.scoped(Effect.flatMap(startWorker(env), (worker) => worker.exited))
   if (summary.summary === undefined) return yield* Effect.die(new Error("the second worker printed no summary"))
   const figures = tally(batch, summary.summary, server.counts())
   yield* say("4. what the outbox says, and what the server received:")
   yield* say(`   messages            ${figures.messages}`)
-  yield* say(`   Sent                ${figures.sent} (of them ${figures.retried} whose attempt was cut before its end, then retried)`)
-  yield* say(`   Unknown             ${figures.unknown} (cut after the durable record; delivered: ${figures.unknownDelivered})`)
+  yield* say(
+    `   Sent                ${figures.sent} (of them ${figures.retried} whose attempt was cut before its end, then retried)`
+  )
+  yield* say(
+    `   Unknown             ${figures.unknown} (cut after the durable record; delivered: ${figures.unknownDelivered})`
+  )
   yield* say(`   lost                ${figures.lost}`)
   yield* say(`   delivered twice     ${figures.duplicated}`)
   yield* say(`   deliveries in all   ${server.deliveries.length}`)

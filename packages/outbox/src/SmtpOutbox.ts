@@ -11,17 +11,18 @@ import type { SmtpClient } from "@effect-smtp/client"
 import type { SmtpError } from "@effect-smtp/client"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import type * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import * as layers from "./internal/layers.js"
+import * as limits from "./internal/limits.js"
 import * as internal from "./internal/outbox.js"
-import type { AttemptCutError, MessageNotFoundError, OutboxStoreError, ResendRefusedError } from "./OutboxError.js"
+import type { Status } from "./internal/status.js"
+import type { MessageNotFoundError, OutboxStoreError, ResendRefusedError } from "./OutboxError.js"
 
 /**
  * @since 0.1.0
@@ -39,72 +40,13 @@ export interface EnqueueOptions {
 }
 
 /**
- * Waiting to be sent, or being sent: `attempts` so far, and when the next
- * one is due (`undefined` while an attempt is running).
+ * Where a message stands: `Pending`, `Sent`, `Failed` or `Unknown` (each
+ * documented where it is declared).
  *
  * @since 0.1.0
  * @category models
  */
-export class Pending extends Data.TaggedClass("Pending")<{
-  readonly id: string
-  readonly attempts: number
-  readonly nextAttemptAt: DateTime.Utc | undefined
-  readonly enqueuedAt: DateTime.Utc
-}> {}
-
-/**
- * Accepted by the server for at least one recipient: the client's result
- * (accepted, rejected, response, queue ID).
- *
- * @since 0.1.0
- * @category models
- */
-export class Sent extends Data.TaggedClass("Sent")<{
-  readonly id: string
-  readonly attempts: number
-  readonly result: SmtpClient.SendResult
-  readonly sentAt: DateTime.Utc
-}> {}
-
-/**
- * Not sent, for good: a permanent failure (a 5xx, bad input, a TLS
- * problem...) or the retry schedule ran out (`reason`); `error` is the
- * last attempt's typed error.
- *
- * @since 0.1.0
- * @category models
- */
-export class Failed extends Data.TaggedClass("Failed")<{
-  readonly id: string
-  readonly attempts: number
-  readonly reason: "Permanent" | "RetriesExhausted"
-  readonly error: SmtpError.SmtpError
-  readonly failedAt: DateTime.Utc
-}> {}
-
-/**
- * The server may hold the message: the end of it was sent and then the
- * reply was lost (`DeliveryUnknownError`), or the worker stopped after it
- * recorded that the end was about to be sent (`AttemptCutError`). Never
- * retried on its own: check, then `resend` if it did not arrive.
- *
- * @since 0.1.0
- * @category models
- */
-export class Unknown extends Data.TaggedClass("Unknown")<{
-  readonly id: string
-  readonly attempts: number
-  readonly error: SmtpError.DeliveryUnknownError | AttemptCutError
-  readonly since: DateTime.Utc
-}> {}
-
-/**
- * Where a message stands.
- *
- * @since 0.1.0
- * @category models
- */
-export type Status = Pending | Sent | Failed | Unknown
+export { Failed, Pending, Sent, type Status, Unknown } from "./internal/status.js"
 
 /**
  * @since 0.1.0
@@ -225,7 +167,10 @@ export const layer = (
   SmtpOutbox,
   OutboxStoreError,
   SmtpClient | SqlClient.SqlClient | WorkflowEngine
-> => internal.layer(options)
+> =>
+  Layer.effect(SmtpOutbox, internal.make(options)).pipe(
+    Layer.provide(limits.layerRateLimiterStore(internal.prefixOf(options)))
+  )
 
 /**
  * @since 0.1.0
@@ -250,7 +195,7 @@ export interface SqliteOptions extends Options {
  */
 export const layerSqlite = (
   options: SqliteOptions
-): Layer.Layer<SmtpOutbox, OutboxStoreError, SmtpClient> => layers.sqlite(options)
+): Layer.Layer<SmtpOutbox, OutboxStoreError, SmtpClient> => layers.sqlite(options, layer(options))
 
 /**
  * @since 0.1.0
@@ -277,4 +222,5 @@ export interface ClusterOptions extends Options {
  */
 export const layerCluster = (
   options: ClusterOptions
-): Layer.Layer<SmtpOutbox, OutboxStoreError, SmtpClient | SqlClient.SqlClient> => layers.cluster(options)
+): Layer.Layer<SmtpOutbox, OutboxStoreError, SmtpClient | SqlClient.SqlClient> =>
+  layers.cluster(options, layer(options))

@@ -12,9 +12,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as SqlClient from "effect/sql/SqlClient"
 import * as net from "node:net"
-import { countingServer } from "./utils/countingServer.js"
-import { tally } from "./utils/tally.js"
-import { startWorker, type Summary } from "./utils/worker.js"
+import { countingServer } from "../demo/crash/countingServer.js"
+import { startWorker, type Summary } from "../demo/crash/startWorker.js"
+import { tally } from "../demo/crash/tally.js"
 
 const url = process.env.EFFECT_SMTP_POSTGRES_URL
 

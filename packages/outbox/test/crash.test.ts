@@ -8,10 +8,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as path from "node:path"
-import { countingServer } from "./utils/countingServer.js"
+import { countingServer } from "../demo/crash/countingServer.js"
+import { startWorker, type Summary } from "../demo/crash/startWorker.js"
+import { tally } from "../demo/crash/tally.js"
 import { tempDatabase } from "./utils/memory.js"
-import { tally } from "./utils/tally.js"
-import { startWorker, type Summary } from "./utils/worker.js"
 
 const messages = 1000
 const plannedKills = 5

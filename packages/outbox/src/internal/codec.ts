@@ -59,218 +59,158 @@ const ProtocolErrorJson = Schema.Struct({
 })
 const UnknownCauseJson = Schema.Union([SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson])
 
-const ErrorJson = Schema.Union([
+const TlsErrorJson = Schema.Struct({
+  _tag: Schema.Literal("TlsError"),
+  reason: Schema.Literals([
+    "HandshakeFailed",
+    "CertificateRejected",
+    "StartTlsUnavailable",
+    "ServerInternalError",
+    "RequireTlsWithoutTls",
+    "RequireTlsNotOffered",
+    "RequireTlsUnverified"
+  ]),
+  host: Schema.String,
+  port: Schema.Number,
+  security: Schema.optional(SecurityJson),
+  code: Schema.optional(Schema.String)
+})
+const CommandErrorJson = Schema.Struct({
+  _tag: Schema.Literal("SmtpCommandError"),
+  command: Schema.String,
+  statusCode: Schema.Number,
+  enhancedStatusCode: Schema.optional(Schema.String),
+  serverMessage: Schema.String,
+  recipient: Schema.optional(Schema.String),
+  rejectedRecipients: Schema.optional(Schema.Array(RecipientResult)),
+  acceptedRecipients: Schema.optional(Schema.Array(Schema.String))
+})
+const AuthenticationErrorJson = Schema.Struct({
+  _tag: Schema.Literal("AuthenticationError"),
+  reason: Schema.Literals([
+    "Rejected",
+    "NoCommonMechanism",
+    "NotOffered",
+    "TokenUnavailable",
+    "ServerUnverified",
+    "MechanismFailed"
+  ]),
+  mechanism: Schema.optional(Schema.String),
+  statusCode: Schema.optional(Schema.Number),
+  enhancedStatusCode: Schema.optional(Schema.String),
+  serverMessage: Schema.optional(Schema.String),
+  offered: Schema.optional(Schema.Array(Schema.String))
+})
+const ProxyErrorJson = Schema.Struct({
+  _tag: Schema.Literal("ProxyError"),
+  reason: Schema.Literals([
+    "Unreachable",
+    "AuthenticationFailed",
+    "Refused",
+    "TargetUnreachable",
+    "HandshakeFailed",
+    "Timeout"
+  ]),
+  protocol: Schema.Literals(["socks5", "socks5h", "http"]),
+  proxy: Schema.String,
+  host: Schema.String,
+  port: Schema.Number,
+  code: Schema.optional(Schema.String),
+  reply: Schema.optional(Schema.Number),
+  detail: Schema.optional(Schema.String),
+  timeoutMillis: Schema.optional(Schema.Number)
+})
+const InvalidInputErrorJson = Schema.Struct({
+  _tag: Schema.Literal("InvalidInputError"),
+  field: Schema.String,
+  reason: Schema.String,
+  foundWhileStreaming: Schema.optional(Schema.Boolean)
+})
+const DeliveryUnknownErrorJson = Schema.Struct({
+  _tag: Schema.Literal("DeliveryUnknownError"),
+  cause: UnknownCauseJson,
+  messageId: Schema.optional(Schema.String),
+  recipients: Schema.Array(Schema.String)
+})
+const AttemptCutErrorJson = Schema.Struct({
+  _tag: Schema.Literal("AttemptCutError"),
+  attempt: Schema.Number,
+  messageId: Schema.optional(Schema.String),
+  recipients: Schema.Array(Schema.String)
+})
+
+const members = [
   SocketErrorJson,
   TimeoutErrorJson,
   ProtocolErrorJson,
-  Schema.Struct({
-    _tag: Schema.Literal("TlsError"),
-    reason: Schema.Literals([
-      "HandshakeFailed",
-      "CertificateRejected",
-      "StartTlsUnavailable",
-      "ServerInternalError",
-      "RequireTlsWithoutTls",
-      "RequireTlsNotOffered",
-      "RequireTlsUnverified"
-    ]),
-    host: Schema.String,
-    port: Schema.Number,
-    security: Schema.optional(SecurityJson),
-    code: Schema.optional(Schema.String)
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("SmtpCommandError"),
-    command: Schema.String,
-    statusCode: Schema.Number,
-    enhancedStatusCode: Schema.optional(Schema.String),
-    serverMessage: Schema.String,
-    recipient: Schema.optional(Schema.String),
-    rejectedRecipients: Schema.optional(Schema.Array(RecipientResult)),
-    acceptedRecipients: Schema.optional(Schema.Array(Schema.String))
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("AuthenticationError"),
-    reason: Schema.Literals([
-      "Rejected",
-      "NoCommonMechanism",
-      "NotOffered",
-      "TokenUnavailable",
-      "ServerUnverified",
-      "MechanismFailed"
-    ]),
-    mechanism: Schema.optional(Schema.String),
-    statusCode: Schema.optional(Schema.Number),
-    enhancedStatusCode: Schema.optional(Schema.String),
-    serverMessage: Schema.optional(Schema.String),
-    offered: Schema.optional(Schema.Array(Schema.String))
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("ProxyError"),
-    reason: Schema.Literals([
-      "Unreachable",
-      "AuthenticationFailed",
-      "Refused",
-      "TargetUnreachable",
-      "HandshakeFailed",
-      "Timeout"
-    ]),
-    protocol: Schema.Literals(["socks5", "socks5h", "http"]),
-    proxy: Schema.String,
-    host: Schema.String,
-    port: Schema.Number,
-    code: Schema.optional(Schema.String),
-    reply: Schema.optional(Schema.Number),
-    detail: Schema.optional(Schema.String),
-    timeoutMillis: Schema.optional(Schema.Number)
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("InvalidInputError"),
-    field: Schema.String,
-    reason: Schema.String,
-    foundWhileStreaming: Schema.optional(Schema.Boolean)
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("DeliveryUnknownError"),
-    cause: UnknownCauseJson,
-    messageId: Schema.optional(Schema.String),
-    recipients: Schema.Array(Schema.String)
-  }),
-  Schema.Struct({
-    _tag: Schema.Literal("AttemptCutError"),
-    attempt: Schema.Number,
-    messageId: Schema.optional(Schema.String),
-    recipients: Schema.Array(Schema.String)
-  })
-])
+  TlsErrorJson,
+  CommandErrorJson,
+  AuthenticationErrorJson,
+  ProxyErrorJson,
+  InvalidInputErrorJson,
+  DeliveryUnknownErrorJson,
+  AttemptCutErrorJson
+] as const
+const ErrorJson = Schema.Union(members)
 type ErrorJson = typeof ErrorJson.Type
 
 /** What a message can end with, or be retried after. */
 export type StoredError = SmtpError.SmtpError | AttemptCutError
+type Tag = StoredError["_tag"]
 
+/** The class each stored `_tag` is read back as. */
+const classes: { readonly [K in Tag]: new(fields: never) => Extract<StoredError, { readonly _tag: K }> } = {
+  SocketError: SmtpError.SocketError,
+  TimeoutError: SmtpError.TimeoutError,
+  SmtpProtocolError: SmtpError.SmtpProtocolError,
+  TlsError: SmtpError.TlsError,
+  SmtpCommandError: SmtpError.SmtpCommandError,
+  AuthenticationError: SmtpError.AuthenticationError,
+  ProxyError: SmtpError.ProxyError,
+  InvalidInputError: SmtpError.InvalidInputError,
+  DeliveryUnknownError: SmtpError.DeliveryUnknownError,
+  AttemptCutError
+}
+
+/** The stored fields of each class, in the order they are written: the schemas' own. */
+const storedKeys = new Map<string, ReadonlyArray<string>>(
+  members.map((member) => [member.fields._tag.literal, Object.keys(member.fields)])
+)
+
+/**
+ * The error's stored fields as they are: every error is written alike, but
+ * for its `timeout` (a Duration, kept as `timeoutMillis`) and the cause of
+ * a `DeliveryUnknownError` (itself a stored error). What the schema does not
+ * name (an OS `cause`, say) is left out.
+ */
 const toJson = (error: StoredError): ErrorJson => {
-  switch (error._tag) {
-    case "SocketError":
-      return {
-        _tag: error._tag,
-        operation: error.operation,
-        host: error.host,
-        port: error.port,
-        address: error.address,
-        proxy: error.proxy,
-        code: error.code
-      }
-    case "ProxyError":
-      return {
-        _tag: error._tag,
-        reason: error.reason,
-        protocol: error.protocol,
-        proxy: error.proxy,
-        host: error.host,
-        port: error.port,
-        code: error.code,
-        reply: error.reply,
-        detail: error.detail,
-        timeoutMillis: error.timeout === undefined ? undefined : Duration.toMillis(error.timeout)
-      }
-    case "TimeoutError":
-      return {
-        _tag: error._tag,
-        operation: error.operation,
-        timeoutMillis: Duration.toMillis(error.timeout),
-        host: error.host,
-        port: error.port,
-        security: error.security
-      }
-    case "SmtpProtocolError":
-      return { _tag: error._tag, reason: error.reason, detail: error.detail }
-    case "TlsError":
-      return {
-        _tag: error._tag,
-        reason: error.reason,
-        host: error.host,
-        port: error.port,
-        security: error.security,
-        code: error.code
-      }
-    case "SmtpCommandError":
-      return {
-        _tag: error._tag,
-        command: error.command,
-        statusCode: error.statusCode,
-        enhancedStatusCode: error.enhancedStatusCode,
-        serverMessage: error.serverMessage,
-        recipient: error.recipient,
-        rejectedRecipients: error.rejectedRecipients,
-        acceptedRecipients: error.acceptedRecipients
-      }
-    case "AuthenticationError":
-      return {
-        _tag: error._tag,
-        reason: error.reason,
-        mechanism: error.mechanism,
-        statusCode: error.statusCode,
-        enhancedStatusCode: error.enhancedStatusCode,
-        serverMessage: error.serverMessage,
-        offered: error.offered
-      }
-    case "InvalidInputError":
-      return {
-        _tag: error._tag,
-        field: error.field,
-        reason: error.reason,
-        foundWhileStreaming: error.foundWhileStreaming
-      }
-    case "DeliveryUnknownError":
-      return {
-        _tag: error._tag,
-        cause: toJson(error.cause) as typeof UnknownCauseJson.Type,
-        messageId: error.messageId,
-        recipients: error.recipients
-      }
-    case "AttemptCutError":
-      return { _tag: error._tag, attempt: error.attempt, messageId: error.messageId, recipients: error.recipients }
+  const fields = error as unknown as Readonly<Record<string, unknown>>
+  const json: Record<string, unknown> = {}
+  for (const key of storedKeys.get(error._tag) ?? []) {
+    if (key === "timeoutMillis") {
+      json.timeoutMillis = fields.timeout === undefined
+        ? undefined
+        : Duration.toMillis(fields.timeout as Duration.Duration)
+    } else if (key === "cause") {
+      json.cause = toJson(fields.cause as StoredError)
+    } else {
+      json[key] = fields[key]
+    }
   }
+  // The keys are the schema's own for this tag, read off the class it describes.
+  return json as ErrorJson
 }
 
 const fromJson = (json: ErrorJson): StoredError => {
-  switch (json._tag) {
-    case "SocketError":
-      return new SmtpError.SocketError(json)
-    case "ProxyError": {
-      const { timeoutMillis, ...fields } = json
-      return new SmtpError.ProxyError({
-        ...fields,
-        timeout: timeoutMillis === undefined ? undefined : Duration.millis(timeoutMillis)
-      })
-    }
-    case "TimeoutError":
-      return new SmtpError.TimeoutError({
-        operation: json.operation,
-        timeout: Duration.millis(json.timeoutMillis),
-        host: json.host,
-        port: json.port,
-        security: json.security
-      })
-    case "SmtpProtocolError":
-      return new SmtpError.SmtpProtocolError(json)
-    case "TlsError":
-      return new SmtpError.TlsError(json)
-    case "SmtpCommandError":
-      return new SmtpError.SmtpCommandError(json)
-    case "AuthenticationError":
-      return new SmtpError.AuthenticationError(json)
-    case "InvalidInputError":
-      return new SmtpError.InvalidInputError(json)
-    case "DeliveryUnknownError":
-      return new SmtpError.DeliveryUnknownError({
-        cause: fromJson(json.cause) as SmtpError.DeliveryUnknownError["cause"],
-        messageId: json.messageId,
-        recipients: json.recipients
-      })
-    case "AttemptCutError":
-      return new AttemptCutError(json)
+  const { _tag, ...stored } = json
+  const fields: Record<string, unknown> = { ...stored }
+  if ("timeoutMillis" in stored) {
+    delete fields.timeoutMillis
+    fields.timeout = stored.timeoutMillis === undefined ? undefined : Duration.millis(stored.timeoutMillis)
   }
+  if ("cause" in stored) fields.cause = fromJson(stored.cause)
+  // The schema checked these fields for this `_tag`; its class takes them as they are.
+  return new (classes[_tag] as unknown as new(fields: object) => StoredError)(fields)
 }
 
 const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(ErrorJson))

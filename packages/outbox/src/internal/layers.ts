@@ -21,9 +21,9 @@ import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
+import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import { OutboxStoreError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
-import * as outbox from "./outbox.js"
 
 /**
  * Settings for the outbox's runners, on top of the cluster's defaults: the
@@ -68,10 +68,18 @@ const retryLayer = <A, E, R, X>(
     )
   )
 
+/**
+ * What an outbox layer needs to run on the engine in context, on
+ * `layerSqlite` and `layerCluster`: the layer is passed in so that this
+ * module needs nothing of the public one at run time.
+ */
+type OutboxLayer<A> = Layer.Layer<A, OutboxStoreError, SmtpClient | SqlClient.SqlClient | WorkflowEngine>
+
 /** @internal */
-export const sqlite = (
-  options: SmtpOutbox.SqliteOptions
-): Layer.Layer<SmtpOutbox.SmtpOutbox, OutboxStoreError, SmtpClient> => {
+export const sqlite = <A>(
+  options: SmtpOutbox.SqliteOptions,
+  outbox: OutboxLayer<A>
+): Layer.Layer<A, OutboxStoreError, SmtpClient> => {
   // One runner: no other runner to reach, no health to check (what
   // `SingleRunner.layer` composes, with the settings above).
   const sharding = Sharding.layer.pipe(
@@ -88,16 +96,17 @@ export const sqlite = (
         new OutboxStoreError({ operation: `opening the SQLite database ${options.filename}`, cause })
       )))
   )
-  return outbox.layer(options).pipe(
+  return outbox.pipe(
     Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
     Layer.provide(database)
   )
 }
 
 /** @internal */
-export const cluster = (
-  options: SmtpOutbox.ClusterOptions
-): Layer.Layer<SmtpOutbox.SmtpOutbox, OutboxStoreError, SmtpClient | SqlClient.SqlClient> => {
+export const cluster = <A>(
+  options: SmtpOutbox.ClusterOptions,
+  outbox: OutboxLayer<A>
+): Layer.Layer<A, OutboxStoreError, SmtpClient | SqlClient.SqlClient> => {
   const runnerAddress = RunnerAddress.make(options.runnerAddress.host, options.runnerAddress.port)
   const config = shardingConfig(options.shardingConfig, {
     runnerAddress: Option.some(runnerAddress),
@@ -133,7 +142,7 @@ export const cluster = (
   // Runners that start together race to create the cluster's tables; the
   // loser finds them made on its next try.
   return retryLayer(
-    outbox.layer(options).pipe(
+    outbox.pipe(
       Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding)))
     ),
     Schedule.max([Schedule.spaced("1 second"), Schedule.recurs(5)])

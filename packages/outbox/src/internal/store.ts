@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
@@ -150,6 +151,79 @@ export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyAr
 
 const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
 
+/** The messages table and its index, made once per database. */
+const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
+  // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
+  const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
+  return createTables(
+    sql,
+    `
+    CREATE TABLE IF NOT EXISTS ${prefix}_messages (
+      id TEXT PRIMARY KEY,
+      idempotency_key TEXT UNIQUE,
+      generation INTEGER NOT NULL DEFAULT 0,
+      mail_from TEXT NOT NULL,
+      rcpt_to TEXT NOT NULL,
+      content ${binary} NOT NULL,
+      message_id TEXT,
+      extra TEXT,
+      enqueued_at BIGINT NOT NULL,
+      send_at BIGINT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at BIGINT,
+      end_step TEXT,
+      outcome TEXT,
+      finished_at BIGINT,
+      trace_id TEXT,
+      span_id TEXT
+    )
+  `,
+    `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
+  ).pipe(
+    Effect.mapError(storeError("creating the outbox's messages table"))
+  )
+}
+
+/** Inserts a message, or finds the one with the same idempotency key. */
+const insertMessage = (sql: SqlClient.SqlClient, prefix: string) => {
+  const messages = sql(`${prefix}_messages`)
+  return (message: NewMessage) =>
+    Effect.gen(function*() {
+      const inserted = yield* sql<{ id: string }>`
+        INSERT INTO ${messages} ${
+        sql.insert({
+          id: message.id,
+          idempotency_key: message.idempotencyKey ?? null,
+          generation: 0,
+          mail_from: message.from,
+          rcpt_to: JSON.stringify(message.to),
+          content: message.content,
+          message_id: message.messageId ?? null,
+          extra: message.extra ?? null,
+          enqueued_at: message.enqueuedAt,
+          send_at: message.sendAt,
+          state: "Pending",
+          attempts: 0,
+          next_attempt_at: message.sendAt,
+          trace_id: message.traceId ?? null,
+          span_id: message.spanId ?? null
+        })
+      }
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+      `
+      if (inserted.length > 0) return { id: inserted[0].id, created: true }
+      const existing = yield* sql<{ id: string }>`
+        SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
+      `
+      if (existing.length === 0) {
+        return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
+      }
+      return { id: existing[0].id, created: false }
+    }).pipe(Effect.mapError(storeError("storing a new message")))
+}
+
 /**
  * Creates the tables when missing and returns the operations. `prefix`
  * names the tables (`<prefix>_messages`).
@@ -161,36 +235,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     // The application's client may rename columns; these tables are ours.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const messages = sql(`${prefix}_messages`)
-    // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
-    const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
-    yield* createTables(
-      sql,
-      `
-      CREATE TABLE IF NOT EXISTS ${prefix}_messages (
-        id TEXT PRIMARY KEY,
-        idempotency_key TEXT UNIQUE,
-        generation INTEGER NOT NULL DEFAULT 0,
-        mail_from TEXT NOT NULL,
-        rcpt_to TEXT NOT NULL,
-        content ${binary} NOT NULL,
-        message_id TEXT,
-        extra TEXT,
-        enqueued_at BIGINT NOT NULL,
-        send_at BIGINT NOT NULL,
-        state TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at BIGINT,
-        end_step TEXT,
-        outcome TEXT,
-        finished_at BIGINT,
-        trace_id TEXT,
-        span_id TEXT
-      )
-    `,
-      `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
-    ).pipe(
-      Effect.mapError(storeError("creating the outbox's messages table"))
-    )
+    yield* createMessagesTable(sql, prefix)
 
     const get = (id: string) =>
       sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(
@@ -199,40 +244,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
       )
 
     const store: Store = {
-      insert: (message) =>
-        Effect.gen(function*() {
-          const inserted = yield* sql<{ id: string }>`
-            INSERT INTO ${messages} ${
-            sql.insert({
-              id: message.id,
-              idempotency_key: message.idempotencyKey ?? null,
-              generation: 0,
-              mail_from: message.from,
-              rcpt_to: JSON.stringify(message.to),
-              content: message.content,
-              message_id: message.messageId ?? null,
-              extra: message.extra ?? null,
-              enqueued_at: message.enqueuedAt,
-              send_at: message.sendAt,
-              state: "Pending",
-              attempts: 0,
-              next_attempt_at: message.sendAt,
-              trace_id: message.traceId ?? null,
-              span_id: message.spanId ?? null
-            })
-          }
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id
-          `
-          if (inserted.length > 0) return { id: inserted[0].id, created: true }
-          const existing = yield* sql<{ id: string }>`
-            SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
-          `
-          if (existing.length === 0) {
-            return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
-          }
-          return { id: existing[0].id, created: false }
-        }).pipe(Effect.mapError(storeError("storing a new message"))),
+      insert: insertMessage(sql, prefix),
       get,
       beginAttempt: (id, generation) =>
         sql`
@@ -292,3 +304,21 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     }
     return store
   })
+
+/** How the database is retried: soon at first, then every 30 seconds, for as long as it takes. */
+export const storeRetry = Schedule.min([Schedule.exponential("200 millis"), Schedule.spaced("30 seconds")])
+
+/**
+ * The database is retried, not given up on: an outage delays sending and
+ * loses nothing. Each retry is logged.
+ *
+ * @internal
+ */
+export const persistently = <A, E extends { readonly message: string }>(
+  effect: Effect.Effect<A, E>
+): Effect.Effect<A> =>
+  effect.pipe(
+    Effect.tapError((error) => Effect.logWarning(error.message)),
+    Effect.retry(storeRetry),
+    Effect.orDie
+  )

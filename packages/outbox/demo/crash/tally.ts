@@ -1,4 +1,4 @@
-import type { Summary } from "./worker.js"
+import type { Summary } from "./startWorker.js"
 
 /** What the server and the outbox say about every message of the batch. */
 export const tally = (

@@ -1,5 +1,5 @@
 /**
- * Runs `test/crash/worker.ts` as a real child process (node + tsx), and
+ * Runs `demo/crash/worker.ts` as a real child process (node + tsx), and
  * kills it with SIGKILL when asked: no finalizer, no flush, as a crash.
  */
 import * as Effect from "effect/Effect"
@@ -29,7 +29,7 @@ export interface Worker {
 export const startWorker = (env: Record<string, string>) =>
   Effect.acquireRelease(
     Effect.sync((): Worker => {
-      const child = spawn(process.execPath, ["--import", "tsx", "test/crash/worker.ts"], {
+      const child = spawn(process.execPath, ["--import", "tsx", "demo/crash/worker.ts"], {
         cwd: packageDir,
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"]

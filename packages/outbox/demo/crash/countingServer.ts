@@ -1,7 +1,7 @@
 /**
  * A real `smtp-server` (npm) on 127.0.0.1, port 0, that counts every
  * delivered message by its Message-ID and records when each arrived: what
- * the crash and rate-limit tests measure. A message counts only once its
+ * the demo and the crash and rate-limit tests measure. A message counts only once its
  * final dot arrived and its trailer line is there (a connection cut mid-DATA
  * delivers nothing).
  */

@@ -1,6 +1,7 @@
 /**
- * A worker process for the crash tests: enqueues a batch (with idempotency
- * keys, so a restarted worker enqueues nothing twice), lets the outbox send
+ * A worker process for the crash demo and the crash and cluster tests
+ * (kept with the demo, which must not reach into test/): enqueues a batch
+ * (with idempotency keys, so a restarted worker enqueues nothing twice), lets the outbox send
  * it, and prints `SUMMARY <json>` once no message is pending. Killed with
  * SIGKILL at random points by the test; a restart picks up where the
  * database says it stands.
@@ -21,7 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { SmtpOutbox } from "../../src/index.js"
-import { testMessage } from "../utils/countingServer.js"
+import { testMessage } from "./countingServer.js"
 
 const env = (name: string): string => {
   const value = process.env[name]

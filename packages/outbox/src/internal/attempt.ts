@@ -1,0 +1,122 @@
+import type { SmtpClient } from "@effect-smtp/client"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
+import { AttemptCutError } from "../OutboxError.js"
+import * as OutboxMetrics from "../OutboxMetrics.js"
+import * as codec from "./codec.js"
+import { mailOf } from "./mail.js"
+import * as Store from "./store.js"
+import type { Turn } from "./turn.js"
+
+/**
+ * One attempt of one message, where the guarantee is kept: the durable
+ * record written just before the end of the message, and what an attempt
+ * that finds it (a crash after it) does. Also how a message ends, once.
+ */
+
+/**
+ * What one attempt tells the workflow: the message ended, or is to be
+ * retried (the error as stored, and when it happened).
+ *
+ * @internal
+ */
+export const AttemptOutcome = Schema.Union([
+  Schema.TaggedStruct("Done", {}),
+  Schema.TaggedStruct("Retry", { error: Schema.String, at: Schema.Number })
+])
+/** @internal */
+export type AttemptOutcome = typeof AttemptOutcome.Type
+const done: AttemptOutcome = { _tag: "Done" }
+
+/** @internal */
+export interface Attempts {
+  /**
+   * One attempt of one message. `step` names it in the durable record
+   * written just before the end of the message: found there when the
+   * attempt runs again after a crash, it means the server may hold the
+   * message, which is then parked as Unknown, never sent again.
+   */
+  readonly run: (id: string, generation: number, step: string) => Effect.Effect<AttemptOutcome>
+  /** Ends a message once; the attempts histogram counts it when this call is the one that did. */
+  readonly finish: (row: Store.MessageRow, state: Store.Finish["state"], outcome: string) => Effect.Effect<void>
+}
+
+const attemptSpan = (row: Store.MessageRow, attempt: number) =>
+  Effect.withSpan("smtp.outbox.attempt", {
+    kind: "internal",
+    attributes: { "smtp.outbox.message.id": row.id, "smtp.outbox.attempt": attempt },
+    // The span of the enqueue that stored the message, in its own trace.
+    links: row.traceId === undefined || row.spanId === undefined ? [] : [{
+      span: Tracer.externalSpan({ traceId: row.traceId, spanId: row.spanId }),
+      attributes: { "smtp.outbox.link": "enqueue" }
+    }]
+  })
+
+/** @internal */
+export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn): Attempts => {
+  const finish: Attempts["finish"] = (row, state, outcome) =>
+    Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) =>
+        Store.persistently(store.finish({ id: row.id, generation: row.generation, state, outcome, finishedAt: now }))
+          .pipe(
+            Effect.tap((attempts) =>
+              attempts === undefined
+                ? Effect.void
+                : Metric.update(Metric.withAttributes(OutboxMetrics.attempts, { state }), attempts)
+            ),
+            Effect.asVoid
+          )
+    )
+
+  const run: Attempts["run"] = (id, generation, step) =>
+    Effect.gen(function*() {
+      const row = yield* Store.persistently(store.get(id))
+      if (row === undefined || row.generation !== generation || row.state !== "Pending") return done
+      if (row.endStep === step) {
+        const cut = new AttemptCutError({ attempt: row.attempts, messageId: row.messageId, recipients: row.to })
+        yield* finish(row, "Unknown", codec.encodeError(cut))
+        return done
+      }
+      yield* turn.wait
+      yield* Store.persistently(store.beginAttempt(id, generation))
+      const attempt = row.attempts + 1
+      const exit = yield* client.send(mailOf(row), { beforeEndOfData: store.recordEnd(id, generation, step) }).pipe(
+        attemptSpan(row, attempt),
+        Effect.exit
+      )
+      const ended = { ...row, attempts: attempt }
+      if (Exit.isSuccess(exit)) {
+        yield* finish(ended, "Sent", codec.encodeResult(exit.value))
+        return done
+      }
+      const typed = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+      if (typed === undefined) return yield* Effect.failCause(exit.cause).pipe(Effect.orDie)
+      if (typed._tag === "OutboxStoreError") {
+        // The durable record could not be written, so the end was not sent:
+        // this step runs again once the database answers. Had the record
+        // been written after all, the step now finds it and parks the
+        // message as Unknown: never a duplicate.
+        yield* Effect.logWarning(typed.message)
+        return yield* Effect.andThen(Effect.sleep(Duration.seconds(1)), run(id, generation, step))
+      }
+      const at = yield* Clock.currentTimeMillis
+      if (typed._tag === "DeliveryUnknownError") {
+        yield* finish(ended, "Unknown", codec.encodeError(typed))
+        return done
+      }
+      yield* turn.failed(typed, at)
+      if (typed.retryable) return { _tag: "Retry", error: codec.encodeError(typed), at } as const
+      yield* finish(ended, "Failed", codec.encodeFailure("Permanent", typed))
+      return done
+    })
+
+  return { run, finish }
+}

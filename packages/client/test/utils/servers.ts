@@ -1,9 +1,11 @@
 /**
  * Scripted-server variations shared by the client tests.
  */
-import type { TestSocket } from "@effect-smtp/testing"
+import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { TestSocket } from "@effect-smtp/testing"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 
 /**
  * `script` with every reply to the end of a message (`250 2.0.0 Ok...`) sent
@@ -20,3 +22,26 @@ export const lateFinalReply =
           ? Effect.andThen(Effect.sleep(delay), side.send(data))
           : side.send(data)
     })
+
+/**
+ * A client (plain SMTP to mail.test:25, no telemetry) on a well-behaved
+ * scripted server offering `capabilities`, with the connections it opened
+ * counted: a refusal "before any byte" is one that opened none.
+ */
+export const countingClient = (capabilities: ReadonlyArray<string>) => {
+  const server = TestSocket.smtpServer({ capabilities })
+  let connections = 0
+  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
+    Layer.provide(SmtpProtocol.layer),
+    Layer.provide(TestSocket.layer((side) =>
+      Effect.andThen(
+        Effect.sync(() => {
+          connections++
+        }),
+        server.script(side)
+      )
+    )),
+    Layer.provide(SmtpMetrics.layerNoop)
+  )
+  return { server, layer, connections: () => connections }
+}

@@ -4,7 +4,7 @@ import type { MessageSendEvent, Outcome } from "@effect-smtp/client/SmtpMetrics"
 import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
-import { failure, telemetryEvents } from "@effect-smtp/test-utils/telemetryEvents"
+import { expectWellFormedAttributes, failure, telemetryEvents } from "@effect-smtp/test-utils/telemetryEvents"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import {
@@ -94,20 +94,6 @@ const expected: ReadonlyArray<{
   }
 ]
 
-const intKeys = new Set(["server.port", "smtp.status_code", "socket.error"])
-
-const expectTypedValues = (attributes: OtelApi.Attributes) => {
-  for (const [key, value] of Object.entries(attributes)) {
-    if (intKeys.has(key)) {
-      expect(typeof value, key).toBe("number")
-      expect(Number.isInteger(value), key).toBe(true)
-    } else {
-      expect(typeof value, key).toBe("string")
-      expect(value, key).not.toBe("")
-    }
-  }
-}
-
 const metricOf = (resourceMetrics: ResourceMetrics, instrument: SmtpInstruments.Instrument): MetricData => {
   const matches = resourceMetrics.scopeMetrics.flatMap((scope) =>
     scope.metrics.filter((metric) => metric.descriptor.name === instrument.name).map((metric) => ({ scope, metric }))
@@ -168,7 +154,7 @@ describe("OtelSmtpMetrics.layer", () => {
           const [dataPoint] = found
           if (dataPoint === undefined) continue
           expect(dataPoint.attributes).toStrictEqual(point.attributes)
-          expectTypedValues(dataPoint.attributes)
+          expectWellFormedAttributes(dataPoint.attributes)
           if (metric.dataPointType === DataPointType.SUM) {
             expect(dataPoint.value).toBe(point.value)
           } else if (instrument.kind === "histogram") {
@@ -356,7 +342,7 @@ describe("OtelSmtpMetrics.layer", () => {
           const metric = metricOf(resourceMetrics, instrument)
           expect(metric.dataPoints).toHaveLength(1)
           expect(metric.dataPoints[0]?.attributes).toStrictEqual(attributes)
-          expectTypedValues(metric.dataPoints[0]?.attributes ?? {})
+          expectWellFormedAttributes(metric.dataPoints[0]?.attributes ?? {})
         }
       }),
     { fastCheck: { numRuns: 30 } }

@@ -1,6 +1,7 @@
 /**
  * The telemetry events the metrics tests of the client (Effect Metric) and
- * of @effect-smtp/opentelemetry (the OTel SDK) record: one of each outcome
+ * of @effect-smtp/opentelemetry (the OTel SDK) record, and the typing rules
+ * their attributes follow. The events: one of each outcome
  * the instruments tell apart (success, a socket error by code, a command
  * refused, TLS, a timeout, an interruption, AUTH refused), each with its own
  * attributes, so every event is its own series.
@@ -13,6 +14,7 @@ import type {
   Outcome,
   SocketConnectEvent
 } from "@effect-smtp/client/SmtpMetrics"
+import { expect } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 
 export const failure = (error: SmtpError.SmtpError): Outcome => ({ _tag: "Failure", error })
@@ -110,5 +112,27 @@ export const telemetryEvents = (host: string): TelemetryEvents => {
         durationMs: 6
       }
     ]
+  }
+}
+
+/** The attributes both profiles carry as ints; every other one is a string. */
+const intKeys = new Set(["server.port", "smtp.status_code", "socket.error"])
+
+/**
+ * The typing rules of the telemetry notes on one set of attributes (as
+ * computed, or as an exporter got them): present values only, ints as
+ * integers, every other value a non-empty string.
+ */
+export const expectWellFormedAttributes = (attributes: Readonly<Record<string, unknown>>) => {
+  for (const [key, value] of Object.entries(attributes)) {
+    expect(value, key).not.toBeUndefined()
+    expect(value, key).not.toBeNull()
+    if (intKeys.has(key)) {
+      expect(typeof value, key).toBe("number")
+      expect(Number.isInteger(value), key).toBe(true)
+    } else {
+      expect(typeof value, key).toBe("string")
+      expect(value, key).not.toBe("")
+    }
   }
 }

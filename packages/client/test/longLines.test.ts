@@ -1,9 +1,9 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { countingClient } from "./utils/servers.js"
 
@@ -87,11 +87,7 @@ describe("lines over 998 octets", () => {
       () =>
         Effect.gen(function*() {
           const server = TestSocket.smtpServer({ capabilities })
-          const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-            Layer.provide(SmtpProtocol.layer),
-            Layer.provide(TestSocket.layer(server.script)),
-            Layer.provide(SmtpMetrics.layerNoop)
-          )
+          const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
           // The long line is split across chunks, after a first chunk that is fine.
           const content = Stream.fromIterable([
             encoder.encode("Subject: s\r\n\r\nshort line\r\n" + "y".repeat(600)),

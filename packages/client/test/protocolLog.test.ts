@@ -1,4 +1,5 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -19,17 +20,13 @@ const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["pr
     })
     yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body }).pipe(
       Effect.provide(
-        SmtpClient.layer({
+        scriptedClient(server.script, {
           host: "mail.test",
           port: 25,
           security: "none",
           auth: { user: "alice", password: Redacted.make(password), mechanism },
           protocolLog
-        }).pipe(
-          Layer.provide(SmtpProtocol.layer),
-          Layer.provide(TestSocket.layer(server.script)),
-          Layer.provide(SmtpMetrics.layerNoop)
-        )
+        })
       ),
       Effect.provide(Logger.layer([
         Logger.make(({ message }) => {

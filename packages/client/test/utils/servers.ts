@@ -1,11 +1,10 @@
 /**
  * Scripted-server variations shared by the client tests.
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 /**
  * `script` with every reply to the end of a message (`250 2.0.0 Ok...`) sent
@@ -31,17 +30,12 @@ export const lateFinalReply =
 export const countingClient = (capabilities: ReadonlyArray<string>) => {
   const server = TestSocket.smtpServer({ capabilities })
   let connections = 0
-  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer((side) =>
-      Effect.andThen(
-        Effect.sync(() => {
-          connections++
-        }),
-        server.script(side)
-      )
-    )),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  const layer = scriptedClient((side) =>
+    Effect.andThen(
+      Effect.sync(() => {
+        connections++
+      }),
+      server.script(side)
+    ), { host: "mail.test", port: 25, security: "none" })
   return { server, layer, connections: () => connections }
 }

@@ -10,6 +10,15 @@ import * as Redacted from "effect/Redacted"
 const password = "pa55-very-secret"
 const body = "Subject: log\r\n\r\nconfidential body text\r\n"
 
+/** Every line logged while the effect runs, pushed onto `lines`. */
+const capturedIn = (lines: Array<string>) =>
+  Effect.provide(Logger.layer([
+    Logger.make(({ message }) => {
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      lines.push(...text.split("\n"))
+    })
+  ]))
+
 /** Sends one message with the protocol log on; returns every logged line. */
 const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["protocolLog"]) =>
   Effect.gen(function*() {
@@ -28,12 +37,7 @@ const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["pr
           protocolLog
         })
       ),
-      Effect.provide(Logger.layer([
-        Logger.make(({ message }) => {
-          const text = Array.isArray(message) ? message.join(" ") : String(message)
-          lines.push(...text.split("\n"))
-        })
-      ]))
+      capturedIn(lines)
     )
     return lines
   })
@@ -94,12 +98,7 @@ describe("protocol log", () => {
               Layer.provide(SmtpMetrics.layerNoop)
             )
         ),
-        Effect.provide(Logger.layer([
-          Logger.make(({ message }) => {
-            const text = Array.isArray(message) ? message.join(" ") : String(message)
-            lines.push(...text.split("\n"))
-          })
-        ]))
+        capturedIn(lines)
       )
       // The client's lines, in order: each body (ending with ".") is followed by the next message's MAIL.
       const client = lines.filter((l) => l.startsWith("C: "))

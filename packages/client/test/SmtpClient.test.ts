@@ -1,10 +1,10 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
 const decoder = new TextDecoder()
@@ -12,12 +12,7 @@ const decoder = new TextDecoder()
 const clientWith = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   options: Partial<SmtpClient.Options> = {}
-) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+) => scriptedClient(script, { host: "mail.test", port: 25, security: "none", ...options })
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: hi\r\n\r\nHello\r\n" }
 
@@ -222,11 +217,7 @@ describe("SmtpClient.checkMail", () => {
       const sent = yield* SmtpClient.send(bad).pipe(
         Effect.flip,
         Effect.provide(
-          SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-            Layer.provide(SmtpProtocol.layer),
-            Layer.provide(TestSocket.layer(() => Effect.sync(() => void connections++))),
-            Layer.provide(SmtpMetrics.layerNoop)
-          )
+          scriptedClient(() => Effect.sync(() => void connections++), { host: "mail.test", port: 25, security: "none" })
         )
       )
       expect(checked).toEqual(sent)

@@ -1,6 +1,6 @@
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { failure, telemetryEvents } from "@effect-smtp/test-utils/telemetryEvents"
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as SmtpError from "../src/SmtpError.js"
@@ -10,9 +10,7 @@ import {
   type ClientConnectEvent,
   type ConnectionEndEvent,
   type MessageSendEvent,
-  type Outcome,
-  SmtpMetrics,
-  type SocketConnectEvent
+  SmtpMetrics
 } from "../src/SmtpMetrics.js"
 import * as SmtpTelemetry from "../src/SmtpTelemetry.js"
 import * as SmtpTelemetryProfile from "../src/SmtpTelemetryProfile.js"
@@ -70,69 +68,10 @@ const expectHistogram = (
   }
 }
 
-const failure = (error: SmtpError.SmtpError): Outcome => ({ _tag: "Failure", error })
-
-const events = (host: string) => {
-  const facts = { serverAddress: host, serverPort: 587, scheme: "smtp" as const }
-  const socket: ReadonlyArray<SocketConnectEvent> = [
-    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 12.5 },
-    {
-      ...facts,
-      peerAddress: "192.0.2.2",
-      outcome: failure(new SmtpError.SocketError({ operation: "connect", host, port: 587, code: "ECONNREFUSED" })),
-      durationMs: 3
-    },
-    { ...facts, peerAddress: "2001:db8::1", outcome: { _tag: "Interrupted" }, durationMs: 1 }
-  ]
-  const connect: ReadonlyArray<ClientConnectEvent> = [
-    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 80 },
-    {
-      ...facts,
-      outcome: failure(new SmtpError.SocketError({ operation: "lookup", host, port: 587, code: "ENOTFOUND" })),
-      durationMs: 4
-    },
-    {
-      ...facts,
-      peerAddress: "192.0.2.1",
-      outcome: failure(
-        new SmtpError.SmtpCommandError({ command: "EHLO", statusCode: 554, serverMessage: "go away" })
-      ),
-      durationMs: 30
-    }
-  ]
-  const connection: ReadonlyArray<ConnectionEndEvent> = [
-    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationSeconds: 42 },
-    {
-      ...facts,
-      peerAddress: "192.0.2.1",
-      outcome: failure(new SmtpError.SocketError({ operation: "read", host, port: 587, code: "ECONNRESET" })),
-      durationSeconds: 0.75
-    }
-  ]
-  const send: ReadonlyArray<MessageSendEvent> = [
-    { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 250 },
-    {
-      ...facts,
-      peerAddress: "192.0.2.1",
-      outcome: failure(
-        new SmtpError.SmtpCommandError({ command: "RCPT TO", statusCode: 550, serverMessage: "no such user" })
-      ),
-      durationMs: 20
-    },
-    {
-      ...facts,
-      peerAddress: "192.0.2.1",
-      outcome: failure(new SmtpError.TimeoutError({ operation: "DATA", timeout: Duration.seconds(10) })),
-      durationMs: 10_000
-    }
-  ]
-  return { socket, connect, connection, send }
-}
-
 const recordAll = (host: string) =>
   Effect.gen(function*() {
     const metrics = yield* SmtpMetrics
-    const all = events(host)
+    const all = telemetryEvents(host)
     yield* Effect.forEach(all.socket, metrics.socketConnect, { discard: true })
     yield* Effect.forEach(all.connect, metrics.clientConnect, { discard: true })
     yield* Effect.forEach(all.connection, metrics.connectionEnd, { discard: true })
@@ -214,7 +153,7 @@ describe("SmtpMetrics.layer (Effect Metric)", () => {
       })
 
       const rejected = pairs.find((pair) =>
-        pair.id === SmtpInstruments.clientSendCount.name && tagsOf(pair)["smtp.status_code"] !== undefined
+        pair.id === SmtpInstruments.clientSendCount.name && tagsOf(pair)["smtp.status_code"] === "550"
       )
       expect(rejected && tagsOf(rejected)).toStrictEqual({
         "network.peer.address": "192.0.2.1",
@@ -389,10 +328,15 @@ describe("SmtpMetrics.layerWith({ profile: \"shipped\" }) (Effect Metric)", () =
       // connection.duration: the greeting failure (from the transport) and the ends, each in its own series.
       const connectionTags = (event: ConnectionEndEvent | ClientConnectEvent) =>
         stringified(shipped.attributes({ _tag: "ConnectionEnd", ...event }))
+      // The fixture's connection ended by a 421 shares the greeting failure's series (error.type "421").
+      const alike = (a: Record<string, string>, b: Record<string, string>) =>
+        JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort())
+      const refused421 = all.connection.filter((event) => alike(connectionTags(event), connectionTags(greetingRefused)))
+      expect(refused421).toHaveLength(1)
       expectHistogram(
         find(pairs, SmtpInstruments.shippedConnectionDuration, connectionTags(greetingRefused)),
         SmtpInstruments.shippedConnectionDuration,
-        [0.025]
+        [0.025, ...refused421.map((event) => event.durationSeconds)]
       )
       const clean = all.connection.filter((event) => event.outcome._tag === "Success")
       expectHistogram(

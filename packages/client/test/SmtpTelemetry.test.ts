@@ -1,4 +1,5 @@
 import { fc, prop } from "@effect-smtp/test-utils/property"
+import { expectWellFormedAttributes } from "@effect-smtp/test-utils/telemetryEvents"
 import { describe, expect, it } from "@effect/vitest"
 import * as SmtpError from "../src/SmtpError.js"
 import type { Outcome } from "../src/SmtpMetrics.js"
@@ -36,22 +37,6 @@ const expectedSocketError = (o: Outcome): number | undefined => {
   return (e._tag === "SocketError" || e._tag === "ProxyError") && e.code !== undefined
     ? specSocketError(e.code)
     : undefined
-}
-
-const intKeys = new Set(["server.port", "smtp.status_code", "socket.error"])
-
-const expectWellFormed = (attributes: Readonly<Record<string, unknown>>) => {
-  for (const [key, value] of Object.entries(attributes)) {
-    expect(value, key).not.toBeUndefined()
-    expect(value, key).not.toBeNull()
-    if (intKeys.has(key)) {
-      expect(typeof value, key).toBe("number")
-      expect(Number.isInteger(value), key).toBe(true)
-    } else {
-      expect(typeof value, key).toBe("string")
-      expect(value, key).not.toBe("")
-    }
-  }
 }
 
 describe("SmtpTelemetry.outcomeAttributes", () => {
@@ -103,7 +88,7 @@ describe("SmtpTelemetry.outcomeAttributes", () => {
       for (const key of Object.keys(attributes)) {
         expect(["error.type", "smtp.status_code", "socket.error"]).toContain(key)
       }
-      expectWellFormed(attributes)
+      expectWellFormedAttributes(attributes)
     }
   )
 
@@ -147,7 +132,7 @@ describe("SmtpTelemetry.socketConnectAttributes", () => {
       expect(attributes["network.peer.address"]).toBe(facts.peerAddress)
       expect(attributes["server.address"]).toBe(facts.serverAddress)
       expect(attributes["server.port"]).toBe(facts.serverPort)
-      expectWellFormed(attributes)
+      expectWellFormedAttributes(attributes)
     }
   )
 })
@@ -172,7 +157,7 @@ describe("SmtpTelemetry.clientAttributes", () => {
       expect(attributes["url.scheme"]).toBe(facts.scheme)
       expect(attributes["server.port"]).toBe(facts.serverPort)
       if (hasPeer) expect(attributes["network.peer.address"]).toBe(facts.peerAddress)
-      expectWellFormed(attributes)
+      expectWellFormedAttributes(attributes)
     }
   )
 

@@ -4,13 +4,13 @@
  * aborted partial delivery says what happened, and bad credentials of any
  * shape are refused before any byte.
  */
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/testing/TestClock"
 import { untilSleeping } from "./utils/clock.js"
@@ -20,12 +20,7 @@ const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: 
 const clientOn = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   options: Partial<SmtpClient.Options> = {}
-) =>
-  SmtpClient.layer({ host: "mail.test", ...options }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+) => scriptedClient(script, { host: "mail.test", ...options })
 
 /** A port that speaks TLS from the first byte: it waits for a ClientHello and says nothing. */
 const silentTlsPort = () => Effect.never

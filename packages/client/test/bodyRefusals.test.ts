@@ -1,10 +1,9 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
-import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { countingClient } from "./utils/servers.js"
 
 /**
  * The bodies a client must refuse: NUL anywhere (RFC 5322 §3.5, RFC 2045
@@ -15,24 +14,6 @@ import * as Stream from "effect/Stream"
  */
 
 const encoder = new TextEncoder()
-
-const setup = (capabilities: ReadonlyArray<string>) => {
-  const server = TestSocket.smtpServer({ capabilities })
-  let connections = 0
-  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer((side) =>
-      Effect.andThen(
-        Effect.sync(() => {
-          connections++
-        }),
-        server.script(side)
-      )
-    )),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
-  return { server, layer, connections: () => connections }
-}
 
 /** A stream of `chunks`, counting how many the client pulled. */
 const counted = (chunks: ReadonlyArray<Uint8Array>) => {
@@ -60,7 +41,7 @@ describe("NUL octets", () => {
   for (const form of ["string", "bytes"] as const) {
     it.effect(`a ${form} body with NUL is refused before connecting, naming its offset`, () =>
       Effect.gen(function*() {
-        const { layer, connections } = setup(["PIPELINING", "8BITMIME"])
+        const { layer, connections } = countingClient(["PIPELINING", "8BITMIME"])
         const text = "Subject: n\r\n\r\nab\u0000c\r\n"
         const error = yield* Effect.flip(
           SmtpClient.send(mail(form === "string" ? text : encoder.encode(text))).pipe(Effect.provide(layer))
@@ -74,7 +55,7 @@ describe("NUL octets", () => {
   for (const { name, capabilities } of variants) {
     it.effect(`a streamed body (${name}) is cut at its first NUL, without the end of the message`, () =>
       Effect.gen(function*() {
-        const { layer, server } = setup(capabilities)
+        const { layer, server } = countingClient(capabilities)
         const body = counted([
           encoder.encode("Subject: n\r\n\r\nfine\r\n"),
           encoder.encode("more\r\n"),
@@ -96,7 +77,7 @@ describe("8-bit bodies", () => {
   for (const form of ["string", "bytes"] as const) {
     it.effect(`a ${form} 8-bit body to a server without 8BITMIME is refused before MAIL, and says to encode it`, () =>
       Effect.gen(function*() {
-        const { layer, server } = setup(["PIPELINING", "SMTPUTF8"])
+        const { layer, server } = countingClient(["PIPELINING", "SMTPUTF8"])
         const error = yield* Effect.flip(
           SmtpClient.send(mail(form === "string" ? text : encoder.encode(text))).pipe(Effect.provide(layer))
         )
@@ -110,7 +91,7 @@ describe("8-bit bodies", () => {
 
   it.effect("the same body to a server with 8BITMIME goes, declared BODY=8BITMIME", () =>
     Effect.gen(function*() {
-      const { layer, server } = setup(["PIPELINING", "8BITMIME"])
+      const { layer, server } = countingClient(["PIPELINING", "8BITMIME"])
       yield* SmtpClient.send(mail(text)).pipe(Effect.provide(layer))
       expect(server.received).toHaveLength(1)
       expect(server.commands.find((c) => c.startsWith("MAIL"))).toContain("BODY=8BITMIME")
@@ -119,7 +100,7 @@ describe("8-bit bodies", () => {
   for (const capabilities of [["PIPELINING"], ["PIPELINING", "CHUNKING"]]) {
     it.effect(`a streamed 8-bit body (${capabilities.join(" ")}) without 8BITMIME is cut at its first 8-bit octet`, () =>
       Effect.gen(function*() {
-        const { layer, server } = setup(capabilities)
+        const { layer, server } = countingClient(capabilities)
         const body = counted([
           encoder.encode("Subject: g\r\n\r\nplain\r\n"),
           encoder.encode("grüße\r\n"),
@@ -139,7 +120,7 @@ describe("a streamed body past SIZE", () => {
   for (const { name, capabilities } of variants) {
     it.effect(`(${name}) is cut as soon as it passes the limit, with InvalidInputError naming it`, () =>
       Effect.gen(function*() {
-        const { layer, server } = setup(capabilities)
+        const { layer, server } = countingClient(capabilities)
         // 100 chunks of 100 octets (98 and CRLF): the limit is passed in the 11th.
         const body = counted(Array.from({ length: 100 }, () => encoder.encode("x".repeat(98) + "\r\n")))
         const error = yield* Effect.flip(SmtpClient.send(mail(body.stream)).pipe(Effect.provide(layer)))
@@ -165,7 +146,7 @@ describe("a streamed body past SIZE", () => {
     ([chunks, chunking]) =>
       Effect.gen(function*() {
         const limit = 300
-        const { layer, server } = setup(["PIPELINING", `SIZE ${limit}`, ...(chunking ? ["CHUNKING"] : [])])
+        const { layer, server } = countingClient(["PIPELINING", `SIZE ${limit}`, ...(chunking ? ["CHUNKING"] : [])])
         const bytes = chunks.map((c) => encoder.encode(c))
         const whole = chunks.join("")
         // Canonical: every lone CR or LF becomes CRLF, and the body ends with one.
@@ -188,7 +169,7 @@ describe("a streamed body past SIZE", () => {
 
   it.effect("a stream within SIZE is sent whole", () =>
     Effect.gen(function*() {
-      const { layer, server } = setup(["PIPELINING", "SIZE 1000"])
+      const { layer, server } = countingClient(["PIPELINING", "SIZE 1000"])
       const body = Array.from({ length: 10 }, () => encoder.encode("x".repeat(98) + "\r\n"))
       yield* SmtpClient.send(mail(Stream.fromIterable(body))).pipe(Effect.provide(layer))
       expect(server.received).toHaveLength(1)

@@ -3,16 +3,17 @@ import {
   canonical,
   CR,
   DOT,
-  encodeAll,
   firstLenientEnd,
   hasNoBareBreak,
   hostileBody,
   LF,
+  referenceEncoding,
   splitAt,
   unstuff
 } from "@effect-smtp/test-utils/wire"
 import { describe, expect, it } from "@effect/vitest"
 import * as dataEncoder from "../src/internal/dataEncoder.js"
+import { encodeAll } from "./utils/encoder.js"
 
 const cuts = fc.array(fc.nat(), { maxLength: 10 })
 
@@ -33,6 +34,16 @@ describe("DATA encoder", () => {
       expect(unstuff(wire)).toEqual(canonical(body))
     },
     { fastCheck: { numRuns: 5000 } }
+  )
+
+  prop(
+    "equals the reference: for arbitrary bytes split arbitrarily, DATA and BDAT bytes are test-utils' independent referenceEncoding",
+    [hostileBody, cuts],
+    ([body, at]) => {
+      expect(encodeAll(true, splitAt(body, at))).toEqual(referenceEncoding(true, body))
+      expect(encodeAll(false, splitAt(body, at))).toEqual(referenceEncoding(false, body))
+    },
+    { fastCheck: { numRuns: 2000 } }
   )
 
   prop(

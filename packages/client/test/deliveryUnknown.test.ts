@@ -1,11 +1,11 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { fc, prop } from "@effect-smtp/test-utils/property"
-import { TestSocket } from "@effect-smtp/testing"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
+import { type TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 
@@ -31,11 +31,7 @@ const serverThat =
 const run = (script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>, mail: SmtpClient.Mail) =>
   Effect.flip(SmtpClient.send(mail)).pipe(
     Effect.provide(
-      SmtpClient.layer({ host: "mail.test", port: 25, security: "none", timeout: "1 minute" }).pipe(
-        Layer.provide(SmtpProtocol.layer),
-        Layer.provide(TestSocket.layer(script)),
-        Layer.provide(SmtpMetrics.layerNoop)
-      )
+      scriptedClient(script, { host: "mail.test", port: 25, security: "none", timeout: "1 minute" })
     )
   )
 

@@ -1,9 +1,9 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 
 /** Text with at least one C0 control character or DEL somewhere in it. */
@@ -22,16 +22,12 @@ const run = (
     const server = TestSocket.smtpServer({ capabilities: ["AUTH PLAIN", "DSN", "PIPELINING"] })
     const error = yield* Effect.flip(SmtpClient.send(mail)).pipe(
       Effect.provide(
-        SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-          Layer.provide(SmtpProtocol.layer),
-          Layer.provide(TestSocket.layer(server.script, {
-            beforeConnect: () =>
-              Effect.sync(() => {
-                connects++
-              })
-          })),
-          Layer.provide(SmtpMetrics.layerNoop)
-        )
+        scriptedClient(server.script, { host: "mail.test", port: 25, security: "none", ...options }, {
+          beforeConnect: () =>
+            Effect.sync(() => {
+              connects++
+            })
+        })
       )
     )
     return { error, connects }
@@ -80,11 +76,7 @@ describe("command injection is impossible", () => {
         const server = TestSocket.smtpServer({ capabilities: ["DSN", "SMTPUTF8"] })
         yield* SmtpClient.send({ ...good, dsn: { envid, notify: ["FAILURE"] } }).pipe(
           Effect.provide(
-            SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-              Layer.provide(SmtpProtocol.layer),
-              Layer.provide(TestSocket.layer(server.script)),
-              Layer.provide(SmtpMetrics.layerNoop)
-            )
+            scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
           )
         )
         const mailLine = server.commands.find((c) => c.startsWith("MAIL FROM"))!

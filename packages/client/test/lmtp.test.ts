@@ -1,4 +1,5 @@
 import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -39,11 +40,7 @@ const lmtpServer = (finals: Record<string, string>, log: Array<string>) => (serv
   })
 
 const client = (script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>) =>
-  SmtpClient.layer({ host: "lmtp.test", port: 24, security: "none", protocol: "lmtp" }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  scriptedClient(script, { host: "lmtp.test", port: 24, security: "none", protocol: "lmtp" })
 
 const content = "Subject: lmtp\r\n\r\nhello\r\n"
 

@@ -1,10 +1,11 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { countingClient } from "./utils/servers.js"
 
 /**
  * RFC 5322 §2.1.1: a line is at most 998 octets. Servers fold longer lines
@@ -15,23 +16,7 @@ import * as Stream from "effect/Stream"
 
 const encoder = new TextEncoder()
 
-const setup = () => {
-  const server = TestSocket.smtpServer({ capabilities: ["PIPELINING", "8BITMIME"] })
-  let connections = 0
-  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer((side) =>
-      Effect.andThen(
-        Effect.sync(() => {
-          connections++
-        }),
-        server.script(side)
-      )
-    )),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
-  return { server, layer, connections: () => connections }
-}
+const setup = () => countingClient(["PIPELINING", "8BITMIME"])
 
 const body = (lines: ReadonlyArray<number>) =>
   "Subject: long\r\n\r\n" + lines.map((n) => "x".repeat(n)).join("\r\n") + "\r\n"
@@ -102,11 +87,7 @@ describe("lines over 998 octets", () => {
       () =>
         Effect.gen(function*() {
           const server = TestSocket.smtpServer({ capabilities })
-          const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-            Layer.provide(SmtpProtocol.layer),
-            Layer.provide(TestSocket.layer(server.script)),
-            Layer.provide(SmtpMetrics.layerNoop)
-          )
+          const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
           // The long line is split across chunks, after a first chunk that is fine.
           const content = Stream.fromIterable([
             encoder.encode("Subject: s\r\n\r\nshort line\r\n" + "y".repeat(600)),

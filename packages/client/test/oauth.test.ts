@@ -1,10 +1,10 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/testing/TestClock"
 
@@ -27,17 +27,13 @@ const layerFor = (
   tokenProvider: SmtpClient.TokenProviderCredentials["tokenProvider"],
   pool?: SmtpClient.Options["pool"]
 ) =>
-  SmtpClient.layer({
+  scriptedClient(server.script, {
     host: "mail.test",
     port: 25,
     security: "none",
     auth: { user: "alice", tokenProvider, mechanism: "XOAUTH2" },
     pool
-  }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(server.script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  })
 
 const serverAccepting = (token: string) =>
   TestSocket.smtpServer({

@@ -1,8 +1,8 @@
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 /**
  * A server that refuses commands pipelined behind a body's final dot (RFC
@@ -31,16 +31,12 @@ const client = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   maxConnections: number
 ) =>
-  SmtpClient.layer({
+  scriptedClient(script, {
     host: "mail.test",
     port: 25,
     security: "none",
     pool: { maxConnections, maxMessagesPerConnection: 10 }
-  }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  })
 
 describe("a server that refuses commands pipelined after the end of DATA", () => {
   for (const maxConnections of [2, 8]) {

@@ -1,11 +1,11 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import { lateFinalReply as late } from "./utils/servers.js"
 
@@ -58,12 +58,7 @@ const countingServer = (
 const pooled = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   pool: SmtpClient.Options["pool"]
-) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", pool }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+) => scriptedClient(script, { host: "mail.test", port: 25, security: "none", pool })
 
 const message = (i: number) => ({
   from: "a@example.com",

@@ -15,17 +15,15 @@ import {
 } from "@effect-smtp/client"
 import { TestServer, TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import type * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
-import * as Tracer from "effect/Tracer"
 import { untilSleeping } from "./utils/clock.js"
+import { recordingTracer } from "./utils/tracer.js"
 
 interface Recorded {
   readonly ends: Array<ConnectionEndEvent>
@@ -67,40 +65,6 @@ const until = (done: () => boolean): Effect.Effect<void> =>
     for (let turn = 0; turn < 1000 && !done(); turn++) yield* Effect.yieldNow
     expect(done()).toBe(true)
   })
-
-class RecordedSpan implements Tracer.Span {
-  readonly _tag = "Span"
-  readonly spanId = "span"
-  readonly traceId = "trace"
-  readonly sampled = true
-  status: Tracer.SpanStatus
-  readonly attributes = new Map<string, unknown>()
-  readonly events: Array<{ readonly name: string; readonly attributes: Record<string, unknown> }> = []
-  readonly links: Array<Tracer.SpanLink> = []
-  readonly name: string
-  readonly parent: Option.Option<Tracer.AnySpan>
-  readonly annotations: Context.Context<never>
-  readonly kind: Tracer.SpanKind
-  constructor(options: Parameters<Tracer.Tracer["span"]>[0]) {
-    this.name = options.name
-    this.parent = options.parent
-    this.annotations = options.annotations
-    this.kind = options.kind
-    this.status = { _tag: "Started", startTime: options.startTime }
-  }
-  end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
-    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
-  }
-  attribute(key: string, value: unknown): void {
-    this.attributes.set(key, value)
-  }
-  event(name: string, _startTime: bigint, attributes?: Record<string, unknown>): void {
-    this.events.push({ name, attributes: attributes ?? {} })
-  }
-  addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
-    this.links.push(...links)
-  }
-}
 
 describe("pool: connections the server drops", () => {
   it.effect("an idle connection the server times out (421, then the end) leaves the pool at once; the next send opens a fresh one", () =>
@@ -159,14 +123,7 @@ describe("pool: connections the server drops", () => {
             ? TestServer.reply("421 4.4.2 mail.test idle timeout, closing", { close: true })
             : undefined
       })
-      const spans: Array<RecordedSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new RecordedSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = recordingTracer()
       const results = yield* Effect.gen(function*() {
         const a = yield* SmtpClient.send(message(0))
         const b = yield* SmtpClient.send(message(1))

@@ -1,4 +1,5 @@
 import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -8,6 +9,15 @@ import * as Redacted from "effect/Redacted"
 
 const password = "pa55-very-secret"
 const body = "Subject: log\r\n\r\nconfidential body text\r\n"
+
+/** Every line logged while the effect runs, pushed onto `lines`. */
+const capturedIn = (lines: Array<string>) =>
+  Effect.provide(Logger.layer([
+    Logger.make(({ message }) => {
+      const text = Array.isArray(message) ? message.join(" ") : String(message)
+      lines.push(...text.split("\n"))
+    })
+  ]))
 
 /** Sends one message with the protocol log on; returns every logged line. */
 const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["protocolLog"]) =>
@@ -19,24 +29,15 @@ const logOf = (mechanism: "PLAIN" | "LOGIN", protocolLog: SmtpClient.Options["pr
     })
     yield* SmtpClient.send({ from: "a@example.com", to: ["b@example.com"], content: body }).pipe(
       Effect.provide(
-        SmtpClient.layer({
+        scriptedClient(server.script, {
           host: "mail.test",
           port: 25,
           security: "none",
           auth: { user: "alice", password: Redacted.make(password), mechanism },
           protocolLog
-        }).pipe(
-          Layer.provide(SmtpProtocol.layer),
-          Layer.provide(TestSocket.layer(server.script)),
-          Layer.provide(SmtpMetrics.layerNoop)
-        )
-      ),
-      Effect.provide(Logger.layer([
-        Logger.make(({ message }) => {
-          const text = Array.isArray(message) ? message.join(" ") : String(message)
-          lines.push(...text.split("\n"))
         })
-      ]))
+      ),
+      capturedIn(lines)
     )
     return lines
   })
@@ -97,12 +98,7 @@ describe("protocol log", () => {
               Layer.provide(SmtpMetrics.layerNoop)
             )
         ),
-        Effect.provide(Logger.layer([
-          Logger.make(({ message }) => {
-            const text = Array.isArray(message) ? message.join(" ") : String(message)
-            lines.push(...text.split("\n"))
-          })
-        ]))
+        capturedIn(lines)
       )
       // The client's lines, in order: each body (ending with ".") is followed by the next message's MAIL.
       const client = lines.filter((l) => l.startsWith("C: "))

@@ -1,8 +1,8 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 /**
  * REQUIRETLS (RFC 8689): a message that asks for it goes only over an
@@ -19,11 +19,7 @@ const setup = (
   peerVerification?: TestSocket.Options["peerVerification"]
 ) => {
   const server = TestSocket.smtpServer({ capabilities })
-  const layer = SmtpClient.layer({ host: "mail.test", port: 25, security }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(server.script, { peerVerification })),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security }, { peerVerification })
   return { server, layer }
 }
 

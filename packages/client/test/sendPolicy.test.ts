@@ -1,11 +1,11 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import { TestSocket } from "@effect-smtp/testing"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
+import { type TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/testing/TestClock"
 import { untilSleeping } from "./utils/clock.js"
@@ -47,12 +47,7 @@ const serverWith = (mailReply: (n: number) => string, log: Array<number>) => {
 const clientWith = (
   script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
   options: Partial<SmtpClient.Options>
-) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+) => scriptedClient(script, { host: "mail.test", port: 25, security: "none", ...options })
 
 describe("retry", () => {
   it.effect("retries a 4xx on the exact schedule (exponential 1 s, 2 s, 4 s), each on a fresh connection", () =>

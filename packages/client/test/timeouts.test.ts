@@ -1,10 +1,10 @@
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
-import { TestSocket } from "@effect-smtp/testing"
+import { SmtpClient } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
+import { type TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: t\r\n\r\nbody\r\n" }
@@ -29,11 +29,7 @@ const stallAt = (stage: string) => (server: TestSocket.ServerSide) =>
   })
 
 const layerFor = (stage: string, options: Partial<SmtpClient.Options>) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(stallAt(stage))),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  scriptedClient(stallAt(stage), { host: "mail.test", port: 25, security: "none", ...options })
 
 /** Forks the send, moves the clock to one millisecond before `after`, then to `after`. */
 const firesExactlyAt = (after: Duration.Duration, stage: string, options: Partial<SmtpClient.Options>) =>

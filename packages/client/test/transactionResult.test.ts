@@ -1,15 +1,11 @@
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError } from "@effect-smtp/client"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 const layerFor = (server: ReturnType<typeof TestSocket.smtpServer>, options: Partial<SmtpClient.Options> = {}) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(server.script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  scriptedClient(server.script, { host: "mail.test", port: 25, security: "none", ...options })
 
 const mail = { from: "a@example.com", to: ["ok@example.com", "bad@example.com"], content: "Subject: x\r\n\r\nx\r\n" }
 const refuseBad = (address: string) => address.startsWith("bad") ? "550 5.1.1 no such user" : undefined
@@ -74,11 +70,7 @@ describe("send result", () => {
       Effect.gen(function*() {
         const result = yield* SmtpClient.send({ ...mail, to: ["ok@example.com"] }).pipe(
           Effect.provide(
-            SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-              Layer.provide(SmtpProtocol.layer),
-              Layer.provide(TestSocket.layer(finalReply(reply))),
-              Layer.provide(SmtpMetrics.layerNoop)
-            )
+            scriptedClient(finalReply(reply), { host: "mail.test", port: 25, security: "none" })
           )
         )
         expect(result.queueId).toBe(queueId)

@@ -10,6 +10,7 @@ import { NodeSmtp } from "@effect-smtp/node"
 import type * as NodeModule from "@effect-smtp/node"
 import type * as NodeMailModule from "@effect-smtp/node/mail"
 import { scramServer } from "@effect-smtp/test-utils/scramServer"
+import { smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import { metrics } from "@opentelemetry/api"
@@ -29,7 +30,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { vi } from "vitest"
-import { smtpServer, socks5Proxy } from "./utils/servers.js"
+import { socks5Proxy } from "./utils/socks5Proxy.js"
 import { redirect, seen } from "./utils/swap.js"
 
 vi.mock("@effect-smtp/node/mail", async (importOriginal) => {
@@ -142,7 +143,7 @@ describe("README.md blocks, run", () => {
   it.live("proxy: through a socks5h proxy with credentials, implicit TLS on 465", () =>
     Effect.gen(function*() {
       const { viaProxy } = yield* Effect.promise(() => import("../readme/through-a-socks5-or-http-proxy.js"))
-      const server = yield* smtpServer({}, { secure: true })
+      const server = yield* smtpServer({ secure: true })
       const proxy = yield* socks5Proxy("relay", "s3cret")
       yield* against(server, viaProxy, {
         proxy: Redacted.make(`socks5h://relay:s3cret@127.0.0.1:${proxy.port}`)
@@ -160,7 +161,7 @@ describe("README.md blocks, run", () => {
   it.live("LMTP: one reply per recipient after the final dot", () =>
     Effect.gen(function*() {
       const { deliver } = yield* Effect.promise(() => import("../readme/lmtp.js"))
-      const server = yield* smtpServer({}, { lmtp: true, hideSTARTTLS: true })
+      const server = yield* smtpServer({ lmtp: true, hideSTARTTLS: true })
       const accepted = yield* against(server, deliver(content))
       expect(accepted).toEqual(["alice@example.com", "bob@example.com"])
       expect(server.received).toHaveLength(1)
@@ -236,7 +237,7 @@ describe("README.md blocks, run", () => {
       const server = yield* smtpServer()
       const result = yield* against(server, welcome.pipe(Effect.provide(client())))
       expect(result.accepted).toEqual(["alice@example.com", "audit@example.com"])
-      const data = server.received[0]!.data
+      const data = server.received[0]!.text
       expect(data).toMatch(/^Subject: =\?UTF-8\?/m)
       expect(data).not.toMatch(/^Bcc:/im)
       expect(data).toMatch(/multipart\/alternative/)
@@ -261,10 +262,10 @@ describe("README.md blocks, run", () => {
       expect(result.accepted).toEqual(["boss@example.com"])
       expect(server.received).toHaveLength(2)
       for (const received of server.received) {
-        expect(received.data).toMatch(/Content-Type: application\/pdf; name=report\.pdf/)
-        expect(received.data).toContain(bytes.toString("base64").slice(0, 76))
+        expect(received.text).toMatch(/Content-Type: application\/pdf; name=report\.pdf/)
+        expect(received.text).toContain(bytes.toString("base64").slice(0, 76))
       }
-      expect(server.received[1]!.data).toContain("filename=summary.txt")
+      expect(server.received[1]!.text).toContain("filename=summary.txt")
       const missing = yield* Effect.promise(() =>
         sendReportWithPromises(Path.join(directory, "missing.pdf")).then(() => undefined, (e: unknown) => e)
       )
@@ -282,7 +283,7 @@ describe("README.md blocks, run", () => {
       const ed = Crypto.generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" })
       const server = yield* smtpServer()
       yield* against(server, newsletter(rsa.toString(), ed.toString()).pipe(Effect.provide(client())))
-      const data = server.received[0]!.data
+      const data = server.received[0]!.text
       expect(data.match(/^DKIM-Signature:/gim)).toHaveLength(2)
       expect(data).toMatch(/a=rsa-sha256;[\s\S]*s=rsa2025/)
       expect(data).toMatch(/a=ed25519-sha256;[\s\S]*s=ed2025/)

@@ -5,9 +5,10 @@
  * the public key records the verifiers are served, so a verifier's "pass"
  * does not depend on this package's key handling.
  */
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
 import { Dkim, DkimError, MailMessage } from "@effect-smtp/message"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { assert, describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -129,11 +130,7 @@ const trickyMessage = [
 ].join("\r\n")
 
 const clientLayer = (server: ReturnType<typeof TestSocket.smtpServer>) =>
-  SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-    Layer.provide(SmtpProtocol.layer),
-    Layer.provide(TestSocket.layer(server.script)),
-    Layer.provide(SmtpMetrics.layerNoop)
-  )
+  scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
 
 /**
  * The block below builds the verifiers into this memo map; its properties run

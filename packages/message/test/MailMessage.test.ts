@@ -1,10 +1,10 @@
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
@@ -343,11 +343,7 @@ describe("header injection", () => {
 describe("compose and send", () => {
   it.effect("sends a composed message through SmtpClient; the server's copy parses back, bcc only in the envelope", () => {
     const server = TestSocket.smtpServer()
-    const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-      Layer.provide(SmtpProtocol.layer),
-      Layer.provide(TestSocket.layer(server.script)),
-      Layer.provide(SmtpMetrics.layerNoop)
-    )
+    const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
     const photo = new Uint8Array(5000).map((_, i) => (i * 7) & 0xff)
     return Effect.gen(function*() {
       const mail = yield* MailMessage.toMail({

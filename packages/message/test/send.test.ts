@@ -1,19 +1,15 @@
-import { SmtpClient, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 
 describe("SmtpClient.send with a composed message", () => {
   it.effect("derives the envelope (to, cc and bcc) and reports the Message-ID", () => {
     const server = TestSocket.smtpServer()
-    const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-      Layer.provide(SmtpProtocol.layer),
-      Layer.provide(TestSocket.layer(server.script)),
-      Layer.provide(SmtpMetrics.layerNoop)
-    )
+    const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
     return Effect.gen(function*() {
       const composed = yield* MailMessage.compose({
         from: { name: "App", address: "app@example.com" },
@@ -40,11 +36,7 @@ describe("SmtpClient.send with a composed message", () => {
     ([text, html, bytes]) =>
       Effect.gen(function*() {
         const server = TestSocket.smtpServer({ capabilities: ["PIPELINING"] })
-        const layer = SmtpClient.layer({ host: "mail.test", port: 25, security: "none" }).pipe(
-          Layer.provide(SmtpProtocol.layer),
-          Layer.provide(TestSocket.layer(server.script)),
-          Layer.provide(SmtpMetrics.layerNoop)
-        )
+        const layer = scriptedClient(server.script, { host: "mail.test", port: 25, security: "none" })
         const composed = yield* MailMessage.compose({
           from: { name: "Grüße ☃", address: "app@example.com" },
           to: ["alice@example.com"],

@@ -6,6 +6,7 @@
  */
 import { SmtpClient } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer, users } from "@effect-smtp/test-utils/smtpServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -17,7 +18,6 @@ import * as TestClock from "effect/testing/TestClock"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { smtpServer, users } from "./utils/smtpServer.js"
 import { realDelay, untilSleeping } from "./utils/sockets.js"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: ca\r\n\r\nprivate CA\r\n" }

@@ -1,12 +1,12 @@
 import { SmtpError } from "@effect-smtp/client"
 import { NodeMail } from "@effect-smtp/node/mail"
+import { smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { smtpServer } from "./utils/smtpServer.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-nodemail-"))),

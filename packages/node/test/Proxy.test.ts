@@ -10,6 +10,7 @@
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
 import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
 import { NodeSmtp, type NodeSocket } from "@effect-smtp/node"
+import { smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -21,7 +22,6 @@ import * as TestClock from "effect/testing/TestClock"
 import * as Net from "node:net"
 import { recorder } from "./utils/recordingMetrics.js"
 import { type HostPort, type ProxyService, proxyService, startHint } from "./utils/services.js"
-import { smtpServer } from "./utils/smtpServer.js"
 import { eventually, serve, untilSleeping } from "./utils/sockets.js"
 
 const dante = proxyService("EFFECT_SMTP_SOCKS5")

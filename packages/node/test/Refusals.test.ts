@@ -1,12 +1,12 @@
 import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server"
 import { includesText, postfixSkipReason, postfixTarget, waitForDelivery } from "./utils/postfix.js"
-import { smtpServer } from "./utils/smtpServer.js"
 
 /**
  * What the client must refuse, against smtp-server (npm) on loopback: a

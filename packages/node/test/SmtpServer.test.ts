@@ -1,12 +1,12 @@
 import { SmtpClient, SmtpError } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer, tokens, users } from "@effect-smtp/test-utils/smtpServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
-import { smtpServer, tokens, users } from "./utils/smtpServer.js"
 
 const message = (subject: string, body = "Hello from effect-smtp.\r\n") =>
   `From: a@example.com\r\nTo: b@example.com\r\nSubject: ${subject}\r\n\r\n${body}`

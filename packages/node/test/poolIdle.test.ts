@@ -10,13 +10,12 @@
 import { SmtpClient } from "@effect-smtp/client"
 import { type ConnectionEndEvent, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { AddressInfo, Socket } from "node:net"
+import * as Scope from "effect/Scope"
 import nodemailer from "nodemailer"
-import { SMTPServer } from "smtp-server"
-import { smtpServer } from "./utils/smtpServer.js"
 
 interface Tally {
   sent: number
@@ -105,44 +104,8 @@ const idleScenario = (port: number, wait: number, to: string, host = "127.0.0.1"
     return { our, their }
   })
 
-/** An smtp-server that can be restarted on the same port, every open socket reset. */
-const restartable = (port = 0) =>
-  Effect.callback<{ readonly server: SMTPServer; readonly sockets: Set<Socket>; readonly received: () => number }>(
-    (resume) => {
-      let received = 0
-      const sockets = new Set<Socket>()
-      const server = new SMTPServer({
-        authOptional: true,
-        hideSTARTTLS: true,
-        logger: false,
-        disableReverseLookup: true,
-        onData(stream, _session, callback) {
-          stream.on("data", () => {})
-          stream.on("end", () => {
-            received++
-            callback(null)
-          })
-        }
-      })
-      server.on("error", () => {})
-      server.server.on("connection", (socket: Socket) => {
-        sockets.add(socket)
-        socket.on("close", () => sockets.delete(socket))
-      })
-      server.listen(port, "127.0.0.1", () => resume(Effect.succeed({ server, sockets, received: () => received })))
-    }
-  )
-
-/** Every socket reset (RST), the listener closed, and a new server on the same port. */
-const restart = (running: Effect.Success<ReturnType<typeof restartable>>, port: number) =>
-  Effect.gen(function*() {
-    for (const socket of running.sockets) socket.resetAndDestroy()
-    yield* Effect.callback<void>((resume) => running.server.close(() => resume(Effect.void)))
-    return yield* restartable(port)
-  })
-
-const close = (running: Effect.Success<ReturnType<typeof restartable>>) =>
-  Effect.callback<void>((resume) => running.server.close(() => resume(Effect.void)))
+/** A plain smtp-server (no STARTTLS) on `port`, for the restart scenarios. */
+const restartable = (port = 0) => smtpServer({ port, hideSTARTTLS: true })
 
 /**
  * Warm pool(4) with 8 sends, restart the server while the pool is idle, then
@@ -155,10 +118,12 @@ const restartScenario = <E, R>(
   ) => Effect.Effect<number, E, R>
 ) =>
   Effect.gen(function*() {
+    // The restarted server lives in this scope: it closes once `during` is
+    // done (the client closed its pool), waiting for open connections to end.
+    const scope = yield* Effect.scope
     const first = yield* restartable()
-    const port = (first.server.server.address() as AddressInfo).port
+    const port = first.port
     let warmConnections = 0
-    let second: Effect.Success<ReturnType<typeof restartable>> | undefined = undefined
     const received = yield* during(port, <R2>(send: (i: number) => Effect.Effect<void, never, R2>) =>
       Effect.gen(function*() {
         yield* Effect.forEach(
@@ -167,18 +132,14 @@ const restartScenario = <E, R>(
           send,
           { concurrency: 8, discard: true }
         )
-        warmConnections = first.sockets.size
-        const restarted = yield* restart(first, port)
-        second = restarted
+        warmConnections = yield* first.connections
+        yield* first.crash
+        const restarted = yield* restartable(port).pipe(Scope.provide(scope))
         yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => 100 + i), send, { concurrency: 16, discard: true })
-        return restarted.received()
+        return restarted.received.length
       }))
-    // Once the client closed its pool: the server waits for open connections to end.
-    if (second !== undefined) {
-      yield* close(second)
-    }
     return { warmConnections, received }
-  })
+  }).pipe(Effect.scoped)
 
 const postfixIdle = (() => {
   const value = process.env["EFFECT_SMTP_POSTFIX_IDLE"]?.trim()
@@ -232,7 +193,7 @@ describe("a warm pool whose connections the server drops (real servers on loopba
     (how) =>
       Effect.gen(function*() {
         const running = yield* restartable()
-        const port = (running.server.server.address() as AddressInfo).port
+        const port = running.port
         const ends: Array<ConnectionEndEvent> = []
         const metrics = Layer.succeed(SmtpMetrics, {
           socketConnect: () => Effect.void,
@@ -249,18 +210,14 @@ describe("a warm pool whose connections the server drops (real servers on loopba
         const our = tally()
         yield* Effect.gen(function*() {
           yield* Effect.forEach([0, 1, 2, 3], (i) => ours(our, i, "b@example.com"), { concurrency: 4, discard: true })
-          expect(running.sockets.size).toBe(4)
-          for (const socket of running.sockets) {
-            if (how === "reset") socket.resetAndDestroy()
-            else socket.end()
-          }
+          expect(yield* running.connections).toBe(4)
+          yield* running.drop(how)
           for (let waited = 0; waited < 2000 && ends.length < 4; waited += 10) yield* Effect.sleep(10)
           // No send was made: only the watch can have closed them.
           expect(ends.map((e) => e.outcome._tag)).toEqual(["Failure", "Failure", "Failure", "Failure"])
         }).pipe(Effect.provide(layer))
         expect(our).toEqual({ sent: 4, failed: 0, errors: [] })
-        yield* close(running)
-      }),
+      }).pipe(Effect.scoped),
     20_000
   )
 

@@ -1,10 +1,10 @@
 import { SmtpError } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer, users } from "@effect-smtp/test-utils/smtpServer"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { smtpServer, users } from "./utils/smtpServer.js"
 
 const mail = { from: "a@example.com", to: ["b@example.com"], content: "Subject: p\r\n\r\npromise\r\n" }
 

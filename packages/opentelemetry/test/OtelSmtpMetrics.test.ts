@@ -1,15 +1,10 @@
 import * as SmtpError from "@effect-smtp/client/SmtpError"
 import * as SmtpInstruments from "@effect-smtp/client/SmtpInstruments"
-import type {
-  ClientConnectEvent,
-  ConnectionEndEvent,
-  MessageSendEvent,
-  Outcome,
-  SocketConnectEvent
-} from "@effect-smtp/client/SmtpMetrics"
+import type { MessageSendEvent, Outcome } from "@effect-smtp/client/SmtpMetrics"
 import { SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
 import * as SmtpTelemetry from "@effect-smtp/client/SmtpTelemetry"
 import { effectProp, fc } from "@effect-smtp/test-utils/property"
+import { expectWellFormedAttributes, failure, telemetryEvents } from "@effect-smtp/test-utils/telemetryEvents"
 import { describe, expect, it } from "@effect/vitest"
 import * as OtelApi from "@opentelemetry/api"
 import {
@@ -23,7 +18,6 @@ import {
   PeriodicExportingMetricReader,
   type ResourceMetrics
 } from "@opentelemetry/sdk-metrics"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { OtelSmtpMetrics } from "../src/index.js"
 
@@ -48,84 +42,14 @@ const makeSdk = Effect.acquireRelease(
   ({ provider }) => Effect.promise(() => provider.shutdown())
 )
 
-const failure = (error: SmtpError.SmtpError): Outcome => ({ _tag: "Failure", error })
-
 const host = "smtp.example.test"
 const facts = { serverAddress: host, serverPort: 587, scheme: "smtp" as const }
-const socketEvents: ReadonlyArray<SocketConnectEvent> = [
-  { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 12.5 },
-  {
-    ...facts,
-    peerAddress: "192.0.2.2",
-    outcome: failure(new SmtpError.SocketError({ operation: "connect", host, port: 587, code: "ECONNREFUSED" })),
-    durationMs: 3
-  },
-  { ...facts, peerAddress: "2001:db8::1", outcome: { _tag: "Interrupted" }, durationMs: 1 }
-]
-const connectEvents: ReadonlyArray<ClientConnectEvent> = [
-  { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationMs: 80 },
-  {
-    ...facts,
-    outcome: failure(new SmtpError.SocketError({ operation: "lookup", host, port: 587, code: "ENOTFOUND" })),
-    durationMs: 4
-  },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.SmtpCommandError({ command: "EHLO", statusCode: 554, serverMessage: "go away" })),
-    durationMs: 30
-  },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.TlsError({ reason: "CertificateRejected", host, port: 587, code: "ECONNRESET" })),
-    durationMs: 31
-  }
-]
-const connectionEvents: ReadonlyArray<ConnectionEndEvent> = [
-  { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Success" }, durationSeconds: 42 },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.SocketError({ operation: "read", host, port: 587, code: "ECONNRESET" })),
-    durationSeconds: 0.75
-  },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.SmtpCommandError({ command: "NOOP", statusCode: 421, serverMessage: "bye" })),
-    durationSeconds: 7200
-  }
-]
-const sendEvents: ReadonlyArray<MessageSendEvent> = [
-  {
-    ...facts,
-    scheme: "smtps",
-    serverPort: 465,
-    peerAddress: "192.0.2.1",
-    outcome: { _tag: "Success" },
-    durationMs: 250
-  },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.SmtpCommandError({ command: "RCPT TO", statusCode: 550, serverMessage: "no user" })),
-    durationMs: 20
-  },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.TimeoutError({ operation: "DATA", timeout: Duration.seconds(10) })),
-    durationMs: 10_000
-  },
-  { ...facts, peerAddress: "192.0.2.1", outcome: { _tag: "Interrupted" }, durationMs: 5 },
-  {
-    ...facts,
-    peerAddress: "192.0.2.1",
-    outcome: failure(new SmtpError.AuthenticationError({ reason: "Rejected", mechanism: "PLAIN", statusCode: 535 })),
-    durationMs: 6
-  }
-]
+const {
+  connect: connectEvents,
+  connection: connectionEvents,
+  send: sendEvents,
+  socket: socketEvents
+} = telemetryEvents(host)
 
 const recordAll = Effect.gen(function*() {
   const metrics = yield* SmtpMetrics
@@ -169,20 +93,6 @@ const expected: ReadonlyArray<{
     points: sendEvents.map((e) => ({ attributes: SmtpTelemetry.clientAttributes(e), value: e.durationMs }))
   }
 ]
-
-const intKeys = new Set(["server.port", "smtp.status_code", "socket.error"])
-
-const expectTypedValues = (attributes: OtelApi.Attributes) => {
-  for (const [key, value] of Object.entries(attributes)) {
-    if (intKeys.has(key)) {
-      expect(typeof value, key).toBe("number")
-      expect(Number.isInteger(value), key).toBe(true)
-    } else {
-      expect(typeof value, key).toBe("string")
-      expect(value, key).not.toBe("")
-    }
-  }
-}
 
 const metricOf = (resourceMetrics: ResourceMetrics, instrument: SmtpInstruments.Instrument): MetricData => {
   const matches = resourceMetrics.scopeMetrics.flatMap((scope) =>
@@ -244,7 +154,7 @@ describe("OtelSmtpMetrics.layer", () => {
           const [dataPoint] = found
           if (dataPoint === undefined) continue
           expect(dataPoint.attributes).toStrictEqual(point.attributes)
-          expectTypedValues(dataPoint.attributes)
+          expectWellFormedAttributes(dataPoint.attributes)
           if (metric.dataPointType === DataPointType.SUM) {
             expect(dataPoint.value).toBe(point.value)
           } else if (instrument.kind === "histogram") {
@@ -432,7 +342,7 @@ describe("OtelSmtpMetrics.layer", () => {
           const metric = metricOf(resourceMetrics, instrument)
           expect(metric.dataPoints).toHaveLength(1)
           expect(metric.dataPoints[0]?.attributes).toStrictEqual(attributes)
-          expectTypedValues(metric.dataPoints[0]?.attributes ?? {})
+          expectWellFormedAttributes(metric.dataPoints[0]?.attributes ?? {})
         }
       }),
     { fastCheck: { numRuns: 30 } }

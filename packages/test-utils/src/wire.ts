@@ -1,15 +1,13 @@
 /**
- * Byte-level helpers for the smuggling tests of the client and node packages:
- * bodies rich in what SMTP smuggling rides on, splitting at chunk boundaries,
- * and the reference of what a correct client puts on the wire.
+ * Byte-level helpers for the smuggling tests of the client, node and testing
+ * packages: bodies rich in what SMTP smuggling rides on, splitting at chunk
+ * boundaries, and the reference of what a correct client puts on the wire.
  *
- * `encodeAll` reaches into the client's internal DATA encoder on purpose: the
- * encoder is what both packages' smuggling properties put under test, and it
- * is no public API. This private workspace package is the one place that
- * does, so no package's tests import another's test files.
+ * The reference (`canonical`, `referenceEncoding`, `unstuff`) is written
+ * here from RFC 5321 independently of the client's encoder, byte by byte and
+ * without its fast paths: an oracle that shares no code with what it judges.
  */
 import * as fc from "fast-check"
-import * as dataEncoder from "../../client/src/internal/dataEncoder.js"
 
 export const CR = 0x0d
 export const LF = 0x0a
@@ -132,8 +130,51 @@ export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   return out
 }
 
-/** The whole wire form of a body written in `chunks`: DATA (dot-stuffed) or BDAT. */
-export const encodeAll = (stuffDots: boolean, chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const body = dataEncoder.make(stuffDots)
-  return concatBytes([...chunks.map((c) => body.write(c)), body.end()])
+/**
+ * The reference wire form of a body: `canonical` (RFC 5321 §2.3.8), then for
+ * DATA a "." doubled at the start of every line and the `.CRLF` that ends the
+ * data (§4.5.2); BDAT carries the canonical text as it is.
+ */
+export const referenceEncoding = (stuffDots: boolean, body: Uint8Array): Uint8Array => {
+  const text = canonical(body)
+  if (!stuffDots) return Uint8Array.from(text)
+  const out: Array<number> = []
+  let atLineStart = true
+  for (let i = 0; i < text.length; i++) {
+    const b = text[i]!
+    if (atLineStart && b === DOT) out.push(DOT)
+    out.push(b)
+    atLineStart = b === LF && text[i - 1] === CR
+  }
+  out.push(DOT, CR, LF)
+  return Uint8Array.from(out)
+}
+
+export const equalBytes = (a: ArrayLike<number>, b: ArrayLike<number>): boolean => {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const show = (bytes: ArrayLike<number>): string => JSON.stringify(String.fromCharCode(...Array.from(bytes)))
+
+/**
+ * Plain checks, failing with the bytes shown: `expect` per case would cost
+ * more than the encoding it checks, and the smuggling case counts are large.
+ */
+export const check = (condition: boolean, what: string, wire: ArrayLike<number>, input: ArrayLike<number>) => {
+  if (!condition) throw new Error(`${what}\n  input: ${show(input)}\n  wire:  ${show(wire)}`)
+}
+
+/** The checks on a DATA body as written: one end-of-data, at the end; no bare CR/LF; the right content. */
+export const checkDataBody = (wire: Uint8Array, input: Uint8Array) => {
+  check(hasNoBareBreak(wire), "a bare CR or LF on the wire", wire, input)
+  check(firstLenientEnd(wire) === wire.length, "an end-of-data before the real one", wire, input)
+  check(equalBytes(unstuff(wire), canonical(input)), "the server would not store the canonical body", wire, input)
+}
+
+/** BDAT carries the body by length: canonical CRLF text, never stuffed. */
+export const checkBdatBody = (data: Uint8Array, input: Uint8Array) => {
+  check(hasNoBareBreak(data), "a bare CR or LF on the wire", data, input)
+  check(equalBytes(data, canonical(input)), "the chunks do not hold the canonical body", data, input)
 }

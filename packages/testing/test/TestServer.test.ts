@@ -6,15 +6,15 @@
  * the first byte over TCP, CRAM-MD5, and the waits a test synchronises on;
  * the slow server (`delay`) and the idle timeout on each side's clock.
  */
-import { SmtpClient, SmtpError, SmtpMetrics, SmtpProtocol } from "@effect-smtp/client"
+import { SmtpClient, SmtpError, SmtpMetrics } from "@effect-smtp/client"
 import { Socket } from "@effect-smtp/client/Socket"
 import { NodeSmtp, NodeSocket } from "@effect-smtp/node"
+import { scriptedClient } from "@effect-smtp/test-utils/scriptedClient"
 import { TestServer, TestSocket } from "@effect-smtp/testing"
 import { MisbehavingServer, TestCertificates } from "@effect-smtp/testing/node"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as TestClock from "effect/testing/TestClock"
@@ -116,11 +116,7 @@ const sendInMemory = (
 ) =>
   SmtpClient.send(mail).pipe(
     Effect.provide(
-      SmtpClient.layer({ host: "mail.test", port: 25, security: "none", ...options }).pipe(
-        Layer.provide(SmtpProtocol.layer),
-        Layer.provide(TestSocket.layer(server.script)),
-        Layer.provide(SmtpMetrics.layerNoop)
-      )
+      scriptedClient(server.script, { host: "mail.test", port: 25, security: "none", ...options })
     )
   )
 

@@ -8,17 +8,10 @@ import { MailMessage } from "@effect-smtp/message"
 import { NodeAttachment } from "@effect-smtp/message/node"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import { liveMemory } from "./liveMemory.js"
 
-let peak = 0
+const { peak, sample } = liveMemory()
 let base = 0
-const collect = () => (globalThis as { gc?: () => void }).gc?.()
-const sample = Effect.promise(async () => {
-  collect()
-  await new Promise((resolve) => setTimeout(resolve, 10))
-  collect()
-  const { arrayBuffers, heapUsed } = process.memoryUsage()
-  peak = Math.max(peak, heapUsed + arrayBuffers)
-})
 
 const program = Effect.gen(function*() {
   const attachment = yield* NodeAttachment.fromPath(process.argv[2]!)
@@ -30,7 +23,7 @@ const program = Effect.gen(function*() {
   })
   yield* sample
   // What is alive before the first byte of the file is read: the code loaded, the composer.
-  base = peak
+  base = peak()
   const held: Array<Uint8Array> = []
   let octets = 0
   yield* Stream.runForEach(composed.content, (chunk) =>
@@ -40,7 +33,7 @@ const program = Effect.gen(function*() {
       return octets % (8 * 1048576) < chunk.length ? sample : Effect.void
     }))
   yield* sample
-  process.stdout.write(`${JSON.stringify({ octets, baseMiB: base / 1048576, growthMiB: (peak - base) / 1048576 })}\n`)
+  process.stdout.write(`${JSON.stringify({ octets, baseMiB: base / 1048576, growthMiB: (peak() - base) / 1048576 })}\n`)
 })
 
 Effect.runPromise(program).catch((error) => {

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { generateKeyPairSync } from "node:crypto"
+import { liveMemory } from "./liveMemory.js"
 
 const mib = Number(process.argv[2])
 const canonicalization = process.argv[3] as Dkim.Canonicalization
@@ -18,24 +19,7 @@ const pem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", fo
 
 const line = new TextEncoder().encode("A line of  text\twith white space   \r\n")
 const base = new Uint8Array(65536).map((_, i) => line[i % line.length]!)
-/**
- * What is alive: the heap and the ArrayBuffers' memory, which lies outside
- * it (a held body would be there), after a full collection (run with
- * --expose-gc) so that garbage not yet collected does not count. Node 24's V8
- * frees the memory of collected ArrayBuffers on a background thread: a
- * collection, a turn of the event loop for that sweep, and a second
- * collection, or memory already garbage (tens of MiB after a pass over the
- * body) would count as alive.
- */
-let peak = 0
-const collect = () => (globalThis as { gc?: () => void }).gc?.()
-const sample = Effect.promise(async () => {
-  collect()
-  await new Promise((resolve) => setTimeout(resolve, 10))
-  collect()
-  const { arrayBuffers, heapUsed } = process.memoryUsage()
-  peak = Math.max(peak, heapUsed + arrayBuffers)
-})
+const { peak, sample } = liveMemory()
 
 // Fresh chunks every time: a signer that kept them would keep the whole body.
 const content = Stream.concat(
@@ -50,7 +34,7 @@ const content = Stream.concat(
 const hold = Effect.gen(function*() {
   const chunks = yield* Stream.runCollect(content)
   yield* sample
-  process.stdout.write(`${JSON.stringify({ octets: chunks.length * 65536, peakMiB: peak / 1048576 })}\n`)
+  process.stdout.write(`${JSON.stringify({ octets: chunks.length * 65536, peakMiB: peak() / 1048576 })}\n`)
 })
 
 const program = Effect.gen(function*() {
@@ -67,7 +51,7 @@ const program = Effect.gen(function*() {
       octets += chunk.length
       return octets % (8 * 1048576) < chunk.length ? sample : Effect.void
     }))
-  process.stdout.write(`${JSON.stringify({ octets, peakMiB: peak / 1048576 })}\n`)
+  process.stdout.write(`${JSON.stringify({ octets, peakMiB: peak() / 1048576 })}\n`)
 })
 
 Effect.runPromise(process.argv[4] === "hold" ? hold : program).catch((error) => {

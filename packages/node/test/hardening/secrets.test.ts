@@ -10,6 +10,7 @@
  */
 import { SmtpClient } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
+import { smtpServer, tokens, users } from "@effect-smtp/test-utils/smtpServer"
 import { MisbehavingServer } from "@effect-smtp/testing/node"
 import { testCertificates } from "@effect-smtp/testing/TestCertificates"
 import { describe, expect, it } from "@effect/vitest"
@@ -25,7 +26,6 @@ import * as Result from "effect/Result"
 import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
 import { recorder } from "../utils/recordingMetrics.js"
-import { smtpServer, tokens, users } from "../utils/smtpServer.js"
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
 

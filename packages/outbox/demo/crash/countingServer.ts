@@ -1,13 +1,11 @@
 /**
- * A real `smtp-server` (npm) on 127.0.0.1, port 0, that counts every
- * delivered message by its Message-ID and records when each arrived: what
- * the demo and the crash and rate-limit tests measure. A message counts only once its
- * final dot arrived and its trailer line is there (a connection cut mid-DATA
- * delivers nothing).
+ * The shared `smtp-server` fixture (@effect-smtp/test-utils/smtpServer) as the
+ * demo and the crash and rate-limit tests measure it: every delivered message
+ * counted by its Message-ID. A message counts only once its final dot arrived
+ * and its trailer line is there (a connection cut mid-DATA delivers nothing).
  */
+import { type ReceivedMail, smtpServer } from "@effect-smtp/test-utils/smtpServer"
 import * as Effect from "effect/Effect"
-import type { AddressInfo } from "node:net"
-import { SMTPServer } from "smtp-server"
 
 /** The last line of every test message: present only when the whole message arrived. */
 export const trailer = "-- end of test message"
@@ -20,66 +18,40 @@ export interface Delivery {
 
 export interface CountingServer {
   readonly port: number
-  readonly deliveries: Array<Delivery>
+  /** The whole messages received so far, in order. */
+  readonly deliveries: ReadonlyArray<Delivery>
   /** Deliveries per Message-ID. */
   readonly counts: () => Map<string, number>
   /** `performance.now()` of every MAIL FROM, across connections. */
-  readonly mailFrom: Array<number>
+  readonly mailFrom: ReadonlyArray<number>
+}
+
+const delivery = (mail: ReceivedMail): ReadonlyArray<Delivery> => {
+  const messageId = /^Message-ID:\s*(<[^>]+>)/im.exec(mail.text)?.[1]
+  return messageId !== undefined && mail.text.trimEnd().endsWith(trailer) ? [{ messageId, at: mail.at }] : []
 }
 
 export const countingServer = (options: {
   /** Milliseconds the final reply is held back, drawn per message (widens the window after the dot). */
   readonly replyDelay?: () => number
 } = {}) =>
-  Effect.acquireRelease(
-    Effect.callback<{ server: SMTPServer; running: CountingServer }>((resume) => {
-      const deliveries: Array<Delivery> = []
-      const mailFrom: Array<number> = []
-      const server = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ["STARTTLS", "AUTH"],
-        logger: false,
-        disableReverseLookup: true,
-        maxClients: 1000,
-        onMailFrom(_address, _session, callback) {
-          mailFrom.push(performance.now())
-          callback()
-        },
-        onData(stream, _session, callback) {
-          const chunks: Array<Buffer> = []
-          stream.on("data", (chunk: Buffer) => chunks.push(chunk))
-          stream.on("end", () => {
-            const text = Buffer.concat(chunks).toString("latin1")
-            const messageId = /^Message-ID:\s*(<[^>]+>)/im.exec(text)?.[1]
-            if (messageId !== undefined && text.trimEnd().endsWith(trailer)) {
-              deliveries.push({ messageId, at: performance.now() })
-            }
-            const delay = options.replyDelay?.() ?? 0
-            if (delay > 0) setTimeout(() => callback(null), delay)
-            else callback(null)
-          })
-        }
-      })
-      server.on("error", () => {})
-      server.listen(0, "127.0.0.1", () => {
-        const port = (server.server.address() as AddressInfo).port
-        resume(Effect.succeed({
-          server,
-          running: {
-            port,
-            deliveries,
-            mailFrom,
-            counts: () => {
-              const counts = new Map<string, number>()
-              for (const d of deliveries) counts.set(d.messageId, (counts.get(d.messageId) ?? 0) + 1)
-              return counts
-            }
-          }
-        }))
-      })
-    }),
-    ({ server }) => Effect.callback<void>((resume) => server.close(() => resume(Effect.void)))
-  ).pipe(Effect.map(({ running }) => running))
+  smtpServer({
+    ...options,
+    // Plain SMTP without AUTH, as the workers' client is configured.
+    disabledCommands: ["STARTTLS", "AUTH"],
+    maxClients: 1000
+  }).pipe(Effect.map((server): CountingServer => ({
+    port: server.port,
+    mailFrom: server.mailFrom,
+    get deliveries() {
+      return server.received.flatMap(delivery)
+    },
+    counts: () => {
+      const counts = new Map<string, number>()
+      for (const d of server.received.flatMap(delivery)) counts.set(d.messageId, (counts.get(d.messageId) ?? 0) + 1)
+      return counts
+    }
+  })))
 
 /** The n-th test message of a batch. */
 export const testMessage = (batch: string, n: number) => ({

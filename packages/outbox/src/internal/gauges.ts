@@ -1,3 +1,6 @@
+/**
+ * The outbox's state gauges, refreshed from the database on a schedule.
+ */
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

@@ -1,3 +1,7 @@
+/**
+ * The shared pause after a "too many" reply, kept in the limits table: every
+ * runner reads it before an attempt.
+ */
 import * as Effect from "effect/Effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { OutboxStoreError } from "../OutboxError.js"

@@ -22,7 +22,8 @@ import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"
 import { codeOf, NodeConnection, type Target } from "./nodeConnection.js"
-import * as Proxy from "./proxy.js"
+import { proxyFailure, tunnel } from "./proxy/tunnel.js"
+import { resolveProxyOption } from "./proxy/url.js"
 
 type ResolvedAddress = NodeSocket.ResolvedAddress
 
@@ -321,7 +322,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
             reason: "contains a space or control character, which a proxy request cannot carry"
           })
         }
-        const fail = Proxy.proxyFailure(proxy, options)
+        const fail = proxyFailure(proxy, options)
         // socks5 resolves the SMTP server's name here, before the proxy is
         // contacted: a name that does not resolve is the server's problem.
         const address = proxy.protocol === "socks5"
@@ -337,7 +338,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         const { connection, start } = attempt
         connection.beginReading()
         const elapsed = (yield* Clock.currentTimeNanos) - start
-        yield* Proxy.tunnel(connection.channel, proxy, { host: options.host, address, port: options.port }).pipe(
+        yield* tunnel(connection.channel, proxy, { host: options.host, address, port: options.port }).pipe(
           Effect.timeoutOrElse({
             duration: remaining(timeout, elapsed),
             orElse: () =>
@@ -355,7 +356,7 @@ export const make = (socketOptions: NodeSocket.NodeSocketOptions): Effect.Effect
         return first !== undefined ? Effect.succeed(first) : Effect.fail(noAddress(host, port, addresses))
       })
 
-    const proxyOption = socketOptions.proxy === undefined ? undefined : Proxy.resolveProxyOption(socketOptions.proxy)
+    const proxyOption = socketOptions.proxy === undefined ? undefined : resolveProxyOption(socketOptions.proxy)
     const connect = proxyOption === undefined
       ? connectDirect
       : Result.isFailure(proxyOption)

@@ -16,7 +16,8 @@ import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import { Server, type Wire } from "./internal/engine.js"
+import type { ClientLink } from "./internal/engine/link.js"
+import { Server } from "./internal/engine/server.js"
 import { BodyDecoder, ByteReader } from "./internal/reader.js"
 import type * as TestServer from "./TestServer.js"
 
@@ -334,7 +335,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
     faults
   }, startTls === true)
   return {
-    script: (side) => engine.connection(memoryWire(side)),
+    script: (side) => engine.connection(memoryLink(side)),
     get received() {
       return engine.messages
     },
@@ -348,10 +349,10 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
 }
 
 /**
- * The engine's wire over a `ServerSide`, through its public members only, so
+ * The engine's link to the client over a `ServerSide`, through its public members only, so
  * a wrapped side (a delayed or split `send`) is honoured.
  */
-const memoryWire = (side: ServerSide): Wire => {
+const memoryLink = (side: ServerSide): ClientLink => {
   const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementError>) =>
     Effect.catch(effect, () => Effect.succeed(undefined))
   return {

@@ -23,7 +23,12 @@ export interface InboundHost {
   readonly failure: () => SocketError
 }
 
-/** @internal */
+/**
+ * A class because Node's 'data' listener and the waiting read share the
+ * queue and the reader; every member is a few lines.
+ *
+ * @internal
+ */
 export class Inbound {
   private readonly queue: Array<Uint8Array> = []
   private reader: ((effect: Effect.Effect<Uint8Array, SocketError>) => void) | undefined = undefined

@@ -10,7 +10,12 @@ import type { ClientLink } from "./link.js"
 import { type ResolvedLimits, resolveLimits, type SessionHandle, type SessionRecord } from "./record.js"
 import { Session, type SessionHost } from "./session.js"
 
-/** @internal */
+/**
+ * A class because every session reports into the same records, which the
+ * tests read and watch; each member is short.
+ *
+ * @internal
+ */
 export class Server implements SessionHost {
   private readonly records: Array<SessionRecord> = []
   private readonly allCommands: Array<string> = []

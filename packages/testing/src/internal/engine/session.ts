@@ -60,7 +60,12 @@ const stageOf = (upper: string, verb: string): Stage | undefined =>
     ? "quit"
     : undefined
 
-/** @internal */
+/**
+ * A class because every handler reads and resets the same transaction state
+ * (the user, the envelope, the BDAT chunks); each handler is under 40 lines.
+ *
+ * @internal
+ */
 export class Session {
   private user: string | undefined = undefined
   private from: string | undefined = undefined

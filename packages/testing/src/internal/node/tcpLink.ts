@@ -9,10 +9,13 @@ import type { ClientLink } from "../engine/link.js"
 import { BodyDecoder, ByteReader } from "../reader.js"
 
 /**
- * One TCP connection as the engine's link to the client. The socket underneath changes
- * after STARTTLS.
+ * One TCP connection as the engine's link to the client.
+ *
+ * A class because the socket's listeners and the pulled reads share the
+ * chunks and the waiter, and STARTTLS swaps the socket underneath them.
+ *
+ * @internal
  */
-/** @internal */
 export class TcpLink implements ClientLink {
   private readonly chunks: Array<Uint8Array> = []
   private ended = false

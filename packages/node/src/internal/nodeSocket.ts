@@ -19,8 +19,8 @@ import * as Scope from "effect/Scope"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type * as NodeSocket from "../NodeSocket.js"
+import type { Endpoint } from "./connection/endpoint.js"
 import { NodeConnection } from "./connection/nodeConnection.js"
-import type { Target } from "./connection/target.js"
 import { codeOf } from "./connection/tlsError.js"
 import { defaultHappyEyeballsDelay, ofFamily, orderAddresses, staggeredRace } from "./happyEyeballs.js"
 import { proxyFailure, tunnel } from "./proxy/tunnel.js"
@@ -53,7 +53,7 @@ const noAddress = (host: string, port: number, addresses: ReadonlyArray<Resolved
   new SocketError({ operation: "lookup", host, port, code: addresses.length > 0 ? "ENODATA" : undefined })
 
 /** A defect in a connect attempt: still one record for it, as the failed connect it is. */
-const connectDefect = (target: Target) => (cause: Cause.Cause<unknown>): SocketError =>
+const connectDefect = (target: Endpoint) => (cause: Cause.Cause<unknown>): SocketError =>
   new SocketError({
     operation: "connect",
     host: target.host,
@@ -120,7 +120,7 @@ const resolveHere = (dialer: Dialer, host: string, port: number): Effect.Effect<
     return first !== undefined ? Effect.succeed(first) : Effect.fail(noAddress(host, port, addresses))
   })
 
-const timedOut = (target: Target, timeout: Duration.Duration) => () =>
+const timedOut = (target: Endpoint, timeout: Duration.Duration) => () =>
   Effect.fail(
     new TimeoutError({ operation: `connect to ${target.host}:${target.port} (${target.address})`, timeout })
   )
@@ -128,7 +128,7 @@ const timedOut = (target: Target, timeout: Duration.Duration) => () =>
 /** One TCP attempt, recorded once as the socket.connect metric. */
 const connectTcp = (
   { metrics }: Dialer,
-  target: Target,
+  target: Endpoint,
   timeout: Duration.Duration
 ): Effect.Effect<Attempt, SocketError | TimeoutError, Scope.Scope> =>
   Effect.gen(function*() {
@@ -169,7 +169,7 @@ const connectAny = (
     // Each attempt owns a scope of its own that only the winner keeps, so
     // of two attempts that connect at the same moment the second closes
     // its socket at once (its metric still says it connected) and leaves.
-    const attempt = (target: Target) =>
+    const attempt = (target: Endpoint) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function*() {
           const own = yield* Scope.fork(scope, "sequential")

@@ -14,9 +14,9 @@ import type { Connection, TlsOptions, WriteTimeout } from "@effect-smtp/client/S
 import * as Effect from "effect/Effect"
 import type * as Net from "node:net"
 import * as Tls from "node:tls"
+import { type Endpoint, proxyOf, throughProxy } from "./endpoint.js"
 import { Inbound } from "./inbound.js"
 import { socketClose, socketWrite } from "./outbound.js"
-import { proxyOf, type Target, throughProxy } from "./target.js"
 import { tcpConnect } from "./tcpConnect.js"
 import { codeOf, tlsErrorFrom } from "./tlsError.js"
 import { type HandshakeHost, tlsHandshake } from "./tlsHandshake.js"
@@ -74,10 +74,10 @@ export class NodeConnection {
     failure: () => this.failure
   }
 
-  constructor(private endpoint: Target) {}
+  constructor(private endpoint: Endpoint) {}
 
   /** Where this connection leads, as errors, TLS and the `Connection` name it. */
-  get target(): Target {
+  get target(): Endpoint {
     return this.endpoint
   }
 

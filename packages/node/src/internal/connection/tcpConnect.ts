@@ -4,7 +4,7 @@
 import { SocketError } from "@effect-smtp/client/SmtpError"
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
-import type { Target } from "./target.js"
+import type { Endpoint } from "./endpoint.js"
 import { codeOf } from "./tlsError.js"
 
 /**
@@ -14,7 +14,7 @@ import { codeOf } from "./tlsError.js"
  *
  * @internal
  */
-export const tcpConnect = (target: Target, adopt: (socket: Net.Socket) => void): Effect.Effect<void, SocketError> =>
+export const tcpConnect = (target: Endpoint, adopt: (socket: Net.Socket) => void): Effect.Effect<void, SocketError> =>
   Effect.callback<void, SocketError>((resume) => {
     const { address, family, host, port } = target
     // No Nagle: the protocol layer batches its own pipelined commands, and

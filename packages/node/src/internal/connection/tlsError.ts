@@ -5,7 +5,7 @@
 import { TlsError } from "@effect-smtp/client/SmtpError"
 import * as Predicate from "effect/Predicate"
 import { certificateCodes, serverInternalErrorCode } from "./certificateCodes.js"
-import type { Target } from "./target.js"
+import type { Endpoint } from "./endpoint.js"
 
 /** @internal */
 export const codeOf = (error: unknown): string | undefined =>
@@ -21,7 +21,7 @@ const tlsFailureOf = (code: string | undefined): TlsError["reason"] =>
     : "HandshakeFailed"
 
 /** @internal */
-export const tlsErrorFrom = (target: Target, error: unknown): TlsError => {
+export const tlsErrorFrom = (target: Endpoint, error: unknown): TlsError => {
   const code = codeOf(error)
   return new TlsError({
     reason: tlsFailureOf(code),

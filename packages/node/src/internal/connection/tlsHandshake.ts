@@ -7,7 +7,7 @@ import type { TlsOptions } from "@effect-smtp/client/Socket"
 import * as Effect from "effect/Effect"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import type { Target } from "./target.js"
+import type { Endpoint } from "./endpoint.js"
 import { tlsErrorFrom } from "./tlsError.js"
 
 /** Node wants Buffers; a Buffer view of the same memory avoids a copy. */
@@ -18,7 +18,7 @@ const toNodeCa = (ca: NonNullable<TlsOptions["ca"]>): Array<string | Buffer> => 
   )
 }
 
-const tlsConnectOptions = (socket: Net.Socket, target: Target, options: TlsOptions): Tls.ConnectionOptions => {
+const tlsConnectOptions = (socket: Net.Socket, target: Endpoint, options: TlsOptions): Tls.ConnectionOptions => {
   const name = options.servername ?? target.host
   return {
     socket,
@@ -41,7 +41,7 @@ const tlsConnectOptions = (socket: Net.Socket, target: Target, options: TlsOptio
 export interface HandshakeHost {
   /** The TCP socket (or the tunnel through a proxy) TLS wraps. */
   readonly raw: () => Net.Socket | undefined
-  readonly target: () => Target
+  readonly target: () => Endpoint
   /** The TLS socket exists: reads and writes go through it from now on. */
   readonly adopt: (socket: Tls.TLSSocket) => void
   /** The handshake finished. */

@@ -1,9 +1,11 @@
 /**
- * Where one connection leads, as errors, TLS and the `Connection` name it.
+ * Where one connection leads (the host configured, the IP used, the proxy in
+ * between), as errors, TLS and the `Connection` name it. Not the client's
+ * telemetry `Target`, which is the server as configured.
  */
 
 /** @internal */
-export interface Target {
+export interface Endpoint {
   /** The host name the user configured. */
   readonly host: string
   readonly port: number
@@ -23,7 +25,7 @@ export interface Target {
  *
  * @internal
  */
-export const throughProxy = (proxy: Target, host: string, port: number): Target => ({
+export const throughProxy = (proxy: Endpoint, host: string, port: number): Endpoint => ({
   host,
   port,
   address: proxy.address,
@@ -32,5 +34,5 @@ export const throughProxy = (proxy: Target, host: string, port: number): Target 
 })
 
 /** @internal */
-export const proxyOf = (target: Target): string | undefined =>
+export const proxyOf = (target: Endpoint): string | undefined =>
   target.proxy === undefined ? undefined : `${target.proxy.host}:${target.proxy.port}`

@@ -80,7 +80,12 @@ export default defineConfig(
     // The test tooling's main entry runs wherever the client does (the client
     // itself compiles without Node types); only its /node entry may use Node.
     files: ["packages/testing/src/**/*.ts"],
-    ignores: ["packages/testing/src/node.ts", "packages/testing/src/MisbehavingServer.ts", "packages/testing/src/TestCertificates.ts"],
+    ignores: [
+      "packages/testing/src/node.ts",
+      "packages/testing/src/MisbehavingServer.ts",
+      "packages/testing/src/TestCertificates.ts",
+      "packages/testing/src/internal/node/**"
+    ],
     rules: {
       "no-restricted-imports": ["error", {
         patterns: [{ group: ["node:*"], message: "Node-only code belongs to @effect-smtp/testing/node." }]

@@ -37,7 +37,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import * as internal from "./internal/nodeSocket.js"
-import * as proxy from "./internal/proxy.js"
+import * as proxy from "./internal/proxy/url.js"
 
 /**
  * One address a host name resolved to.

@@ -15,7 +15,7 @@ import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import * as Net from "node:net"
 import * as Tls from "node:tls"
-import { orderAddresses, staggeredRace } from "../src/internal/nodeSocket.js"
+import { orderAddresses, staggeredRace } from "../src/internal/happyEyeballs.js"
 import { eventually, hangingListener, realDelay, serve, synSentTo, untilSleeping } from "./utils/sockets.js"
 
 // ---------------------------------------------------------------------------

@@ -9,17 +9,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
-import {
-  type Channel,
-  httpConnect,
-  ipv6Bytes,
-  parseHttpHead,
-  parseProxyUrl,
-  parseSocksReply,
-  resolveProxyOption,
-  socksConnect,
-  tunnel
-} from "../src/internal/proxy.js"
+import { httpConnect, parseHttpHead } from "../src/internal/proxy/httpConnect.js"
+import { ipv6Bytes, parseSocksReply, socksConnect } from "../src/internal/proxy/socks5.js"
+import { type Channel, tunnel } from "../src/internal/proxy/tunnel.js"
+import { parseProxyUrl, resolveProxyOption } from "../src/internal/proxy/url.js"
 import type { ProxyOptions } from "../src/NodeSocket.js"
 
 const encoder = new TextEncoder()

@@ -14,15 +14,12 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { AddressInfo } from "node:net"
 import * as Net from "node:net"
-import * as Tls from "node:tls"
-import { Server, type Wire } from "./internal/engine.js"
-import { BodyDecoder, ByteReader } from "./internal/reader.js"
+import { Listener } from "./internal/node/tcpListener.js"
 import type * as TestServer from "./TestServer.js"
 
 /**
@@ -120,137 +117,6 @@ export interface MisbehavingServer {
 }
 
 /**
- * One TCP connection as the engine's wire. The socket underneath changes
- * after STARTTLS.
- */
-class TcpWire implements Wire {
-  private readonly chunks: Array<Uint8Array> = []
-  private ended = false
-  private waiter: (() => void) | undefined = undefined
-  private readonly reader: ByteReader
-  socket: Net.Socket
-  readonly canStartTls: boolean
-
-  constructor(readonly raw: Net.Socket, private readonly context: Tls.SecureContext | undefined, implicit: boolean) {
-    this.socket = raw
-    this.canStartTls = context !== undefined && !implicit
-    this.attach(raw)
-    this.reader = new ByteReader(this.next)
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.chunks.push(chunk)
-    this.wake()
-  }
-
-  private readonly onEnd = (): void => {
-    this.ended = true
-    this.wake()
-  }
-
-  private wake(): void {
-    const waiter = this.waiter
-    this.waiter = undefined
-    waiter?.()
-  }
-
-  private attach(socket: Net.Socket): void {
-    socket.on("data", this.onData)
-    socket.on("end", this.onEnd)
-    socket.on("close", this.onEnd)
-  }
-
-  private detach(socket: Net.Socket): void {
-    socket.off("data", this.onData)
-    socket.off("end", this.onEnd)
-    socket.off("close", this.onEnd)
-  }
-
-  /** The next chunk received, `undefined` once the client closed. */
-  private readonly next: Effect.Effect<Uint8Array | undefined> = Effect.suspend(() => {
-    const chunk = this.chunks.shift()
-    if (chunk !== undefined) return Effect.succeed(chunk)
-    if (this.ended) return Effect.succeed(undefined)
-    return Effect.flatMap(
-      Effect.callback<void>((resume) => {
-        this.waiter = () => resume(Effect.void)
-        return Effect.sync(() => {
-          this.waiter = undefined
-        })
-      }),
-      () => this.next
-    )
-  })
-
-  readLine = (maxBytes: number) => this.reader.readLine({ maxBytes, bareLf: true })
-
-  readBytes = (n: number) => this.reader.readBytes(n)
-
-  readData = (keep: number) =>
-    Effect.suspend(() => {
-      const body = new BodyDecoder(keep)
-      return Effect.map(this.reader.readData(body), (ended) => (ended ? body.decoded : undefined))
-    })
-
-  readonly hasPending = Effect.sync(() => this.reader.buffered > 0 || this.chunks.length > 0)
-
-  readonly isTls = Effect.sync(() => this.socket !== this.raw)
-
-  /** Writes and waits until the bytes are handed to the OS; false when the socket is gone. */
-  write = (data: string | Uint8Array): Effect.Effect<boolean> =>
-    Effect.callback<boolean>((resume) => {
-      const socket = this.socket
-      if (socket.destroyed || !socket.writable) return resume(Effect.succeed(false))
-      socket.write(data, (error) => resume(Effect.succeed(error === undefined || error === null)))
-    })
-
-  /**
-   * Writes `reply` (if any) and starts TLS in one synchronous step, so no byte
-   * of the client's handshake can reach the plaintext reader in between.
-   * Plaintext the client pipelined after STARTTLS is discarded (what Postfix
-   * does since CVE-2011-0411). False when the handshake failed.
-   */
-  startTls = (reply: string | undefined): Effect.Effect<boolean> =>
-    Effect.callback<boolean>((resume) => {
-      const raw = this.raw
-      const context = this.context
-      if (context === undefined || raw.destroyed || !raw.writable) return resume(Effect.succeed(false))
-      if (reply !== undefined) raw.write(reply)
-      this.detach(raw)
-      this.chunks.length = 0
-      this.reader.discard()
-      const socket = new Tls.TLSSocket(raw, { isServer: true, secureContext: context })
-      // A client that refuses the certificate aborts the handshake: that is a
-      // test outcome, not a crash of the server.
-      socket.on("error", () => {})
-      this.socket = socket
-      this.attach(socket)
-      const onSecure = () => {
-        socket.off("close", onClose)
-        resume(Effect.succeed(true))
-      }
-      const onClose = () => {
-        socket.off("secure", onSecure)
-        resume(Effect.succeed(false))
-      }
-      socket.once("secure", onSecure)
-      socket.once("close", onClose)
-    })
-
-  /** A graceful close: FIN (after TLS close_notify), the rest when the client closes too. */
-  readonly end: Effect.Effect<void> = Effect.sync(() => {
-    this.socket.end()
-  })
-
-  readonly reset: Effect.Effect<void> = Effect.sync(() => {
-    if (!this.raw.destroyed) this.raw.resetAndDestroy()
-  })
-}
-
-const toPem = (value: string | Uint8Array): string | Buffer =>
-  typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
-
-/**
  * Starts the server on 127.0.0.1, on a free port, for the life of the scope.
  * Closing the scope closes the listener and destroys every connection.
  *
@@ -268,95 +134,6 @@ export const make = (options: Options = {}): Effect.Effect<MisbehavingServer, ne
     ),
     (listener) => listener.api()
   )
-
-class Listener {
-  readonly server: Net.Server
-  private readonly engine: Server
-  private readonly sockets = new Set<Net.Socket>()
-  private readonly fibers = new Set<Fiber.Fiber<void>>()
-  private readonly context: Tls.SecureContext | undefined
-  private readonly implicit: boolean
-
-  constructor(options: Options) {
-    this.context = options.tls === undefined
-      ? undefined
-      : Tls.createSecureContext({ key: toPem(options.tls.key), cert: toPem(options.tls.cert) })
-    this.implicit = options.tls?.implicit === true
-    this.engine = new Server(options, this.context !== undefined && !this.implicit)
-    this.server = Net.createServer((socket) => this.accept(socket))
-  }
-
-  private accept(socket: Net.Socket): void {
-    this.sockets.add(socket)
-    // A client that resets the connection must not crash the test process.
-    socket.on("error", () => {})
-    socket.setNoDelay(true)
-    const wire = new TcpWire(socket, this.context, this.implicit)
-    // Open until the socket is closed on both sides, whatever the session did.
-    const connection = this.engine.accept()
-    const run = this.engine.run(connection, wire)
-    const session = this.implicit
-      ? Effect.flatMap(wire.startTls(undefined), (secure) => (secure ? run : Effect.void))
-      : run
-    // The server's own runtime: live clock, no test services.
-    const fiber = Effect.runFork(session)
-    this.fibers.add(fiber)
-    fiber.addObserver(() => this.fibers.delete(fiber))
-    socket.once("close", () => {
-      this.sockets.delete(socket)
-      fiber.interruptUnsafe()
-      this.engine.closed(connection)
-    })
-  }
-
-  readonly shutdown: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    for (const fiber of this.fibers) fiber.interruptUnsafe()
-    for (const socket of this.sockets) socket.destroy()
-    this.server.close(() => resume(Effect.void))
-  })
-
-  /** Waits on the wall clock until `done()` holds, at most `timeout`; then `result()`. */
-  private until<A>(done: () => boolean, result: () => A, timeout: Duration.Input): Effect.Effect<A> {
-    return Effect.callback<A>((resume) => {
-      if (done()) return resume(Effect.succeed(result()))
-      // Wall-clock on purpose: it bounds a wait for real sockets, and must not
-      // hang a test that runs on TestClock.
-      const finish = () => {
-        clearTimeout(timer)
-        unwatch()
-        resume(Effect.succeed(result()))
-      }
-      const unwatch = this.engine.watch(() => {
-        if (done()) finish()
-      })
-      const timer = setTimeout(finish, Duration.toMillis(Duration.fromInputUnsafe(timeout)))
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        unwatch()
-      })
-    })
-  }
-
-  api(): MisbehavingServer {
-    const address = this.server.address() as AddressInfo
-    const engine = this.engine
-    return {
-      host: "127.0.0.1",
-      port: address.port,
-      openConnections: Effect.sync(() => engine.open),
-      acceptedConnections: Effect.sync(() => engine.accepted),
-      connections: Effect.sync(() => engine.connections),
-      commands: Effect.sync(() => [...engine.commands]),
-      messages: Effect.sync(() => [...engine.messages]),
-      awaitOpenConnections: (count, timeout = Duration.seconds(2)) =>
-        this.until(() => engine.open === count, () => engine.open, timeout),
-      awaitFault: (stage, timeout = Duration.seconds(2)) => {
-        const struck = () => engine.connections.some((c) => c.faults.includes(stage))
-        return this.until(struck, struck, timeout)
-      }
-    }
-  }
-}
 
 /**
  * A loopback port nothing listens on (bound, read and released again), for

@@ -6,21 +6,19 @@
  *
  * @since 0.1.0
  */
-import { SmtpProtocolError, SocketError } from "@effect-smtp/client/SmtpError"
+import { SocketError } from "@effect-smtp/client/SmtpError"
 import { outcomeOf, SmtpMetrics } from "@effect-smtp/client/SmtpMetrics"
-import { type Connection, type ConnectOptions, type PeerVerification, Socket } from "@effect-smtp/client/Socket"
-import * as Cause from "effect/Cause"
+import { type ConnectOptions, type PeerVerification, Socket } from "@effect-smtp/client/Socket"
+import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
-import { Server, type Wire } from "./internal/engine.js"
-import { BodyDecoder, ByteReader } from "./internal/reader.js"
+import { Server } from "./internal/engine/server.js"
+import { memoryLink } from "./internal/memoryLink.js"
+import { pipe } from "./internal/memoryPipe.js"
 import type * as TestServer from "./TestServer.js"
-
-const encoder = new TextEncoder()
 
 /**
  * The server's end of one connection.
@@ -114,148 +112,6 @@ export const layer = (
     }))
   )
 
-/** What travels toward the client: bytes, the end (FIN), or an abort (RST). */
-type Delivery = Uint8Array | "end" | "reset"
-
-const pipe = (
-  connectOptions: ConnectOptions,
-  address: string,
-  script: (server: ServerSide) => Effect.Effect<void, unknown>,
-  verification: PeerVerification
-) =>
-  Effect.gen(function*() {
-    const failure = (operation: "closed" | "read" | "write", code?: string) =>
-      new SocketError({ operation, host: connectOptions.host, port: connectOptions.port, address, code })
-    // Toward the client, a plain buffer and one waiting reader, so reads can
-    // be polled and awaited by callback like a real socket's.
-    const toClient: Array<Delivery> = []
-    let reader: ((result: Effect.Effect<Uint8Array, SocketError>) => void) | undefined = undefined
-    const deliver = (chunk: Delivery) => {
-      const waiting = reader
-      if (waiting === undefined) {
-        toClient.push(chunk)
-        return
-      }
-      reader = undefined
-      waiting(takeChunk(chunk))
-    }
-    let readEnd: SocketError | undefined = undefined
-    const takeChunk = (chunk: Delivery): Effect.Effect<Uint8Array, SocketError> => {
-      if (typeof chunk !== "string") return Effect.succeed(chunk)
-      readEnd = chunk === "end" ? failure("closed") : failure("read", "ECONNRESET")
-      return Effect.fail(readEnd)
-    }
-    // `null` marks the client's end of its direction.
-    const toServer = yield* Queue.unbounded<Uint8Array | null>()
-    let tls = connectOptions.tls !== undefined
-    let clientEnded = false
-    let serverEnded = false
-    let wasReset = false
-
-    const inbox = new ByteReader(Effect.map(Queue.take(toServer), (chunk) => {
-      if (chunk !== null) return chunk
-      clientEnded = true
-      return undefined
-    }))
-    const closed = () => new Cause.NoSuchElementError("the client closed the connection")
-    const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementError> =>
-      Effect.flatMap(effect, (a) => (a === undefined || a === null ? Effect.fail(closed()) : Effect.succeed(a)))
-
-    const server: ServerSide = {
-      options: connectOptions,
-      send: (data) =>
-        Effect.sync(() => {
-          if (!serverEnded) deliver(typeof data === "string" ? encoder.encode(data) : data)
-        }),
-      readLine: orClosed(inbox.readLine({ maxBytes: Number.POSITIVE_INFINITY, bareLf: false })),
-      readBytes: (n) => orClosed(inbox.readBytes(n)),
-      readData: Effect.suspend(() => {
-        const body = new BodyDecoder(0, true)
-        return Effect.flatMap(
-          inbox.readData(body),
-          (ended) => (ended ? Effect.succeed(body.sent) : Effect.fail(closed()))
-        )
-      }),
-      isTls: Effect.sync(() => tls),
-      hasPending: Effect.map(Queue.size(toServer), (queued) => inbox.buffered > 0 || queued > 0),
-      reset: Effect.sync(() => {
-        if (serverEnded) return
-        serverEnded = true
-        wasReset = true
-        deliver("reset")
-      })
-    }
-
-    const endServer = Effect.sync(() => {
-      if (serverEnded) return
-      serverEnded = true
-      deliver("end")
-    })
-    yield* Effect.forkScoped(
-      Effect.ensuring(Effect.catchCause(script(server), () => Effect.void), endServer)
-    )
-    yield* Effect.addFinalizer(() => Queue.offer(toServer, null))
-
-    const awaitRead = (resume: (result: Effect.Effect<Uint8Array, SocketError>) => void): () => void => {
-      if (readEnd !== undefined) {
-        resume(Effect.fail(readEnd))
-        return () => {}
-      }
-      const buffered = toClient.shift()
-      if (buffered !== undefined) {
-        resume(takeChunk(buffered))
-        return () => {}
-      }
-      reader = resume
-      return () => {
-        if (reader === resume) reader = undefined
-      }
-    }
-    const connection: Connection = {
-      host: connectOptions.host,
-      port: connectOptions.port,
-      remoteAddress: address,
-      remotePort: connectOptions.port,
-      isTls: Effect.sync(() => tls),
-      peerVerification: Effect.sync(() => (tls ? verification : undefined)),
-      read: Effect.callback<Uint8Array, SocketError>((resume) => {
-        const cancel = awaitRead(resume)
-        return Effect.sync(cancel)
-      }),
-      poll: () => {
-        const next = toClient[0]
-        if (next === undefined || typeof next === "string") return undefined
-        toClient.shift()
-        return next
-      },
-      awaitRead,
-      write: (data) =>
-        Effect.suspend(() =>
-          serverEnded || clientEnded
-            ? Effect.fail(failure("write", wasReset ? "ECONNRESET" : "EPIPE"))
-            : Queue.offer(toServer, data.slice())
-        ),
-      upgradeTls: () =>
-        Effect.suspend(() => {
-          if (toClient.some((chunk) => typeof chunk !== "string") && !serverEnded) {
-            return Effect.fail(
-              new SmtpProtocolError({
-                reason: "StartTlsInjection",
-                detail: "Plaintext bytes were waiting when the TLS handshake began."
-              })
-            )
-          }
-          tls = true
-          return Effect.void
-        }),
-      close: Effect.suspend(() => {
-        clientEnded = true
-        return Queue.offer(toServer, null)
-      })
-    }
-    return connection
-  })
-
 /**
  * A message the scripted SMTP server received.
  *
@@ -334,7 +190,7 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
     faults
   }, startTls === true)
   return {
-    script: (side) => engine.connection(memoryWire(side)),
+    script: (side) => engine.connection(memoryLink(side)),
     get received() {
       return engine.messages
     },
@@ -344,35 +200,5 @@ export const smtpServer = (config: SmtpServerConfig = {}): SmtpServer => {
     pipelinedAfterBody: () => engine.connections.reduce((n, c) => n + c.pipelinedAfterBody, 0),
     refusedAfterData: () => engine.connections.reduce((n, c) => n + c.refusedAfterData, 0),
     connections: () => engine.connections
-  }
-}
-
-/**
- * The engine's wire over a `ServerSide`, through its public members only, so
- * a wrapped side (a delayed or split `send`) is honoured.
- */
-const memoryWire = (side: ServerSide): Wire => {
-  const orUndefined = <A>(effect: Effect.Effect<A, Cause.NoSuchElementError>) =>
-    Effect.catch(effect, () => Effect.succeed(undefined))
-  return {
-    readLine: (maxBytes) =>
-      Effect.map(orUndefined(side.readLine), (line) => (line !== undefined && line.length > maxBytes ? null : line)),
-    readBytes: (n) => orUndefined(side.readBytes(n)),
-    readData: (keep) =>
-      Effect.map(orUndefined(side.readData), (sent) => {
-        if (sent === undefined) return undefined
-        const body = new BodyDecoder(keep)
-        body.push(sent)
-        return body.decoded
-      }),
-    hasPending: side.hasPending,
-    isTls: side.isTls,
-    canStartTls: true,
-    write: (data) => Effect.as(side.send(data), true),
-    // The client upgrades its end when it reads the 220; here that is all TLS is.
-    startTls: (reply) => Effect.as(side.send(reply), true),
-    // Returning from the script closes the connection.
-    end: Effect.void,
-    reset: side.reset
   }
 }

@@ -1,18 +1,11 @@
 import * as Effect from "effect/Effect"
+import { concat } from "./bytes.js"
 
 const CR = 0x0d
 const LF = 0x0a
 const DOT = 0x2e
 const empty = new Uint8Array(0)
 const decoder = new TextDecoder()
-
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
-}
 
 /** Bytes appended one by one or in runs, into one growing array; past `limit` they are dropped. */
 class Bytes {

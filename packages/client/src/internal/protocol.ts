@@ -6,6 +6,8 @@ import { SmtpCommandError, SocketError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import type { Socket } from "../Socket.js"
 import * as commands from "./commands.js"
+import * as envelope from "./envelope.js"
+import { rset } from "./failure.js"
 import * as handshake from "./handshake.js"
 import * as outgoing from "./outgoing.js"
 import { text } from "./reply.js"
@@ -46,7 +48,7 @@ export const make = (socketTag: typeof Socket) =>
           host: options.host,
           port: options.port,
           timeouts: options.timeouts,
-          waits: transaction.waitsFor(options.timeouts),
+          waits: envelope.waitsFor(options.timeouts),
           clock: yield* Clock.Clock,
           greeting: opened.greeting,
           capabilities: opened.capabilities,
@@ -86,11 +88,11 @@ const session = (state: SessionState): SmtpProtocol.Session => {
       }, credentials)),
     send: (message, options) =>
       line.exchange(transaction.send(state, outgoing.of(message), {
-        next: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
+        ahead: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
         progress: options?.progress,
         beforeEndOfData: options?.beforeEndOfData
       })),
-    rset: line.exchange(transaction.rset(state)),
+    rset: line.exchange(rset(state)),
     noop: line.exchange(Effect.flatMap(line.command(commands.noop, command), (reply) =>
       reply.code === 250
         ? Effect.void

@@ -33,9 +33,9 @@ export const take = <E>(
 }
 
 /**
- * The commands of `next` to write behind this body's end, left on the
+ * The commands of `message` to write behind this body's end, left on the
  * session for its send; none without PIPELINING, once the server refused
- * them, or when `next` fails its checks (it fails them again when sent).
+ * them, or when `message` fails its checks (it fails them again when sent).
  * Decided only as the body starts: this message's replies may have just
  * turned grouping off.
  *
@@ -43,10 +43,10 @@ export const take = <E>(
  */
 export const prepare = (
   state: SessionState,
-  next: outgoing.Outgoing<unknown> | undefined
+  message: outgoing.Outgoing<unknown> | undefined
 ): envelope.Prepared<unknown> | undefined => {
-  if (next === undefined || !state.capabilities.pipelining || !state.pipelineAfterData) return undefined
-  const prepared = envelope.prepare(state, next)
+  if (message === undefined || !state.capabilities.pipelining || !state.pipelineAfterData) return undefined
+  const prepared = envelope.prepare(state, message)
   if (!envelope.isPrepared(prepared)) return undefined
   state.ahead = prepared
   return prepared

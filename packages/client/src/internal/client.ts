@@ -175,13 +175,13 @@ export const make = (
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
           // Begun when the transaction begins; recorded once it ended (a pool first takes the connection back).
           let sending: operation.SendRecord | undefined = undefined
-          const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>
+          const transaction = (opened: SmtpProtocol.Session, ahead: SmtpProtocol.Outgoing<unknown> | undefined) =>
             Effect.withFiber<SmtpProtocol.TransactionResult, SmtpError | E | E2>((fiber) => {
               // A send that goes again on a fresh connection stays one send.
               const record = sending ?? operations.beginSend(fiber, opened.remoteAddress)
               sending = record
               return Effect.onExit(
-                opened.send(message, { pipelineNext: next, progress, beforeEndOfData: sendOptions?.beforeEndOfData }),
+                opened.send(message, { pipelineNext: ahead, progress, beforeEndOfData: sendOptions?.beforeEndOfData }),
                 () => Effect.sync(record.ended)
               )
             })

@@ -13,7 +13,7 @@ import * as outgoing from "./outgoing.js"
 import { text } from "./reply.js"
 import type { SessionState } from "./sessionState.js"
 import * as transaction from "./transaction.js"
-import * as wire from "./wire.js"
+import * as wires from "./wire.js"
 
 /**
  * `SmtpProtocol` over a `Socket`: connect, open the session (handshake), and
@@ -38,13 +38,13 @@ export const make = (socketTag: typeof Socket) =>
           timeout: options.timeouts.connect
         })
         options.onTransport?.(connection.remoteAddress)
-        const line = yield* wire.make(connection, {
+        const wire = yield* wires.make(connection, {
           timeouts: Object.values(options.timeouts),
           protocolLog: options.protocolLog
         })
-        const opened = yield* handshake.open(line, options, ehloName)
+        const opened = yield* handshake.open(wire, options, ehloName)
         const state: SessionState = {
-          wire: line,
+          wire,
           host: options.host,
           port: options.port,
           timeouts: options.timeouts,
@@ -65,35 +65,35 @@ export const make = (socketTag: typeof Socket) =>
   }))
 
 const session = (state: SessionState): SmtpProtocol.Session => {
-  const { wire: line } = state
+  const { wire } = state
   const command = { timeout: state.timeouts.command, operation: "NOOP" }
   return {
     host: state.host,
     port: state.port,
-    remoteAddress: line.connection.remoteAddress,
+    remoteAddress: wire.connection.remoteAddress,
     greeting: state.greeting,
     capabilities: Effect.succeed(state.capabilities),
-    isTls: line.connection.isTls,
-    broken: Effect.sync(line.broken),
-    interrupted: Effect.sync(line.interrupted),
+    isTls: wire.connection.isTls,
+    broken: Effect.sync(wire.broken),
+    interrupted: Effect.sync(wire.interrupted),
     awaitingFinalReply: Effect.sync(() =>
       state.current !== undefined && state.current.endWritten && !state.current.replied
     ),
     authenticate: (credentials) =>
-      line.exchange(handshake.authenticate(line, {
+      wire.exchange(handshake.authenticate(wire, {
         host: state.host,
         port: state.port,
         offered: state.capabilities.auth,
         timeouts: state.timeouts
       }, credentials)),
     send: (message, options) =>
-      line.exchange(transaction.send(state, outgoing.of(message), {
+      wire.exchange(transaction.send(state, outgoing.of(message), {
         ahead: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
         progress: options?.progress,
         beforeEndOfData: options?.beforeEndOfData
       })),
-    rset: line.exchange(rset(state)),
-    noop: line.exchange(Effect.flatMap(line.command(commands.noop, command), (reply) =>
+    rset: wire.exchange(rset(state)),
+    noop: wire.exchange(Effect.flatMap(wire.command(commands.noop, command), (reply) =>
       reply.code === 250
         ? Effect.void
         : Effect.fail(
@@ -106,23 +106,23 @@ const session = (state: SessionState): SmtpProtocol.Session => {
         ))),
     quit: Effect.gen(function*() {
       // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
-      if (line.broken() !== undefined || line.interrupted() || state.ahead !== undefined) return
+      if (wire.broken() !== undefined || wire.interrupted() || state.ahead !== undefined) return
       // Quit usually runs in a finalizer, which is uninterruptible: there a
       // timeout cannot stop the wait for the reply, so a silent server would
       // hold the close (and connection.duration) forever. In a child fiber of
       // its own, only the timeout can end it: an interruption pending on the
       // caller (a pool shutting down) neither skips the goodbye nor hangs it.
       const goodbye = yield* Effect.forkChild(Effect.interruptible(
-        line.command(commands.quit, {
+        wire.command(commands.quit, {
           timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
           operation: "QUIT"
         })
       ))
       yield* Effect.exit(Fiber.join(goodbye))
-      yield* line.connection.close
+      yield* wire.connection.close
     }),
-    watchIdle: line.connection.awaitRead === undefined ? undefined : (onGone) => {
-      const awaitRead = line.connection.awaitRead
+    watchIdle: wire.connection.awaitRead === undefined ? undefined : (onGone) => {
+      const awaitRead = wire.connection.awaitRead
       if (awaitRead === undefined) return () => {}
       let watching = true
       const cancel = awaitRead(() => {
@@ -130,12 +130,12 @@ const session = (state: SessionState): SmtpProtocol.Session => {
         watching = false
         // Whatever arrived (a goodbye, the end, a reset), the server is done
         // with this session: no QUIT, no further transaction.
-        line.markBroken(
+        wire.markBroken(
           new SocketError({
             operation: "closed",
             host: state.host,
             port: state.port,
-            address: line.connection.remoteAddress,
+            address: wire.connection.remoteAddress,
             cause: new Error("the server closed the idle connection")
           })
         )

@@ -104,47 +104,56 @@ const session = (state: SessionState): SmtpProtocol.Session => {
             serverMessage: text(reply)
           })
         ))),
-    quit: Effect.gen(function*() {
-      // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
-      if (wire.broken() !== undefined || wire.interrupted() || state.ahead !== undefined) return
-      // Quit usually runs in a finalizer, which is uninterruptible: there a
-      // timeout cannot stop the wait for the reply, so a silent server would
-      // hold the close (and connection.duration) forever. In a child fiber of
-      // its own, only the timeout can end it: an interruption pending on the
-      // caller (a pool shutting down) neither skips the goodbye nor hangs it.
-      const goodbye = yield* Effect.forkChild(Effect.interruptible(
-        wire.command(commands.quit, {
-          timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
-          operation: "QUIT"
-        })
-      ))
-      yield* Effect.exit(Fiber.join(goodbye))
-      yield* wire.connection.close
-    }),
-    watchIdle: wire.connection.awaitRead === undefined ? undefined : (onGone) => {
-      const awaitRead = wire.connection.awaitRead
-      if (awaitRead === undefined) return () => {}
-      let watching = true
-      const cancel = awaitRead(() => {
-        if (!watching) return
-        watching = false
-        // Whatever arrived (a goodbye, the end, a reset), the server is done
-        // with this session: no QUIT, no further transaction.
-        wire.markBroken(
-          new SocketError({
-            operation: "closed",
-            host: state.host,
-            port: state.port,
-            address: wire.connection.remoteAddress,
-            cause: new Error("the server closed the idle connection")
-          })
-        )
-        onGone()
+    quit: quit(state),
+    watchIdle: wire.connection.awaitRead === undefined ? undefined : watchIdle(state)
+  }
+}
+
+/** QUIT, bounded: in a finalizer only a timeout can end the wait for its reply. */
+const quit = (state: SessionState): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { wire } = state
+    // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
+    if (wire.broken() !== undefined || wire.interrupted() || state.ahead !== undefined) return
+    // Quit usually runs in a finalizer, which is uninterruptible: there a
+    // timeout cannot stop the wait for the reply, so a silent server would
+    // hold the close (and connection.duration) forever. In a child fiber of
+    // its own, only the timeout can end it: an interruption pending on the
+    // caller (a pool shutting down) neither skips the goodbye nor hangs it.
+    const goodbye = yield* Effect.forkChild(Effect.interruptible(
+      wire.command(commands.quit, {
+        timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
+        operation: "QUIT"
       })
-      return () => {
-        watching = false
-        cancel()
-      }
-    }
+    ))
+    yield* Effect.exit(Fiber.join(goodbye))
+    yield* wire.connection.close
+  })
+
+/** Watches an idle session: anything the server sends (or a close) marks it gone. */
+const watchIdle = (state: SessionState) => (onGone: () => void): () => void => {
+  const { wire } = state
+  const awaitRead = wire.connection.awaitRead
+  if (awaitRead === undefined) return () => {}
+  let watching = true
+  const cancel = awaitRead(() => {
+    if (!watching) return
+    watching = false
+    // Whatever arrived (a goodbye, the end, a reset), the server is done
+    // with this session: no QUIT, no further transaction.
+    wire.markBroken(
+      new SocketError({
+        operation: "closed",
+        host: state.host,
+        port: state.port,
+        address: wire.connection.remoteAddress,
+        cause: new Error("the server closed the idle connection")
+      })
+    )
+    onGone()
+  })
+  return () => {
+    watching = false
+    cancel()
   }
 }

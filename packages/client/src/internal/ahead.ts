@@ -22,14 +22,14 @@ import type { SessionState } from "./sessionState.js"
 export const take = <E>(
   state: SessionState,
   out: outgoing.Outgoing<E>
-): Effect.Effect<envelope.Prepared<E> | undefined> => {
+): envelope.Prepared<E> | undefined => {
   const ahead = state.ahead
   state.ahead = undefined
-  if (ahead === undefined) return Effect.succeed(undefined)
-  if (ahead.outgoing !== out) {
-    return Effect.die(new Error("a message was sent while another one's commands were in flight"))
+  if (ahead !== undefined && ahead.outgoing !== out) {
+    // A defect, not a failure: the pool hands a session on only to the send whose commands it carries.
+    throw new Error("a message was sent while another one's commands were in flight")
   }
-  return Effect.succeed(ahead as envelope.Prepared<E>)
+  return ahead as envelope.Prepared<E> | undefined
 }
 
 /**

@@ -5,7 +5,7 @@ import type * as SmtpProtocol from "../SmtpProtocol.js"
 import * as bodyGuard from "./bodyGuard.js"
 import * as commands from "./commands.js"
 import * as dataEncoder from "./dataEncoder.js"
-import type { Prepared } from "./envelope.js"
+import type { Prepared, Waits } from "./envelope.js"
 import { abandoned, commandError, recover } from "./failure.js"
 import * as finalReply from "./finalReply.js"
 import type * as outgoing from "./outgoing.js"
@@ -23,37 +23,37 @@ import type { Logged, Wait } from "./wire.js"
  * reply after each other chunk.
  */
 
-/** What DATA and BDAT do differently. */
+/** What DATA and BDAT do differently: two constants, nothing made per message. */
 interface Framer {
   readonly stuffDots: boolean
   /** The wait for a chunk's write. */
-  readonly wait: Wait
+  readonly wait: (waits: Waits) => Wait
   /** The wait for the reply to the end of the message. */
-  readonly endWait: Wait
+  readonly endWait: (waits: Waits) => Wait
   /** The command line in front of a chunk (BDAT), which must know whether it is the last. */
   readonly header: ((length: number, last: boolean) => string) | undefined
   /** After a chunk that is not the last (BDAT): its reply. */
   readonly between: ((state: SessionState) => Effect.Effect<void, SmtpError>) | undefined
 }
 
-const dataFramer = (state: SessionState): Framer => ({
+const dataFramer: Framer = {
   stuffDots: true,
-  wait: state.waits.dataBlock,
-  endWait: state.waits.endOfData,
+  wait: (waits) => waits.dataBlock,
+  endWait: (waits) => waits.endOfData,
   header: undefined,
   between: undefined
-})
+}
 
-const bdatFramer = (state: SessionState): Framer => ({
+const bdatFramer: Framer = {
   stuffDots: false,
-  wait: state.waits.bdatChunk,
-  endWait: state.waits.endOfBdat,
+  wait: (waits) => waits.bdatChunk,
+  endWait: (waits) => waits.endOfBdat,
   header: commands.bdat,
   between: (state) =>
     Effect.flatMap(state.wire.reply(state.waits.bdatReply), (reply) =>
       // RFC 3030: after a failed chunk no further BDAT is sent.
       reply.code === 250 ? Effect.void : recover(state, commandError("BDAT", reply)))
-})
+}
 
 /** @internal */
 export interface BodyOptions<E2> {
@@ -77,7 +77,8 @@ export const send = <E, E2>(
   { body, message }: outgoing.Outgoing<E>,
   options: BodyOptions<E2>
 ): Effect.Effect<readonly [ReadonlyArray<Reply>, number], SmtpError | E | E2> => {
-  const framer = options.useBdat ? bdatFramer(state) : dataFramer(state)
+  const framer = options.useBdat ? bdatFramer : dataFramer
+  const wait = framer.wait(state.waits)
   const { ahead, progress } = options
   const aheadBytes = ahead === undefined ? undefined : slab.encode(ahead.group)
   const log = (header: string, data: Uint8Array, last: boolean) => (): ReadonlyArray<Logged> => {
@@ -88,7 +89,10 @@ export const send = <E, E2>(
   }
   const end = (bytes: number) => {
     progress.endWritten = true
-    return Effect.map(finalReply.read(state, framer.endWait, options.recipients), (finals) => [finals, bytes] as const)
+    return Effect.map(
+      finalReply.read(state, framer.endWait(state.waits), options.recipients),
+      (finals) => [finals, bytes] as const
+    )
   }
   const beforeEnd = options.beforeEndOfData === undefined
     ? undefined
@@ -107,7 +111,7 @@ export const send = <E, E2>(
     )
     const data = whole.bytes.subarray(header.length, header.length + whole.bodyLength)
     const written = Effect.flatMap(
-      state.wire.write(whole.bytes, framer.wait, log(header, data, true)),
+      state.wire.write(whole.bytes, wait, log(header, data, true)),
       () => end(whole.bodyLength)
     )
     return beforeEnd === undefined ? written : Effect.andThen(beforeEnd, written)
@@ -118,7 +122,7 @@ export const send = <E, E2>(
     const header = framer.header === undefined ? "" : framer.header(data.length, last)
     const tail = last ? aheadBytes : undefined
     const bytes = header === "" && tail === undefined ? data : join(slab.encode(header), data, tail)
-    const written = state.wire.write(bytes, framer.wait, log(header, data, last))
+    const written = state.wire.write(bytes, wait, log(header, data, last))
     return last || framer.between === undefined ? written : Effect.andThen(written, framer.between(state))
   }
   return Effect.gen(function*() {

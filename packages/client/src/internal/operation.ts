@@ -25,7 +25,7 @@ import * as clientSpan from "./clientSpan.js"
  *
  * @internal
  */
-export interface Target {
+export interface Server {
   readonly host: string
   readonly port: number
   readonly scheme: "smtp" | "smtps"
@@ -130,20 +130,20 @@ const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
 })
 
 /** @internal */
-export const make = (metrics: SmtpMetricsService, target: Target): Operations => {
+export const make = (metrics: SmtpMetricsService, server: Server): Operations => {
   const profile = metrics.profile ?? SmtpTelemetryProfile.documented
   const spans = profile.spans
   const style: clientSpan.Style = { tracer: metrics.spanTracer, fiberAnnotations: spans.fiberAnnotations }
   const server = SmtpTelemetry.serverAttributes({
-    scheme: target.scheme,
-    serverAddress: target.host,
-    serverPort: target.port
+    scheme: server.scheme,
+    serverAddress: server.host,
+    serverPort: server.port
   })
   const factsOf = (peerAddress: string | undefined): ClientFacts => ({
-    serverAddress: target.host,
-    serverPort: target.port,
+    serverAddress: server.host,
+    serverPort: server.port,
     peerAddress,
-    scheme: target.scheme
+    scheme: server.scheme
   })
 
   const failuresOf = (
@@ -280,10 +280,10 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
           }
           // One object per message: the facts written out rather than spread.
           return refused(exit) ? Effect.void : metrics.messageSend({
-            serverAddress: target.host,
-            serverPort: target.port,
+            serverAddress: server.host,
+            serverPort: server.port,
             peerAddress,
-            scheme: target.scheme,
+            scheme: server.scheme,
             outcome: outcomeOf(exit, notOurs),
             durationMs: millis(ended - started)
           })

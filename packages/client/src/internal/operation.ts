@@ -130,20 +130,20 @@ const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
 })
 
 /** @internal */
-export const make = (metrics: SmtpMetricsService, server: Server): Operations => {
+export const make = (metrics: SmtpMetricsService, target: Server): Operations => {
   const profile = metrics.profile ?? SmtpTelemetryProfile.documented
   const spans = profile.spans
   const style: clientSpan.Style = { tracer: metrics.spanTracer, fiberAnnotations: spans.fiberAnnotations }
   const server = SmtpTelemetry.serverAttributes({
-    scheme: server.scheme,
-    serverAddress: server.host,
-    serverPort: server.port
+    scheme: target.scheme,
+    serverAddress: target.host,
+    serverPort: target.port
   })
   const factsOf = (peerAddress: string | undefined): ClientFacts => ({
-    serverAddress: server.host,
-    serverPort: server.port,
+    serverAddress: target.host,
+    serverPort: target.port,
     peerAddress,
-    scheme: server.scheme
+    scheme: target.scheme
   })
 
   const failuresOf = (
@@ -280,10 +280,10 @@ export const make = (metrics: SmtpMetricsService, server: Server): Operations =>
           }
           // One object per message: the facts written out rather than spread.
           return refused(exit) ? Effect.void : metrics.messageSend({
-            serverAddress: server.host,
-            serverPort: server.port,
+            serverAddress: target.host,
+            serverPort: target.port,
             peerAddress,
-            scheme: server.scheme,
+            scheme: target.scheme,
             outcome: outcomeOf(exit, notOurs),
             durationMs: millis(ended - started)
           })

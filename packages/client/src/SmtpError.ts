@@ -5,35 +5,20 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
-import * as Predicate from "effect/Predicate"
-import * as socketErrorCode from "./internal/socketErrorCode.js"
+import type * as Duration from "effect/Duration"
+import * as internal from "./internal/smtpError.js"
 
 /**
  * @since 0.1.0
  * @category type ids
  */
-export const TypeId: unique symbol = Symbol.for("@effect-smtp/client/SmtpError")
+export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
  * @category type ids
  */
 export type TypeId = typeof TypeId
-
-/** Renders untrusted text for an error message: escaped, and short. */
-const quote = (text: string, max = 120): string => {
-  const shown = text.length > max ? `${text.slice(0, max)}…` : text
-  return JSON.stringify(shown)
-}
-
-/** The .NET `SocketError` number of an OS code, the value of `socket.error`. */
-const socketErrorOf = (code: string | undefined): number | undefined =>
-  code === undefined ? undefined : socketErrorCode.fromNodeCode(code)
-
-/** A name that does not resolve at all will not resolve on a retry either. */
-const unresolvable = (code: string | undefined): boolean =>
-  code === "ENOTFOUND" || code === "EAI_NONAME" || code === "EAI_FAIL"
 
 /**
  * What the transport was doing when it failed.
@@ -76,7 +61,7 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get socketError(): number | undefined {
-    return socketErrorOf(this.code)
+    return internal.socketErrorOf(this.code)
   }
 
   /**
@@ -86,31 +71,11 @@ export class SocketError extends Data.TaggedError("SocketError")<{
    * @since 0.1.0
    */
   get retryable(): boolean {
-    return !unresolvable(this.code)
+    return !internal.unresolvable(this.code)
   }
 
   override get message(): string {
-    const target = this.proxy !== undefined
-      ? `${this.host}:${this.port} (through the proxy ${this.proxy})`
-      : `${this.host}:${this.port}${
-        this.address !== undefined && this.address !== this.host ? ` (${this.address})` : ""
-      }`
-    switch (this.operation) {
-      case "lookup":
-        return `Could not resolve ${quote(this.host)}${
-          this.code ? ` (${this.code})` : ""
-        }: check the host name and DNS.`
-      case "connect":
-        return `Could not connect to ${target}${
-          this.code ? ` (${this.code})` : ""
-        }: check the host, the port and that the server is listening and reachable.`
-      case "closed":
-        return `The server at ${target} closed the connection unexpectedly.`
-      default:
-        return `The connection to ${target} failed while ${this.operation === "read" ? "reading" : "writing"}${
-          this.code ? ` (${this.code})` : ""
-        }.`
-    }
+    return internal.socketMessage(this)
   }
 }
 
@@ -172,40 +137,7 @@ export class TlsError extends Data.TaggedError("TlsError")<{
   }
 
   override get message(): string {
-    const target = `${this.host}:${this.port}`
-    switch (this.reason) {
-      case "CertificateRejected":
-        return `The certificate of ${target} was rejected${
-          this.code ? ` (${this.code})` : ""
-        }: check that the host name matches the certificate, or pass the issuing CA in options.tls.ca.`
-      case "StartTlsUnavailable":
-        // The user may have set no security at all: name the reason that holds for the mode in force.
-        return this.security === "starttls-if-available"
-          ? `${target} does not offer STARTTLS, and credentials (auth) are never sent in plaintext: nothing was sent (security "starttls-if-available", the default off port 465). Use security "tls" if the server speaks implicit TLS (usually port 465); only on a network you trust (a local relay), security "none" sends the credentials in plaintext.`
-          : `${target} does not offer STARTTLS, and security "starttls" requires it: nothing was sent in plaintext. Use security "tls" on port 465 if the server supports implicit TLS.`
-      case "RequireTlsWithoutTls":
-        return `The message asks for REQUIRETLS (RFC 8689), and the session with ${target} is not encrypted: nothing was sent. Use security "tls" or "starttls".`
-      case "RequireTlsNotOffered":
-        return `The message asks for REQUIRETLS (RFC 8689), and ${target} does not offer it: nothing was sent. Send it through a server that offers REQUIRETLS, or without requireTls.`
-      case "RequireTlsUnverified":
-        return `The message asks for REQUIRETLS (RFC 8689), and the certificate of ${target} was not verified${
-          this.code ? ` (${this.code})` : ""
-        }: RFC 8689 §4.2.1 requires a verified certificate before REQUIRETLS is honoured, so nothing was sent. Keep certificate verification on (no tls.rejectUnauthorized: false), make tls.servername match the certificate, or pass the issuing CA in options.tls.ca.`
-      case "ServerInternalError":
-        return `${target} aborted the TLS handshake with an internal-error alert${
-          this.code ? ` (${this.code})` : ""
-        }: the port speaks TLS, but the server failed on its side (its certificate, private key or TLS library; ` +
-          "OpenSMTPD 6.8 built with OpenSSL 3 does this for every key). No client option fixes this: " +
-          "the server's operator must check its TLS setup and log."
-      default:
-        // OpenSSL's words for plaintext where a TLS record belongs: a plaintext port (its 220 greeting) reached with "tls".
-        if (this.code === "ERR_SSL_WRONG_VERSION_NUMBER" || this.code === "ERR_SSL_PACKET_LENGTH_TOO_LONG") {
-          return `The TLS handshake with ${target} failed (${this.code}): the server answered in plaintext, not TLS. Check that the port speaks TLS for this security mode: a port that greets in plaintext (usually 587 or 25) needs security "starttls" (or the default), not "tls".`
-        }
-        return `The TLS handshake with ${target} failed${
-          this.code ? ` (${this.code})` : ""
-        }: check that the port speaks TLS for this security mode ("tls" for implicit TLS, usually 465; "starttls", usually 587).`
-    }
+    return internal.tlsMessage(this)
   }
 }
 
@@ -271,7 +203,7 @@ export class ProxyError extends Data.TaggedError("ProxyError")<{
    * @since 0.1.0
    */
   get socketError(): number | undefined {
-    return socketErrorOf(this.code)
+    return internal.socketErrorOf(this.code)
   }
 
   /**
@@ -282,48 +214,11 @@ export class ProxyError extends Data.TaggedError("ProxyError")<{
    * @since 0.1.0
    */
   get retryable(): boolean {
-    switch (this.reason) {
-      case "Unreachable":
-        return !unresolvable(this.code)
-      case "TargetUnreachable":
-      case "Timeout":
-        return true
-      case "HandshakeFailed":
-        // A reset mid-handshake is the network's doing; garbage is not.
-        return this.code !== undefined
-      default:
-        return false
-    }
+    return internal.proxyRetryable(this)
   }
 
   override get message(): string {
-    const kind = this.protocol === "http" ? "HTTP proxy" : "SOCKS5 proxy"
-    const at = `The ${kind} at ${this.proxy}`
-    const target = `${this.host}:${this.port}`
-    const said = this.detail !== undefined ? ` (${quote(this.detail, 160)})` : ""
-    switch (this.reason) {
-      case "Unreachable":
-        return `Could not connect to the ${kind} at ${this.proxy}${
-          this.code ? ` (${this.code})` : ""
-        }, so nothing reached ${target}: check the proxy option's host and port and that the proxy is running.`
-      case "AuthenticationFailed":
-        return `${at} refused the credentials${said}: check the user name and password in the proxy URL (percent-encode @ : / and other reserved characters), or add them if the proxy requires them.`
-      case "Refused":
-        return `${at} refused to open a tunnel to ${target}${said}: its rules do not allow this destination; check the SMTP host and port, or ask the proxy's administrator to allow it.`
-      case "TargetUnreachable":
-        return `${at} could not connect to ${target}${said}: the SMTP server is down or not reachable from the proxy; check the host and port.`
-      case "Timeout":
-        // The detail of a timeout is the client's own words, not the proxy's.
-        return `Timed out${
-          this.timeout !== undefined ? ` after ${Duration.format(this.timeout)}` : ""
-        } waiting for the ${kind} at ${this.proxy} to open a tunnel to ${target}${
-          this.detail !== undefined ? `: ${this.detail}` : ""
-        }. The proxy is slow or unreachable; raise options.timeout if it is known to be slow.`
-      default:
-        return `${at} broke off the ${this.protocol === "http" ? "HTTP CONNECT" : "SOCKS5"} handshake${said}${
-          this.code ? ` (${this.code})` : ""
-        }: check that the proxy URL's scheme matches the proxy (socks5:// or socks5h:// for SOCKS5, http:// for HTTP CONNECT).`
-    }
+    return internal.proxyMessage(this)
   }
 }
 
@@ -380,28 +275,11 @@ export class SmtpCommandError extends Data.TaggedError("SmtpCommandError")<{
    * @since 0.1.0
    */
   get retryable(): boolean {
-    return isTransientReply(this.statusCode, this.enhancedStatusCode)
+    return internal.isTransientReply(this.statusCode, this.enhancedStatusCode)
   }
 
   override get message(): string {
-    const code = `${this.statusCode}${this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""}`
-    const refused = (this.rejectedRecipients ?? []).map((r) => `${r.recipient}: ${r.statusCode}`).join(", ")
-    const accepted = this.acceptedRecipients ?? []
-    const about = accepted.length > 0
-      ? `the message was aborted before DATA, so nothing was delivered (partialDelivery "abort"): ${
-        this.rejectedRecipients?.length ?? 0
-      } of ${accepted.length + (this.rejectedRecipients?.length ?? 0)} recipients refused (${refused}), ${
-        // A long list stays in `acceptedRecipients`; the message names a few.
-        accepted.length > 5
-          ? `${accepted.slice(0, 5).join(", ")} and ${accepted.length - 5} more`
-          : accepted.join(", ")} accepted; the first refusal was`
-      : this.rejectedRecipients !== undefined && this.rejectedRecipients.length > 0
-      ? `every recipient was rejected (${refused})`
-      : this.recipient !== undefined
-      ? `${this.command} for ${this.recipient} was rejected`
-      : `${this.command} was rejected`
-    const hint = this.isTransient ? "a temporary failure: retry later" : "a permanent failure: do not retry unchanged"
-    return `${about}: ${code} ${quote(this.serverMessage, 200)} (${hint}).`
+    return internal.commandMessage(this)
   }
 }
 
@@ -433,14 +311,7 @@ export class SmtpProtocolError extends Data.TaggedError("SmtpProtocolError")<{
   }
 
   override get message(): string {
-    switch (this.reason) {
-      case "StartTlsInjection":
-        return `The server sent data after its STARTTLS reply and before the TLS handshake, which is the STARTTLS response-injection attack; the connection was closed. ${this.detail}`
-      case "ReplyTooLong":
-        return `The server's reply exceeded the client's limits: ${this.detail}. The server is broken or hostile.`
-      default:
-        return `The server broke the SMTP protocol: ${this.detail}.`
-    }
+    return internal.protocolMessage(this)
   }
 }
 
@@ -477,32 +348,11 @@ export class AuthenticationError extends Data.TaggedError("AuthenticationError")
    * @since 0.1.0
    */
   get retryable(): boolean {
-    return this.statusCode !== undefined && isTransientReply(this.statusCode, this.enhancedStatusCode)
+    return this.statusCode !== undefined && internal.isTransientReply(this.statusCode, this.enhancedStatusCode)
   }
 
   override get message(): string {
-    switch (this.reason) {
-      case "NotOffered":
-        return "Credentials are configured but the server offers no AUTH: check the port (submission is usually 587) and that TLS is on, since many servers offer AUTH only after STARTTLS."
-      case "TokenUnavailable":
-        return "The OAuth2 token provider failed, so no token could be offered: check its credentials and the identity provider."
-      case "ServerUnverified":
-        return `The server could not prove it knows the password during AUTH ${this.mechanism ?? ""} (${
-          this.serverMessage ?? "no proof"
-        }), so the session was not used: the server is not the one the password belongs to, or it stores another password for this user.`
-      case "MechanismFailed":
-        return `AUTH ${this.mechanism ?? ""} could not be completed: ${
-          this.serverMessage ?? "the server broke the mechanism"
-        }. Name another mechanism in auth.mechanism if the server offers one.`
-      case "NoCommonMechanism":
-        return `The server offers AUTH ${(this.offered ?? []).join(" ")}, none of which this client can use${
-          this.mechanism ? ` (asked for ${this.mechanism})` : ""
-        }.`
-      default:
-        return `The server rejected AUTH ${this.mechanism ?? ""}: ${this.statusCode ?? ""}${
-          this.enhancedStatusCode ? ` ${this.enhancedStatusCode}` : ""
-        } ${quote(this.serverMessage ?? "", 200)}. Check the user name and password (or token and its scopes).`
-    }
+    return internal.authenticationMessage(this)
   }
 }
 
@@ -536,19 +386,7 @@ export class TimeoutError extends Data.TaggedError("TimeoutError")<{
   }
 
   override get message(): string {
-    const waited = `Timed out after ${Duration.format(this.timeout)} waiting for ${this.operation}${
-      this.host !== undefined && this.port !== undefined ? ` from ${this.host}:${this.port}` : ""
-    }`
-    const slow = "the server is slow or unreachable; raise options.timeout if it is known to be slow."
-    // A port that speaks TLS from the first byte waits for the client's handshake and
-    // never greets in plaintext: the likeliest cause of a silent server, so it comes first.
-    if (this.security !== undefined && this.security !== "tls") {
-      return `${waited} in plaintext (security "${this.security}"). A port that speaks TLS from the first byte ` +
-        `(implicit TLS, usually 465) never greets in plaintext: if ${
-          this.port === undefined ? "this" : this.port
-        } is such a port, set security: "tls". Otherwise ${slow}`
-    }
-    return `${waited}: ${slow}`
+    return internal.timeoutMessage(this)
   }
 }
 
@@ -583,11 +421,7 @@ export class InvalidInputError extends Data.TaggedError("InvalidInputError")<{
   }
 
   override get message(): string {
-    return `Invalid ${this.field}: ${this.reason}. ${
-      this.foundWhileStreaming === true
-        ? "The message was abandoned without its end: the part streamed before this point may have reached the server, never the final dot, so nothing is delivered."
-        : "Nothing was sent."
-    }`
+    return internal.invalidInputMessage(this)
   }
 }
 
@@ -619,11 +453,7 @@ export class DeliveryUnknownError extends Data.TaggedError("DeliveryUnknownError
   }
 
   override get message(): string {
-    return `The message${
-      this.messageId !== undefined ? ` ${this.messageId}` : ""
-    } may have been delivered: its end was sent, then ${this.cause.message.charAt(0).toLowerCase()}${
-      this.cause.message.slice(1)
-    } Resending could deliver it twice; check with the recipients or the server's logs before sending again.`
+    return internal.deliveryUnknownMessage(this)
   }
 }
 
@@ -634,8 +464,8 @@ export class DeliveryUnknownError extends Data.TaggedError("DeliveryUnknownError
  * @since 0.1.0
  * @category utils
  */
-export const isTransientReply = (statusCode: number, enhancedStatusCode?: string | undefined): boolean =>
-  statusCode >= 400 && statusCode < 500 && !(enhancedStatusCode?.startsWith("5.") ?? false)
+export const isTransientReply: (statusCode: number, enhancedStatusCode?: string | undefined) => boolean =
+  internal.isTransientReply
 
 /**
  * Any failure of effect-smtp.
@@ -658,7 +488,7 @@ export type SmtpError =
  * @since 0.1.0
  * @category refinements
  */
-export const isSmtpError = (u: unknown): u is SmtpError => Predicate.hasProperty(u, TypeId)
+export const isSmtpError: (u: unknown) => u is SmtpError = internal.isSmtpError
 
 /**
  * Whether a failure is worth retrying later, unchanged: transient replies
@@ -676,4 +506,14 @@ export const isRetryable = (error: SmtpError): boolean => error.retryable
  * @since 0.1.0
  * @category utils
  */
-export const describeValue: (text: string, max?: number) => string = quote
+export const describeValue: (text: string, max?: number) => string = internal.quote
+
+/**
+ * Whether a failure says the server wants fewer messages from this client
+ * (421, 432, 450, 451 or 454 with "too many", "rate", "limit", ... in its
+ * text), not only that this message was refused: a reason to pause sending.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isThrottling: (error: unknown) => boolean = internal.isThrottling

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
@@ -15,6 +15,7 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import * as internalOutgoing from "./internal/outgoing.js"
 import * as protocol from "./internal/protocol.js"
+import * as timeouts from "./internal/timeouts.js"
 import type { SmtpError } from "./SmtpError.js"
 import { Socket, type TlsOptions } from "./Socket.js"
 
@@ -157,21 +158,7 @@ export interface Timeouts {
  * @since 0.1.0
  * @category constructors
  */
-export const defaultTimeouts: Timeouts = {
-  connect: Duration.minutes(2),
-  // Not RFC 5321's 5 minutes (a server-to-server figure): an application waits
-  // for a relay, and a silent port is more often a TLS port reached in
-  // plaintext than a slow server. 1 minute lies between nodemailer's 30 s and
-  // MailKit's 2 minutes, and far above deliberate greeting delays (Postfix
-  // postscreen's 6 s, sendmail's greet_pause of a few seconds).
-  greeting: Duration.minutes(1),
-  command: Duration.minutes(5),
-  mail: Duration.minutes(5),
-  rcpt: Duration.minutes(5),
-  dataInitiation: Duration.minutes(2),
-  dataBlock: Duration.minutes(3),
-  dataTermination: Duration.minutes(10)
-}
+export const defaultTimeouts: Timeouts = timeouts.defaults
 
 /**
  * Timeouts from `timeout` (every wait at once) and finer overrides beside it.
@@ -179,18 +166,10 @@ export const defaultTimeouts: Timeouts = {
  * @since 0.1.0
  * @category constructors
  */
-export const resolveTimeouts = (
+export const resolveTimeouts: (
   timeout?: Duration.Input | undefined,
   overrides?: { readonly [K in keyof Timeouts]?: Duration.Input | undefined } | undefined
-): Timeouts => {
-  const base = timeout === undefined ? undefined : Duration.fromInputUnsafe(timeout)
-  const result: Record<string, Duration.Duration> = {}
-  for (const key of Object.keys(defaultTimeouts) as Array<keyof Timeouts>) {
-    const override = overrides?.[key]
-    result[key] = override !== undefined ? Duration.fromInputUnsafe(override) : base ?? defaultTimeouts[key]
-  }
-  return result as unknown as Timeouts
-}
+) => Timeouts = timeouts.resolve
 
 /**
  * @since 0.1.0

@@ -74,6 +74,86 @@ export const checkMail = <E>(sendable: SmtpClient.Sendable<E>): InvalidInputErro
   return prepared instanceof InvalidInputError ? prepared : undefined
 }
 
+/**
+ * How the client opens a session: connected, secured and authenticated, with
+ * its telemetry, and QUIT when its scope closes. Made once per client: it
+ * keeps the token cache and the lesson that a server refuses commands ahead.
+ */
+const sessions = (
+  protocol: SmtpProtocol.SmtpProtocolService,
+  operations: operation.Operations,
+  resolved: SmtpClient.ResolvedOptions,
+  credentialsInvalid: InvalidInputError | undefined,
+  tokens: tokenCache.TokenCache | undefined,
+  clock: Clock.Clock
+): Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> => {
+  /**
+   * AUTH with the configured credentials. A provider's token the server
+   * refuses (535) is refreshed once and offered once more: it may have been
+   * revoked or expired early.
+   */
+  const authenticate = (opened: SmtpProtocol.Session, auth: SmtpClient.Auth): Effect.Effect<void, SmtpError> => {
+    if (!("tokenProvider" in auth)) return opened.authenticate(auth)
+    if (tokens === undefined) return Effect.die(new Error("a token provider without its cache"))
+    const offer = (accessToken: Redacted.Redacted<string>) =>
+      opened.authenticate({ user: auth.user, accessToken, mechanism: auth.mechanism })
+    return Effect.flatMap(tokens.get, (token) =>
+      Effect.catchIf(
+        offer(token),
+        (error) => error._tag === "AuthenticationError" && error.reason === "Rejected" && error.statusCode === 535,
+        () => Effect.andThen(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
+      ))
+  }
+
+  /**
+   * Once a server refused commands pipelined behind the end of DATA, new
+   * sessions to it do not group them for a while, so they do not pay for
+   * the lesson again (the server may change its mind with its configuration).
+   */
+  let groupingRefusedUntil = 0
+
+  /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
+  const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
+    // Bad credentials are refused before the connection, for `verify` and `session` as for `send`.
+    if (credentialsInvalid !== undefined) return yield* credentialsInvalid
+    const [opened, connection] = yield* operations.connect((onTransport) =>
+      protocol.connect({
+        host: resolved.host,
+        port: resolved.port,
+        protocol: resolved.protocol,
+        security: resolved.security,
+        tls: resolved.tls,
+        ehloName: resolved.ehloName,
+        protocolLog: resolved.protocolLog,
+        timeouts: resolved.timeouts,
+        credentialsFollow: resolved.auth !== undefined,
+        onTransport,
+        pipelineAfterData: millisOf(clock) >= groupingRefusedUntil,
+        onPipelineAfterDataRefused: () => {
+          groupingRefusedUntil = millisOf(clock) + groupingLessonMillis
+        }
+      })
+    )
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const broken = yield* opened.broken
+        // Interrupted mid-exchange; a pool closing an idle connection is a clean close.
+        const interrupted = yield* opened.interrupted
+        // Goodbye only where the session is still in step; otherwise the
+        // socket is simply destroyed with the scope.
+        if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
+        yield* operations.connectionEnd(connection, broken, interrupted)
+      })
+    )
+    if (resolved.auth !== undefined) {
+      yield* operations.authenticate(connection, authenticate(opened, resolved.auth))
+    }
+    return opened
+  })
+
+  return session
+}
+
 /** @internal */
 export const make = (
   options: SmtpClient.Options
@@ -94,69 +174,7 @@ export const make = (
       scheme: resolved.security === "tls" ? "smtps" : "smtp"
     })
 
-    /**
-     * AUTH with the configured credentials. A provider's token the server
-     * refuses (535) is refreshed once and offered once more: it may have been
-     * revoked or expired early.
-     */
-    const authenticate = (opened: SmtpProtocol.Session, auth: SmtpClient.Auth): Effect.Effect<void, SmtpError> => {
-      if (!("tokenProvider" in auth)) return opened.authenticate(auth)
-      if (tokens === undefined) return Effect.die(new Error("a token provider without its cache"))
-      const offer = (accessToken: Redacted.Redacted<string>) =>
-        opened.authenticate({ user: auth.user, accessToken, mechanism: auth.mechanism })
-      return Effect.flatMap(tokens.get, (token) =>
-        Effect.catchIf(
-          offer(token),
-          (error) => error._tag === "AuthenticationError" && error.reason === "Rejected" && error.statusCode === 535,
-          () => Effect.andThen(tokens.invalidate(token), Effect.flatMap(tokens.get, offer))
-        ))
-    }
-
-    /**
-     * Once a server refused commands pipelined behind the end of DATA, new
-     * sessions to it do not group them for a while, so they do not pay for
-     * the lesson again (the server may change its mind with its configuration).
-     */
-    let groupingRefusedUntil = 0
-
-    /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
-    const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
-      // Bad credentials are refused before the connection, for `verify` and `session` as for `send`.
-      if (credentialsInvalid !== undefined) return yield* credentialsInvalid
-      const [opened, connection] = yield* operations.connect((onTransport) =>
-        protocol.connect({
-          host: resolved.host,
-          port: resolved.port,
-          protocol: resolved.protocol,
-          security: resolved.security,
-          tls: resolved.tls,
-          ehloName: resolved.ehloName,
-          protocolLog: resolved.protocolLog,
-          timeouts: resolved.timeouts,
-          credentialsFollow: resolved.auth !== undefined,
-          onTransport,
-          pipelineAfterData: millisOf(clock) >= groupingRefusedUntil,
-          onPipelineAfterDataRefused: () => {
-            groupingRefusedUntil = millisOf(clock) + groupingLessonMillis
-          }
-        })
-      )
-      yield* Effect.addFinalizer(() =>
-        Effect.gen(function*() {
-          const broken = yield* opened.broken
-          // Interrupted mid-exchange; a pool closing an idle connection is a clean close.
-          const interrupted = yield* opened.interrupted
-          // Goodbye only where the session is still in step; otherwise the
-          // socket is simply destroyed with the scope.
-          if (broken === undefined && !interrupted) yield* Effect.ignore(opened.quit)
-          yield* operations.connectionEnd(connection, broken, interrupted)
-        })
-      )
-      if (resolved.auth !== undefined) {
-        yield* operations.authenticate(connection, authenticate(opened, resolved.auth))
-      }
-      return opened
-    })
+    const session = sessions(protocol, operations, resolved, credentialsInvalid, tokens, clock)
 
     const pool = options.pool === undefined
       ? undefined
@@ -175,13 +193,13 @@ export const make = (
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
           // Begun when the transaction begins; recorded once it ended (a pool first takes the connection back).
           let sending: operation.SendRecord | undefined = undefined
-          const transaction = (opened: SmtpProtocol.Session, next: SmtpProtocol.Outgoing<unknown> | undefined) =>
+          const transaction = (opened: SmtpProtocol.Session, ahead: SmtpProtocol.Outgoing<unknown> | undefined) =>
             Effect.withFiber<SmtpProtocol.TransactionResult, SmtpError | E | E2>((fiber) => {
               // A send that goes again on a fresh connection stays one send.
               const record = sending ?? operations.beginSend(fiber, opened.remoteAddress)
               sending = record
               return Effect.onExit(
-                opened.send(message, { pipelineNext: next, progress, beforeEndOfData: sendOptions?.beforeEndOfData }),
+                opened.send(message, { pipelineNext: ahead, progress, beforeEndOfData: sendOptions?.beforeEndOfData }),
                 () => Effect.sync(record.ended)
               )
             })

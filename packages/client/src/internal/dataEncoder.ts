@@ -249,20 +249,20 @@ const dotLine = Uint8Array.of(DOT, CR, LF)
 const empty = new Uint8Array(0)
 
 /**
- * A whole message as it goes on the wire, in one buffer: `before` (a BDAT
- * line), the encoded body with its end, then `after` (the next message's
+ * A whole message as it goes on the wire, in one buffer: `header` (a BDAT
+ * line), the encoded body with its end, then `ahead` (the next message's
  * commands, RFC 2920 §3.1). The same bytes as `make`'s `write` and `end`;
  * a message that needs no change (the usual case) is copied, not re-encoded.
  *
- * @param before computed from the body's encoded length, which it is given.
+ * @param header computed from the body's encoded length, which it is given.
  * @internal
  */
 export const encodeWhole = (
   body: Uint8Array,
   facts: Scan,
   stuffDots: boolean,
-  after: Uint8Array | undefined,
-  before?: (encodedLength: number) => Uint8Array
+  ahead: Uint8Array | undefined,
+  header?: (encodedLength: number) => Uint8Array
 ): { readonly bytes: Uint8Array; readonly bodyLength: number } => {
   let encoded: Uint8Array
   let tail: Uint8Array
@@ -275,11 +275,11 @@ export const encodeWhole = (
     tail = encoder.end()
   }
   const bodyLength = encoded.length + tail.length
-  const head = before === undefined ? empty : before(bodyLength)
-  const bytes = slab.allocate(head.length + bodyLength + (after?.length ?? 0))
+  const head = header === undefined ? empty : header(bodyLength)
+  const bytes = slab.allocate(head.length + bodyLength + (ahead?.length ?? 0))
   bytes.set(head, 0)
   bytes.set(encoded, head.length)
   bytes.set(tail, head.length + encoded.length)
-  if (after !== undefined) bytes.set(after, head.length + bodyLength)
+  if (ahead !== undefined) bytes.set(ahead, head.length + bodyLength)
   return { bytes, bodyLength }
 }

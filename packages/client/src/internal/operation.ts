@@ -25,7 +25,7 @@ import * as clientSpan from "./clientSpan.js"
  *
  * @internal
  */
-export interface Target {
+export interface Server {
   readonly host: string
   readonly port: number
   readonly scheme: "smtp" | "smtps"
@@ -37,7 +37,7 @@ export interface Target {
  *
  * @internal
  */
-export interface Connection {
+export interface ConnectionFacts {
   readonly peerAddress: string | undefined
   readonly transportAt: bigint | undefined
   readonly readyAt: bigint
@@ -55,8 +55,11 @@ export interface Operations {
    */
   readonly connect: <A, E, R>(
     body: (onTransport: (peerAddress: string) => void) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<readonly [A, Connection], E, R>
-  readonly authenticate: <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<readonly [A, ConnectionFacts], E, R>
+  readonly authenticate: <A, E, R>(
+    connection: ConnectionFacts,
+    effect: Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E, R>
   /**
    * One message's telemetry, begun on the fiber that sends it when its
    * transaction begins: `ended` takes the end times as soon as the
@@ -70,7 +73,7 @@ export interface Operations {
    * interrupted mid-exchange.
    */
   readonly connectionEnd: (
-    connection: Connection,
+    connection: ConnectionFacts,
     broken: SmtpError | undefined,
     interrupted: boolean
   ) => Effect.Effect<void>
@@ -127,7 +130,7 @@ const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
 })
 
 /** @internal */
-export const make = (metrics: SmtpMetricsService, target: Target): Operations => {
+export const make = (metrics: SmtpMetricsService, target: Server): Operations => {
   const profile = metrics.profile ?? SmtpTelemetryProfile.documented
   const spans = profile.spans
   const style: clientSpan.Style = { tracer: metrics.spanTracer, fiberAnnotations: spans.fiberAnnotations }
@@ -178,8 +181,8 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
 
   const connect = <A, E, R>(
     body: (onTransport: (peerAddress: string) => void) => Effect.Effect<A, E, R>
-  ): Effect.Effect<readonly [A, Connection], E, R> =>
-    Effect.withFiber<readonly [A, Connection], E, R>((fiber) => {
+  ): Effect.Effect<readonly [A, ConnectionFacts], E, R> =>
+    Effect.withFiber<readonly [A, ConnectionFacts], E, R>((fiber) => {
       const { clock, spanTime } = clocksOf(fiber)
       const started = clock.currentTimeNanosUnsafe()
       let peerAddress: string | undefined = undefined
@@ -216,7 +219,7 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
       )
     })
 
-  const authenticate = <A, E, R>(connection: Connection, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  const authenticate = <A, E, R>(connection: ConnectionFacts, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     Effect.withFiber<A, E, R>((fiber) => {
       const { clock, spanTime } = clocksOf(fiber)
       const started = clock.currentTimeNanosUnsafe()
@@ -289,7 +292,7 @@ export const make = (metrics: SmtpMetricsService, target: Target): Operations =>
   }
 
   const connectionEnd = (
-    connection: Connection,
+    connection: ConnectionFacts,
     broken: SmtpError | undefined,
     interrupted: boolean
   ): Effect.Effect<void> =>

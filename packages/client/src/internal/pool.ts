@@ -6,12 +6,12 @@ import * as Scope from "effect/Scope"
 import type { PoolOptions } from "../SmtpClient.js"
 import type { SmtpError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
-import { Line } from "./line.js"
+import { Fifo } from "./fifo.js"
 
 /**
  * Connection pooling. A send borrows a connection for its transaction
  * (`use`) and gives it back once. When another send is waiting, its MAIL,
- * RCPT and DATA ride behind the current body's end (RFC 2920 §3.1) and the
+ * RCPT and DATA ride ahead, behind the current body's end (RFC 2920 §3.1), and the
  * connection passes straight to it, so a busy connection needs one round
  * trip per message.
  */
@@ -32,8 +32,8 @@ type Grant =
   | {
     readonly _tag: "Connection"
     readonly pooled: Pooled
-    /** Straight from the previous send: this send's commands may already be on the wire behind that body. */
-    readonly handedOver: boolean
+    /** Straight from the previous send: this send's commands may already be on the wire, ahead behind that body. */
+    readonly fromSend: boolean
   }
   | { readonly _tag: "Open" }
 
@@ -51,7 +51,7 @@ interface Waiter {
 
 /**
  * A pool: `use(message, transaction)` lends a connection to `transaction`
- * with the message whose commands may ride behind this one's body, and takes
+ * with the message whose commands may ride ahead, behind this one's body, and takes
  * it back once the transaction ends.
  *
  * @internal
@@ -61,7 +61,7 @@ export interface Pool {
     message: SmtpProtocol.Outgoing<unknown>,
     transaction: (
       session: SmtpProtocol.Session,
-      next: SmtpProtocol.Outgoing<unknown> | undefined
+      ahead: SmtpProtocol.Outgoing<unknown> | undefined
     ) => Effect.Effect<A, E>,
     /**
      * Whether a transaction that failed on a reused connection may run once
@@ -91,7 +91,7 @@ export const make = (
 
     /** Free connections, the most recently used last: busy ones stay warm, the rest idle out. */
     const idle: Array<Pooled> = []
-    const line = new Line<Waiter>()
+    const waiting = new Fifo<Waiter>()
     /** Connections open or being opened. */
     let places = 0
     let closed = false
@@ -109,7 +109,7 @@ export const make = (
     }
 
     const nextWaiter = (): Waiter | undefined => {
-      for (let waiter = line.shift(); waiter !== undefined; waiter = line.shift()) {
+      for (let waiter = waiting.shift(); waiter !== undefined; waiter = waiting.shift()) {
         if (!waiter.cancelled) return waiter
       }
       return undefined
@@ -164,7 +164,7 @@ export const make = (
     const putBack = (pooled: Pooled): void => {
       const waiter = closed ? undefined : nextWaiter()
       if (waiter !== undefined) {
-        give(waiter, { _tag: "Connection", pooled, handedOver: true })
+        give(waiter, { _tag: "Connection", pooled, fromSend: true })
         return
       }
       idle.push(pooled)
@@ -180,7 +180,7 @@ export const make = (
         if (closed) return Effect.interrupt
         const pooled = idle.pop()
         if (pooled !== undefined) {
-          return Effect.succeed({ _tag: "Connection", pooled: leaveIdle(pooled), handedOver: false })
+          return Effect.succeed({ _tag: "Connection", pooled: leaveIdle(pooled), fromSend: false })
         }
         if (places < maxConnections) {
           places++
@@ -189,7 +189,7 @@ export const make = (
         return Effect.onInterrupt(
           Effect.callback<Grant>((resume) => {
             waiter.resume = resume
-            line.push(waiter)
+            waiting.push(waiter)
           }),
           () => Effect.suspend(() => unclaimed(waiter))
         )
@@ -233,7 +233,7 @@ export const make = (
     /** A connection for a send: handed over, idle and checked, or opened now. */
     const ready = (grant: Grant, loan: Loan): Effect.Effect<Pooled, SmtpError> => {
       // Straight from the previous send: in use a moment ago, no check needed.
-      if (grant._tag === "Connection" && grant.handedOver) return Effect.succeed(grant.pooled)
+      if (grant._tag === "Connection" && grant.fromSend) return Effect.succeed(grant.pooled)
       return Effect.gen(function*() {
         const checked = grant._tag === "Connection" ? grant.pooled : undefined
         if (checked !== undefined && (yield* stillAlive(checked))) return checked
@@ -260,10 +260,10 @@ export const make = (
     /** What one send holds, for the connection's return. */
     interface Loan {
       pooled: Pooled | undefined
-      /** The waiter whose commands may ride behind this message. */
-      next: Waiter | undefined
+      /** The waiter whose commands ride ahead, behind this message's body. */
+      ahead: Waiter | undefined
       /** Handed straight over by the previous send, whose body may carry this one's commands. */
-      readonly handedOver: boolean
+      readonly fromSend: boolean
       /** The transaction began: from here the session knows whether it is in step. */
       started: boolean
     }
@@ -275,7 +275,7 @@ export const make = (
      */
     const takeBack = (loan: Loan, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const { pooled, next } = loan
+        const { pooled, ahead } = loan
         if (pooled === undefined) {
           // Never opened (failed or interrupted): the place goes on.
           freePlace()
@@ -291,24 +291,24 @@ export const make = (
             // next send is gone, or never began, while its commands may be in
             // flight.
             const unusable = broken !== undefined || interrupted || closed ||
-              pooled.messages >= maxMessages || tooOld(pooled) || next?.cancelled === true ||
-              (loan.handedOver && !loan.started && Exit.hasInterrupts(exit))
+              pooled.messages >= maxMessages || tooOld(pooled) || ahead?.cancelled === true ||
+              (loan.fromSend && !loan.started && Exit.hasInterrupts(exit))
             if (!unusable) {
-              if (next === undefined) {
+              if (ahead === undefined) {
                 putBack(pooled)
                 return Effect.void
               }
-              give(next, { _tag: "Connection", pooled, handedOver: true })
+              give(ahead, { _tag: "Connection", pooled, fromSend: true })
               // The next send's body goes out first; this one's bookkeeping
               // then overlaps the server's work on it.
               return Effect.yieldNow
             }
-            if (next === undefined || next.cancelled || closed) {
-              if (next !== undefined && !next.cancelled) next.resume?.(Effect.interrupt)
+            if (ahead === undefined || ahead.cancelled || closed) {
+              if (ahead !== undefined && !ahead.cancelled) ahead.resume?.(Effect.interrupt)
               freePlace()
             } else {
               // The send behind opens a fresh connection in this one's place.
-              give(next, openGrant)
+              give(ahead, openGrant)
             }
             return retire(pooled)
           }))
@@ -321,21 +321,21 @@ export const make = (
           waiter.claimed = true
           const loan: Loan = {
             pooled: grant._tag === "Connection" ? grant.pooled : undefined,
-            next: undefined,
-            handedOver: grant._tag === "Connection" && grant.handedOver,
+            ahead: undefined,
+            fromSend: grant._tag === "Connection" && grant.fromSend,
             started: false
           }
           const lent = Effect.flatMap(ready(grant, loan), (pooled) => {
-            const next = pooled.messages + 1 < maxMessages ? nextWaiter() : undefined
-            loan.next = next
+            const ahead = pooled.messages + 1 < maxMessages ? nextWaiter() : undefined
+            loan.ahead = ahead
             loan.started = true
-            const sent = transaction(pooled.session, next?.message)
+            const sent = transaction(pooled.session, ahead?.message)
             // A connection that carried messages before may have been closed
             // by the server since: the message goes once more, on a fresh one.
             if (again === undefined || pooled.messages === 0) return sent
             return Effect.catch(sent, (error) =>
               again(error)
-                ? Effect.flatMap(replace(pooled, loan), (fresh) => transaction(fresh.session, loan.next?.message))
+                ? Effect.flatMap(replace(pooled, loan), (fresh) => transaction(fresh.session, loan.ahead?.message))
                 : Effect.fail(error))
           })
           return Effect.onExit(restore(lent), (exit) => takeBack(loan, exit))
@@ -364,7 +364,7 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closed = true
-        for (const waiter of line.drain()) {
+        for (const waiter of waiting.drain()) {
           const resume = waiter.resume
           waiter.resume = undefined
           resume?.(Effect.interrupt)

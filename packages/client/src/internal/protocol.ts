@@ -6,12 +6,14 @@ import { SmtpCommandError, SocketError } from "../SmtpError.js"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import type { Socket } from "../Socket.js"
 import * as commands from "./commands.js"
+import * as envelope from "./envelope.js"
+import { rset } from "./failure.js"
 import * as handshake from "./handshake.js"
 import * as outgoing from "./outgoing.js"
 import { text } from "./reply.js"
 import type { SessionState } from "./sessionState.js"
 import * as transaction from "./transaction.js"
-import * as wire from "./wire.js"
+import * as wires from "./wire.js"
 
 /**
  * `SmtpProtocol` over a `Socket`: connect, open the session (handshake), and
@@ -36,17 +38,17 @@ export const make = (socketTag: typeof Socket) =>
           timeout: options.timeouts.connect
         })
         options.onTransport?.(connection.remoteAddress)
-        const line = yield* wire.make(connection, {
+        const wire = yield* wires.make(connection, {
           timeouts: Object.values(options.timeouts),
           protocolLog: options.protocolLog
         })
-        const opened = yield* handshake.open(line, options, ehloName)
+        const opened = yield* handshake.open(wire, options, ehloName)
         const state: SessionState = {
-          wire: line,
+          wire,
           host: options.host,
           port: options.port,
           timeouts: options.timeouts,
-          waits: transaction.waitsFor(options.timeouts),
+          waits: envelope.waitsFor(options.timeouts),
           clock: yield* Clock.Clock,
           greeting: opened.greeting,
           capabilities: opened.capabilities,
@@ -63,35 +65,35 @@ export const make = (socketTag: typeof Socket) =>
   }))
 
 const session = (state: SessionState): SmtpProtocol.Session => {
-  const { wire: line } = state
+  const { wire } = state
   const command = { timeout: state.timeouts.command, operation: "NOOP" }
   return {
     host: state.host,
     port: state.port,
-    remoteAddress: line.connection.remoteAddress,
+    remoteAddress: wire.connection.remoteAddress,
     greeting: state.greeting,
     capabilities: Effect.succeed(state.capabilities),
-    isTls: line.connection.isTls,
-    broken: Effect.sync(line.broken),
-    interrupted: Effect.sync(line.interrupted),
+    isTls: wire.connection.isTls,
+    broken: Effect.sync(wire.broken),
+    interrupted: Effect.sync(wire.interrupted),
     awaitingFinalReply: Effect.sync(() =>
       state.current !== undefined && state.current.endWritten && !state.current.replied
     ),
     authenticate: (credentials) =>
-      line.exchange(handshake.authenticate(line, {
+      wire.exchange(handshake.authenticate(wire, {
         host: state.host,
         port: state.port,
         offered: state.capabilities.auth,
         timeouts: state.timeouts
       }, credentials)),
     send: (message, options) =>
-      line.exchange(transaction.send(state, outgoing.of(message), {
-        next: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
+      wire.exchange(transaction.send(state, outgoing.of(message), {
+        ahead: options?.pipelineNext === undefined ? undefined : outgoing.of(options.pipelineNext),
         progress: options?.progress,
         beforeEndOfData: options?.beforeEndOfData
       })),
-    rset: line.exchange(transaction.rset(state)),
-    noop: line.exchange(Effect.flatMap(line.command(commands.noop, command), (reply) =>
+    rset: wire.exchange(rset(state)),
+    noop: wire.exchange(Effect.flatMap(wire.command(commands.noop, command), (reply) =>
       reply.code === 250
         ? Effect.void
         : Effect.fail(
@@ -102,47 +104,56 @@ const session = (state: SessionState): SmtpProtocol.Session => {
             serverMessage: text(reply)
           })
         ))),
-    quit: Effect.gen(function*() {
-      // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
-      if (line.broken() !== undefined || line.interrupted() || state.ahead !== undefined) return
-      // Quit usually runs in a finalizer, which is uninterruptible: there a
-      // timeout cannot stop the wait for the reply, so a silent server would
-      // hold the close (and connection.duration) forever. In a child fiber of
-      // its own, only the timeout can end it: an interruption pending on the
-      // caller (a pool shutting down) neither skips the goodbye nor hangs it.
-      const goodbye = yield* Effect.forkChild(Effect.interruptible(
-        line.command(commands.quit, {
-          timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
-          operation: "QUIT"
-        })
-      ))
-      yield* Effect.exit(Fiber.join(goodbye))
-      yield* line.connection.close
-    }),
-    watchIdle: line.connection.awaitRead === undefined ? undefined : (onGone) => {
-      const awaitRead = line.connection.awaitRead
-      if (awaitRead === undefined) return () => {}
-      let watching = true
-      const cancel = awaitRead(() => {
-        if (!watching) return
-        watching = false
-        // Whatever arrived (a goodbye, the end, a reset), the server is done
-        // with this session: no QUIT, no further transaction.
-        line.markBroken(
-          new SocketError({
-            operation: "closed",
-            host: state.host,
-            port: state.port,
-            address: line.connection.remoteAddress,
-            cause: new Error("the server closed the idle connection")
-          })
-        )
-        onGone()
+    quit: quit(state),
+    watchIdle: wire.connection.awaitRead === undefined ? undefined : watchIdle(state)
+  }
+}
+
+/** QUIT, bounded: in a finalizer only a timeout can end the wait for its reply. */
+const quit = (state: SessionState): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { wire } = state
+    // Out of step (or with a message's commands in flight): no goodbye, the socket just closes.
+    if (wire.broken() !== undefined || wire.interrupted() || state.ahead !== undefined) return
+    // Quit usually runs in a finalizer, which is uninterruptible: there a
+    // timeout cannot stop the wait for the reply, so a silent server would
+    // hold the close (and connection.duration) forever. In a child fiber of
+    // its own, only the timeout can end it: an interruption pending on the
+    // caller (a pool shutting down) neither skips the goodbye nor hangs it.
+    const goodbye = yield* Effect.forkChild(Effect.interruptible(
+      wire.command(commands.quit, {
+        timeout: Duration.min(state.timeouts.command, quitTimeoutCap),
+        operation: "QUIT"
       })
-      return () => {
-        watching = false
-        cancel()
-      }
-    }
+    ))
+    yield* Effect.exit(Fiber.join(goodbye))
+    yield* wire.connection.close
+  })
+
+/** Watches an idle session: anything the server sends (or a close) marks it gone. */
+const watchIdle = (state: SessionState) => (onGone: () => void): () => void => {
+  const { wire } = state
+  const awaitRead = wire.connection.awaitRead
+  if (awaitRead === undefined) return () => {}
+  let watching = true
+  const cancel = awaitRead(() => {
+    if (!watching) return
+    watching = false
+    // Whatever arrived (a goodbye, the end, a reset), the server is done
+    // with this session: no QUIT, no further transaction.
+    wire.markBroken(
+      new SocketError({
+        operation: "closed",
+        host: state.host,
+        port: state.port,
+        address: wire.connection.remoteAddress,
+        cause: new Error("the server closed the idle connection")
+      })
+    )
+    onGone()
+  })
+  return () => {
+    watching = false
+    cancel()
   }
 }

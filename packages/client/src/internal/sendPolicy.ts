@@ -7,6 +7,7 @@ import type * as Scope from "effect/Scope"
 import type { RateLimitOptions } from "../SmtpClient.js"
 import { DeliveryUnknownError, isSmtpError, type SmtpError, TimeoutError } from "../SmtpError.js"
 import type { DeliveryProgress } from "../SmtpProtocol.js"
+import { isThrottling } from "./smtpError.js"
 
 /** @internal */
 export interface SendPolicyOptions {
@@ -14,15 +15,6 @@ export interface SendPolicyOptions {
   readonly retry?: Schedule.Schedule<unknown, SmtpError> | undefined
   readonly deadline?: Duration.Input | undefined
 }
-
-const throttleText = /too many|rate|limit|throttl|exceeded|slow down/i
-
-/** A reply that says the server wants fewer messages from us, not just this one refused. */
-export const isThrottling = (error: unknown): boolean =>
-  isSmtpError(error) &&
-  (error._tag === "SmtpCommandError" || error._tag === "AuthenticationError") &&
-  [421, 432, 450, 451, 454].includes(error.statusCode ?? 0) &&
-  throttleText.test(error.serverMessage ?? "")
 
 /**
  * At most `limit` messages in each window of `interval` ms, windows starting at

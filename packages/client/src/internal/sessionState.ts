@@ -2,8 +2,8 @@ import type * as Clock from "effect/Clock"
 import type * as SmtpProtocol from "../SmtpProtocol.js"
 import type { PeerVerification } from "../Socket.js"
 import type { Capabilities } from "./capabilities.js"
+import type { Prepared, Waits } from "./envelope.js"
 import type { Reply } from "./reply.js"
-import type { Prepared, Waits } from "./transaction.js"
 import type { Wire } from "./wire.js"
 
 /**

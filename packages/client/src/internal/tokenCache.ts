@@ -12,6 +12,13 @@ interface Cached {
   readonly refreshAt: number
 }
 
+/** @internal */
+export interface TokenCache {
+  readonly get: Effect.Effect<Redacted.Redacted<string>, AuthenticationError>
+  /** Forgets `token` if it is still the cached one: the server refused it. */
+  readonly invalidate: (token: Redacted.Redacted<string>) => Effect.Effect<void>
+}
+
 /**
  * Tokens cached until shortly before they expire. Concurrent callers share
  * one refresh (single flight): the permit serialises refreshes, and whoever
@@ -19,7 +26,7 @@ interface Cached {
  *
  * @internal
  */
-export const make = (credentials: TokenProviderCredentials) =>
+export const make = (credentials: TokenProviderCredentials): Effect.Effect<TokenCache> =>
   Effect.gen(function*() {
     const permit = yield* Semaphore.make(1)
     const margin = Duration.toMillis(credentials.refreshBefore ?? Duration.minutes(1))

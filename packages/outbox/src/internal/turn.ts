@@ -1,4 +1,4 @@
-import type { SmtpError } from "@effect-smtp/client"
+import { SmtpError } from "@effect-smtp/client"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -15,21 +15,6 @@ import { persistently } from "./store.js"
  * for in memory, inside the attempt. The stores behind them are
  * `pause.ts` and `limits.ts`.
  */
-
-const throttleText = /too many|rate|limit|throttl|exceeded|slow down/i
-
-/**
- * A reply that says the server wants fewer messages from us: every runner
- * then pauses. The same rule as the client's own per-process pause (a copy
- * of `isThrottling` in client/src/internal/sendPolicy.ts until the client
- * exports it as `SmtpError.isThrottling`).
- *
- * @internal
- */
-export const isThrottling = (error: SmtpError.SmtpError): boolean =>
-  (error._tag === "SmtpCommandError" || error._tag === "AuthenticationError") &&
-  [421, 432, 450, 451, 454].includes(error.statusCode ?? 0) &&
-  throttleText.test(error.serverMessage ?? "")
 
 /** @internal */
 export interface Turn {
@@ -90,7 +75,9 @@ export const make = (options: {
 
     const turn: Turn = {
       wait,
-      failed: (error, at) => isThrottling(error) ? persistently(pause.extend(at + backoff)) : Effect.void
+      // The client's own rule: a reply that says the server wants fewer messages
+      // from us pauses every runner.
+      failed: (error, at) => SmtpError.isThrottling(error) ? persistently(pause.extend(at + backoff)) : Effect.void
     }
     return turn
   })

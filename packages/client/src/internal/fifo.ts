@@ -1,10 +1,10 @@
 /**
- * First in, first out, without `Array.shift`'s copying on long lines: the
- * pool's line of waiting sends.
+ * First in, first out, without `Array.shift`'s copying on long queues: the
+ * pool's queue of waiting sends.
  *
  * @internal
  */
-export class Line<A> {
+export class Fifo<A> {
   private items: Array<A | undefined> = []
   private head = 0
   push(item: A): void {

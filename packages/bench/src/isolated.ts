@@ -1,6 +1,7 @@
 /**
- * Runs a throughput case in a child process of its own (caseChild.ts,
- * compiled to one JavaScript file first), and reads back its timing.
+ * Runs a throughput case (caseChild.ts) or the large message (largeChild.ts)
+ * in a child process of its own, compiled to JavaScript first, and reads
+ * back its timing.
  */
 import * as Effect from "effect/Effect"
 import type { PlatformError } from "effect/PlatformError"
@@ -14,8 +15,20 @@ import type { SmtpSink } from "./smtpSink.js"
 
 const Timing = Schema.Struct({ seconds: Schema.Number, cpuSeconds: Schema.Number })
 
-const source = fileURLToPath(new URL("./caseChild.ts", import.meta.url))
-const outfile = fileURLToPath(new URL("../node_modules/.cache/case.mjs", import.meta.url))
+const LargeRates = Schema.Struct({
+  size: Schema.Number,
+  effectSmtp: Schema.Array(Schema.Number),
+  raw: Schema.Array(Schema.Number)
+})
+
+const source = (name: string) => fileURLToPath(new URL(`./${name}.ts`, import.meta.url))
+const outdir = fileURLToPath(new URL("../node_modules/.cache", import.meta.url))
+
+/** The compiled children: one file each. */
+export interface Runners {
+  readonly cases: string
+  readonly large: string
+}
 
 /**
  * The case runner compiled to one JavaScript file, as an application ships
@@ -24,19 +37,20 @@ const outfile = fileURLToPath(new URL("../node_modules/.cache/case.mjs", import.
  * time would be wrapped in a naming helper, which about doubles the CPU of
  * code that makes closures per message, and measures the loader.
  */
-export const build: Effect.Effect<string> = Effect.promise(() =>
+export const build: Effect.Effect<Runners> = Effect.promise(() =>
   esbuild.build({
-    entryPoints: [source],
+    entryPoints: { case: source("caseChild"), large: source("largeChild") },
     bundle: true,
     platform: "node",
     format: "esm",
     external: ["nodemailer"],
-    outfile,
+    outdir,
+    outExtension: { ".js": ".mjs" },
     logLevel: "warning",
     // Some dependencies are CommonJS and call require().
     banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
   })
-).pipe(Effect.as(outfile))
+).pipe(Effect.as({ cases: `${outdir}/case.mjs`, large: `${outdir}/large.mjs` }))
 
 interface RunOptions {
   readonly count: number
@@ -63,6 +77,26 @@ export const runShared = (
     spawn(child, sink, keys.join(","), options),
     Schema.decodeEffect(Schema.fromJsonString(Schema.Array(Timing)))
   )
+
+/** The large message's rounds in a child process: bytes per second per round, effect-smtp's and the raw socket's. */
+export const runLarge = (
+  child: string,
+  sink: SmtpSink,
+  options: { readonly size: number; readonly rounds: number }
+): Effect.Effect<typeof LargeRates.Type, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
+  ChildProcessSpawner.use((spawner) =>
+    spawner.string(
+      ChildProcess.make(process.execPath, [
+        child,
+        sink.host,
+        String(sink.port),
+        String(options.size),
+        String(options.rounds)
+      ], {
+        stderr: "inherit"
+      })
+    )
+  ).pipe(Effect.flatMap(Schema.decodeEffect(Schema.fromJsonString(LargeRates))))
 
 /** The child's stdout (its timing as JSON); its progress and errors go to this process's stderr. */
 const spawn = (child: string, sink: SmtpSink, keys: string, options: RunOptions) =>

@@ -22,15 +22,12 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as Cases from "./cases.js"
-import * as EffectSmtp from "./effectSmtp.js"
 import * as Isolated from "./isolated.js"
-import { timed } from "./measure.js"
 import * as Memory from "./memory.js"
 import * as Message from "./message.js"
-import * as RawLarge from "./peers/rawLarge.js"
 import * as Report from "./report.js"
 import * as SmtpSink from "./smtpSink.js"
-import { megabytes, rate } from "./table.js"
+import { rate } from "./table.js"
 
 const settings = Effect.gen(function*() {
   const quick = yield* Config.Boolean("BENCH_QUICK").pipe(Config.withDefault(false))
@@ -70,7 +67,7 @@ const program = Effect.gen(function*() {
   // run is a fresh process that warms up first (see caseChild.ts).
   for (let round = 1; round <= config.repeats; round++) {
     for (const c of cases) {
-      const timing = yield* Isolated.run(runner, sink, c.key, {
+      const timing = yield* Isolated.run(runner.cases, sink, c.key, {
         count: c.count,
         warmUpSeconds: config.warmUpSeconds,
         inFlight: config.inFlight
@@ -84,7 +81,7 @@ const program = Effect.gen(function*() {
     }
     // The same clients once more, all in one process, as an application's process is shared.
     if (!shared) continue
-    const timings = yield* Isolated.runShared(runner, sink, Cases.shared, {
+    const timings = yield* Isolated.runShared(runner.cases, sink, Cases.shared, {
       count: config.count,
       warmUpSeconds: config.warmUpSeconds,
       inFlight: config.inFlight
@@ -100,32 +97,11 @@ const program = Effect.gen(function*() {
     )
   }
 
-  // One large message through effect-smtp and through the raw socket, alternating.
-  const large = Message.large(config.largeMb * 1024 * 1024)
-  const peer = { host: sink.host, port: sink.port, from: Message.from, to: Message.to }
-  const viaEffectSmtp = EffectSmtp.send({
-    ...peer,
-    content: large.stream,
-    size: large.size,
-    count: 1,
-    inFlight: 1,
-    connections: { _tag: "PerMessage" },
-    telemetry: "on"
-  })
-  const viaRaw = RawLarge.send({ ...peer, message: large })
-  const largeRates = { size: large.size, effectSmtp: [] as Array<number>, raw: [] as Array<number> }
-  // One untimed send each first: this process ran no other case to warm it.
-  if (selected("large")) yield* Effect.andThen(viaEffectSmtp, viaRaw)
-  for (let round = 1; round <= (selected("large") ? config.repeats : 0); round++) {
-    const effectSmtp = large.size / (yield* timed(viaEffectSmtp)).seconds
-    const raw = large.size / (yield* timed(viaRaw)).seconds
-    largeRates.effectSmtp.push(effectSmtp)
-    largeRates.raw.push(raw)
-    yield* Console.error(
-      `round ${round}/${config.repeats} ${megabytes(large.size)}: ` +
-        `effect-smtp ${megabytes(effectSmtp)}/s, raw ${megabytes(raw)}/s`
-    )
-  }
+  // One large message through effect-smtp and through the raw socket, alternating, in a compiled child.
+  const largeSize = config.largeMb * 1024 * 1024
+  const largeRates = selected("large")
+    ? yield* Isolated.runLarge(runner.large, sink, { size: largeSize, rounds: config.repeats })
+    : { size: Message.large(largeSize).size, effectSmtp: [], raw: [] }
 
   const memory = (size: number) =>
     selected("memory")
@@ -133,7 +109,7 @@ const program = Effect.gen(function*() {
       : Effect.succeed({ size, baseline: NaN, peak: NaN, growth: NaN, kernel: false })
   yield* Console.error("peak RSS, each size in a child process")
   const small = yield* memory(1024 * 1024)
-  const largeMemory = yield* memory(large.size)
+  const largeMemory = yield* memory(largeRates.size)
 
   yield* Console.log(Report.render({
     startedAt,

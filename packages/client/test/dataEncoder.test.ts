@@ -23,6 +23,18 @@ const canonicalBody: fc.Arbitrary<Uint8Array> = fc.tuple(
   fc.boolean()
 ).map(([lines, finalBreak]) => new TextEncoder().encode(lines.join("\r\n") + (finalBreak ? "\r\n" : "")))
 
+/**
+ * Mail with lines long enough for the encoder's four-octets-at-a-time skip,
+ * some starting with a dot, a tab, a NUL or an 8-bit octet.
+ */
+const longLinesBody: fc.Arbitrary<Uint8Array> = fc.tuple(
+  fc.array(
+    fc.tuple(fc.constantFrom("", ".", "\t", "\0", "é", "x"), fc.nat(120)).map(([first, n]) => first + "y".repeat(n)),
+    { maxLength: 8 }
+  ),
+  fc.boolean()
+).map(([lines, finalBreak]) => new TextEncoder().encode(lines.join("\r\n") + (finalBreak ? "\r\n" : "")))
+
 describe("DATA encoder", () => {
   prop(
     "for arbitrary bytes split arbitrarily: no bare CR or LF, exactly one end-of-data at the very end, and un-stuffing gives back the CRLF-normalised input",
@@ -44,6 +56,56 @@ describe("DATA encoder", () => {
       expect(encodeAll(false, splitAt(body, at))).toEqual(referenceEncoding(false, body))
     },
     { fastCheck: { numRuns: 2000 } }
+  )
+
+  prop(
+    "equals the reference for mail as clients write it (CRLF lines, some dotted), split anywhere: the pass-through of clean chunks and the rewrite of the rest join seamlessly",
+    [fc.oneof(canonicalBody, longLinesBody), cuts],
+    ([body, at]) => {
+      expect(encodeAll(true, splitAt(body, at))).toEqual(referenceEncoding(true, body))
+      expect(encodeAll(false, splitAt(body, at))).toEqual(referenceEncoding(false, body))
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
+
+  prop(
+    "zero copy: a chunk of whole CRLF lines none of which starts with a dot is handed on as the same buffer, for DATA and BDAT",
+    [fc.array(fc.stringMatching(/^[^\r\n.][^\r\n]*$/), { minLength: 1, maxLength: 12 })],
+    ([lines]) => {
+      const chunk = new TextEncoder().encode(lines.map((line) => `${line}\r\n`).join(""))
+      for (const stuffDots of [true, false]) {
+        const encoder = dataEncoder.make(stuffDots)
+        expect(encoder.write(chunk)).toBe(chunk)
+        expect(encoder.write(chunk)).toBe(chunk)
+      }
+    }
+  )
+
+  prop(
+    "streamed facts: wherever the body is split, the encoder's size after end, first NUL and first 8-bit offsets and first long line are the one-pass scan's",
+    [
+      fc.oneof(
+        hostileBody,
+        canonicalBody,
+        longLinesBody,
+        fc.integer({ min: 990, max: 1010 }).map((n) => new TextEncoder().encode(`a\r\n${"b".repeat(n)}\r\nc`))
+      ),
+      cuts
+    ],
+    ([body, at]) => {
+      const facts = dataEncoder.scan(body)
+      const high = body.findIndex((b) => b > 0x7f)
+      for (const stuffDots of [true, false]) {
+        const encoder = dataEncoder.make(stuffDots)
+        for (const chunk of splitAt(body, at)) encoder.write(chunk)
+        expect(encoder.nul()).toBe(facts.nul)
+        expect(encoder.eightBit()).toBe(high === -1 ? undefined : high)
+        expect(encoder.longLine()?.line).toBe(facts.longLine?.line)
+        encoder.end()
+        expect(encoder.size()).toBe(facts.size)
+      }
+    },
+    { fastCheck: { numRuns: 3000 } }
   )
 
   prop(

@@ -134,7 +134,7 @@ export const send = <E, E2>(
     let bytes = 0
     yield* Stream.runForEach(body.stream, (raw): Effect.Effect<void, SmtpError> => {
       const encoded = encoder.write(raw)
-      const refused = guard.chunk(raw)
+      const refused = guard.chunk()
       if (refused !== undefined) return refused
       if (encoded.length === 0) return Effect.void
       bytes += encoded.length

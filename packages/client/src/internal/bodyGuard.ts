@@ -71,8 +71,8 @@ export const checkKnown = (state: SessionState, body: outgoing.Body<unknown>): I
  * @internal
  */
 export interface StreamGuard {
-  /** After `encoder.write(raw)`: a failure that abandons the message, or `undefined`. */
-  readonly chunk: (raw: Uint8Array) => Effect.Effect<never, InvalidInputError> | undefined
+  /** After each `encoder.write`: a failure that abandons the message, or `undefined`. */
+  readonly chunk: () => Effect.Effect<never, InvalidInputError> | undefined
   /** After `encoder.end()`, before the end is written. */
   readonly end: () => Effect.Effect<never, InvalidInputError> | undefined
 }
@@ -85,7 +85,6 @@ export const stream = (
 ): StreamGuard => {
   const eightBit = eightBitAllowed(state)
   const limit = state.capabilities.size
-  let seen = 0
   const abandon = (error: InvalidInputError, why: string) => {
     // Broken: the session is closed, never ended with a QUIT, and the server
     // discards the partial message.
@@ -97,15 +96,12 @@ export const stream = (
   const size = () =>
     limit !== undefined && encoder.size() > limit ? abandon(sizeError(limit), "it passed the server's SIZE") : undefined
   return {
-    chunk: (raw) => {
-      const offset = seen
-      seen += raw.length
-      const nul = raw.indexOf(0)
-      if (nul !== -1) return abandon(outgoing.nulError(offset + nul), "a NUL octet")
-      if (!eightBit) {
-        const high = firstEightBit(raw)
-        if (high !== -1) return abandon(eightBitError(offset + high), "8-bit octets without 8BITMIME")
-      }
+    chunk: () => {
+      // The encoder's one pass over the chunk found these.
+      const nul = encoder.nul()
+      if (nul !== undefined) return abandon(outgoing.nulError(nul), "a NUL octet")
+      const high = eightBit ? undefined : encoder.eightBit()
+      if (high !== undefined) return abandon(eightBitError(high), "8-bit octets without 8BITMIME")
       const long = message.allowLongLines === true ? undefined : encoder.longLine()
       if (long !== undefined) return abandon(outgoing.longLineError(long, false), "a line over 998 octets")
       return size()

@@ -8,6 +8,7 @@
 
 import * as slab from "./slab.js"
 
+const noWords = new Uint32Array(0)
 const CR = 0x0d
 const LF = 0x0a
 const DOT = 0x2e
@@ -25,6 +26,10 @@ export interface BodyEncoder {
    * `end`, its trailing line break): what SIZE counts, as `Scan.size` does.
    */
   readonly size: () => number
+  /** The input offset of the first NUL octet so far, or `undefined`. */
+  readonly nul: () => number | undefined
+  /** The input offset of the first octet over 127 so far, or `undefined`. */
+  readonly eightBit: () => number | undefined
 }
 
 /**
@@ -46,7 +51,87 @@ export const make = (stuffDots: boolean): BodyEncoder => {
     size += 2
   }
 
-  const write = (chunk: Uint8Array): Uint8Array => {
+  /** Input octets seen so far, and where the first NUL and 8-bit octets were. */
+  let seen = 0
+  let nul: number | undefined = undefined
+  let eightBit: number | undefined = undefined
+
+  /**
+   * The fast path, one loop over the chunk: when every break in it is a CRLF
+   * wholly inside it and no line starts with a dot to double, the chunk is
+   * already what goes on the wire and is handed on as it is, not copied (a
+   * stream hands its chunks over, as Node's streams do). Returns whether it
+   * was; if not, nothing but the NUL and 8-bit offsets is recorded and the
+   * chunk takes the slow path.
+   */
+  const passThrough = (chunk: Uint8Array): boolean => {
+    const length = chunk.length
+    let clean = !pendingCR && !(stuffDots && atLineStart && length > 0 && chunk[0] === DOT)
+    let ended = 0
+    let lineStart = 0
+    let octets = lineOctets
+    let firstLong: LongLine | undefined = undefined
+    // Four octets at a time where the buffer allows: a word with no octet
+    // under 14 (CR, LF, NUL and the other controls) and none over 127 is
+    // skipped whole, so the loop below stops only near a line break.
+    const head = Math.min(length, (4 - (chunk.byteOffset & 3)) & 3)
+    const count = (length - head) >>> 2
+    // (A view may only start on a multiple of 4, even an empty one.)
+    const words = count === 0 ? noWords : new Uint32Array(chunk.buffer, chunk.byteOffset + head, count)
+    const wordsEnd = head + words.length * 4
+    let i = 0
+    while (i < length) {
+      if (i >= head && i < wordsEnd && ((i - head) & 3) === 0) {
+        const word = words[(i - head) >>> 2]
+        // Exact for "any octet < 14 or > 127": without such an octet no borrow crosses octets.
+        if ((((word - 0x0e0e0e0e) | word) & 0x80808080) === 0) {
+          i += 4
+          continue
+        }
+      }
+      const b = chunk[i]
+      if (b > CR && b < 0x80) {
+        i++
+        continue
+      }
+      if (b === CR && clean) {
+        if (chunk[i + 1] !== LF) {
+          clean = false // a lone CR, or one whose LF is in the next chunk
+          i++
+          continue
+        }
+        octets += i - lineStart
+        if (firstLong === undefined && octets > maxLineOctets) firstLong = { line: lines + ended + 1, octets }
+        ended++
+        octets = 0
+        i += 2
+        lineStart = i
+        if (stuffDots && chunk[lineStart] === DOT) clean = false
+        continue
+      }
+      if (b === LF) {
+        clean = false // a lone LF
+      } else if (b === 0) {
+        if (nul === undefined) nul = seen + i
+      } else if (b >= 0x80) {
+        if (eightBit === undefined) eightBit = seen + i
+      }
+      i++
+    }
+    seen += length
+    if (!clean) return false
+    octets += length - lineStart
+    if (firstLong === undefined && octets > maxLineOctets) firstLong = { line: lines + ended + 1, octets }
+    if (long === undefined) long = firstLong
+    lines += ended
+    lineOctets = octets
+    size += length
+    if (length > 0) atLineStart = lineStart === length
+    return true
+  }
+
+  /** The slow path: a chunk that needs a change (a lone break, a dot to double, a CR held over) is copied. */
+  const rewrite = (chunk: Uint8Array): Uint8Array => {
     // Worst case every byte doubles (a lone break or a leading dot), plus a
     // CRLF owed by a CR held over from the last chunk.
     const out = new Uint8Array(chunk.length * 2 + 2)
@@ -97,6 +182,8 @@ export const make = (stuffDots: boolean): BodyEncoder => {
     return out.subarray(0, o)
   }
 
+  const write = (chunk: Uint8Array): Uint8Array => passThrough(chunk) ? chunk : rewrite(chunk)
+
   const end = (): Uint8Array => {
     const tail: Array<number> = []
     if (pendingCR || !atLineStart) {
@@ -109,7 +196,7 @@ export const make = (stuffDots: boolean): BodyEncoder => {
     return Uint8Array.from(tail)
   }
 
-  return { write, end, longLine: () => long, size: () => size }
+  return { write, end, longLine: () => long, size: () => size, nul: () => nul, eightBit: () => eightBit }
 }
 
 /**

@@ -64,7 +64,7 @@ export const run = (
   key: Cases.Key,
   options: RunOptions
 ): Effect.Effect<typeof Timing.Type, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
-  Effect.flatMap(spawn(child, sink, key, options), Schema.decodeEffect(Schema.fromJsonString(Timing)))
+  Effect.flatMap(spawn(child, sink, caseArguments(key, options)), Schema.decodeEffect(Schema.fromJsonString(Timing)))
 
 /** Several cases in one shared child process, timed one after another: their timings in order. */
 export const runShared = (
@@ -74,7 +74,7 @@ export const runShared = (
   options: RunOptions
 ): Effect.Effect<ReadonlyArray<typeof Timing.Type>, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
   Effect.flatMap(
-    spawn(child, sink, keys.join(","), options),
+    spawn(child, sink, caseArguments(keys.join(","), options)),
     Schema.decodeEffect(Schema.fromJsonString(Schema.Array(Timing)))
   )
 
@@ -84,32 +84,22 @@ export const runLarge = (
   sink: SmtpSink,
   options: { readonly size: number; readonly rounds: number }
 ): Effect.Effect<typeof LargeRates.Type, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
-  ChildProcessSpawner.use((spawner) =>
-    spawner.string(
-      ChildProcess.make(process.execPath, [
-        child,
-        sink.host,
-        String(sink.port),
-        String(options.size),
-        String(options.rounds)
-      ], {
-        stderr: "inherit"
-      })
-    )
-  ).pipe(Effect.flatMap(Schema.decodeEffect(Schema.fromJsonString(LargeRates))))
+  Effect.flatMap(
+    spawn(child, sink, [String(options.size), String(options.rounds)]),
+    Schema.decodeEffect(Schema.fromJsonString(LargeRates))
+  )
 
-/** The child's stdout (its timing as JSON); its progress and errors go to this process's stderr. */
-const spawn = (child: string, sink: SmtpSink, keys: string, options: RunOptions) =>
+const caseArguments = (keys: string, options: RunOptions) => [
+  keys,
+  String(options.count),
+  String(options.warmUpSeconds),
+  String(options.inFlight)
+]
+
+/** The child's stdout (its result as JSON); its progress and errors go to this process's stderr. */
+const spawn = (child: string, sink: SmtpSink, args: ReadonlyArray<string>) =>
   ChildProcessSpawner.use((spawner) =>
     spawner.string(
-      ChildProcess.make(process.execPath, [
-        child,
-        sink.host,
-        String(sink.port),
-        keys,
-        String(options.count),
-        String(options.warmUpSeconds),
-        String(options.inFlight)
-      ], { stderr: "inherit" })
+      ChildProcess.make(process.execPath, [child, sink.host, String(sink.port), ...args], { stderr: "inherit" })
     )
   )

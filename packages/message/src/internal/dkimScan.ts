@@ -43,7 +43,7 @@ const crlf = new Uint8Array([CR, LF])
 /**
  * One pass over a message. Its parts (`take`, `addHeader`, `end`) share
  * where the pass stands (in the header or the body, at a line start, what
- * is kept), so it stays one state machine of closures (85 lines).
+ * is kept), so it stays one state machine of closures.
  *
  * @internal
  */

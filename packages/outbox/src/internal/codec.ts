@@ -132,6 +132,10 @@ const fromStored = (stored: Readonly<Record<string, unknown>>): StoredError => {
   return new (classes[stored._tag as Tag] as unknown as new(fields: object) => StoredError)(fields)
 }
 
+// The classes' own encoding, not `Schema.toCodecJson`: no error has a Redacted
+// field, and should one get one, it stays a Redacted here, which
+// JSON.stringify writes as "<redacted>" (as before); toCodecJson would write
+// the secret itself.
 const toJson = Schema.encodeSync(ErrorJson)
 const fromJson = (json: unknown): StoredError => fromStored(json as Readonly<Record<string, unknown>>)
 

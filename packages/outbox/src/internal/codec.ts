@@ -51,7 +51,7 @@ const stored = (fields: Schema.Struct.Fields, cause?: Schema.Constraint): Stored
     else if (key !== "cause") out[key] = field
     else if (cause !== undefined) out.cause = cause
   }
-  // The classes' fields need no services to decode or encode: plain data, a Duration, a union of classes.
+  // The classes' fields need no services to decode or encode: plain data and Durations.
   return Schema.Struct(out) as unknown as StoredForm
 }
 

@@ -69,4 +69,23 @@ describe("SmtpError classes as Schemas", () => {
     expect(refused.rejectedRecipients).toEqual(refusal.rejectedRecipients)
     expect(refused.message).toBe(refusal.message)
   })
+
+  it("go through JSON (Schema.toCodecJson), an OS cause as an error's name and message", () => {
+    const os = Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:25"), { code: "ECONNREFUSED" })
+    const failed = new SmtpError.SocketError({
+      operation: "connect",
+      host: "mx",
+      port: 25,
+      code: "ECONNREFUSED",
+      cause: os
+    })
+    const json = Schema.toCodecJson(SmtpError.SocketError)
+    const text = JSON.stringify(Schema.encodeSync(json)(failed))
+    const read = Schema.decodeUnknownSync(json)(JSON.parse(text))
+    expect(read).toBeInstanceOf(SmtpError.SocketError)
+    expect(read.message).toBe(failed.message)
+    expect(read.socketError).toBe(10061)
+    expect(read.cause).toBeInstanceOf(Error)
+    expect((read.cause as Error).message).toBe(os.message)
+  })
 })

@@ -31,7 +31,8 @@ export class SocketError extends Schema.TaggedError<SocketError>()("SocketError"
    */
   proxy: Schema.optional(Schema.String),
   code: Schema.optional(Schema.String),
-  cause: Schema.optional(Schema.Unknown)
+  /** What failed underneath (an OS or TLS error); encoded as JSON by `Schema.Defect`. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   /** @since 0.1.0 */
   readonly [internal.TypeId]: typeof internal.TypeId = internal.TypeId
@@ -90,7 +91,8 @@ export class TlsError extends Schema.TaggedError<TlsError>()("TlsError", {
   security: Schema.optional(Security),
   /** The TLS library's code, e.g. `DEPTH_ZERO_SELF_SIGNED_CERT`. */
   code: Schema.optional(Schema.String),
-  cause: Schema.optional(Schema.Unknown)
+  /** What failed underneath (an OS or TLS error); encoded as JSON by `Schema.Defect`. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   /** @since 0.1.0 */
   readonly [internal.TypeId]: typeof internal.TypeId = internal.TypeId
@@ -143,7 +145,8 @@ export class ProxyError extends Schema.TaggedError<ProxyError>()("ProxyError", {
   detail: Schema.optional(Schema.String),
   /** The timeout that ran out (`Timeout` only); encoded as milliseconds. */
   timeout: Schema.optional(Schema.DurationFromMillis),
-  cause: Schema.optional(Schema.Unknown)
+  /** What failed underneath (an OS or TLS error); encoded as JSON by `Schema.Defect`. */
+  cause: Schema.optional(Schema.Defect())
 }) {
   /** @since 0.1.0 */
   readonly [internal.TypeId]: typeof internal.TypeId = internal.TypeId

@@ -320,37 +320,21 @@ type TokenProviderCredentials_ = TokenProviderCredentials
 type OAuthToken_ = OAuthToken
 
 export declare namespace SmtpClient {
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type Options = Options_
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type Mail<E = never> = Mail_<E>
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type Sendable<E = never> = Sendable_<E>
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type SendResult = SendResult_
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type Auth = Auth_
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type TokenProviderCredentials = TokenProviderCredentials_
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type OAuthToken = OAuthToken_
-  /**
-   * @since 0.1.0
-   */
+  /** @since 0.1.0 */
   export type Service = SmtpClientService
 }
 

@@ -6,6 +6,7 @@
 import { SocketError } from "@effect-smtp/client/SmtpError"
 import { effectProp, fc, prop } from "@effect-smtp/test-utils/property"
 import { describe, expect, it } from "@effect/vitest"
+import * as Bytes from "effect/Bytes"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
@@ -18,16 +19,6 @@ import type { ProxyOptions } from "../src/NodeSocket.js"
 const encoder = new TextEncoder()
 const bytes = (text: string) => encoder.encode(text)
 const text = (data: Uint8Array) => new TextDecoder().decode(data)
-
-const concatAll = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
 
 /** `data` cut at the given offsets (taken modulo its length, so any offsets fit). */
 const splitAt = (data: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
@@ -62,7 +53,7 @@ const memoryChannel = (incoming: ReadonlyArray<Uint8Array>) => {
     write: (data) => Effect.sync(() => void written.push(data.slice())),
     unread: (data) => void queue.unshift(data.slice())
   }
-  return { channel, written: () => concatAll(written), rest: () => concatAll(queue) }
+  return { channel, written: () => Bytes.concat(written), rest: () => Bytes.concat(queue) }
 }
 
 const socks = (protocol: "socks5" | "socks5h", auth?: { user: string; password: string }): ProxyOptions => ({
@@ -186,7 +177,7 @@ describe("the handshake over a channel", () => {
     ([at, atyp]) =>
       Effect.gen(function*() {
         const bound = atyp === 1 ? [1, 10, 0, 0, 1] : atyp === 4 ? [4, ...Array(16).fill(7)] : [3, 3, 97, 98, 99]
-        const answers = concatAll([
+        const answers = Bytes.concat([
           Uint8Array.of(5, 2), // method: username/password
           Uint8Array.of(1, 0), // RFC 1929: success
           Uint8Array.of(5, 0, 0, ...bound, 0x04, 0x38), // CONNECT succeeded
@@ -208,7 +199,7 @@ describe("the handshake over a channel", () => {
     [cuts],
     ([at]) =>
       Effect.gen(function*() {
-        const answers = concatAll([bytes("HTTP/1.1 200 Connection established\r\nVia: 1.1 proxy\r\n\r\n"), greeting])
+        const answers = Bytes.concat([bytes("HTTP/1.1 200 Connection established\r\nVia: 1.1 proxy\r\n\r\n"), greeting])
         const proxy = memoryChannel(splitAt(answers, at))
         yield* tunnel(proxy.channel, { protocol: "http", host: "proxy.test", port: 3128 }, destination)
         expect(text(proxy.written())).toBe(

@@ -120,16 +120,6 @@ export const unstuff = (bytes: Uint8Array): Array<number> => {
   return out
 }
 
-export const concatBytes = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
-}
-
 /**
  * The reference wire form of a body: `canonical` (RFC 5321 §2.3.8), then for
  * DATA a "." doubled at the start of every line and the `.CRLF` that ends the

@@ -129,187 +129,246 @@ const clocksOf = (fiber: Fiber.Fiber<unknown, unknown>) => ({
   spanTime: fiber.getRef(References.TracerEnabled) ? clientSpan.timed(fiber) : undefined
 })
 
+/** What every operation of one client records with: its metrics, its spans' settings, the server. */
+interface Recorder {
+  readonly metrics: SmtpMetricsService
+  readonly target: Server
+  readonly spans: SmtpTelemetryProfile.Spans
+  readonly style: clientSpan.Style
+  /** The server's span attributes. */
+  readonly server: Readonly<Record<string, unknown>>
+  readonly failures: {
+    readonly connect: clientSpan.Failures<unknown, SpanFailure<unknown>>
+    readonly authenticate: clientSpan.Failures<unknown, SpanFailure<unknown>>
+    readonly send: clientSpan.Failures<unknown, SpanFailure<unknown>>
+  }
+  /** A span's attributes once the peer is known, made once per peer rather than per message. */
+  readonly withPeer: Map<string, Readonly<Record<string, unknown>>>
+}
+
 /** @internal */
 export const make = (metrics: SmtpMetricsService, target: Server): Operations => {
   const profile = metrics.profile ?? SmtpTelemetryProfile.documented
-  const spans = profile.spans
-  const style: clientSpan.Style = { tracer: metrics.spanTracer, fiberAnnotations: spans.fiberAnnotations }
-  const server = SmtpTelemetry.serverAttributes({
-    scheme: target.scheme,
-    serverAddress: target.host,
-    serverPort: target.port
-  })
-  const factsOf = (peerAddress: string | undefined): ClientFacts => ({
-    serverAddress: target.host,
-    serverPort: target.port,
-    peerAddress,
-    scheme: target.scheme
-  })
-
-  const failuresOf = (
-    operation: SmtpTelemetryProfile.Operation
-  ): clientSpan.Failures<unknown, SpanFailure<unknown>> => ({
-    errorType: (error) =>
-      String(
-        profile.attributes({
-          _tag: "Operation",
-          operation,
-          ...factsOf(undefined),
-          outcome: { _tag: "Failure", error: isSmtpError(error) ? error : bodyFailed }
-        })["error.type"]
-      ),
-    recorded: (errorType, error) => new SpanFailure(errorType, error),
-    attribute: spans.errorType
-  })
   const failures = {
-    connect: failuresOf("connect"),
-    authenticate: failuresOf("authenticate"),
-    send: failuresOf("send")
+    connect: failuresOf(profile, target, "connect"),
+    authenticate: failuresOf(profile, target, "authenticate"),
+    send: failuresOf(profile, target, "send")
   }
-
-  /** A span's attributes once the peer is known, made once per peer rather than per message. */
-  const withPeer = new Map<string, Readonly<Record<string, unknown>>>()
-  const spanAttributes = (peerAddress: string | undefined): Readonly<Record<string, unknown>> => {
-    if (!spans.peerAddress || peerAddress === undefined) return server
-    let attributes = withPeer.get(peerAddress)
-    if (attributes === undefined) {
-      attributes = { ...server, ...SmtpTelemetry.peerAttributes(peerAddress) }
-      withPeer.set(peerAddress, attributes)
-    }
-    return attributes
+  const recorder: Recorder = {
+    metrics,
+    target,
+    spans: profile.spans,
+    style: { tracer: metrics.spanTracer, fiberAnnotations: profile.spans.fiberAnnotations },
+    server: SmtpTelemetry.serverAttributes({
+      scheme: target.scheme,
+      serverAddress: target.host,
+      serverPort: target.port
+    }),
+    failures,
+    withPeer: new Map()
   }
+  return {
+    connect: (body) => connect(recorder, body),
+    authenticate: (connection, effect) => authenticate(recorder, connection, effect),
+    beginSend: (fiber, peerAddress) => beginSend(recorder, fiber, peerAddress),
+    connectionEnd: (connection, broken, interrupted) => connectionEnd(recorder, connection, broken, interrupted)
+  }
+}
 
-  const connect = <A, E, R>(
-    body: (onTransport: (peerAddress: string) => void) => Effect.Effect<A, E, R>
-  ): Effect.Effect<readonly [A, ConnectionFacts], E, R> =>
-    Effect.withFiber<readonly [A, ConnectionFacts], E, R>((fiber) => {
-      const { clock, spanTime } = clocksOf(fiber)
-      const started = clock.currentTimeNanosUnsafe()
-      let peerAddress: string | undefined = undefined
-      let transportAt: bigint | undefined = undefined
-      let readyAt = started
-      const onTransport = (address: string) => {
-        peerAddress = address
-        transportAt = clock.currentTimeNanosUnsafe()
-      }
-      // A parent span: what runs inside the connect is its child.
-      const span = spanTime === undefined
-        ? undefined
-        : clientSpan.make(fiber, spans.names.connect, server, spanTime(), style)
-      const run = span === undefined ? body(onTransport) : Effect.withParentSpan(body(onTransport), span)
-      return Effect.map(
-        Effect.onExit(run, (exit) =>
-          Effect.suspend(() => {
-            readyAt = clock.currentTimeNanosUnsafe()
-            if (span !== undefined && spanTime !== undefined) {
-              // Once the TCP connection exists, also when the connect then fails.
-              if (spans.peerAddress && peerAddress !== undefined) {
-                span.attribute("network.peer.address", peerAddress)
-              }
-              clientSpan.end(span, exit, spanTime(), failures.connect)
-            }
-            return metrics.clientConnect({
-              ...factsOf(peerAddress),
-              outcome: outcomeOf(exit, notOurs),
-              durationMs: millis(readyAt - started),
-              transportSeconds: transportAt === undefined ? undefined : seconds(readyAt - transportAt)
-            })
-          })),
-        (opened) => [opened, { peerAddress, transportAt, readyAt }] as const
-      )
-    })
+const factsOf = (target: Server, peerAddress: string | undefined): ClientFacts => ({
+  serverAddress: target.host,
+  serverPort: target.port,
+  peerAddress,
+  scheme: target.scheme
+})
 
-  const authenticate = <A, E, R>(connection: ConnectionFacts, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.withFiber<A, E, R>((fiber) => {
-      const { clock, spanTime } = clocksOf(fiber)
-      const started = clock.currentTimeNanosUnsafe()
-      const span = spanTime === undefined
-        ? undefined
-        : clientSpan.make(fiber, spans.names.authenticate, spanAttributes(connection.peerAddress), spanTime(), style)
-      const run = span === undefined ? effect : Effect.withParentSpan(effect, span)
-      return Effect.onExit(run, (exit) =>
-        Effect.suspend(() => {
-          const ended = clock.currentTimeNanosUnsafe()
-          if (span !== undefined && spanTime !== undefined) {
-            clientSpan.end(span, exit, spanTime(), failures.authenticate)
-          }
-          return metrics.authenticate === undefined ? Effect.void : metrics.authenticate({
-            ...factsOf(connection.peerAddress),
-            outcome: outcomeOf(exit, notOurs),
-            durationMs: millis(ended - started)
-          })
-        }))
-    })
+const failuresOf = (
+  profile: SmtpTelemetryProfile.Profile,
+  target: Server,
+  operation: SmtpTelemetryProfile.Operation
+): clientSpan.Failures<unknown, SpanFailure<unknown>> => ({
+  errorType: (error) =>
+    String(
+      profile.attributes({
+        _tag: "Operation",
+        operation,
+        ...factsOf(target, undefined),
+        outcome: { _tag: "Failure", error: isSmtpError(error) ? error : bodyFailed }
+      })["error.type"]
+    ),
+  recorded: (errorType, error) => new SpanFailure(errorType, error),
+  attribute: profile.spans.errorType
+})
 
-  /**
-   * A send's span is a leaf that no one sees while the send runs: its start
-   * time is taken when the send starts, the span itself is made and ended when
-   * it ends. What is exported is the same span; what is saved is making it on
-   * the way to the wire (for a pooled send, between the reply to one message
-   * and the next body). A tracer hook on span start runs at the end, and
-   * nothing inside the send can find the span (a send makes no spans of its own).
-   */
-  const beginSend = (fiber: Fiber.Fiber<unknown, unknown>, peerAddress: string): SendRecord => {
+const spanAttributes = (recorder: Recorder, peerAddress: string | undefined): Readonly<Record<string, unknown>> => {
+  if (!recorder.spans.peerAddress || peerAddress === undefined) return recorder.server
+  let attributes = recorder.withPeer.get(peerAddress)
+  if (attributes === undefined) {
+    attributes = { ...recorder.server, ...SmtpTelemetry.peerAttributes(peerAddress) }
+    recorder.withPeer.set(peerAddress, attributes)
+  }
+  return attributes
+}
+
+const connect = <A, E, R>(
+  recorder: Recorder,
+  body: (onTransport: (peerAddress: string) => void) => Effect.Effect<A, E, R>
+): Effect.Effect<readonly [A, ConnectionFacts], E, R> =>
+  Effect.withFiber<readonly [A, ConnectionFacts], E, R>((fiber) => {
+    const { metrics, spans, style, server, failures } = recorder
     const { clock, spanTime } = clocksOf(fiber)
     const started = clock.currentTimeNanosUnsafe()
-    const spanStarted = spanTime?.()
-    let ended = started
-    let spanEnded: bigint | undefined = undefined
-    let firstAttempt: { readonly at: bigint; readonly error: unknown } | undefined = undefined
-    return {
-      ended: () => {
-        ended = clock.currentTimeNanosUnsafe()
-        spanEnded = spanTime?.()
-      },
-      again: (error) => {
-        const at = spanTime?.()
-        if (at !== undefined) firstAttempt = { at, error }
-      },
-      record: (exit) =>
-        Effect.suspend(() => {
-          if (spanStarted !== undefined && spanEnded !== undefined) {
-            const span = clientSpan.make(fiber, spans.names.send, spanAttributes(peerAddress), spanStarted, style)
-            // The first attempt's failure, by its type only (its message may quote recipients).
-            if (firstAttempt !== undefined) {
-              span.event("smtp.send.retry", firstAttempt.at, {
-                "error.type": failures.send.errorType(firstAttempt.error),
-                "smtp.retry.reason": "the reused connection failed before the message was sent"
-              })
-            }
-            clientSpan.end(span, exit, spanEnded, failures.send)
-          }
-          // One object per message: the facts written out rather than spread.
-          return refused(exit) ? Effect.void : metrics.messageSend({
-            serverAddress: target.host,
-            serverPort: target.port,
-            peerAddress,
-            scheme: target.scheme,
-            outcome: outcomeOf(exit, notOurs),
-            durationMs: millis(ended - started)
-          })
-        })
+    let peerAddress: string | undefined = undefined
+    let transportAt: bigint | undefined = undefined
+    let readyAt = started
+    const onTransport = (address: string) => {
+      peerAddress = address
+      transportAt = clock.currentTimeNanosUnsafe()
     }
-  }
+    // A parent span: what runs inside the connect is its child.
+    const span = spanTime === undefined
+      ? undefined
+      : clientSpan.make(fiber, spans.names.connect, server, spanTime(), style)
+    const run = span === undefined ? body(onTransport) : Effect.withParentSpan(body(onTransport), span)
+    return Effect.map(
+      Effect.onExit(run, (exit) =>
+        Effect.suspend(() => {
+          readyAt = clock.currentTimeNanosUnsafe()
+          if (span !== undefined && spanTime !== undefined) {
+            // Once the TCP connection exists, also when the connect then fails.
+            if (spans.peerAddress && peerAddress !== undefined) {
+              span.attribute("network.peer.address", peerAddress)
+            }
+            clientSpan.end(span, exit, spanTime(), failures.connect)
+          }
+          return metrics.clientConnect({
+            ...factsOf(recorder.target, peerAddress),
+            outcome: outcomeOf(exit, notOurs),
+            durationMs: millis(readyAt - started),
+            transportSeconds: transportAt === undefined ? undefined : seconds(readyAt - transportAt)
+          })
+        })),
+      (opened) => [opened, { peerAddress, transportAt, readyAt }] as const
+    )
+  })
 
-  const connectionEnd = (
-    connection: ConnectionFacts,
-    broken: SmtpError | undefined,
-    interrupted: boolean
-  ): Effect.Effect<void> =>
-    Effect.clockWith((clock) => {
-      const now = clock.currentTimeNanosUnsafe()
-      const outcome: Outcome = broken !== undefined
-        ? { _tag: "Failure", error: broken }
-        : interrupted
-        ? { _tag: "Interrupted" }
-        : { _tag: "Success" }
-      return metrics.connectionEnd({
-        ...factsOf(connection.peerAddress),
-        outcome,
-        durationSeconds: seconds(now - connection.readyAt),
-        transportSeconds: connection.transportAt === undefined ? undefined : seconds(now - connection.transportAt)
+const authenticate = <A, E, R>(
+  recorder: Recorder,
+  connection: ConnectionFacts,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.withFiber<A, E, R>((fiber) => {
+    const { metrics, spans, style } = recorder
+    const { clock, spanTime } = clocksOf(fiber)
+    const started = clock.currentTimeNanosUnsafe()
+    const span = spanTime === undefined
+      ? undefined
+      : clientSpan.make(
+        fiber,
+        spans.names.authenticate,
+        spanAttributes(recorder, connection.peerAddress),
+        spanTime(),
+        style
+      )
+    const run = span === undefined ? effect : Effect.withParentSpan(effect, span)
+    return Effect.onExit(run, (exit) =>
+      Effect.suspend(() => {
+        const ended = clock.currentTimeNanosUnsafe()
+        if (span !== undefined && spanTime !== undefined) {
+          clientSpan.end(span, exit, spanTime(), recorder.failures.authenticate)
+        }
+        return metrics.authenticate === undefined ? Effect.void : metrics.authenticate({
+          ...factsOf(recorder.target, connection.peerAddress),
+          outcome: outcomeOf(exit, notOurs),
+          durationMs: millis(ended - started)
+        })
+      }))
+  })
+
+/**
+ * A send's span is a leaf that no one sees while the send runs: its start
+ * time is taken when the send starts, the span itself is made and ended when
+ * it ends. What is exported is the same span; what is saved is making it on
+ * the way to the wire (for a pooled send, between the reply to one message
+ * and the next body). A tracer hook on span start runs at the end, and
+ * nothing inside the send can find the span (a send makes no spans of its own).
+ */
+const beginSend = (recorder: Recorder, fiber: Fiber.Fiber<unknown, unknown>, peerAddress: string): SendRecord => {
+  const { clock, spanTime } = clocksOf(fiber)
+  const started = clock.currentTimeNanosUnsafe()
+  const spanStarted = spanTime?.()
+  let ended = started
+  let spanEnded: bigint | undefined = undefined
+  let firstAttempt: { readonly at: bigint; readonly error: unknown } | undefined = undefined
+  return {
+    ended: () => {
+      ended = clock.currentTimeNanosUnsafe()
+      spanEnded = spanTime?.()
+    },
+    again: (error) => {
+      const at = spanTime?.()
+      if (at !== undefined) firstAttempt = { at, error }
+    },
+    record: (exit) =>
+      Effect.suspend(() => {
+        if (spanStarted !== undefined && spanEnded !== undefined) {
+          recordSendSpan(recorder, fiber, peerAddress, { started: spanStarted, ended: spanEnded, firstAttempt }, exit)
+        }
+        const { target } = recorder
+        // One object per message: the facts written out rather than spread.
+        return refused(exit) ? Effect.void : recorder.metrics.messageSend({
+          serverAddress: target.host,
+          serverPort: target.port,
+          peerAddress,
+          scheme: target.scheme,
+          outcome: outcomeOf(exit, notOurs),
+          durationMs: millis(ended - started)
+        })
       })
-    })
-
-  return { connect, authenticate, beginSend, connectionEnd }
+  }
 }
+
+/** The span of a send that ended, with the first attempt's failure when it went once more. */
+const recordSendSpan = (
+  recorder: Recorder,
+  fiber: Fiber.Fiber<unknown, unknown>,
+  peerAddress: string,
+  times: {
+    readonly started: bigint
+    readonly ended: bigint
+    readonly firstAttempt: { readonly at: bigint; readonly error: unknown } | undefined
+  },
+  exit: Exit.Exit<unknown, unknown>
+): void => {
+  const { spans, style, failures } = recorder
+  const span = clientSpan.make(fiber, spans.names.send, spanAttributes(recorder, peerAddress), times.started, style)
+  // The first attempt's failure, by its type only (its message may quote recipients).
+  if (times.firstAttempt !== undefined) {
+    span.event("smtp.send.retry", times.firstAttempt.at, {
+      "error.type": failures.send.errorType(times.firstAttempt.error),
+      "smtp.retry.reason": "the reused connection failed before the message was sent"
+    })
+  }
+  clientSpan.end(span, exit, times.ended, failures.send)
+}
+
+const connectionEnd = (
+  recorder: Recorder,
+  connection: ConnectionFacts,
+  broken: SmtpError | undefined,
+  interrupted: boolean
+): Effect.Effect<void> =>
+  Effect.clockWith((clock) => {
+    const now = clock.currentTimeNanosUnsafe()
+    const outcome: Outcome = broken !== undefined
+      ? { _tag: "Failure", error: broken }
+      : interrupted
+      ? { _tag: "Interrupted" }
+      : { _tag: "Success" }
+    return recorder.metrics.connectionEnd({
+      ...factsOf(recorder.target, connection.peerAddress),
+      outcome,
+      durationSeconds: seconds(now - connection.readyAt),
+      transportSeconds: connection.transportAt === undefined ? undefined : seconds(now - connection.transportAt)
+    })
+  })

@@ -1,3 +1,4 @@
+import * as Bytes from "effect/Bytes"
 import { SmtpProtocolError } from "../SmtpError.js"
 import type { Reply } from "../SmtpProtocol.js"
 
@@ -65,12 +66,7 @@ export class ReplyParser {
 
   /** Feeds bytes; fails on a malformed or over-long reply. */
   push(chunk: Uint8Array): SmtpProtocolError | undefined {
-    let data = chunk
-    if (this.pending.length > 0) {
-      data = new Uint8Array(this.pending.length + chunk.length)
-      data.set(this.pending, 0)
-      data.set(chunk, this.pending.length)
-    }
+    const data = this.pending.length > 0 ? Bytes.concat([this.pending, chunk]) : chunk
     let start = 0
     while (start < data.length) {
       const lf = data.indexOf(LF, start)

@@ -131,16 +131,56 @@ export interface ScramExchange {
   readonly complete: (finalText: string) => AuthenticationError | undefined
 }
 
-/** @internal */
+/**
+ * The server-first message's nonce, salt and iteration count (RFC 5802
+ * §5.1), or why they cannot be used.
+ */
+const serverFirstOf = (
+  serverFirst: string,
+  nonce: string
+): { readonly combined: string; readonly salt: Uint8Array; readonly iterations: number } | string => {
+  const fields = attributes(serverFirst)
+  if (fields[0]?.[0] === "m") return "the server requires an extension this client does not know"
+  const value = (key: string) => fields.find(([k]) => k === key)?.[1]
+  const combined = value("r")
+  const salt = Result.getOrUndefined(Base64.decode(value("s") ?? ""))
+  const iterations = Number(value("i"))
+  if (combined === undefined || !combined.startsWith(nonce) || combined.length === nonce.length) {
+    return "the server's nonce does not extend the client's"
+  }
+  if (!validNonce.test(combined)) return "the server's nonce has characters RFC 5802 forbids"
+  if (salt === undefined || salt.length === 0) return "the server sent no valid salt"
+  if (!Number.isSafeInteger(iterations) || iterations < iterationLimits.min || iterations > iterationLimits.max) {
+    return `the server asks for ${
+      describeValue(value("i") ?? "no", 20)
+    } iterations; this client accepts ${iterationLimits.min} to ${iterationLimits.max}`
+  }
+  return { combined, salt, iterations }
+}
+
+/**
+ * The GS2 header (RFC 5802 §6): the channel binding used (-PLUS), or "y"
+ * when this client could bind but the server offers no -PLUS mechanism.
+ */
+const gs2HeaderOf = (options: ScramOptions, plus: boolean): string =>
+  plus && options.channelBinding !== undefined
+    ? `p=${options.channelBinding.type},,`
+    : options.channelBinding !== undefined && !options.serverOffersPlus
+    ? "y,,"
+    : "n,,"
+
+/**
+ * One exchange. Its steps (`respond` twice, then `complete`) share the
+ * expected server signature and whether it was verified, so they stay
+ * closures over them rather than parts taking that state as arguments.
+ *
+ * @internal
+ */
 export const start = (options: ScramOptions): ScramExchange => {
   const { channelBinding, mechanism, nonce } = options
   const hash = hashOf(mechanism)
   const plus = mechanism.endsWith("-PLUS")
-  const gs2Header = plus && channelBinding !== undefined
-    ? `p=${channelBinding.type},,`
-    : channelBinding !== undefined && !options.serverOffersPlus
-    ? "y,,"
-    : "n,,"
+  const gs2Header = gs2HeaderOf(options, plus)
   const clientFirstBare = `n=${escapeName(options.user)},r=${nonce}`
   const derive = options.derive ?? deriveKeys
 
@@ -153,24 +193,9 @@ export const start = (options: ScramOptions): ScramExchange => {
   let verified = false
 
   const clientFinal = (serverFirst: string): Effect.Effect<string, AuthenticationError> => {
-    const fields = attributes(serverFirst)
-    if (fields[0]?.[0] === "m") return Effect.fail(failed("the server requires an extension this client does not know"))
-    const value = (key: string) => fields.find(([k]) => k === key)?.[1]
-    const combined = value("r")
-    const salt = Result.getOrUndefined(Base64.decode(value("s") ?? ""))
-    const iterations = Number(value("i"))
-    if (combined === undefined || !combined.startsWith(nonce) || combined.length === nonce.length) {
-      return Effect.fail(failed("the server's nonce does not extend the client's"))
-    }
-    if (!validNonce.test(combined)) return Effect.fail(failed("the server's nonce has characters RFC 5802 forbids"))
-    if (salt === undefined || salt.length === 0) return Effect.fail(failed("the server sent no valid salt"))
-    if (!Number.isSafeInteger(iterations) || iterations < iterationLimits.min || iterations > iterationLimits.max) {
-      return Effect.fail(failed(
-        `the server asks for ${
-          describeValue(value("i") ?? "no", 20)
-        } iterations; this client accepts ${iterationLimits.min} to ${iterationLimits.max}`
-      ))
-    }
+    const offer = serverFirstOf(serverFirst, nonce)
+    if (typeof offer === "string") return Effect.fail(failed(offer))
+    const { combined, salt, iterations } = offer
     const binding = plus && channelBinding !== undefined
       ? new Uint8Array([...utf8(gs2Header), ...channelBinding.data])
       : utf8(gs2Header)

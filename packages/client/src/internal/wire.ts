@@ -89,6 +89,22 @@ const closing = (reply: Reply, operation: string): SmtpCommandError =>
     serverMessage: text(reply)
   })
 
+/** One wire's state, shared by its parts below. */
+interface State {
+  readonly connection: Connection
+  /** The transport's reads, taken once when the wire is made. */
+  readonly poll: Connection["poll"]
+  readonly awaitRead: Connection["awaitRead"]
+  /** Replaced after STARTTLS: nothing read in plaintext counts after the handshake. */
+  parser: ReplyParser
+  broken: SmtpError | undefined
+  interrupted: boolean
+  readonly log: protocolLog.ProtocolLog | undefined
+  readonly timer: readTimer.ReadTimer | undefined
+  /** `fail` bound to this wire, made once: it is the catch of every read and write. */
+  readonly fail: (error: SmtpError) => Effect.Effect<never, SmtpError>
+}
+
 /** @internal */
 export const make = (
   connection: Connection,
@@ -99,172 +115,189 @@ export const make = (
   }
 ): Effect.Effect<Wire, never, Scope.Scope> =>
   Effect.gen(function*() {
-    let parser = new ReplyParser()
-    let broken: SmtpError | undefined = undefined
-    let interrupted = false
-    const log = protocolLog.make(options.protocolLog)
-    const poll = connection.poll
-    const awaitRead = connection.awaitRead
-    // Timed by a per-session watchdog where the transport allows it (see readTimer).
-    const timer = awaitRead === undefined ? undefined : yield* readTimer.make(options.timeouts)
-
-    const markBroken = (error: SmtpError): void => {
-      if (broken === undefined && breaksSession(error)) broken = error
+    const state: State = {
+      connection,
+      poll: connection.poll,
+      awaitRead: connection.awaitRead,
+      parser: new ReplyParser(),
+      broken: undefined,
+      interrupted: false,
+      log: protocolLog.make(options.protocolLog),
+      // Timed by a per-session watchdog where the transport allows it (see readTimer).
+      timer: connection.awaitRead === undefined ? undefined : yield* readTimer.make(options.timeouts),
+      fail: (error) => fail(state, error)
     }
-    const fail = (error: SmtpError): Effect.Effect<never, SmtpError> => {
-      markBroken(error)
-      return Effect.fail(error)
-    }
-    const failWithAny = (error: unknown): Effect.Effect<never, SmtpError> =>
-      isSmtpError(error) ? fail(error) : Effect.die(error)
-
-    /** A reply from what already arrived (or why it cannot be parsed); `undefined` when more must come. */
-    const buffered = (): Reply | SmtpProtocolError | undefined => {
-      const ready = parser.take()
-      if (ready !== undefined || poll === undefined) return ready
-      for (let chunk = poll(); chunk !== undefined; chunk = poll()) {
-        const error = parser.push(chunk)
-        if (error !== undefined) return error
-        const reply = parser.take()
-        if (reply !== undefined) return reply
-      }
-      return undefined
-    }
-
-    /** Chunks until a reply is complete, within `wait`. */
-    const awaitReply = (wait: Wait): Effect.Effect<Reply, SmtpError> => {
-      const untilReply = (chunk: Uint8Array): Reply | SmtpProtocolError | undefined => {
-        const error = parser.push(chunk)
-        return error ?? parser.take()
-      }
-      const at = timer === undefined ? 0 : timer.now() + Duration.toMillis(wait.timeout)
-      if (timer !== undefined && awaitRead !== undefined && timer.covers(at)) {
-        const timed: Effect.Effect<Reply, SmtpError> = Effect.flatMap(
-          timer.readBy(at, wait.timeout, wait.operation, awaitRead),
-          (chunk) => {
-            const got = untilReply(chunk)
-            return got === undefined ? timed : got instanceof SmtpProtocolError ? fail(got) : Effect.succeed(got)
-          }
-        )
-        return Effect.catch(timed, fail)
-      }
-      // A wait too short for the watchdog (QUIT's cap, tiny test timeouts), or a transport without `awaitRead`.
-      const loop: Effect.Effect<Reply, SmtpError> = Effect.flatMap(connection.read, (chunk) => {
-        const got = untilReply(chunk)
-        return got === undefined ? loop : got instanceof SmtpProtocolError ? Effect.fail(got) : Effect.succeed(got)
-      })
-      return Effect.catch(
-        Effect.timeoutOrElse(loop, {
-          duration: wait.timeout,
-          orElse: () => Effect.fail(new TimeoutError({ operation: wait.operation, timeout: wait.timeout }))
-        }),
-        fail
-      )
-    }
-
-    /**
-     * A complete reply, or why there is none. The log sees every reply, taken
-     * from the buffer or waited for alike; a 421 ends the session whatever was
-     * asked: the server is closing the channel.
-     */
-    const settle = (got: Reply | SmtpProtocolError, wait: Wait): Effect.Effect<Reply, SmtpError> => {
-      if (got instanceof SmtpProtocolError) return fail(got)
-      const outcome = got.code === 421 ? fail(closing(got, wait.operation)) : Effect.succeed(got)
-      return log === undefined ? outcome : Effect.andThen(log.server(got), outcome)
-    }
-
-    const reply = (wait: Wait): Effect.Effect<Reply, SmtpError> => {
-      const ready = buffered()
-      return ready !== undefined
-        ? settle(ready, wait)
-        : Effect.flatMap(awaitReply(wait), (got) => settle(got, wait))
-    }
-
-    const replies = (waits: ReadonlyArray<Wait>): Effect.Effect<Array<Reply>, SmtpError> => {
-      const got: Array<Reply> = []
-      const more: Effect.Effect<Array<Reply>, SmtpError> = Effect.suspend(() => {
-        while (got.length < waits.length) {
-          const wait = waits[got.length]
-          const ready = buffered()
-          // Usually every reply is already here: no effect per reply unless one must be waited for or logged.
-          if (ready === undefined || log !== undefined || ready instanceof SmtpProtocolError || ready.code === 421) {
-            const next = ready === undefined ? reply(wait) : settle(ready, wait)
-            return Effect.flatMap(next, (r) => {
-              got.push(r)
-              return more
-            })
-          }
-          got.push(ready)
-        }
-        return Effect.succeed(got)
-      })
-      return more
-    }
-
-    const transmit = (bytes: Uint8Array, wait: Wait): Effect.Effect<void, SmtpError> =>
-      Effect.catch(connection.write(bytes, { duration: wait.timeout, operation: wait.operation }), fail)
-
-    const write: Wire["write"] = log === undefined
-      ? (bytes, wait) => transmit(bytes, wait)
-      : (bytes, wait, logged) =>
-        Effect.andThen(
-          Effect.forEach(
-            logged?.() ?? [],
-            (entry) => entry._tag === "Lines" ? log.client(entry.lines) : log.body(entry.bytes),
-            { discard: true }
-          ),
-          transmit(bytes, wait)
-        )
-
-    const writeLines: Wire["writeLines"] = log === undefined
-      ? (lines, wait) => transmit(slab.encode(lines), wait)
-      : (lines, wait, secret) =>
-        Effect.andThen(
-          secret === undefined ? log.client(lines) : log.clientSecret(secret),
-          transmit(slab.encode(lines), wait)
-        )
-
-    const startTls = (tls: TlsOptions, timeout: Duration.Duration): Effect.Effect<void, SmtpError> => {
-      if (parser.hasBuffered) {
-        return fail(
-          new SmtpProtocolError({
-            reason: "StartTlsInjection",
-            detail: "Bytes followed the 220 reply to STARTTLS in the same read."
-          })
-        )
-      }
-      const handshake = Effect.timeoutOrElse(connection.upgradeTls(tls), {
-        duration: timeout,
-        orElse: () => Effect.fail(new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout }))
-      })
-      return Effect.matchEffect(handshake, {
-        onFailure: failWithAny,
-        onSuccess: () =>
-          Effect.sync(() => {
-            // RFC 3207 §4.2: nothing read in plaintext counts after the handshake.
-            parser = new ReplyParser()
-          })
-      })
-    }
-
-    const exchange = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-      Effect.onExit(effect, (exit) => {
-        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) interrupted = true
-        return Effect.void
-      })
-
+    const writeLines = linesWriter(state)
+    const reply = (wait: Wait) => readReply(state, wait)
     return {
       connection,
-      broken: () => broken,
-      interrupted: () => interrupted,
-      fail,
-      markBroken,
-      write,
+      broken: () => state.broken,
+      interrupted: () => state.interrupted,
+      fail: state.fail,
+      markBroken: (error) => markBroken(state, error),
+      write: writer(state),
       writeLines,
       reply,
-      replies,
+      replies: (waits) => replies(state, waits),
       command: (line, wait, secret) => Effect.andThen(writeLines(line, wait, secret), reply(wait)),
-      startTls,
-      exchange
+      startTls: (tls, timeout) => startTls(state, tls, timeout),
+      exchange: (effect) => exchange(state, effect)
     }
+  })
+
+const markBroken = (state: State, error: SmtpError): void => {
+  if (state.broken === undefined && breaksSession(error)) state.broken = error
+}
+
+const fail = (state: State, error: SmtpError): Effect.Effect<never, SmtpError> => {
+  markBroken(state, error)
+  return Effect.fail(error)
+}
+
+/** A reply from what already arrived (or why it cannot be parsed); `undefined` when more must come. */
+const buffered = (state: State): Reply | SmtpProtocolError | undefined => {
+  const { parser, poll } = state
+  const ready = parser.take()
+  if (ready !== undefined || poll === undefined) return ready
+  for (let chunk = poll(); chunk !== undefined; chunk = poll()) {
+    const error = parser.push(chunk)
+    if (error !== undefined) return error
+    const reply = parser.take()
+    if (reply !== undefined) return reply
+  }
+  return undefined
+}
+
+/** The chunk pushed to the parser: a complete reply, why it cannot be parsed, or `undefined` for more. */
+const untilReply = (state: State, chunk: Uint8Array): Reply | SmtpProtocolError | undefined => {
+  const error = state.parser.push(chunk)
+  return error ?? state.parser.take()
+}
+
+/** Chunks until a reply is complete, within `wait`. */
+const awaitReply = (state: State, wait: Wait): Effect.Effect<Reply, SmtpError> => {
+  const { timer, connection, awaitRead } = state
+  const at = timer === undefined ? 0 : timer.now() + Duration.toMillis(wait.timeout)
+  if (timer !== undefined && awaitRead !== undefined && timer.covers(at)) {
+    const timed: Effect.Effect<Reply, SmtpError> = Effect.flatMap(
+      timer.readBy(at, wait.timeout, wait.operation, awaitRead),
+      (chunk) => {
+        const got = untilReply(state, chunk)
+        return got === undefined ? timed : got instanceof SmtpProtocolError ? state.fail(got) : Effect.succeed(got)
+      }
+    )
+    return Effect.catch(timed, state.fail)
+  }
+  // A wait too short for the watchdog (QUIT's cap, tiny test timeouts), or a transport without `awaitRead`.
+  const loop: Effect.Effect<Reply, SmtpError> = Effect.flatMap(connection.read, (chunk) => {
+    const got = untilReply(state, chunk)
+    return got === undefined ? loop : got instanceof SmtpProtocolError ? Effect.fail(got) : Effect.succeed(got)
+  })
+  return Effect.catch(
+    Effect.timeoutOrElse(loop, {
+      duration: wait.timeout,
+      orElse: () => Effect.fail(new TimeoutError({ operation: wait.operation, timeout: wait.timeout }))
+    }),
+    state.fail
+  )
+}
+
+/**
+ * A complete reply, or why there is none. The log sees every reply, taken
+ * from the buffer or waited for alike; a 421 ends the session whatever was
+ * asked: the server is closing the channel.
+ */
+const settle = (state: State, got: Reply | SmtpProtocolError, wait: Wait): Effect.Effect<Reply, SmtpError> => {
+  if (got instanceof SmtpProtocolError) return fail(state, got)
+  const outcome = got.code === 421 ? fail(state, closing(got, wait.operation)) : Effect.succeed(got)
+  return state.log === undefined ? outcome : Effect.andThen(state.log.server(got), outcome)
+}
+
+const readReply = (state: State, wait: Wait): Effect.Effect<Reply, SmtpError> => {
+  const ready = buffered(state)
+  return ready !== undefined
+    ? settle(state, ready, wait)
+    : Effect.flatMap(awaitReply(state, wait), (got) => settle(state, got, wait))
+}
+
+const replies = (state: State, waits: ReadonlyArray<Wait>): Effect.Effect<Array<Reply>, SmtpError> => {
+  const got: Array<Reply> = []
+  const more: Effect.Effect<Array<Reply>, SmtpError> = Effect.suspend(() => {
+    while (got.length < waits.length) {
+      const wait = waits[got.length]
+      const ready = buffered(state)
+      // Usually every reply is already here: no effect per reply unless one must be waited for or logged.
+      if (ready === undefined || state.log !== undefined || ready instanceof SmtpProtocolError || ready.code === 421) {
+        const next = ready === undefined ? readReply(state, wait) : settle(state, ready, wait)
+        return Effect.flatMap(next, (r) => {
+          got.push(r)
+          return more
+        })
+      }
+      got.push(ready)
+    }
+    return Effect.succeed(got)
+  })
+  return more
+}
+
+const transmit = (state: State, bytes: Uint8Array, wait: Wait): Effect.Effect<void, SmtpError> =>
+  Effect.catch(state.connection.write(bytes, { duration: wait.timeout, operation: wait.operation }), state.fail)
+
+/** The wire's `write`: chosen once, so a session without the protocol log pays nothing for it. */
+const writer = (state: State): Wire["write"] => {
+  const { log } = state
+  return log === undefined
+    ? (bytes, wait) => transmit(state, bytes, wait)
+    : (bytes, wait, logged) =>
+      Effect.andThen(
+        Effect.forEach(
+          logged?.() ?? [],
+          (entry) => entry._tag === "Lines" ? log.client(entry.lines) : log.body(entry.bytes),
+          { discard: true }
+        ),
+        transmit(state, bytes, wait)
+      )
+}
+
+/** The wire's `writeLines`, chosen once as `write` is. */
+const linesWriter = (state: State): Wire["writeLines"] => {
+  const { log } = state
+  return log === undefined
+    ? (lines, wait) => transmit(state, slab.encode(lines), wait)
+    : (lines, wait, secret) =>
+      Effect.andThen(
+        secret === undefined ? log.client(lines) : log.clientSecret(secret),
+        transmit(state, slab.encode(lines), wait)
+      )
+}
+
+const startTls = (state: State, tls: TlsOptions, timeout: Duration.Duration): Effect.Effect<void, SmtpError> => {
+  if (state.parser.hasBuffered) {
+    return fail(
+      state,
+      new SmtpProtocolError({
+        reason: "StartTlsInjection",
+        detail: "Bytes followed the 220 reply to STARTTLS in the same read."
+      })
+    )
+  }
+  const handshake = Effect.timeoutOrElse(state.connection.upgradeTls(tls), {
+    duration: timeout,
+    orElse: () => Effect.fail(new TimeoutError({ operation: "the TLS handshake after STARTTLS", timeout }))
+  })
+  return Effect.matchEffect(handshake, {
+    onFailure: (error: unknown) => isSmtpError(error) ? fail(state, error) : Effect.die(error),
+    onSuccess: () =>
+      Effect.sync(() => {
+        // RFC 3207 §4.2: nothing read in plaintext counts after the handshake.
+        state.parser = new ReplyParser()
+      })
+  })
+}
+
+const exchange = <A, E>(state: State, effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.onExit(effect, (exit) => {
+    if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) state.interrupted = true
+    return Effect.void
   })

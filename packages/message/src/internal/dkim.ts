@@ -1,4 +1,5 @@
 import { SmtpError } from "@effect-smtp/client"
+import * as Bytes from "effect/Bytes"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -8,7 +9,7 @@ import * as Stream from "effect/Stream"
 import type * as Dkim from "../Dkim.js"
 import { DkimCrypto, type Service, type SigningKey } from "../DkimCrypto.js"
 import { DkimContentError, type DkimCryptoError, DkimKeyError, DkimUnsupportedError } from "../DkimError.js"
-import { concatBytes, equalBytes, fromBinaryString, toBase64, toBinaryString } from "./bytes.js"
+import { equalBytes, fromBinaryString, toBase64, toBinaryString } from "./bytes.js"
 import { canonicalHeader, type Canonicalization } from "./dkimCanonical.js"
 import { countFields, parseFields, selectFields } from "./dkimFields.js"
 import { signedField, unsignedField } from "./dkimHeader.js"
@@ -291,7 +292,7 @@ export const signContent = <E>(
     const prefix = yield* signatureFields(list, scanned)
     const size = prefix.length + scanned.octets
     if (scanned.kept !== undefined) {
-      const bytes = concatBytes([prefix, scanned.kept])
+      const bytes = Bytes.concat([prefix, scanned.kept])
       return { content: inMemory ? bytes : Stream.succeed(bytes), size }
     }
     return {

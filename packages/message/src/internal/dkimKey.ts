@@ -6,9 +6,10 @@
  * and dkimpy's `dknewkey` use). Only the structure is read here: no key
  * material ever reaches an error message.
  */
+import * as Bytes from "effect/Bytes"
 import type * as Dkim from "../Dkim.js"
 import type { KeyProblem } from "../DkimError.js"
-import { concatBytes, equalBytes, fromBase64 } from "./bytes.js"
+import { equalBytes, fromBase64 } from "./bytes.js"
 
 /** @internal */
 export type KeyMaterial =
@@ -79,8 +80,8 @@ const encodeLength = (length: number): Uint8Array => {
 }
 
 const element = (tag: number, ...contents: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const body = concatBytes(contents)
-  return concatBytes([new Uint8Array([tag]), encodeLength(body.length), body])
+  const body = Bytes.concat(contents)
+  return Bytes.concat([new Uint8Array([tag]), encodeLength(body.length), body])
 }
 
 /** PKCS#8 PrivateKeyInfo (RFC 5208): version 0, the algorithm, the key. */

@@ -5,9 +5,9 @@
  * the body. A small message is kept whole as well, so that it need not be
  * read a second time.
  */
+import * as Bytes from "effect/Bytes"
 import type { Sha256 } from "../DkimCrypto.js"
 import { DkimContentError } from "../DkimError.js"
-import { concatBytes } from "./bytes.js"
 import { type BodyHash, bodyHasher, type Canonicalization } from "./dkimCanonical.js"
 import { normaliser } from "./lineBreaks.js"
 
@@ -40,7 +40,13 @@ const CR = 13
 const LF = 10
 const crlf = new Uint8Array([CR, LF])
 
-/** @internal */
+/**
+ * One pass over a message. Its parts (`take`, `addHeader`, `end`) share
+ * where the pass stands (in the header or the body, at a line start, what
+ * is kept), so it stays one state machine of closures.
+ *
+ * @internal
+ */
 export const scanner = (options: {
   readonly bodyModes: ReadonlyArray<Canonicalization>
   readonly sha256: () => Sha256
@@ -112,15 +118,16 @@ export const scanner = (options: {
       const last = lineBreaks.end()
       // A message of header fields alone gets the empty line that ends them:
       // the same message (with an empty body), which every verifier can read.
-      const tail = inHeader && headerOctets + last.length > 0 ? concatBytes([last, crlf]) : last
+      const tail = inHeader && headerOctets + last.length > 0 ? Bytes.concat([last, crlf]) : last
       const error = take(tail)
       if (error !== undefined) return error
       const bodies = new Map<Canonicalization, BodyHash>()
       for (const [mode, hasher] of hashers) bodies.set(mode, hasher.end())
       return [tail, {
-        header: concatBytes(header),
+        header: Bytes.concat(header),
         bodies,
-        kept: kept === undefined ? undefined : concatBytes(kept),
+        // A body kept in one chunk is kept as it is: a copy of a whole message for nothing.
+        kept: kept === undefined ? undefined : kept.length === 1 ? kept[0] : Bytes.concat(kept),
         octets
       }]
     }

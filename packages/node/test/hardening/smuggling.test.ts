@@ -22,7 +22,6 @@ import {
   check,
   checkBdatBody,
   checkDataBody,
-  concatBytes,
   CR,
   firstLenientEnd,
   hasNoBareBreak,
@@ -32,6 +31,7 @@ import {
 } from "@effect-smtp/test-utils/wire"
 import { TestSocket } from "@effect-smtp/testing"
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as Bytes from "effect/Bytes"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
@@ -113,7 +113,7 @@ const bdatPayload = (wire: Uint8Array): Uint8Array => {
     at = eol + 2 + size
   }
   check(at === wire.length && last, "the BDAT framing does not cover the bytes exactly, ending with LAST", wire, [])
-  return concatBytes(parts)
+  return Bytes.concat(parts)
 }
 
 const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
@@ -144,7 +144,7 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
               // A NUL is refused (RFC 5322 §3.5): the stream is cut where it is
               // seen, and no end of the message, real or lenient, is written.
               const refused = await run(Effect.result(session.send(mail)))
-              const rest = concatBytes(writes.slice(1))
+              const rest = Bytes.concat(writes.slice(1))
               check(
                 refused._tag === "Failure" && refused.failure._tag === "InvalidInputError",
                 "a body with NUL was not refused",
@@ -164,7 +164,7 @@ const viaClient = (mode: "DATA" | "BDAT", numRuns: number) =>
             }
             const result = await run(session.send(mail))
             const group = decoder.decode(writes[0])
-            const rest = concatBytes(writes.slice(1))
+            const rest = Bytes.concat(writes.slice(1))
             check(result.statusCode === 250, `the message was not accepted: ${result.response}`, rest, body)
             // The pipelined MAIL and RCPT (and DATA), then the body alone.
             check(

@@ -1,14 +1,13 @@
 import type { SmtpClient } from "@effect-smtp/client"
 import { SmtpError } from "@effect-smtp/client"
-import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 import { AttemptCutError } from "../OutboxError.js"
 
 /**
  * How outcomes are stored: a send's result and the typed errors as JSON,
  * read back as the same classes (with their `message` and `retryable`).
- * What an error wraps from the OS (`cause` of a socket or TLS error) is
- * not kept: its code is.
+ * The errors are written by their classes' own schemas; what an error wraps
+ * from the OS (`cause` of a socket, TLS or proxy error) is not kept: its code is.
  */
 
 const RecipientResult = Schema.Struct({
@@ -33,130 +32,61 @@ const SendResult = Schema.Struct({
   messageId: Schema.optional(Schema.String)
 })
 
-const SocketErrorJson = Schema.Struct({
-  _tag: Schema.Literal("SocketError"),
-  operation: Schema.Literals(["lookup", "connect", "read", "write", "closed"]),
-  host: Schema.String,
-  port: Schema.Number,
-  address: Schema.optional(Schema.String),
-  proxy: Schema.optional(Schema.String),
-  code: Schema.optional(Schema.String)
-})
-const SecurityJson = Schema.Literals(["tls", "starttls", "starttls-if-available", "none"])
-const TimeoutErrorJson = Schema.Struct({
-  _tag: Schema.Literal("TimeoutError"),
-  operation: Schema.String,
-  timeoutMillis: Schema.Number,
-  // Where a greeting was awaited: its message names the likely cause (optional: rows written before).
-  host: Schema.optional(Schema.String),
-  port: Schema.optional(Schema.Number),
-  security: Schema.optional(SecurityJson)
-})
-const ProtocolErrorJson = Schema.Struct({
-  _tag: Schema.Literal("SmtpProtocolError"),
-  reason: Schema.Literals(["MalformedReply", "ReplyTooLong", "UnexpectedReply", "StartTlsInjection"]),
-  detail: Schema.String
-})
-const UnknownCauseJson = Schema.Union([SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson])
+/** A stored error, and its fields as the class holds them. */
+interface StoredForm extends Schema.Codec<Readonly<Record<string, unknown>>, Readonly<Record<string, unknown>>> {
+  readonly fields: Schema.Struct.Fields
+}
 
-const TlsErrorJson = Schema.Struct({
-  _tag: Schema.Literal("TlsError"),
-  reason: Schema.Literals([
-    "HandshakeFailed",
-    "CertificateRejected",
-    "StartTlsUnavailable",
-    "ServerInternalError",
-    "RequireTlsWithoutTls",
-    "RequireTlsNotOffered",
-    "RequireTlsUnverified"
-  ]),
-  host: Schema.String,
-  port: Schema.Number,
-  security: Schema.optional(SecurityJson),
-  code: Schema.optional(Schema.String)
-})
-const CommandErrorJson = Schema.Struct({
-  _tag: Schema.Literal("SmtpCommandError"),
-  command: Schema.String,
-  statusCode: Schema.Number,
-  enhancedStatusCode: Schema.optional(Schema.String),
-  serverMessage: Schema.String,
-  recipient: Schema.optional(Schema.String),
-  rejectedRecipients: Schema.optional(Schema.Array(RecipientResult)),
-  acceptedRecipients: Schema.optional(Schema.Array(Schema.String))
-})
-const AuthenticationErrorJson = Schema.Struct({
-  _tag: Schema.Literal("AuthenticationError"),
-  reason: Schema.Literals([
-    "Rejected",
-    "NoCommonMechanism",
-    "NotOffered",
-    "TokenUnavailable",
-    "ServerUnverified",
-    "MechanismFailed"
-  ]),
-  mechanism: Schema.optional(Schema.String),
-  statusCode: Schema.optional(Schema.Number),
-  enhancedStatusCode: Schema.optional(Schema.String),
-  serverMessage: Schema.optional(Schema.String),
-  offered: Schema.optional(Schema.Array(Schema.String))
-})
-const ProxyErrorJson = Schema.Struct({
-  _tag: Schema.Literal("ProxyError"),
-  reason: Schema.Literals([
-    "Unreachable",
-    "AuthenticationFailed",
-    "Refused",
-    "TargetUnreachable",
-    "HandshakeFailed",
-    "Timeout"
-  ]),
-  protocol: Schema.Literals(["socks5", "socks5h", "http"]),
-  proxy: Schema.String,
-  host: Schema.String,
-  port: Schema.Number,
-  code: Schema.optional(Schema.String),
-  reply: Schema.optional(Schema.Number),
-  detail: Schema.optional(Schema.String),
-  timeoutMillis: Schema.optional(Schema.Number)
-})
-const InvalidInputErrorJson = Schema.Struct({
-  _tag: Schema.Literal("InvalidInputError"),
-  field: Schema.String,
-  reason: Schema.String,
-  foundWhileStreaming: Schema.optional(Schema.Boolean)
-})
-const DeliveryUnknownErrorJson = Schema.Struct({
-  _tag: Schema.Literal("DeliveryUnknownError"),
-  cause: UnknownCauseJson,
-  messageId: Schema.optional(Schema.String),
-  recipients: Schema.Array(Schema.String)
-})
-const AttemptCutErrorJson = Schema.Struct({
+/**
+ * The stored form of an error class: its own fields (its schema's, in their
+ * order), but for a Duration, kept as milliseconds under `timeoutMillis`, and
+ * what an error wraps from the OS (`cause` of a socket, TLS or proxy error),
+ * which is not kept: its code is. The cause of a `DeliveryUnknownError` is
+ * stored as an error itself (`cause` given here).
+ */
+const stored = (fields: Schema.Struct.Fields, cause?: Schema.Constraint): StoredForm => {
+  const out: Record<string, Schema.Constraint> = {}
+  for (const [key, field] of Object.entries(fields)) {
+    if (key === "timeout") out.timeoutMillis = field
+    else if (key !== "cause") out[key] = field
+    else if (cause !== undefined) out.cause = cause
+  }
+  // The classes' fields need no services to decode or encode: plain data and Durations.
+  return Schema.Struct(out) as unknown as StoredForm
+}
+
+const SocketErrorJson = stored(SmtpError.SocketError.fields)
+const TimeoutErrorJson = stored(SmtpError.TimeoutError.fields)
+const ProtocolErrorJson = stored(SmtpError.SmtpProtocolError.fields)
+// The outbox's own error is not a Schema class (OutboxError.ts): its fields are written here.
+const AttemptCutErrorJson = stored({
   _tag: Schema.Literal("AttemptCutError"),
   attempt: Schema.Number,
   messageId: Schema.optional(Schema.String),
   recipients: Schema.Array(Schema.String)
 })
 
-const members = [
-  SocketErrorJson,
-  TimeoutErrorJson,
-  ProtocolErrorJson,
-  TlsErrorJson,
-  CommandErrorJson,
-  AuthenticationErrorJson,
-  ProxyErrorJson,
-  InvalidInputErrorJson,
-  DeliveryUnknownErrorJson,
-  AttemptCutErrorJson
-] as const
-const ErrorJson = Schema.Union(members)
-type ErrorJson = typeof ErrorJson.Type
-
 /** What a message can end with, or be retried after. */
 export type StoredError = SmtpError.SmtpError | AttemptCutError
 type Tag = StoredError["_tag"]
+
+/** Each stored `_tag`'s stored form. */
+const storedForms: { readonly [K in Tag]: StoredForm } = {
+  SocketError: SocketErrorJson,
+  TimeoutError: TimeoutErrorJson,
+  SmtpProtocolError: ProtocolErrorJson,
+  TlsError: stored(SmtpError.TlsError.fields),
+  SmtpCommandError: stored(SmtpError.SmtpCommandError.fields),
+  AuthenticationError: stored(SmtpError.AuthenticationError.fields),
+  ProxyError: stored(SmtpError.ProxyError.fields),
+  InvalidInputError: stored(SmtpError.InvalidInputError.fields),
+  DeliveryUnknownError: stored(
+    SmtpError.DeliveryUnknownError.fields,
+    Schema.Union([SocketErrorJson, TimeoutErrorJson, ProtocolErrorJson])
+  ),
+  AttemptCutError: AttemptCutErrorJson
+}
+const ErrorJson = Schema.Union(Object.values(storedForms))
 
 /** The class each stored `_tag` is read back as. */
 const classes: { readonly [K in Tag]: new(fields: never) => Extract<StoredError, { readonly _tag: K }> } = {
@@ -172,52 +102,48 @@ const classes: { readonly [K in Tag]: new(fields: never) => Extract<StoredError,
   AttemptCutError
 }
 
-/** The stored fields of each class, in the order they are written: the schemas' own. */
-const storedKeys = new Map<string, ReadonlyArray<string>>(
-  members.map((member) => [member.fields._tag.literal, Object.keys(member.fields)])
-)
-
 /**
- * The error's stored fields as they are: every error is written alike, but
- * for its `timeout` (a Duration, kept as `timeoutMillis`) and the cause of
- * a `DeliveryUnknownError` (itself a stored error). What the schema does not
- * name (an OS `cause`, say) is left out.
+ * The error as its stored form reads it, every class alike: its stored
+ * fields in their order, `timeout` under `timeoutMillis`, and the cause of a
+ * `DeliveryUnknownError` as a stored error. What the form does not name (an
+ * OS `cause`, say) is left out.
  */
-const toJson = (error: StoredError): ErrorJson => {
+const toStored = (error: StoredError): Record<string, unknown> => {
   const fields = error as unknown as Readonly<Record<string, unknown>>
-  const json: Record<string, unknown> = {}
-  for (const key of storedKeys.get(error._tag) ?? []) {
-    if (key === "timeoutMillis") {
-      json.timeoutMillis = fields.timeout === undefined
-        ? undefined
-        : Duration.toMillis(fields.timeout as Duration.Duration)
-    } else if (key === "cause") {
-      json.cause = toJson(fields.cause as StoredError)
-    } else {
-      json[key] = fields[key]
-    }
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(storedForms[error._tag].fields)) {
+    out[key] = key === "timeoutMillis"
+      ? fields.timeout
+      : key === "cause"
+      ? toStored(fields.cause as StoredError)
+      : fields[key]
   }
-  // The keys are the schema's own for this tag, read off the class it describes.
-  return json as ErrorJson
+  return out
 }
 
-const fromJson = (json: ErrorJson): StoredError => {
-  const { _tag, ...stored } = json
-  const fields: Record<string, unknown> = { ...stored }
-  if ("timeoutMillis" in stored) {
-    delete fields.timeoutMillis
-    fields.timeout = stored.timeoutMillis === undefined ? undefined : Duration.millis(stored.timeoutMillis)
+const fromStored = (stored: Readonly<Record<string, unknown>>): StoredError => {
+  const fields: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(stored)) {
+    if (key === "timeoutMillis") fields.timeout = value
+    else if (key === "cause") fields.cause = fromStored(value as Readonly<Record<string, unknown>>)
+    else if (key !== "_tag") fields[key] = value
   }
-  if ("cause" in stored) fields.cause = fromJson(stored.cause)
-  // The schema checked these fields for this `_tag`; its class takes them as they are.
-  return new (classes[_tag] as unknown as new(fields: object) => StoredError)(fields)
+  // The stored form checked these fields for this `_tag`; its class takes them.
+  return new (classes[stored._tag as Tag] as unknown as new(fields: object) => StoredError)(fields)
 }
+
+// The classes' own encoding, not `Schema.toCodecJson`: no error has a Redacted
+// field, and should one get one, it stays a Redacted here, which
+// JSON.stringify writes as "<redacted>" (as before); toCodecJson would write
+// the secret itself.
+const toJson = Schema.encodeSync(ErrorJson)
+const fromJson = (json: unknown): StoredError => fromStored(json as Readonly<Record<string, unknown>>)
 
 const decodeError = Schema.decodeUnknownSync(Schema.fromJsonString(ErrorJson))
 const decodeResult = Schema.decodeUnknownSync(Schema.fromJsonString(SendResult))
 
 /** @internal */
-export const encodeError = (error: StoredError): string => JSON.stringify(toJson(error))
+export const encodeError = (error: StoredError): string => JSON.stringify(toJson(toStored(error)))
 
 /** Throws on text that is not a stored error: the table was written by something else. @internal */
 export const decodeErrorText = (text: string): StoredError => fromJson(decodeError(text))
@@ -239,7 +165,7 @@ const decodeFailure = Schema.decodeUnknownSync(Failure)
 
 /** @internal */
 export const encodeFailure = (reason: FailureReason, error: StoredError): string =>
-  JSON.stringify({ reason, error: toJson(error) })
+  JSON.stringify({ reason, error: toJson(toStored(error)) })
 
 /** @internal */
 export const decodeFailureText = (text: string): { readonly reason: FailureReason; readonly error: StoredError } => {

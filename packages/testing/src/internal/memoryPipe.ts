@@ -72,6 +72,19 @@ class ToClient {
   }
 }
 
+/** One connection's state, shared by its two sides. */
+interface Link {
+  readonly options: ConnectOptions
+  readonly failure: (operation: "closed" | "read" | "write", code?: string) => SocketError
+  readonly toClient: ToClient
+  /** `null` marks the client's end of its direction. */
+  readonly toServer: Queue.Queue<Uint8Array | null>
+  tls: boolean
+  clientEnded: boolean
+  serverEnded: boolean
+  wasReset: boolean
+}
+
 /**
  * Runs `script` on the server side of a new connection, for the life of the
  * scope, and hands out the client's side.
@@ -87,93 +100,103 @@ export const pipe = (
   Effect.gen(function*() {
     const failure = (operation: "closed" | "read" | "write", code?: string) =>
       new SocketError({ operation, host: connectOptions.host, port: connectOptions.port, address, code })
-    const toClient = new ToClient(failure)
-    // `null` marks the client's end of its direction.
-    const toServer = yield* Queue.unbounded<Uint8Array | null>()
-    let tls = connectOptions.tls !== undefined
-    let clientEnded = false
-    let serverEnded = false
-    let wasReset = false
-
-    const inbox = new ByteReader(Effect.map(Queue.take(toServer), (chunk) => {
-      if (chunk !== null) return chunk
-      clientEnded = true
-      return undefined
-    }))
-    const closed = () => new Cause.NoSuchElementError("the client closed the connection")
-    const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementError> =>
-      Effect.flatMap(effect, (a) => (a === undefined || a === null ? Effect.fail(closed()) : Effect.succeed(a)))
-
-    const server: ServerSide = {
+    const link: Link = {
       options: connectOptions,
-      send: (data) =>
-        Effect.sync(() => {
-          if (!serverEnded) toClient.deliver(typeof data === "string" ? encoder.encode(data) : data)
-        }),
-      readLine: orClosed(inbox.readLine({ maxBytes: Number.POSITIVE_INFINITY, bareLf: false })),
-      readBytes: (n) => orClosed(inbox.readBytes(n)),
-      readData: Effect.suspend(() => {
-        const body = new BodyDecoder(0, true)
-        return Effect.flatMap(
-          inbox.readData(body),
-          (ended) => (ended ? Effect.succeed(body.sent) : Effect.fail(closed()))
-        )
-      }),
-      isTls: Effect.sync(() => tls),
-      hasPending: Effect.map(Queue.size(toServer), (queued) => inbox.buffered > 0 || queued > 0),
-      reset: Effect.sync(() => {
-        if (serverEnded) return
-        serverEnded = true
-        wasReset = true
-        toClient.deliver("reset")
-      })
+      failure,
+      toClient: new ToClient(failure),
+      toServer: yield* Queue.unbounded<Uint8Array | null>(),
+      tls: connectOptions.tls !== undefined,
+      clientEnded: false,
+      serverEnded: false,
+      wasReset: false
     }
-
     const endServer = Effect.sync(() => {
-      if (serverEnded) return
-      serverEnded = true
-      toClient.deliver("end")
+      if (link.serverEnded) return
+      link.serverEnded = true
+      link.toClient.deliver("end")
     })
     yield* Effect.forkScoped(
-      Effect.ensuring(Effect.catchCause(script(server), () => Effect.void), endServer)
+      Effect.ensuring(Effect.catchCause(script(serverSide(link)), () => Effect.void), endServer)
     )
-    yield* Effect.addFinalizer(() => Queue.offer(toServer, null))
-
-    return {
-      host: connectOptions.host,
-      port: connectOptions.port,
-      remoteAddress: address,
-      remotePort: connectOptions.port,
-      isTls: Effect.sync(() => tls),
-      peerVerification: Effect.sync(() => (tls ? verification : undefined)),
-      read: Effect.callback<Uint8Array, SocketError>((resume) => {
-        const cancel = toClient.awaitRead(resume)
-        return Effect.sync(cancel)
-      }),
-      poll: toClient.poll,
-      awaitRead: toClient.awaitRead,
-      write: (data) =>
-        Effect.suspend(() =>
-          serverEnded || clientEnded
-            ? Effect.fail(failure("write", wasReset ? "ECONNRESET" : "EPIPE"))
-            : Queue.offer(toServer, data.slice())
-        ),
-      upgradeTls: () =>
-        Effect.suspend(() => {
-          if (toClient.holdsBytes && !serverEnded) {
-            return Effect.fail(
-              new SmtpProtocolError({
-                reason: "StartTlsInjection",
-                detail: "Plaintext bytes were waiting when the TLS handshake began."
-              })
-            )
-          }
-          tls = true
-          return Effect.void
-        }),
-      close: Effect.suspend(() => {
-        clientEnded = true
-        return Queue.offer(toServer, null)
-      })
-    } satisfies Connection
+    yield* Effect.addFinalizer(() => Queue.offer(link.toServer, null))
+    return clientSide(link, address, verification)
   })
+
+/** What the script sees: the client's bytes as lines, counts or a DATA body, and its own writes and reset. */
+const serverSide = (link: Link): ServerSide => {
+  const { toClient, toServer } = link
+  const inbox = new ByteReader(Effect.map(Queue.take(toServer), (chunk) => {
+    if (chunk !== null) return chunk
+    link.clientEnded = true
+    return undefined
+  }))
+  const closed = () => new Cause.NoSuchElementError("the client closed the connection")
+  const orClosed = <A>(effect: Effect.Effect<A | undefined | null>): Effect.Effect<A, Cause.NoSuchElementError> =>
+    Effect.flatMap(effect, (a) => (a === undefined || a === null ? Effect.fail(closed()) : Effect.succeed(a)))
+  return {
+    options: link.options,
+    send: (data) =>
+      Effect.sync(() => {
+        if (!link.serverEnded) toClient.deliver(typeof data === "string" ? encoder.encode(data) : data)
+      }),
+    readLine: orClosed(inbox.readLine({ maxBytes: Number.POSITIVE_INFINITY, bareLf: false })),
+    readBytes: (n) => orClosed(inbox.readBytes(n)),
+    readData: Effect.suspend(() => {
+      const body = new BodyDecoder(0, true)
+      return Effect.flatMap(
+        inbox.readData(body),
+        (ended) => (ended ? Effect.succeed(body.sent) : Effect.fail(closed()))
+      )
+    }),
+    isTls: Effect.sync(() => link.tls),
+    hasPending: Effect.map(Queue.size(toServer), (queued) => inbox.buffered > 0 || queued > 0),
+    reset: Effect.sync(() => {
+      if (link.serverEnded) return
+      link.serverEnded = true
+      link.wasReset = true
+      toClient.deliver("reset")
+    })
+  }
+}
+
+/** What the client sees: a `Connection` as a real socket's, reads polled or awaited by callback. */
+const clientSide = (link: Link, address: string, verification: PeerVerification): Connection => {
+  const { options, toClient, toServer } = link
+  return {
+    host: options.host,
+    port: options.port,
+    remoteAddress: address,
+    remotePort: options.port,
+    isTls: Effect.sync(() => link.tls),
+    peerVerification: Effect.sync(() => (link.tls ? verification : undefined)),
+    read: Effect.callback<Uint8Array, SocketError>((resume) => {
+      const cancel = toClient.awaitRead(resume)
+      return Effect.sync(cancel)
+    }),
+    poll: toClient.poll,
+    awaitRead: toClient.awaitRead,
+    write: (data) =>
+      Effect.suspend(() =>
+        link.serverEnded || link.clientEnded
+          ? Effect.fail(link.failure("write", link.wasReset ? "ECONNRESET" : "EPIPE"))
+          : Queue.offer(toServer, data.slice())
+      ),
+    upgradeTls: () =>
+      Effect.suspend(() => {
+        if (toClient.holdsBytes && !link.serverEnded) {
+          return Effect.fail(
+            new SmtpProtocolError({
+              reason: "StartTlsInjection",
+              detail: "Plaintext bytes were waiting when the TLS handshake began."
+            })
+          )
+        }
+        link.tls = true
+        return Effect.void
+      }),
+    close: Effect.suspend(() => {
+      link.clientEnded = true
+      return Queue.offer(toServer, null)
+    })
+  } satisfies Connection
+}

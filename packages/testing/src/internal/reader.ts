@@ -1,5 +1,5 @@
+import * as Bytes from "effect/Bytes"
 import * as Effect from "effect/Effect"
-import { concat } from "./bytes.js"
 
 const CR = 0x0d
 const LF = 0x0a
@@ -8,7 +8,7 @@ const empty = new Uint8Array(0)
 const decoder = new TextDecoder()
 
 /** Bytes appended one by one or in runs, into one growing array; past `limit` they are dropped. */
-class Bytes {
+class GrowingBytes {
   private data = new Uint8Array(256)
   length = 0
   constructor(private readonly limit: number) {}
@@ -48,12 +48,12 @@ class Bytes {
 export class BodyDecoder {
   // 0 in a line, 1 after CR, 2 at a line start, 3 after a leading dot, 4 after a leading dot and CR.
   private state = 2
-  private readonly body: Bytes
-  private readonly raw: Bytes | undefined
+  private readonly body: GrowingBytes
+  private readonly raw: GrowingBytes | undefined
 
   constructor(keep: number, raw = false) {
-    this.body = new Bytes(keep)
-    this.raw = raw ? new Bytes(Number.MAX_SAFE_INTEGER) : undefined
+    this.body = new GrowingBytes(keep)
+    this.raw = raw ? new GrowingBytes(Number.MAX_SAFE_INTEGER) : undefined
   }
 
   /** Reads `chunk`; the offset just past the terminator when the body ended in it, else -1. */
@@ -137,7 +137,7 @@ export class ByteReader {
         this.ended = true
         return false
       }
-      this.buffer = concat(this.buffer, chunk)
+      this.buffer = this.buffer.length === 0 ? chunk : Bytes.concat([this.buffer, chunk])
       return true
     })
   )

@@ -10,6 +10,7 @@
  * timers of its own.
  */
 import { ProxyError, type SocketError, type TimeoutError } from "@effect-smtp/client/SmtpError"
+import * as Bytes from "effect/Bytes"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -83,15 +84,6 @@ export const proxyFailure = (
     ...extra
   })
 
-/** Appends `b` to `a`; the only byte concatenation of this package. */
-const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-  if (a.length === 0) return b
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a, 0)
-  out.set(b, a.length)
-  return out
-}
-
 /**
  * One handshake's conversation with the proxy: a write, a read of one whole
  * answer, and the failures, all named for this proxy and this SMTP server.
@@ -121,7 +113,7 @@ const exchange = (channel: Channel, proxy: ProxyOptions, destination: Destinatio
     Effect.suspend(() => {
       let buffered: Uint8Array = new Uint8Array(0)
       const loop: Effect.Effect<A, ProxyError> = Effect.flatMap(Effect.mapError(channel.read, lost), (chunk) => {
-        buffered = concat(buffered, chunk)
+        buffered = buffered.length === 0 ? chunk : Bytes.concat([buffered, chunk])
         const parsed = parse(buffered)
         switch (parsed._tag) {
           case "Incomplete":

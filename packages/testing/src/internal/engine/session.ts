@@ -2,10 +2,10 @@
  * One SMTP session of the server, from its greeting to its end: the command
  * loop, each command's handler, and the faults that strike at each stage.
  */
+import * as Bytes from "effect/Bytes"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Fault, Options, ReceivedMessage, Stage } from "../../TestServer.js"
-import { concatAll } from "../bytes.js"
 import { ehloReply, withCrlf } from "./ehlo.js"
 import type { FaultHost, Next } from "./faults.js"
 import type { ClientLink } from "./link.js"
@@ -287,7 +287,7 @@ export class Session {
         return "next" as const
       }
       if (!last) return yield* Effect.as(this.ok("250 2.0.0 chunk ok\r\n"), "next" as const)
-      return yield* this.complete("BDAT", concatAll(this.chunks, this.chunkBytes), line)
+      return yield* this.complete("BDAT", Bytes.concat(this.chunks), line)
     })
   }
 

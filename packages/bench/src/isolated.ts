@@ -39,7 +39,7 @@ export interface Runners {
  */
 export const build: Effect.Effect<Runners> = Effect.promise(() =>
   esbuild.build({
-    entryPoints: { case: source("caseChild"), large: source("largeChild") },
+    entryPoints: [source("caseChild"), source("largeChild")],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -50,7 +50,7 @@ export const build: Effect.Effect<Runners> = Effect.promise(() =>
     // Some dependencies are CommonJS and call require().
     banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
   })
-).pipe(Effect.as({ cases: `${outdir}/case.mjs`, large: `${outdir}/large.mjs` }))
+).pipe(Effect.as({ cases: `${outdir}/caseChild.mjs`, large: `${outdir}/largeChild.mjs` }))
 
 interface RunOptions {
   readonly count: number

@@ -277,3 +277,36 @@ describe("bad credentials of any shape: InvalidInputError before any byte", () =
       expect(server.received).toHaveLength(1)
     }))
 })
+
+describe("an endpoint of the wrong shape: InvalidInputError before any connection, never a defect", () => {
+  /** What a JavaScript caller or a loose config can pass; the server must never be reached. */
+  const refused = (endpoint: { readonly host?: unknown; readonly port?: unknown }) =>
+    Effect.gen(function*() {
+      let connections = 0
+      const layer = clientOn(() =>
+        Effect.sync(() => {
+          connections++
+        }), { security: "none", ...(endpoint as Partial<SmtpClient.Options>) })
+      const sent = yield* Effect.flip(SmtpClient.send(mail)).pipe(Effect.provide(layer))
+      const verified = yield* Effect.flip(Effect.flatMap(SmtpClient, (client) => client.verify)).pipe(
+        Effect.provide(layer)
+      )
+      expect(connections).toBe(0)
+      for (const error of [sent, verified]) expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+      return sent as SmtpError.InvalidInputError
+    })
+
+  it.effect("a port from the environment, still a string: says so and how to convert it", () =>
+    Effect.gen(function*() {
+      const error = yield* refused({ port: "587" })
+      expect(error.field).toBe("port")
+      expect(error.message).toContain("the string \"587\"")
+      expect(error.message).toContain("Number(")
+    }))
+
+  it.effect("a port out of range or not whole, and a missing or empty host", () =>
+    Effect.gen(function*() {
+      for (const port of [0, 65536, 25.5, Number.NaN]) expect((yield* refused({ port })).field).toBe("port")
+      for (const host of [undefined, "", "  ", 42]) expect((yield* refused({ host, port: 25 })).field).toBe("host")
+    }))
+})

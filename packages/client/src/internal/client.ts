@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type * as SmtpClient from "../SmtpClient.js"
-import { InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
+import { describeValue, InvalidInputError, isSmtpError, type SmtpError } from "../SmtpError.js"
 import { SmtpMetrics } from "../SmtpMetrics.js"
 import * as SmtpProtocol from "../SmtpProtocol.js"
 import * as commands from "./commands.js"
@@ -36,6 +36,34 @@ export const resolve = (options: SmtpClient.Options): SmtpClient.ResolvedOptions
     ehloName: options.ehloName,
     protocolLog: options.protocolLog
   }
+}
+
+/**
+ * The server's address as the type says it is. A JavaScript caller can pass
+ * anything (`port: process.env.SMTP_PORT` is a string): refused here, with a
+ * typed error before any connection, not as a defect when an error naming
+ * the endpoint is built from it later.
+ *
+ * @internal
+ */
+export const checkEndpoint = (host: unknown, port: unknown): InvalidInputError | undefined => {
+  if (typeof host !== "string" || host.trim() === "") {
+    return new InvalidInputError({
+      field: "host",
+      reason: `must be the server's name or IP address, got ${
+        typeof host === "string" ? "an empty string" : host === null ? "null" : typeof host
+      }`
+    })
+  }
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    return new InvalidInputError({
+      field: "port",
+      reason: `must be a whole number from 1 to 65535, got ${
+        typeof port === "string" ? `the string ${describeValue(port, 20)} (convert it with Number(...))` : String(port)
+      }`
+    })
+  }
+  return undefined
 }
 
 /** How long a client remembers that its server refuses commands pipelined behind the end of DATA. */
@@ -83,7 +111,7 @@ const sessions = (
   protocol: SmtpProtocol.SmtpProtocolService,
   operations: operation.Operations,
   resolved: SmtpClient.ResolvedOptions,
-  credentialsInvalid: InvalidInputError | undefined,
+  optionsInvalid: InvalidInputError | undefined,
   tokens: tokenCache.TokenCache | undefined,
   clock: Clock.Clock
 ): Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> => {
@@ -114,8 +142,8 @@ const sessions = (
 
   /** A connected, secured and authenticated session, with its telemetry; QUIT when the scope closes. */
   const session: Effect.Effect<SmtpProtocol.Session, SmtpError, Scope.Scope> = Effect.gen(function*() {
-    // Bad credentials are refused before the connection, for `verify` and `session` as for `send`.
-    if (credentialsInvalid !== undefined) return yield* credentialsInvalid
+    // A bad endpoint or bad credentials are refused before the connection, for `verify` and `session` as for `send`.
+    if (optionsInvalid !== undefined) return yield* optionsInvalid
     const [opened, connection] = yield* operations.connect((onTransport) =>
       protocol.connect({
         host: resolved.host,
@@ -163,7 +191,8 @@ export const make = (
     const metrics = yield* SmtpMetrics
     const clock = yield* Clock.Clock
     const resolved = resolve(options)
-    const credentialsInvalid = resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth)
+    const optionsInvalid = checkEndpoint(resolved.host, resolved.port) ??
+      (resolved.auth === undefined ? undefined : sasl.checkCredentials(resolved.auth))
     const tokens = resolved.auth !== undefined && "tokenProvider" in resolved.auth
       ? yield* tokenCache.make(resolved.auth)
       : undefined
@@ -174,7 +203,7 @@ export const make = (
       scheme: resolved.security === "tls" ? "smtps" : "smtp"
     })
 
-    const session = sessions(protocol, operations, resolved, credentialsInvalid, tokens, clock)
+    const session = sessions(protocol, operations, resolved, optionsInvalid, tokens, clock)
 
     const pool = options.pool === undefined
       ? undefined
@@ -189,7 +218,7 @@ export const make = (
           : given
         const message = prepareMail(mail)
         if (message instanceof InvalidInputError) return Effect.fail(message)
-        if (credentialsInvalid !== undefined) return Effect.fail(credentialsInvalid)
+        if (optionsInvalid !== undefined) return Effect.fail(optionsInvalid)
         const attempt = (progress: SmtpProtocol.DeliveryProgress) => {
           // Begun when the transaction begins; recorded once it ended (a pool first takes the connection back).
           let sending: operation.SendRecord | undefined = undefined

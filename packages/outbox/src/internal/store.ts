@@ -32,6 +32,12 @@ export interface MessageRow {
   readonly finishedAt: number | undefined
   readonly traceId: string | undefined
   readonly spanId: string | undefined
+  /**
+   * The batch whose workflow sends the message's first attempt (one
+   * workflow for many messages), or undefined when the message has a
+   * workflow of its own.
+   */
+  readonly batch: string | undefined
 }
 
 /** @internal */
@@ -50,6 +56,17 @@ export interface NewMessage {
   readonly sendAt: number
   readonly traceId: string | undefined
   readonly spanId: string | undefined
+  /** See `MessageRow.batch`. */
+  readonly batch: string | undefined
+}
+
+/** What storing a message did: its id (the first one's for a repeated key) and whether it is new. */
+export interface Stored {
+  readonly id: string
+  readonly created: boolean
+  /** The stored message's generation and batch (for a repeated key: the first one's, as they stand). */
+  readonly generation: number
+  readonly batch: string | undefined
 }
 
 interface RawRow {
@@ -70,6 +87,7 @@ interface RawRow {
   readonly finished_at: number | string | null
   readonly trace_id: string | null
   readonly span_id: string | null
+  readonly batch: string | null
 }
 
 const optionalNumber = (value: number | string | null): number | undefined => value === null ? undefined : Number(value)
@@ -92,7 +110,8 @@ const toRow = (raw: RawRow): MessageRow => ({
   outcome: raw.outcome ?? undefined,
   finishedAt: optionalNumber(raw.finished_at),
   traceId: raw.trace_id ?? undefined,
-  spanId: raw.span_id ?? undefined
+  spanId: raw.span_id ?? undefined,
+  batch: raw.batch ?? undefined
 })
 
 /** A finished message's outcome, written once by the attempt that ended it. */
@@ -106,10 +125,14 @@ export interface Finish {
 
 /** The store's operations; every failure is an `OutboxStoreError` naming what was being done. */
 export interface Store {
-  /** Inserts the message, or finds the one with the same idempotency key; returns its id and whether it is new. */
-  readonly insert: (
-    message: NewMessage
-  ) => Effect.Effect<{ readonly id: string; readonly created: boolean }, OutboxStoreError>
+  /**
+   * Inserts the messages in one transaction (one commit), each unless one
+   * with its idempotency key is stored already (earlier, or earlier in the
+   * same call); what each did, in order.
+   */
+  readonly insertAll: (
+    messages: ReadonlyArray<NewMessage>
+  ) => Effect.Effect<ReadonlyArray<Stored>, OutboxStoreError>
   readonly get: (id: string) => Effect.Effect<MessageRow | undefined, OutboxStoreError>
   /** An attempt begins: counts it and clears the next attempt's time. */
   readonly beginAttempt: (id: string, generation: number) => Effect.Effect<void, OutboxStoreError>
@@ -120,8 +143,13 @@ export interface Store {
   readonly finish: (finish: Finish) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Back to pending in a new generation, from Unknown or Failed only; the new generation, or undefined. */
   readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
-  /** Every pending message's id and generation, for starting workflows a crash may have missed. */
-  readonly pending: Effect.Effect<ReadonlyArray<{ readonly id: string; readonly generation: number }>, OutboxStoreError>
+  /** A batch's pending messages (see `MessageRow.batch`), in the order they were stored. */
+  readonly batchOf: (batch: string) => Effect.Effect<ReadonlyArray<MessageRow>, OutboxStoreError>
+  /** Every pending message's id, generation and batch, for starting workflows a crash may have missed. */
+  readonly pending: Effect.Effect<
+    ReadonlyArray<{ readonly id: string; readonly generation: number; readonly batch: string | undefined }>,
+    OutboxStoreError
+  >
   /** How many messages are in each state, and the oldest pending one's enqueue time. */
   readonly census: Effect.Effect<
     { readonly counts: Readonly<Record<State, number>>; readonly oldestPending: number | undefined },
@@ -155,6 +183,18 @@ const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreEr
 const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
   // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
   const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
+  // Tables made before batches lack the column.
+  const addBatchColumn: Effect.Effect<void, SqlError> = sql.onDialectOrElse({
+    pg: () => Effect.asVoid(sql.unsafe(`ALTER TABLE ${prefix}_messages ADD COLUMN IF NOT EXISTS batch TEXT`)),
+    orElse: () =>
+      Effect.flatMap(
+        sql.unsafe<{ name: string }>(`SELECT name FROM pragma_table_info('${prefix}_messages')`),
+        (columns): Effect.Effect<void, SqlError> =>
+          columns.some((column) => column.name === "batch")
+            ? Effect.void
+            : Effect.asVoid(sql.unsafe(`ALTER TABLE ${prefix}_messages ADD COLUMN batch TEXT`))
+      )
+  })
   return createTables(
     sql,
     `
@@ -176,19 +216,24 @@ const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
       outcome TEXT,
       finished_at BIGINT,
       trace_id TEXT,
-      span_id TEXT
+      span_id TEXT,
+      batch TEXT
     )
   `,
     `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
   ).pipe(
+    Effect.andThen(addBatchColumn),
+    Effect.andThen(
+      Effect.asVoid(sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch)`))
+    ),
     Effect.mapError(storeError("creating the outbox's messages table"))
   )
 }
 
-/** Inserts a message, or finds the one with the same idempotency key. */
-const insertMessage = (sql: SqlClient.SqlClient, prefix: string) => {
+/** Inserts messages in one transaction, each unless its idempotency key is stored already. */
+const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
   const messages = sql(`${prefix}_messages`)
-  return (message: NewMessage) =>
+  const insertOne = (message: NewMessage) =>
     Effect.gen(function*() {
       const inserted = yield* sql<{ id: string }>`
         INSERT INTO ${messages} ${
@@ -207,21 +252,38 @@ const insertMessage = (sql: SqlClient.SqlClient, prefix: string) => {
           attempts: 0,
           next_attempt_at: message.sendAt,
           trace_id: message.traceId ?? null,
-          span_id: message.spanId ?? null
+          span_id: message.spanId ?? null,
+          batch: message.batch ?? null
         })
       }
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING id
       `
-      if (inserted.length > 0) return { id: inserted[0].id, created: true }
-      const existing = yield* sql<{ id: string }>`
-        SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
+      if (inserted.length > 0) {
+        const stored: Stored = { id: inserted[0].id, created: true, generation: 0, batch: message.batch }
+        return stored
+      }
+      const existing = yield* sql<{ id: string; generation: number | string; batch: string | null }>`
+        SELECT id, generation, batch FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
       `
       if (existing.length === 0) {
         return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
       }
-      return { id: existing[0].id, created: false }
-    }).pipe(Effect.mapError(storeError("storing a new message")))
+      const stored: Stored = {
+        id: existing[0].id,
+        created: false,
+        generation: Number(existing[0].generation),
+        batch: existing[0].batch ?? undefined
+      }
+      return stored
+    })
+  return (batch: ReadonlyArray<NewMessage>) =>
+    // One statement at a time inside one transaction: one commit (one fsync
+    // on SQLite) for the lot, and a key repeated within the call finds the
+    // row its first use inserted a statement earlier.
+    sql.withTransaction(Effect.forEach(batch, insertOne)).pipe(
+      Effect.mapError(storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`))
+    )
 }
 
 /**
@@ -244,7 +306,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
       )
 
     const store: Store = {
-      insert: insertMessage(sql, prefix),
+      insertAll: insertMessages(sql, prefix),
       get,
       beginAttempt: (id, generation) =>
         sql`
@@ -276,17 +338,26 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
         sql<{ generation: number | string }>`
           UPDATE ${messages}
           SET state = 'Pending', generation = generation + 1, outcome = NULL, finished_at = NULL,
-            end_step = NULL, next_attempt_at = ${at}, send_at = ${at}
+            end_step = NULL, next_attempt_at = ${at}, send_at = ${at}, batch = NULL
           WHERE id = ${id} AND state IN ('Unknown', 'Failed')
           RETURNING generation
         `.pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].generation)),
           Effect.mapError(storeError(`reopening ${id} for a resend`))
         ),
-      pending: sql<{ id: string; generation: number | string }>`
-        SELECT id, generation FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
+      batchOf: (batch) =>
+        sql<RawRow>`
+          SELECT * FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
+        `.pipe(
+          Effect.map((rows) => rows.map(toRow)),
+          Effect.mapError(storeError(`reading the messages of batch ${batch}`))
+        ),
+      pending: sql<{ id: string; generation: number | string; batch: string | null }>`
+        SELECT id, generation, batch FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
       `.pipe(
-        Effect.map((rows) => rows.map((row) => ({ id: row.id, generation: Number(row.generation) }))),
+        Effect.map((rows) =>
+          rows.map((row) => ({ id: row.id, generation: Number(row.generation), batch: row.batch ?? undefined }))
+        ),
         Effect.mapError(storeError("listing the pending messages"))
       ),
       census: Effect.gen(function*() {

@@ -3,6 +3,8 @@ import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
+import * as GroupCommit from "./groupCommit.js"
+import { createMessagesTable } from "./tables.js"
 
 /**
  * The outbox's own tables: one row per message (its exact bytes, envelope,
@@ -157,78 +159,7 @@ export interface Store {
   >
 }
 
-/**
- * Runs DDL once per database even when several runners start at once:
- * PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a
- * concurrent twin (it can fail on pg_type's unique index), so there the
- * statements run in one transaction behind an advisory lock.
- *
- * @internal
- */
-export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyArray<string>) =>
-  sql.onDialectOrElse({
-    pg: () =>
-      sql.withTransaction(
-        Effect.andThen(
-          sql.unsafe("SELECT pg_advisory_xact_lock(hashtext('effect-smtp/outbox/ddl'))"),
-          Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
-        )
-      ),
-    orElse: () => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
-  })
-
 const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
-
-/** The messages table and its index, made once per database. */
-const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
-  // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
-  const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
-  // Tables made before batches lack the column.
-  const addBatchColumn: Effect.Effect<void, SqlError> = sql.onDialectOrElse({
-    pg: () => Effect.asVoid(sql.unsafe(`ALTER TABLE ${prefix}_messages ADD COLUMN IF NOT EXISTS batch TEXT`)),
-    orElse: () =>
-      Effect.flatMap(
-        sql.unsafe<{ name: string }>(`SELECT name FROM pragma_table_info('${prefix}_messages')`),
-        (columns): Effect.Effect<void, SqlError> =>
-          columns.some((column) => column.name === "batch")
-            ? Effect.void
-            : Effect.asVoid(sql.unsafe(`ALTER TABLE ${prefix}_messages ADD COLUMN batch TEXT`))
-      )
-  })
-  return createTables(
-    sql,
-    `
-    CREATE TABLE IF NOT EXISTS ${prefix}_messages (
-      id TEXT PRIMARY KEY,
-      idempotency_key TEXT UNIQUE,
-      generation INTEGER NOT NULL DEFAULT 0,
-      mail_from TEXT NOT NULL,
-      rcpt_to TEXT NOT NULL,
-      content ${binary} NOT NULL,
-      message_id TEXT,
-      extra TEXT,
-      enqueued_at BIGINT NOT NULL,
-      send_at BIGINT NOT NULL,
-      state TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      next_attempt_at BIGINT,
-      end_step TEXT,
-      outcome TEXT,
-      finished_at BIGINT,
-      trace_id TEXT,
-      span_id TEXT,
-      batch TEXT
-    )
-  `,
-    `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
-  ).pipe(
-    Effect.andThen(addBatchColumn),
-    Effect.andThen(
-      Effect.asVoid(sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch)`))
-    ),
-    Effect.mapError(storeError("creating the outbox's messages table"))
-  )
-}
 
 /** Inserts messages in one transaction, each unless its idempotency key is stored already. */
 const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
@@ -297,7 +228,9 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     // The application's client may rename columns; these tables are ours.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const messages = sql(`${prefix}_messages`)
-    yield* createMessagesTable(sql, prefix)
+    // An attempt's writes (its start, the durable record, its outcome) are grouped with other attempts'.
+    const grouped = GroupCommit.make(sql)
+    yield* createMessagesTable(sql, prefix).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
 
     const get = (id: string) =>
       sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(
@@ -309,28 +242,28 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
       insertAll: insertMessages(sql, prefix),
       get,
       beginAttempt: (id, generation) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET attempts = attempts + 1, next_attempt_at = NULL
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
       recordEnd: (id, generation, step) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET end_step = ${step}
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
       scheduleNext: (id, generation, at) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET next_attempt_at = ${at}
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`scheduling the next attempt of ${id}`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`scheduling the next attempt of ${id}`))),
       finish: (finish) =>
-        sql<{ attempts: number | string }>`
+        grouped(sql<{ attempts: number | string }>`
           UPDATE ${messages}
           SET state = ${finish.state}, outcome = ${finish.outcome}, finished_at = ${finish.finishedAt},
             next_attempt_at = NULL
           WHERE id = ${finish.id} AND generation = ${finish.generation} AND state = 'Pending'
           RETURNING attempts
-        `.pipe(
+        `).pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].attempts)),
           Effect.mapError(storeError(`recording the outcome of ${finish.id}`))
         ),

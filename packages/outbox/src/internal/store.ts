@@ -1,3 +1,5 @@
+import * as Arr from "effect/Array"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -164,55 +166,75 @@ const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreEr
 /** Inserts messages in one transaction, each unless its idempotency key is stored already. */
 const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
   const messages = sql(`${prefix}_messages`)
-  const insertOne = (message: NewMessage) =>
+  const rowOf = (message: NewMessage) => ({
+    id: message.id,
+    idempotency_key: message.idempotencyKey ?? null,
+    generation: 0,
+    mail_from: message.from,
+    rcpt_to: JSON.stringify(message.to),
+    content: message.content,
+    message_id: message.messageId ?? null,
+    extra: message.extra ?? null,
+    enqueued_at: message.enqueuedAt,
+    send_at: message.sendAt,
+    state: "Pending",
+    attempts: 0,
+    next_attempt_at: message.sendAt,
+    trace_id: message.traceId ?? null,
+    span_id: message.spanId ?? null,
+    batch: message.batch ?? null
+  })
+  /** Many rows per statement, well under both databases' limits on bound parameters (16 per row). */
+  const chunk = 200
+  const insertChunk = (rows: NonEmptyReadonlyArray<NewMessage>) =>
+    sql<{ id: string }>`
+      INSERT INTO ${messages} ${sql.insert(Arr.map(rows, rowOf))}
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id
+    `
+  const existingByKey = (keys: ReadonlyArray<string>) =>
+    keys.length === 0
+      ? Effect.succeed([])
+      : sql<{ id: string; generation: number | string; batch: string | null; idempotency_key: string }>`
+          SELECT id, generation, batch, idempotency_key FROM ${messages} WHERE ${sql.in("idempotency_key", keys)}
+        `
+  const insertAll = (batch: ReadonlyArray<NewMessage>) =>
     Effect.gen(function*() {
-      const inserted = yield* sql<{ id: string }>`
-        INSERT INTO ${messages} ${
-        sql.insert({
-          id: message.id,
-          idempotency_key: message.idempotencyKey ?? null,
-          generation: 0,
-          mail_from: message.from,
-          rcpt_to: JSON.stringify(message.to),
-          content: message.content,
-          message_id: message.messageId ?? null,
-          extra: message.extra ?? null,
-          enqueued_at: message.enqueuedAt,
-          send_at: message.sendAt,
-          state: "Pending",
-          attempts: 0,
-          next_attempt_at: message.sendAt,
-          trace_id: message.traceId ?? null,
-          span_id: message.spanId ?? null,
-          batch: message.batch ?? null
-        })
+      const inserted = new Set<string>()
+      for (let from = 0; from < batch.length; from += chunk) {
+        const rows = batch.slice(from, from + chunk)
+        if (!Arr.isReadonlyArrayNonEmpty(rows)) continue
+        for (const row of yield* insertChunk(rows)) inserted.add(row.id)
       }
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id
-      `
-      if (inserted.length > 0) {
-        const stored: Stored = { id: inserted[0].id, created: true, generation: 0, batch: message.batch }
-        return stored
+      // Those not inserted had a key stored before (earlier, or earlier in this call: the same row).
+      const conflicted = batch.filter((message) => !inserted.has(message.id))
+      const existing = new Map<string, Stored>()
+      const keys = conflicted.map((message) => message.idempotencyKey ?? "")
+      for (let from = 0; from < keys.length; from += chunk) {
+        for (const row of yield* existingByKey(keys.slice(from, from + chunk))) {
+          existing.set(row.idempotency_key, {
+            id: row.id,
+            created: false,
+            generation: Number(row.generation),
+            batch: row.batch ?? undefined
+          })
+        }
       }
-      const existing = yield* sql<{ id: string; generation: number | string; batch: string | null }>`
-        SELECT id, generation, batch FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
-      `
-      if (existing.length === 0) {
-        return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
-      }
-      const stored: Stored = {
-        id: existing[0].id,
-        created: false,
-        generation: Number(existing[0].generation),
-        batch: existing[0].batch ?? undefined
-      }
-      return stored
+      return yield* Effect.forEach(batch, (message) => {
+        if (inserted.has(message.id)) {
+          const stored: Stored = { id: message.id, created: true, generation: 0, batch: message.batch }
+          return Effect.succeed(stored)
+        }
+        const found = existing.get(message.idempotencyKey ?? "")
+        return found === undefined
+          ? Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
+          : Effect.succeed(found)
+      })
     })
   return (batch: ReadonlyArray<NewMessage>) =>
-    // One statement at a time inside one transaction: one commit (one fsync
-    // on SQLite) for the lot, and a key repeated within the call finds the
-    // row its first use inserted a statement earlier.
-    sql.withTransaction(Effect.forEach(batch, insertOne)).pipe(
+    // One transaction, many rows per statement: one commit (one fsync on
+    // SQLite) for the lot.
+    sql.withTransaction(insertAll(batch)).pipe(
       Effect.mapError(storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`))
     )
 }

@@ -40,6 +40,8 @@ export interface Result {
   readonly endToEnd: number
   readonly batchEnqueue: number
   readonly batchEndToEnd: number
+  /** `enqueueAll` with every message due in an hour: the store alone, nothing sent meanwhile. */
+  readonly batchStoreOnly: number
 }
 
 const clientLayer = (settings: Settings): Layer.Layer<SmtpClient> =>
@@ -116,14 +118,14 @@ const single = (callers: number) => (count: number) =>
     { concurrency: callers, discard: true }
   )
 
-const batched = (batch: number) => (count: number) =>
+const batched = (batch: number, sendAt?: number) => (count: number) =>
   Effect.forEach(
     Array.from({ length: Math.ceil(count / batch) }, (_, b) => b),
     (b) =>
       SmtpOutbox.enqueueAll(
         Array.from({ length: Math.min(batch, count - b * batch) }, (_, i) => {
           const n = b * batch + i
-          return { mail: mail(n), idempotencyKey: `batch-${n}` }
+          return { mail: mail(n), idempotencyKey: `batch-${n}`, sendAt }
         })
       ),
     { discard: true }
@@ -140,8 +142,19 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
     const many = settings.batch === 0
       ? { enqueue: NaN, endToEnd: NaN }
       : yield* outboxRun(settings, batched(settings.batch))
+    const storeOnly = settings.batch === 0 ? NaN : yield* Effect.gen(function*() {
+      const layer = SmtpOutbox.layerSqlite({ filename: freshFile("store-only"), metricsInterval: "1 hour" }).pipe(
+        Layer.provide(clientLayer(settings))
+      )
+      return yield* Effect.gen(function*() {
+        const started = performance.now()
+        yield* batched(settings.batch, Date.now() + 3600_000)(settings.count)
+        return settings.count / seconds(started)
+      }).pipe(Effect.provide(layer))
+    })
     return {
       count: settings.count,
+      batchStoreOnly: storeOnly,
       direct: directRate,
       enqueue: one.enqueue,
       endToEnd: one.endToEnd,

@@ -22,7 +22,8 @@ const Result = Schema.Struct({
   enqueue: Rate,
   endToEnd: Rate,
   batchEnqueue: Rate,
-  batchEndToEnd: Rate
+  batchEndToEnd: Rate,
+  batchStoreOnly: Rate
 })
 export type Result = { readonly [K in keyof typeof Result.Type]: number }
 
@@ -105,6 +106,13 @@ export const render = (measured: Measured, settings: Settings): string => {
       rate(result.batchEnqueue),
       "≥ 5,000",
       verdict(result.batchEnqueue, { atLeast: 5000 })
+    ],
+    [
+      "outbox `enqueueAll`, nothing sent meanwhile",
+      `batches of ${settings.batch}, due in an hour`,
+      rate(result.batchStoreOnly),
+      "",
+      ""
     ],
     ["outbox end to end (enqueueAll to Sent)", "one runner, pool(4)", rate(result.batchEndToEnd), "", ""],
     [

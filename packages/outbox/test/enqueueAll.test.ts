@@ -49,7 +49,8 @@ const finalReplies = (server: ReturnType<typeof TestSocket.smtpServer>, replies:
   return (side: TestSocket.ServerSide) =>
     server.script({
       ...side,
-      send: (data) => side.send(typeof data === "string" && data.startsWith("250 2.0.0 Ok") ? replies[n++] ?? data : data)
+      send: (data) =>
+        side.send(typeof data === "string" && data.startsWith("250 2.0.0 Ok") ? replies[n++] ?? data : data)
     })
 }
 
@@ -116,23 +117,33 @@ describe("SmtpOutbox.enqueueAll", () => {
       expect(server.commands).toEqual([])
     }))
 
-  it.effect("each entry has its own sendAt: the due ones go now, a later one when it is due", () =>
+  it.effect("each entry has its own sendAt: the due ones go now, later ones (one batch when due together) when due", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()
-      const { service } = yield* outbox(server.script)
+      const { service, sql } = yield* outbox(server.script)
       const later = DateTime.add(yield* DateTime.now, { hours: 1 })
       const ids = yield* service.enqueueAll([
         { mail: message(1) },
         { mail: message(2), sendAt: later },
-        { mail: message(3) }
+        { mail: message(3) },
+        { mail: message(4), sendAt: later }
       ])
+      const rows = yield* sql<{ id: string; batch: string | null }>`SELECT id, batch FROM smtp_outbox_messages`
+      const batchOf = new Map(rows.map((row) => [row.id, row.batch]))
+      expect(batchOf.get(ids[1])).toBe(batchOf.get(ids[3]))
+      expect(batchOf.get(ids[0])).toBe(batchOf.get(ids[2]))
+      expect(batchOf.get(ids[1])).not.toBe(batchOf.get(ids[0]))
       yield* settle
       expect(received(server)).toEqual([message(1).content, message(3).content].sort())
       expect((yield* service.status(ids[1]))._tag).toBe("Pending")
-      yield* TestClock.adjust(Duration.hours(1))
+      yield* TestClock.adjust(Duration.millis(3600_000 - 1))
+      yield* settle
+      expect(server.received).toHaveLength(2)
+      yield* TestClock.adjust(Duration.millis(1))
       yield* settle
       expect((yield* service.status(ids[1]))._tag).toBe("Sent")
-      expect(server.received).toHaveLength(3)
+      expect((yield* service.status(ids[3]))._tag).toBe("Sent")
+      expect(server.received).toHaveLength(4)
     }))
 
   it.effect("a batch member refused after its data (451) is retried on the schedule in a workflow of its own, then Sent", () =>

@@ -62,17 +62,21 @@ const Insert = Request.of<Insert>()
 export const make = (store: Store.Store, workflows: Workflows) => {
   /**
    * Stores the messages in one transaction, then starts what sends them:
-   * those due now (two or more) share one batch workflow, the others have
-   * their own; a repeated key starts the first message's (a no-op when it
-   * runs: it may follow a crash between storing and starting).
+   * those due at the same time (now, or the same later `sendAt`), two or
+   * more, share one batch workflow; the others have their own. A repeated
+   * key starts the first message's (a no-op when it runs: it may follow a
+   * crash between storing and starting).
    */
   const storeAll = (messages: ReadonlyArray<Prepared>) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const due = messages.filter((message) => message.sendAt <= now).length
-      const batch = due >= 2 ? crypto.randomUUID() : undefined
+      const dueAt = (message: Prepared) => Math.max(now, message.sendAt)
+      const sizes = new Map<number, number>()
+      for (const message of messages) sizes.set(dueAt(message), (sizes.get(dueAt(message)) ?? 0) + 1)
+      const batches = new Map<number, string>()
+      for (const [at, size] of sizes) if (size >= 2) batches.set(at, crypto.randomUUID())
       const stored = yield* store.insertAll(
-        messages.map((message) => ({ ...message, batch: message.sendAt <= now ? batch : undefined }))
+        messages.map((message) => ({ ...message, batch: batches.get(dueAt(message)) }))
       )
       const starts = new Map<string, Startable>()
       for (const one of stored) {

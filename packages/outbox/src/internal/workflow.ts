@@ -73,7 +73,8 @@ export const make = (options: {
       idempotencyKey: ({ generation, id }) => `${id}/${generation}`
     })
     /**
-     * Many messages due at once (stored together): one workflow and one
+     * Many messages due at once (stored together, due now or at the same
+     * later time): one workflow (a durable sleep until then) and one
      * activity run the first attempt of each, concurrently, so the engine
      * persists two steps for the lot instead of two per message. What
      * keeps the guarantee is per message and in the outbox's own table (the
@@ -138,6 +139,13 @@ export const make = (options: {
 
     yield* engine.register(batchWorkflow, ({ batch }) =>
       Effect.gen(function*() {
+        // Every member has the same sendAt, or one already past.
+        const members = yield* persistently(store.batchOf(batch))
+        const sendAt = Math.max(0, ...members.map((row) => row.sendAt))
+        const now = yield* Clock.currentTimeMillis
+        if (sendAt > now) {
+          yield* DurableClock.sleep({ name: "send-at", duration: Duration.millis(sendAt - now) })
+        }
         const outcomes = yield* Activity.make({
           name: "attempt-1",
           success: BatchOutcome,

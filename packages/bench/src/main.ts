@@ -12,7 +12,8 @@
  * from cases.ts, plus "shared" (the clients of `Cases.shared` in one
  * process), "large", "memory" and "outbox"; e.g. `BENCH_ONLY=pool1` to profile one
  * case with `node --cpu-prof`). The outbox rows (outbox.ts) send BENCH_N / 10
- * messages (at least 200), BENCH_OUTBOX_BATCH per `enqueueAll` (default 500).
+ * messages (at least 200), BENCH_OUTBOX_BATCH per `enqueueAll` (default 500);
+ * "outboxPg" (one runner and three on PostgreSQL) runs when EFFECT_SMTP_POSTGRES_URL is set.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -28,6 +29,7 @@ import * as Isolated from "./isolated.js"
 import { timed } from "./measure.js"
 import * as Memory from "./memory.js"
 import * as Message from "./message.js"
+import * as OutboxPg from "./outboxPg.js"
 import * as OutboxRows from "./outboxRows.js"
 import * as RawLarge from "./peers/rawLarge.js"
 import * as Report from "./report.js"
@@ -44,6 +46,7 @@ const settings = Effect.gen(function*() {
     largeMb: yield* Config.Int("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
     only: yield* Config.Array(Schema.String, "BENCH_ONLY").pipe(Config.option),
     outboxBatch: yield* Config.Int("BENCH_OUTBOX_BATCH").pipe(Config.withDefault(500)),
+    postgres: yield* Config.String("EFFECT_SMTP_POSTGRES_URL").pipe(Config.option),
     messageSize: 2048
   }
 })
@@ -147,6 +150,9 @@ const program = Effect.gen(function*() {
   const outbox = selected("outbox")
     ? OutboxRows.render(yield* OutboxRows.run(sink, outboxSettings), outboxSettings)
     : ""
+  const outboxPg = selected("outboxPg") && Option.isSome(config.postgres)
+    ? OutboxPg.render(yield* OutboxPg.run(sink, config.postgres.value, outboxSettings.count * 2))
+    : ""
 
   yield* Console.log(Report.render({
     startedAt,
@@ -167,6 +173,7 @@ const program = Effect.gen(function*() {
     memory: { small, large: largeMemory }
   }))
   if (outbox !== "") yield* Console.log(`\n${outbox}`)
+  if (outboxPg !== "") yield* Console.log(`\n${outboxPg}`)
 })
 
 program.pipe(Effect.scoped, Effect.provide(NodeServices.layer), NodeRuntime.runMain)

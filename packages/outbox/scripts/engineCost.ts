@@ -3,9 +3,12 @@
  * outbox: on SQLite with one runner (the composition of `layerSqlite`),
  * `count` workflow executions, 32 at a time, of (a) an empty workflow and
  * (b) a workflow that runs one empty activity; and the rate of starts alone
- * (`discard: true`). Compiled and run as:
+ * (`discard: true`).
  *
- *   pnpm --filter @effect-smtp/outbox measure:engine
+ *   pnpm --filter @effect-smtp/outbox measure:engine [count]
+ *
+ * (through tsx; the figures in docs/outbox.md are of the script bundled with
+ * esbuild and run on Node 24, as the bench runs its cases.)
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"

@@ -13,7 +13,7 @@ import type { Startable, Workflows } from "./workflow.js"
 
 /**
  * How messages are stored and started: many in one transaction (one commit)
- * and, those due now, in one batch workflow (see workflow.ts). `enqueueAll`
+ * and, those due at the same time, in one batch workflow (see workflow.ts). `enqueueAll`
  * stores its entries so; concurrent single `enqueue`s are grouped the same
  * way (group commit) through a request resolver, which collects what callers
  * ask for until the runtime next yields.

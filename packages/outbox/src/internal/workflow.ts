@@ -15,10 +15,12 @@ import * as retrySchedule from "./retry.js"
 import { type MessageRow, persistently, type Store } from "./store.js"
 
 /**
- * The durable side of a message: one workflow per message and generation
- * that waits for `sendAt`, runs attempts as activities and steps the retry
- * schedule on a durable clock; how a stored message's workflow is started,
- * and the start-up sweep of those a crash kept from starting.
+ * The durable side of a message: a workflow per batch of messages stored
+ * together and due at once, which runs their first attempt as one activity,
+ * and one per message and generation that waits for `sendAt`, runs attempts
+ * as activities and steps the retry schedule on a durable clock; how a
+ * stored message's workflow is started, and the start-up sweep of those a
+ * crash kept from starting.
  */
 
 /** Starting a workflow whose runner just died: until its shards move, for up to a minute or so. */

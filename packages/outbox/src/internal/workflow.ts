@@ -48,8 +48,15 @@ export interface Startable {
   readonly batch: string | undefined
 }
 
-/** A batch member's outcome, as the batch's first attempt returns it. */
-const BatchOutcome = Schema.Array(Schema.Struct({ id: Schema.String, outcome: AttemptOutcome }))
+/**
+ * A batch member's outcome, as the batch's first attempt returns it; `Died`
+ * when its attempt died (a defect): it goes on in a workflow of its own,
+ * as if the batch had crashed there, and does not take the others with it.
+ */
+const Died = Schema.TaggedStruct("Died", { defect: Schema.String })
+const BatchOutcome = Schema.Array(
+  Schema.Struct({ id: Schema.String, outcome: Schema.Union([AttemptOutcome, Died]) })
+)
 
 /** Registers the outbox's workflows on the engine in context, then sweeps; returns how to start one. @internal */
 export const make = (options: {
@@ -156,15 +163,30 @@ export const make = (options: {
             (rows) =>
               Effect.forEach(
                 rows.filter((row) => row.generation === 0),
-                (row) => Effect.map(attempts.run(row.id, 0, "0/1"), (outcome) => ({ id: row.id, outcome })),
+                (row) =>
+                  attempts.run(row.id, 0, "0/1").pipe(
+                    Effect.map((outcome): typeof BatchOutcome.Type[number] => ({ id: row.id, outcome })),
+                    Effect.catchCause((cause) =>
+                      Cause.hasInterruptsOnly(cause)
+                        ? Effect.failCause(cause)
+                        : Effect.as(
+                          Effect.logError(`the batch attempt of message ${row.id} died`, cause),
+                          { id: row.id, outcome: { _tag: "Died", defect: Cause.pretty(cause) } } as const
+                        )
+                    )
+                  ),
                 { concurrency: "unbounded" }
               )
           )
         })
-        // Each retry in a workflow of its own, which outlives this one.
+        // Each retry in a workflow of its own, which outlives this one. One
+        // that died starts over there from the step the batch was at: its
+        // durable record, if written, parks it as Unknown.
         yield* Effect.forEach(outcomes, ({ id, outcome }) =>
           outcome._tag === "Retry"
             ? workflow.execute({ id, generation: 0, retried: outcome }, { discard: true, detached: true })
+            : outcome._tag === "Died"
+            ? workflow.execute({ id, generation: 0 }, { discard: true, detached: true })
             : Effect.void, { discard: true })
       }))
 

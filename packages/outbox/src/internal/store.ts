@@ -254,11 +254,17 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     const grouped = GroupCommit.make(sql)
     yield* createMessagesTable(sql, prefix).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
 
-    const get = (id: string) =>
-      sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(
-        Effect.map((rows) => rows.length === 0 ? undefined : toRow(rows[0])),
-        Effect.mapError(storeError(`reading message ${id}`))
+    // Reads asked for side by side (a batch's attempts, status calls) share one query.
+    const getAll = GroupCommit.keyed((ids: ReadonlyArray<string>) =>
+      Effect.map(
+        Effect.forEach(
+          Arr.chunksOf(ids, 200),
+          (chunk) => sql<RawRow>`SELECT * FROM ${messages} WHERE ${sql.in("id", chunk)}`
+        ),
+        (chunks) => new Map(chunks.flat().map((raw) => [raw.id, toRow(raw)] as const))
       )
+    )
+    const get = (id: string) => getAll(id).pipe(Effect.mapError(storeError(`reading message ${id}`)))
 
     const store: Store = {
       insertAll: insertMessages(sql, prefix),

@@ -1,11 +1,12 @@
 /**
  * One outbox runner on PostgreSQL (`layerCluster`) in a process of its own,
  * compiled like the other cases (see outboxPg.ts). It prints `RUNNING` once
- * it has joined the cluster; with a count it then enqueues that many
- * messages (`enqueueAll`, 100 at a time) and prints `ENQUEUED`. It runs
- * until it is killed.
+ * it has joined the cluster; with a count it then waits (for the other
+ * runners' shards to settle), prints `ENQUEUING <epoch ms>`, enqueues that
+ * many messages (`enqueueAll`, 100 at a time) and prints `ENQUEUED`. It
+ * runs until it is killed.
  *
- * Arguments: sink host, sink port, database URL, runner port, count.
+ * Arguments: sink host, sink port, database URL, runner port, count, wait (ms).
  */
 import { NodeSmtp } from "@effect-smtp/node"
 import { SmtpOutbox } from "@effect-smtp/outbox"
@@ -16,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Message from "./message.js"
 
-const [host, port, url, runnerPort, count] = process.argv.slice(2)
+const [host, port, url, runnerPort, count, wait] = process.argv.slice(2)
 
 const client = NodeSmtp.layer({
   host,
@@ -36,6 +37,8 @@ const program = Effect.gen(function*() {
   process.stdout.write("RUNNING\n")
   const n = Number(count)
   if (n > 0) {
+    yield* Effect.sleep(Number(wait))
+    process.stdout.write(`ENQUEUING ${Date.now()}\n`)
     const content = Message.ofSize(2048)
     // Batches of 100: each is sent by one workflow, on whichever runner owns its shard.
     yield* Effect.forEach(

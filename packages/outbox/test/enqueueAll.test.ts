@@ -5,6 +5,7 @@
 import { SmtpError } from "@effect-smtp/client"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -165,6 +166,24 @@ describe("SmtpOutbox.enqueueAll", () => {
       expect(retried._tag).toBe("Sent")
       expect(retried.attempts).toBe(2)
       expect(server.received).toHaveLength(4)
+    }))
+
+  it.effect("a rate-limited runner reserves one slot ahead at a time, not one per message waiting", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script, {
+        rateLimit: { messages: 1, interval: "1 second", jitter: 0 }
+      })
+      yield* service.enqueueAll([1, 2, 3, 4, 5].map((n) => ({ mail: message(n) })))
+      yield* settle
+      const now = yield* Clock.currentTimeMillis
+      // Slots are 1 s apart: the first is used, the next is reserved and waited for; no more.
+      const horizon = yield* sql<{ expires_at: number }>`SELECT MAX(expires_at) AS expires_at FROM smtp_outbox_limits`
+      expect(Number(horizon[0].expires_at) - now).toBeLessThanOrEqual(2000)
+      expect(server.received).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(4))
+      yield* settle
+      expect(server.received).toHaveLength(5)
     }))
 
   it.effect("concurrent single enqueues are stored together and sent once each", () =>

@@ -4,6 +4,7 @@
  */
 import { SmtpError } from "@effect-smtp/client"
 import { TestSocket } from "@effect-smtp/testing"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -11,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
@@ -28,9 +30,9 @@ const message = (n: number) => ({
 
 type Script = (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>
 
-const outbox = (script: Script, options: SmtpOutbox.Options = {}) =>
+const outbox = (script: Script, options: SmtpOutbox.Options = {}, file?: string) =>
   Effect.gen(function*() {
-    const { filename } = yield* tempDatabase
+    const filename = file ?? (yield* tempDatabase).filename
     const context = yield* Layer.buildWithMemoMap(
       memoryOutbox(filename, script, { metricsInterval: "1 day", ...options }),
       yield* Layer.makeMemoMap,
@@ -184,6 +186,37 @@ describe("SmtpOutbox.enqueueAll", () => {
       yield* TestClock.adjust(Duration.seconds(4))
       yield* settle
       expect(server.received).toHaveLength(5)
+    }))
+
+  it.effect("a messages table made before batches gets the column at start, and its pending message is sent", () =>
+    Effect.gen(function*() {
+      const { filename } = yield* tempDatabase
+      // The table as the outbox made it before batches, with a message stored.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sql = yield* SqliteClient.make({ filename })
+        yield* sql.unsafe(`
+          CREATE TABLE smtp_outbox_messages (
+            id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, generation INTEGER NOT NULL DEFAULT 0,
+            mail_from TEXT NOT NULL, rcpt_to TEXT NOT NULL, content BLOB NOT NULL, message_id TEXT, extra TEXT,
+            enqueued_at BIGINT NOT NULL, send_at BIGINT NOT NULL, state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT, end_step TEXT, outcome TEXT,
+            finished_at BIGINT, trace_id TEXT, span_id TEXT
+          )
+        `)
+        yield* sql.unsafe(
+          `INSERT INTO smtp_outbox_messages (id, mail_from, rcpt_to, content, enqueued_at, send_at, state)
+           VALUES ('old-1', 'app@example.com', '["rcpt@example.com"]', ?, 0, 0, 'Pending')`,
+          [new TextEncoder().encode(message(0).content)]
+        )
+      })).pipe(Effect.provide(Reactivity.layer))
+      const server = TestSocket.smtpServer()
+      const { service } = yield* outbox(server.script, {}, filename)
+      yield* settle
+      expect((yield* service.status("old-1"))._tag).toBe("Sent")
+      const ids = yield* service.enqueueAll([{ mail: message(1) }, { mail: message(2) }])
+      yield* settle
+      for (const id of ids) expect((yield* service.status(id))._tag).toBe("Sent")
+      expect(received(server)).toEqual([0, 1, 2].map((n) => message(n).content).sort())
     }))
 
   it.effect("concurrent single enqueues are stored together and sent once each", () =>

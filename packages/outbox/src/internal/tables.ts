@@ -31,9 +31,15 @@ export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyAr
 export const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
   // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
   const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
-  // Tables made before batches lack the column.
-  const addBatchColumn: Effect.Effect<void, SqlError> = sql.onDialectOrElse({
-    pg: () => Effect.asVoid(sql.unsafe(`ALTER TABLE ${prefix}_messages ADD COLUMN IF NOT EXISTS batch TEXT`)),
+  // Tables made before batches lack the column: PostgreSQL adds it in the
+  // DDL's transaction (behind its lock); SQLite has no ADD COLUMN IF NOT
+  // EXISTS, and one process per file, so it looks first.
+  const addBatchColumn = sql.onDialectOrElse({
+    pg: () => [`ALTER TABLE ${prefix}_messages ADD COLUMN IF NOT EXISTS batch TEXT`],
+    orElse: () => []
+  })
+  const addBatchColumnSqlite: Effect.Effect<void, SqlError> = sql.onDialectOrElse({
+    pg: () => Effect.void,
     orElse: () =>
       Effect.flatMap(
         sql.unsafe<{ name: string }>(`SELECT name FROM pragma_table_info('${prefix}_messages')`),
@@ -68,11 +74,12 @@ export const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) =>
       batch TEXT
     )
   `,
-    `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
+    `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`,
+    ...addBatchColumn
   ).pipe(
-    Effect.andThen(addBatchColumn),
+    Effect.andThen(addBatchColumnSqlite),
     Effect.andThen(
-      Effect.asVoid(sql.unsafe(`CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch)`))
+      createTables(sql, `CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch)`)
     )
   )
 }

@@ -149,6 +149,8 @@ export interface Store {
   readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
   /** A batch's pending messages (see `MessageRow.batch`), in the order they were stored. */
   readonly batchOf: (batch: string) => Effect.Effect<ReadonlyArray<MessageRow>, OutboxStoreError>
+  /** When a batch's pending messages are due (the latest `sendAt`), or undefined when none is pending. */
+  readonly batchDueAt: (batch: string) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Every pending message's id, generation and batch, for starting workflows a crash may have missed. */
   readonly pending: Effect.Effect<
     ReadonlyArray<{ readonly id: string; readonly generation: number; readonly batch: string | undefined }>,
@@ -305,6 +307,13 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
         `.pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].generation)),
           Effect.mapError(storeError(`reopening ${id} for a resend`))
+        ),
+      batchDueAt: (batch) =>
+        sql<{ due: number | string | null }>`
+          SELECT MAX(send_at) AS due FROM ${messages} WHERE batch = ${batch} AND state = 'Pending'
+        `.pipe(
+          Effect.map((rows) => rows.length === 0 ? undefined : optionalNumber(rows[0].due)),
+          Effect.mapError(storeError(`reading when batch ${batch} is due`))
         ),
       batchOf: (batch) =>
         sql<RawRow>`

@@ -149,8 +149,7 @@ export const make = (options: {
     yield* engine.register(batchWorkflow, ({ batch }) =>
       Effect.gen(function*() {
         // Every member has the same sendAt, or one already past.
-        const members = yield* persistently(store.batchOf(batch))
-        const sendAt = Math.max(0, ...members.map((row) => row.sendAt))
+        const sendAt = (yield* persistently(store.batchDueAt(batch))) ?? 0
         const now = yield* Clock.currentTimeMillis
         if (sendAt > now) {
           yield* DurableClock.sleep({ name: "send-at", duration: Duration.millis(sendAt - now) })

@@ -87,10 +87,15 @@ const untilAllSent = (filename: string, count: number) =>
     Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (sent) => sent >= count })
   )
 
-const freshFile = (name: string) => {
-  const directory = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-bench-outbox-"))
-  return Path.join(directory, `${name}.db`)
-}
+/** A SQLite file in a directory of its own, removed with the scope. */
+const freshFile = (name: string) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-bench-outbox-"))),
+      (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
+    ),
+    (directory) => Path.join(directory, `${name}.db`)
+  )
 
 /** One outbox run on a fresh SQLite file: how fast it stores `count` messages and how fast they end Sent. */
 const outboxRun = (
@@ -98,7 +103,7 @@ const outboxRun = (
   store: (count: number) => Effect.Effect<unknown, unknown, SmtpOutbox.SmtpOutbox>
 ) =>
   Effect.gen(function*() {
-    const filename = freshFile("outbox")
+    const filename = yield* freshFile("outbox")
     const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
       Layer.provide(clientLayer(settings))
     )
@@ -109,7 +114,7 @@ const outboxRun = (
       yield* untilAllSent(filename, settings.count)
       return { enqueue: settings.count / stored, endToEnd: settings.count / seconds(started) }
     }).pipe(Effect.provide(layer))
-  })
+  }).pipe(Effect.scoped)
 
 const single = (callers: number) => (count: number) =>
   Effect.forEach(
@@ -143,7 +148,8 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
       ? { enqueue: NaN, endToEnd: NaN }
       : yield* outboxRun(settings, batched(settings.batch))
     const storeOnly = settings.batch === 0 ? NaN : yield* Effect.gen(function*() {
-      const layer = SmtpOutbox.layerSqlite({ filename: freshFile("store-only"), metricsInterval: "1 hour" }).pipe(
+      const filename = yield* freshFile("store-only")
+      const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
         Layer.provide(clientLayer(settings))
       )
       return yield* Effect.gen(function*() {
@@ -151,7 +157,7 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
         yield* batched(settings.batch, Date.now() + 3600_000)(settings.count)
         return settings.count / seconds(started)
       }).pipe(Effect.provide(layer))
-    })
+    }).pipe(Effect.scoped)
     return {
       count: settings.count,
       batchStoreOnly: storeOnly,

@@ -51,7 +51,8 @@ const program = Effect.gen(function*() {
   process.stdout.write(`activities run: ${ran}, cluster_messages rows: ${rows[0].n}\n`)
 })
 
-const filename = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "engine-cost-")), "engine.db")
+const directory = fs.mkdtempSync(path.join(os.tmpdir(), "engine-cost-"))
+const filename = path.join(directory, "engine.db")
 // The outbox's own SQLite composition, with a layer that only hands out the engine and the database.
 const engineLayer = layers.sqlite(
   { filename },
@@ -60,5 +61,6 @@ const engineLayer = layers.sqlite(
 program.pipe(
   Effect.provide(engineLayer as Layer.Layer<WorkflowEngine | SqlClient.SqlClient>),
   Effect.scoped,
+  Effect.ensuring(Effect.sync(() => fs.rmSync(directory, { recursive: true, force: true }))),
   NodeRuntime.runMain
 )

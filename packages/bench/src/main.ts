@@ -10,8 +10,10 @@
  * sends, default 64), BENCH_LARGE_MB (default 50), BENCH_QUICK=1 (a smoke
  * run: 500 messages, 1 round, 5 MB), BENCH_ONLY (comma-separated case keys
  * from cases.ts, plus "shared" (the clients of `Cases.shared` in one
- * process), "large" and "memory"; e.g. `BENCH_ONLY=pool1` to profile one
- * case with `node --cpu-prof`).
+ * process), "large", "memory" and "outbox"; e.g. `BENCH_ONLY=pool1` to profile one
+ * case with `node --cpu-prof`). The outbox rows (outbox.ts) send BENCH_N / 10
+ * messages (at least 200), BENCH_OUTBOX_BATCH per `enqueueAll` (default 500);
+ * "outboxPg" (one runner and three on PostgreSQL) runs when EFFECT_SMTP_POSTGRES_URL is set.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
@@ -25,6 +27,8 @@ import * as Cases from "./cases.js"
 import * as Isolated from "./isolated.js"
 import * as Memory from "./memory.js"
 import * as Message from "./message.js"
+import * as OutboxPg from "./outboxPg.js"
+import * as OutboxRows from "./outboxRows.js"
 import * as Report from "./report.js"
 import * as SmtpSink from "./smtpSink.js"
 import { rate } from "./table.js"
@@ -38,6 +42,8 @@ const settings = Effect.gen(function*() {
     warmUpSeconds: yield* Config.Number("BENCH_WARMUP_SECONDS").pipe(Config.withDefault(quick ? 0.5 : 4)),
     largeMb: yield* Config.Int("BENCH_LARGE_MB").pipe(Config.withDefault(quick ? 5 : 50)),
     only: yield* Config.Array(Schema.String, "BENCH_ONLY").pipe(Config.option),
+    outboxBatch: yield* Config.Int("BENCH_OUTBOX_BATCH").pipe(Config.withDefault(500)),
+    postgres: yield* Config.String("EFFECT_SMTP_POSTGRES_URL").pipe(Config.option),
     messageSize: 2048
   }
 })
@@ -111,6 +117,19 @@ const program = Effect.gen(function*() {
   const small = yield* memory(1024 * 1024)
   const largeMemory = yield* memory(largeRates.size)
 
+  const outboxSettings = {
+    count: Math.max(200, Math.round(config.count / 10)),
+    callers: 32,
+    batch: config.outboxBatch,
+    warmUp: config.count >= 5000 ? 500 : 100
+  }
+  const outbox = selected("outbox")
+    ? OutboxRows.render(yield* OutboxRows.run(sink, outboxSettings), outboxSettings)
+    : ""
+  const outboxPg = selected("outboxPg") && Option.isSome(config.postgres)
+    ? OutboxPg.render(yield* OutboxPg.run(sink, config.postgres.value, outboxSettings.count * 2))
+    : ""
+
   yield* Console.log(Report.render({
     startedAt,
     loadAtStart,
@@ -129,6 +148,8 @@ const program = Effect.gen(function*() {
     large: largeRates,
     memory: { small, large: largeMemory }
   }))
+  if (outbox !== "") yield* Console.log(`\n${outbox}`)
+  if (outboxPg !== "") yield* Console.log(`\n${outboxPg}`)
 })
 
 program.pipe(Effect.scoped, Effect.provide(NodeServices.layer), NodeRuntime.runMain)

@@ -29,7 +29,7 @@ const measure = (name: string) =>
     const store = yield* Store.make(prefix)
     const ids: Array<string> = []
     for (let i = 0; i < messages; i++) {
-      const { id } = yield* store.insert({
+      const [{ id }] = yield* store.insertAll([{
         id: crypto.randomUUID(),
         idempotencyKey: undefined,
         from: "a@example.com",
@@ -40,8 +40,9 @@ const measure = (name: string) =>
         enqueuedAt: Date.now(),
         sendAt: Date.now(),
         traceId: undefined,
-        spanId: undefined
-      })
+        spanId: undefined,
+        batch: undefined
+      }])
       ids.push(id)
     }
     // One at a time: what a lone attempt waits before its end.

@@ -40,6 +40,16 @@ export interface EnqueueOptions {
 }
 
 /**
+ * One message of an `enqueueAll`, with its own options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EnqueueEntry<E = never> extends EnqueueOptions {
+  readonly mail: SmtpClient.Sendable<E>
+}
+
+/**
  * Where a message stands: `Pending`, `Sent`, `Failed` or `Unknown` (each
  * documented where it is declared).
  *
@@ -111,6 +121,18 @@ export interface SmtpOutboxService {
     mail: SmtpClient.Sendable<E>,
     options?: EnqueueOptions
   ) => Effect.Effect<string, SmtpError.InvalidInputError | OutboxStoreError | E>
+  /**
+   * Stores many messages in one transaction and returns their ids in order;
+   * each entry has its own idempotency key and `sendAt`, which behave as in
+   * `enqueue` (a key stored before, or earlier in the same call, stores
+   * nothing and gives the first message's id). Every entry is checked
+   * first: bad input fails with the client's `InvalidInputError` naming the
+   * entry (`entries[3].to`), and nothing is stored. Those due now are sent
+   * by one workflow (fewer steps persisted per message).
+   */
+  readonly enqueueAll: <E = never>(
+    entries: Iterable<EnqueueEntry<E>>
+  ) => Effect.Effect<ReadonlyArray<string>, SmtpError.InvalidInputError | OutboxStoreError | E>
   readonly status: (id: string) => Effect.Effect<Status, MessageNotFoundError | OutboxStoreError>
   /**
    * Sends an `Unknown` or `Failed` message again, as a new series of
@@ -135,6 +157,15 @@ export const enqueue = <E = never>(
   options?: EnqueueOptions
 ): Effect.Effect<string, SmtpError.InvalidInputError | OutboxStoreError | E, SmtpOutbox> =>
   SmtpOutbox.use((outbox) => outbox.enqueue(mail, options))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const enqueueAll = <E = never>(
+  entries: Iterable<EnqueueEntry<E>>
+): Effect.Effect<ReadonlyArray<string>, SmtpError.InvalidInputError | OutboxStoreError | E, SmtpOutbox> =>
+  SmtpOutbox.use((outbox) => outbox.enqueueAll(entries))
 
 /**
  * @since 0.1.0

@@ -6,7 +6,7 @@ import * as RateLimiter from "effect/persistence/RateLimiter"
 import * as SqlClient from "effect/sql/SqlClient"
 import { OutboxStoreError } from "../OutboxError.js"
 import { adaptiveConsumeStep, adaptiveFeedbackStep, type AdaptiveState } from "./adaptive.js"
-import { createTables } from "./store.js"
+import { createTables } from "./tables.js"
 
 /**
  * The rate limit every runner shares through the database: a

@@ -1,13 +1,12 @@
 import { SmtpClient, type SmtpError } from "@effect-smtp/client"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { MessageNotFoundError, ResendRefusedError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import * as Attempt from "./attempt.js"
+import * as Enqueue from "./enqueue.js"
 import * as Gauges from "./gauges.js"
-import { bytesOf, extraOf, toMillis } from "./mail.js"
 import { makePause } from "./pause.js"
 import { statusOf } from "./status.js"
 import * as Store from "./store.js"
@@ -17,7 +16,7 @@ import * as Workflows from "./workflow.js"
 /**
  * The outbox service: its parts put together (the store, the limits, one
  * attempt, the workflow, the gauges) and the three operations a caller
- * sees, `enqueue`, `status` and `resend`.
+ * sees, `enqueue` and `enqueueAll` (enqueue.ts), `status` and `resend`.
  */
 
 /** Default retries: 30 s, doubling, at most an hour apart, 10 of them (about 5 hours in all). */
@@ -41,34 +40,7 @@ export const make = (options: SmtpOutbox.Options) =>
     const workflows = yield* Workflows.make({ prefix, retry: options.retry ?? defaultRetry, store, attempts })
     yield* Gauges.refreshEvery(store, options.metricsInterval)
 
-    const enqueue: SmtpOutbox.SmtpOutboxService["enqueue"] = (mail, enqueueOptions) =>
-      Effect.gen(function*() {
-        const invalid = SmtpClient.checkMail(mail)
-        if (invalid !== undefined) {
-          return yield* Effect.fail(invalid)
-        }
-        const envelope = "envelope" in mail ? mail.envelope : mail
-        const content = yield* bytesOf(mail.content)
-        const now = yield* Clock.currentTimeMillis
-        const span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
-        const stored = yield* store.insert({
-          id: crypto.randomUUID(),
-          idempotencyKey: enqueueOptions?.idempotencyKey,
-          from: envelope.from,
-          to: envelope.to,
-          content,
-          messageId: mail.messageId,
-          extra: extraOf(mail),
-          enqueuedAt: now,
-          sendAt: enqueueOptions?.sendAt === undefined ? now : toMillis(enqueueOptions.sendAt),
-          traceId: span?.traceId,
-          spanId: span?.spanId
-        })
-        // A repeated key may follow a crash between storing and starting: start it (a no-op if running).
-        const generation = stored.created ? 0 : (yield* store.get(stored.id))?.generation ?? 0
-        yield* workflows.start(stored.id, generation)
-        return stored.id
-      }).pipe(Effect.withSpan("smtp.outbox.enqueue", { kind: "producer" }))
+    const { enqueue, enqueueAll } = Enqueue.make(store, workflows)
 
     const status: SmtpOutbox.SmtpOutboxService["status"] = (id) =>
       Effect.flatMap(store.get(id), (row) =>
@@ -79,7 +51,7 @@ export const make = (options: SmtpOutbox.Options) =>
         const now = yield* Clock.currentTimeMillis
         const generation = yield* store.reopen(id, now)
         if (generation !== undefined) {
-          return yield* workflows.start(id, generation)
+          return yield* workflows.start({ id, generation, batch: undefined })
         }
         const row = yield* store.get(id)
         if (row === undefined) {
@@ -88,6 +60,6 @@ export const make = (options: SmtpOutbox.Options) =>
         return yield* Effect.fail(new ResendRefusedError({ id, state: row.state as "Pending" | "Sent" }))
       }).pipe(Effect.withSpan("smtp.outbox.resend", { attributes: { "smtp.outbox.message.id": id } }))
 
-    const service: SmtpOutbox.SmtpOutboxService = { enqueue, status, resend }
+    const service: SmtpOutbox.SmtpOutboxService = { enqueue, enqueueAll, status, resend }
     return service
   })

@@ -5,6 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { OutboxStoreError } from "../OutboxError.js"
+import * as GroupCommit from "./groupCommit.js"
 
 /**
  * The pause every runner honours after a "too many" reply: the time until
@@ -27,9 +28,12 @@ export const makePause = (prefix: string): Effect.Effect<Pause, never, SqlClient
     const sql = client.withoutTransforms()
     const table = sql(`${prefix}_limits`)
     return {
-      until: sql<{ expires_at: number | string }>`SELECT expires_at FROM ${table} WHERE key = ${pauseKey}`.pipe(
-        Effect.map((rows) => rows.length === 0 ? 0 : Number(rows[0].expires_at)),
-        Effect.mapError((cause) => new OutboxStoreError({ operation: "reading the shared pause", cause }))
+      // Attempts starting side by side (a batch) read it once between them.
+      until: GroupCommit.shared(
+        sql<{ expires_at: number | string }>`SELECT expires_at FROM ${table} WHERE key = ${pauseKey}`.pipe(
+          Effect.map((rows) => rows.length === 0 ? 0 : Number(rows[0].expires_at)),
+          Effect.mapError((cause) => new OutboxStoreError({ operation: "reading the shared pause", cause }))
+        )
       ),
       extend: (until) =>
         sql`

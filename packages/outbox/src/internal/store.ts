@@ -1,8 +1,12 @@
+import * as Arr from "effect/Array"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
+import * as GroupCommit from "./groupCommit.js"
+import { createMessagesTable } from "./tables.js"
 
 /**
  * The outbox's own tables: one row per message (its exact bytes, envelope,
@@ -32,6 +36,12 @@ export interface MessageRow {
   readonly finishedAt: number | undefined
   readonly traceId: string | undefined
   readonly spanId: string | undefined
+  /**
+   * The batch whose workflow sends the message's first attempt (one
+   * workflow for many messages), or undefined when the message has a
+   * workflow of its own.
+   */
+  readonly batch: string | undefined
 }
 
 /** @internal */
@@ -50,6 +60,17 @@ export interface NewMessage {
   readonly sendAt: number
   readonly traceId: string | undefined
   readonly spanId: string | undefined
+  /** See `MessageRow.batch`. */
+  readonly batch: string | undefined
+}
+
+/** What storing a message did: its id (the first one's for a repeated key) and whether it is new. */
+export interface Stored {
+  readonly id: string
+  readonly created: boolean
+  /** The stored message's generation and batch (for a repeated key: the first one's, as they stand). */
+  readonly generation: number
+  readonly batch: string | undefined
 }
 
 interface RawRow {
@@ -70,6 +91,7 @@ interface RawRow {
   readonly finished_at: number | string | null
   readonly trace_id: string | null
   readonly span_id: string | null
+  readonly batch: string | null
 }
 
 const optionalNumber = (value: number | string | null): number | undefined => value === null ? undefined : Number(value)
@@ -92,7 +114,8 @@ const toRow = (raw: RawRow): MessageRow => ({
   outcome: raw.outcome ?? undefined,
   finishedAt: optionalNumber(raw.finished_at),
   traceId: raw.trace_id ?? undefined,
-  spanId: raw.span_id ?? undefined
+  spanId: raw.span_id ?? undefined,
+  batch: raw.batch ?? undefined
 })
 
 /** A finished message's outcome, written once by the attempt that ended it. */
@@ -106,10 +129,14 @@ export interface Finish {
 
 /** The store's operations; every failure is an `OutboxStoreError` naming what was being done. */
 export interface Store {
-  /** Inserts the message, or finds the one with the same idempotency key; returns its id and whether it is new. */
-  readonly insert: (
-    message: NewMessage
-  ) => Effect.Effect<{ readonly id: string; readonly created: boolean }, OutboxStoreError>
+  /**
+   * Inserts the messages in one transaction (one commit), each unless one
+   * with its idempotency key is stored already (earlier, or earlier in the
+   * same call); what each did, in order.
+   */
+  readonly insertAll: (
+    messages: ReadonlyArray<NewMessage>
+  ) => Effect.Effect<ReadonlyArray<Stored>, OutboxStoreError>
   readonly get: (id: string) => Effect.Effect<MessageRow | undefined, OutboxStoreError>
   /** An attempt begins: counts it and clears the next attempt's time. */
   readonly beginAttempt: (id: string, generation: number) => Effect.Effect<void, OutboxStoreError>
@@ -120,8 +147,15 @@ export interface Store {
   readonly finish: (finish: Finish) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Back to pending in a new generation, from Unknown or Failed only; the new generation, or undefined. */
   readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
-  /** Every pending message's id and generation, for starting workflows a crash may have missed. */
-  readonly pending: Effect.Effect<ReadonlyArray<{ readonly id: string; readonly generation: number }>, OutboxStoreError>
+  /** A batch's pending messages (see `MessageRow.batch`), in the order they were stored. */
+  readonly batchOf: (batch: string) => Effect.Effect<ReadonlyArray<MessageRow>, OutboxStoreError>
+  /** When a batch's pending messages are due (the latest `sendAt`), or undefined when none is pending. */
+  readonly batchDueAt: (batch: string) => Effect.Effect<number | undefined, OutboxStoreError>
+  /** Every pending message's id, generation and batch, for starting workflows a crash may have missed. */
+  readonly pending: Effect.Effect<
+    ReadonlyArray<{ readonly id: string; readonly generation: number; readonly batch: string | undefined }>,
+    OutboxStoreError
+  >
   /** How many messages are in each state, and the oldest pending one's enqueue time. */
   readonly census: Effect.Effect<
     { readonly counts: Readonly<Record<State, number>>; readonly oldestPending: number | undefined },
@@ -129,99 +163,82 @@ export interface Store {
   >
 }
 
-/**
- * Runs DDL once per database even when several runners start at once:
- * PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a
- * concurrent twin (it can fail on pg_type's unique index), so there the
- * statements run in one transaction behind an advisory lock.
- *
- * @internal
- */
-export const createTables = (sql: SqlClient.SqlClient, ...statements: ReadonlyArray<string>) =>
-  sql.onDialectOrElse({
-    pg: () =>
-      sql.withTransaction(
-        Effect.andThen(
-          sql.unsafe("SELECT pg_advisory_xact_lock(hashtext('effect-smtp/outbox/ddl'))"),
-          Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
-        )
-      ),
-    orElse: () => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true })
-  })
-
 const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
 
-/** The messages table and its index, made once per database. */
-const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) => {
-  // PostgreSQL and SQLite: both speak ON CONFLICT and RETURNING.
-  const binary = sql.onDialectOrElse({ pg: () => "BYTEA", orElse: () => "BLOB" })
-  return createTables(
-    sql,
-    `
-    CREATE TABLE IF NOT EXISTS ${prefix}_messages (
-      id TEXT PRIMARY KEY,
-      idempotency_key TEXT UNIQUE,
-      generation INTEGER NOT NULL DEFAULT 0,
-      mail_from TEXT NOT NULL,
-      rcpt_to TEXT NOT NULL,
-      content ${binary} NOT NULL,
-      message_id TEXT,
-      extra TEXT,
-      enqueued_at BIGINT NOT NULL,
-      send_at BIGINT NOT NULL,
-      state TEXT NOT NULL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      next_attempt_at BIGINT,
-      end_step TEXT,
-      outcome TEXT,
-      finished_at BIGINT,
-      trace_id TEXT,
-      span_id TEXT
-    )
-  `,
-    `CREATE INDEX IF NOT EXISTS ${prefix}_messages_state ON ${prefix}_messages (state, enqueued_at)`
-  ).pipe(
-    Effect.mapError(storeError("creating the outbox's messages table"))
-  )
-}
-
-/** Inserts a message, or finds the one with the same idempotency key. */
-const insertMessage = (sql: SqlClient.SqlClient, prefix: string) => {
+/** Inserts messages in one transaction, each unless its idempotency key is stored already. */
+const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
   const messages = sql(`${prefix}_messages`)
-  return (message: NewMessage) =>
+  const rowOf = (message: NewMessage) => ({
+    id: message.id,
+    idempotency_key: message.idempotencyKey ?? null,
+    generation: 0,
+    mail_from: message.from,
+    rcpt_to: JSON.stringify(message.to),
+    content: message.content,
+    message_id: message.messageId ?? null,
+    extra: message.extra ?? null,
+    enqueued_at: message.enqueuedAt,
+    send_at: message.sendAt,
+    state: "Pending",
+    attempts: 0,
+    next_attempt_at: message.sendAt,
+    trace_id: message.traceId ?? null,
+    span_id: message.spanId ?? null,
+    batch: message.batch ?? null
+  })
+  /** Many rows per statement, well under both databases' limits on bound parameters (16 per row). */
+  const chunk = 200
+  const insertChunk = (rows: NonEmptyReadonlyArray<NewMessage>) =>
+    sql<{ id: string }>`
+      INSERT INTO ${messages} ${sql.insert(Arr.map(rows, rowOf))}
+      ON CONFLICT (idempotency_key) DO NOTHING
+      RETURNING id
+    `
+  const existingByKey = (keys: ReadonlyArray<string>) =>
+    keys.length === 0
+      ? Effect.succeed([])
+      : sql<{ id: string; generation: number | string; batch: string | null; idempotency_key: string }>`
+          SELECT id, generation, batch, idempotency_key FROM ${messages} WHERE ${sql.in("idempotency_key", keys)}
+        `
+  const insertAll = (batch: ReadonlyArray<NewMessage>) =>
     Effect.gen(function*() {
-      const inserted = yield* sql<{ id: string }>`
-        INSERT INTO ${messages} ${
-        sql.insert({
-          id: message.id,
-          idempotency_key: message.idempotencyKey ?? null,
-          generation: 0,
-          mail_from: message.from,
-          rcpt_to: JSON.stringify(message.to),
-          content: message.content,
-          message_id: message.messageId ?? null,
-          extra: message.extra ?? null,
-          enqueued_at: message.enqueuedAt,
-          send_at: message.sendAt,
-          state: "Pending",
-          attempts: 0,
-          next_attempt_at: message.sendAt,
-          trace_id: message.traceId ?? null,
-          span_id: message.spanId ?? null
-        })
+      const inserted = new Set<string>()
+      for (let from = 0; from < batch.length; from += chunk) {
+        const rows = batch.slice(from, from + chunk)
+        if (!Arr.isReadonlyArrayNonEmpty(rows)) continue
+        for (const row of yield* insertChunk(rows)) inserted.add(row.id)
       }
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING id
-      `
-      if (inserted.length > 0) return { id: inserted[0].id, created: true }
-      const existing = yield* sql<{ id: string }>`
-        SELECT id FROM ${messages} WHERE idempotency_key = ${message.idempotencyKey ?? null}
-      `
-      if (existing.length === 0) {
-        return yield* Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
+      // Those not inserted had a key stored before (earlier, or earlier in this call: the same row).
+      const conflicted = batch.filter((message) => !inserted.has(message.id))
+      const existing = new Map<string, Stored>()
+      const keys = conflicted.map((message) => message.idempotencyKey ?? "")
+      for (let from = 0; from < keys.length; from += chunk) {
+        for (const row of yield* existingByKey(keys.slice(from, from + chunk))) {
+          existing.set(row.idempotency_key, {
+            id: row.id,
+            created: false,
+            generation: Number(row.generation),
+            batch: row.batch ?? undefined
+          })
+        }
       }
-      return { id: existing[0].id, created: false }
-    }).pipe(Effect.mapError(storeError("storing a new message")))
+      return yield* Effect.forEach(batch, (message) => {
+        if (inserted.has(message.id)) {
+          const stored: Stored = { id: message.id, created: true, generation: 0, batch: message.batch }
+          return Effect.succeed(stored)
+        }
+        const found = existing.get(message.idempotencyKey ?? "")
+        return found === undefined
+          ? Effect.die(new Error("an insert that conflicted found no row with its idempotency key"))
+          : Effect.succeed(found)
+      })
+    })
+  return (batch: ReadonlyArray<NewMessage>) =>
+    // One transaction, many rows per statement: one commit (one fsync on
+    // SQLite) for the lot.
+    sql.withTransaction(insertAll(batch)).pipe(
+      Effect.mapError(storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`))
+    )
 }
 
 /**
@@ -235,40 +252,48 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     // The application's client may rename columns; these tables are ours.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
     const messages = sql(`${prefix}_messages`)
-    yield* createMessagesTable(sql, prefix)
+    // An attempt's writes (its start, the durable record, its outcome) are grouped with other attempts'.
+    const grouped = GroupCommit.make(sql)
+    yield* createMessagesTable(sql, prefix).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
 
-    const get = (id: string) =>
-      sql<RawRow>`SELECT * FROM ${messages} WHERE id = ${id}`.pipe(
-        Effect.map((rows) => rows.length === 0 ? undefined : toRow(rows[0])),
-        Effect.mapError(storeError(`reading message ${id}`))
+    // Reads asked for side by side (a batch's attempts, status calls) share one query.
+    const getAll = GroupCommit.keyed((ids: ReadonlyArray<string>) =>
+      Effect.map(
+        Effect.forEach(
+          Arr.chunksOf(ids, 200),
+          (chunk) => sql<RawRow>`SELECT * FROM ${messages} WHERE ${sql.in("id", chunk)}`
+        ),
+        (chunks) => new Map(chunks.flat().map((raw) => [raw.id, toRow(raw)] as const))
       )
+    )
+    const get = (id: string) => getAll(id).pipe(Effect.mapError(storeError(`reading message ${id}`)))
 
     const store: Store = {
-      insert: insertMessage(sql, prefix),
+      insertAll: insertMessages(sql, prefix),
       get,
       beginAttempt: (id, generation) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET attempts = attempts + 1, next_attempt_at = NULL
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
       recordEnd: (id, generation, step) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET end_step = ${step}
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
       scheduleNext: (id, generation, at) =>
-        sql`
+        grouped(sql`
           UPDATE ${messages} SET next_attempt_at = ${at}
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `.pipe(Effect.asVoid, Effect.mapError(storeError(`scheduling the next attempt of ${id}`))),
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`scheduling the next attempt of ${id}`))),
       finish: (finish) =>
-        sql<{ attempts: number | string }>`
+        grouped(sql<{ attempts: number | string }>`
           UPDATE ${messages}
           SET state = ${finish.state}, outcome = ${finish.outcome}, finished_at = ${finish.finishedAt},
             next_attempt_at = NULL
           WHERE id = ${finish.id} AND generation = ${finish.generation} AND state = 'Pending'
           RETURNING attempts
-        `.pipe(
+        `).pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].attempts)),
           Effect.mapError(storeError(`recording the outcome of ${finish.id}`))
         ),
@@ -276,17 +301,33 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
         sql<{ generation: number | string }>`
           UPDATE ${messages}
           SET state = 'Pending', generation = generation + 1, outcome = NULL, finished_at = NULL,
-            end_step = NULL, next_attempt_at = ${at}, send_at = ${at}
+            end_step = NULL, next_attempt_at = ${at}, send_at = ${at}, batch = NULL
           WHERE id = ${id} AND state IN ('Unknown', 'Failed')
           RETURNING generation
         `.pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].generation)),
           Effect.mapError(storeError(`reopening ${id} for a resend`))
         ),
-      pending: sql<{ id: string; generation: number | string }>`
-        SELECT id, generation FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
+      batchDueAt: (batch) =>
+        sql<{ due: number | string | null }>`
+          SELECT MAX(send_at) AS due FROM ${messages} WHERE batch = ${batch} AND state = 'Pending'
+        `.pipe(
+          Effect.map((rows) => rows.length === 0 ? undefined : optionalNumber(rows[0].due)),
+          Effect.mapError(storeError(`reading when batch ${batch} is due`))
+        ),
+      batchOf: (batch) =>
+        sql<RawRow>`
+          SELECT * FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
+        `.pipe(
+          Effect.map((rows) => rows.map(toRow)),
+          Effect.mapError(storeError(`reading the messages of batch ${batch}`))
+        ),
+      pending: sql<{ id: string; generation: number | string; batch: string | null }>`
+        SELECT id, generation, batch FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
       `.pipe(
-        Effect.map((rows) => rows.map((row) => ({ id: row.id, generation: Number(row.generation) }))),
+        Effect.map((rows) =>
+          rows.map((row) => ({ id: row.id, generation: Number(row.generation), batch: row.batch ?? undefined }))
+        ),
         Effect.mapError(storeError("listing the pending messages"))
       ),
       census: Effect.gen(function*() {

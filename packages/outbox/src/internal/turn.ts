@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as RateLimiter from "effect/persistence/RateLimiter"
+import * as Semaphore from "effect/Semaphore"
 import * as OutboxMetrics from "../OutboxMetrics.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import type { Pause } from "./pause.js"
@@ -49,6 +50,13 @@ export const make = (options: {
   Effect.gen(function*() {
     const { pause, prefix, rateLimit } = options
     const limiter = rateLimit === undefined ? undefined : yield* RateLimiter.make
+    // One slot reserved at a time by this runner: an attempt takes the next
+    // slot only once the one before it is due. Reserved slots are not given
+    // back, so an attempt interrupted while it waits for its slot (its shard
+    // moved to a runner that joined) leaves a gap; reserving one at a time,
+    // a runner leaves at most one, not one per message waiting (a backlog
+    // reserved slots minutes ahead). One runner still uses every slot.
+    const reserving = yield* Semaphore.make(1)
     const spacing = rateLimit === undefined ? undefined : spacingOf(rateLimit)
     const backoff = Duration.toMillis(rateLimit?.backoff ?? Duration.minutes(1))
 
@@ -61,16 +69,18 @@ export const make = (options: {
       if (limiter === undefined || spacing === undefined) {
         return
       }
-      const taken = yield* persistently(limiter.consume({
-        algorithm: "fixed-window",
-        onExceeded: "delay",
-        window: spacing,
-        limit: 1,
-        key: `${prefix}/rate`
+      yield* Semaphore.withPermits(reserving, 1)(Effect.gen(function*() {
+        const taken = yield* persistently(limiter.consume({
+          algorithm: "fixed-window",
+          onExceeded: "delay",
+          window: spacing,
+          limit: 1,
+          key: `${prefix}/rate`
+        }))
+        if (Duration.isGreaterThan(taken.delay, Duration.zero)) {
+          yield* waitFor("rate_limit", Duration.toMillis(taken.delay))
+        }
       }))
-      if (Duration.isGreaterThan(taken.delay, Duration.zero)) {
-        yield* waitFor("rate_limit", Duration.toMillis(taken.delay))
-      }
     })
 
     const turn: Turn = {

@@ -1,0 +1,170 @@
+/**
+ * The outbox beside the client it sends through (issue 22): in one process,
+ * against the same smtp-sink, the direct pooled client (pool(4)) and then the
+ * outbox on SQLite with one runner delivering through the same kind of
+ * client. A delivery counts when the store says `Sent` (read from the
+ * database by a read-only connection of its own), never when it is assumed.
+ *
+ * Rows: single `enqueue` with 32 concurrent callers, `enqueueAll` in
+ * batches, end to end (from the first enqueue to the last `Sent`) for each,
+ * and the direct client's msg/s.
+ */
+import { SmtpClient } from "@effect-smtp/client"
+import { NodeSmtp } from "@effect-smtp/node"
+import { SmtpOutbox } from "@effect-smtp/outbox"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Message from "./message.js"
+
+export interface Settings {
+  readonly host: string
+  readonly port: number
+  readonly count: number
+  /** Concurrent callers of `enqueue`, and sends in flight for the direct client. */
+  readonly callers: number
+  /** Messages per `enqueueAll` call. */
+  readonly batch: number
+  readonly warmUp: number
+}
+
+export interface Result {
+  readonly count: number
+  readonly direct: number
+  readonly enqueue: number
+  readonly endToEnd: number
+  readonly batchEnqueue: number
+  readonly batchEndToEnd: number
+  /** `enqueueAll` with every message due in an hour: the store alone, nothing sent meanwhile. */
+  readonly batchStoreOnly: number
+}
+
+const clientLayer = (settings: Settings): Layer.Layer<SmtpClient> =>
+  NodeSmtp.layer({
+    host: settings.host,
+    port: settings.port,
+    security: "none",
+    timeout: "30 seconds",
+    pool: { maxConnections: 4, maxMessagesPerConnection: Infinity }
+  })
+
+const mail = (n: number): SmtpClient.Mail => ({
+  from: Message.from,
+  to: [Message.to],
+  content: Message.ofSize(2048).replace("Subject: 2048 bytes", `Subject: ${n}`)
+})
+
+const seconds = (since: number) => (performance.now() - since) / 1000
+
+/** The direct pooled client: `count` sends, `callers` in flight. */
+const direct = (settings: Settings, count: number) =>
+  Effect.gen(function*() {
+    const client = yield* SmtpClient
+    const started = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: count }, (_, n) => n),
+      (n) => client.send(mail(n)),
+      { concurrency: settings.callers, discard: true }
+    )
+    return count / seconds(started)
+  }).pipe(Effect.provide(clientLayer(settings)))
+
+/** How many messages the store holds as Sent, read by a read-only connection of its own. */
+const sentCount = (filename: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM smtp_outbox_messages WHERE state = 'Sent'`
+    return Number(rows[0].n)
+  }).pipe(Effect.provide(SqliteClient.layer({ filename, readonly: true })))
+
+const untilAllSent = (filename: string, count: number) =>
+  sentCount(filename).pipe(
+    Effect.repeat({ schedule: Schedule.spaced("20 millis"), until: (sent) => sent >= count })
+  )
+
+/** A SQLite file in a directory of its own, removed with the scope. */
+const freshFile = (name: string) =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-smtp-bench-outbox-"))),
+      (directory) => Effect.sync(() => Fs.rmSync(directory, { recursive: true, force: true }))
+    ),
+    (directory) => Path.join(directory, `${name}.db`)
+  )
+
+/** One outbox run on a fresh SQLite file: how fast it stores `count` messages and how fast they end Sent. */
+const outboxRun = (
+  settings: Settings,
+  store: (count: number) => Effect.Effect<unknown, unknown, SmtpOutbox.SmtpOutbox>
+) =>
+  Effect.gen(function*() {
+    const filename = yield* freshFile("outbox")
+    const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
+      Layer.provide(clientLayer(settings))
+    )
+    return yield* Effect.gen(function*() {
+      const started = performance.now()
+      yield* store(settings.count)
+      const stored = seconds(started)
+      yield* untilAllSent(filename, settings.count)
+      return { enqueue: settings.count / stored, endToEnd: settings.count / seconds(started) }
+    }).pipe(Effect.provide(layer))
+  }).pipe(Effect.scoped)
+
+const single = (callers: number) => (count: number) =>
+  Effect.forEach(
+    Array.from({ length: count }, (_, n) => n),
+    (n) => SmtpOutbox.enqueue(mail(n), { idempotencyKey: `single-${n}` }),
+    { concurrency: callers, discard: true }
+  )
+
+const batched = (batch: number, sendAt?: number) => (count: number) =>
+  Effect.forEach(
+    Array.from({ length: Math.ceil(count / batch) }, (_, b) => b),
+    (b) =>
+      SmtpOutbox.enqueueAll(
+        Array.from({ length: Math.min(batch, count - b * batch) }, (_, i) => {
+          const n = b * batch + i
+          return { mail: mail(n), idempotencyKey: `batch-${n}`, sendAt }
+        })
+      ),
+    { discard: true }
+  )
+
+export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
+  Effect.gen(function*() {
+    // Warm-up: the JIT and smtp-sink's first accepts, for the client and the outbox alike.
+    yield* direct(settings, settings.warmUp)
+    yield* outboxRun({ ...settings, count: settings.warmUp }, single(settings.callers))
+    const directRate = yield* direct(settings, settings.count)
+    const one = yield* outboxRun(settings, single(settings.callers))
+    // A batch size of 0 leaves the batch rows out.
+    const many = settings.batch === 0
+      ? { enqueue: NaN, endToEnd: NaN }
+      : yield* outboxRun(settings, batched(settings.batch))
+    const storeOnly = settings.batch === 0 ? NaN : yield* Effect.gen(function*() {
+      const filename = yield* freshFile("store-only")
+      const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
+        Layer.provide(clientLayer(settings))
+      )
+      return yield* Effect.gen(function*() {
+        const started = performance.now()
+        yield* batched(settings.batch, Date.now() + 3600_000)(settings.count)
+        return settings.count / seconds(started)
+      }).pipe(Effect.provide(layer))
+    }).pipe(Effect.scoped)
+    return {
+      count: settings.count,
+      batchStoreOnly: storeOnly,
+      direct: directRate,
+      enqueue: one.enqueue,
+      endToEnd: one.endToEnd,
+      batchEnqueue: many.enqueue,
+      batchEndToEnd: many.endToEnd
+    }
+  })

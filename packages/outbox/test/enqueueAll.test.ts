@@ -1,0 +1,238 @@
+/**
+ * `enqueueAll` and the batch workflow that sends what it stores (issue 22),
+ * on the in-memory engine under TestClock, and grouped single enqueues.
+ */
+import { SmtpError } from "@effect-smtp/client"
+import { TestSocket } from "@effect-smtp/testing"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Schedule from "effect/Schedule"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as TestClock from "effect/testing/TestClock"
+import { SmtpOutbox } from "../src/index.js"
+import { memoryOutbox, tempDatabase } from "./utils/memory.js"
+
+const decoder = new TextDecoder()
+
+const message = (n: number) => ({
+  from: "app@example.com",
+  to: ["rcpt@example.com"],
+  content: `Subject: message ${n}\r\nMessage-ID: <m${n}@example.com>\r\n\r\nbody ${n}\r\n`,
+  messageId: `<m${n}@example.com>`
+})
+
+type Script = (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>
+
+const outbox = (script: Script, options: SmtpOutbox.Options = {}, file?: string) =>
+  Effect.gen(function*() {
+    const filename = file ?? (yield* tempDatabase).filename
+    const context = yield* Layer.buildWithMemoMap(
+      memoryOutbox(filename, script, { metricsInterval: "1 day", ...options }),
+      yield* Layer.makeMemoMap,
+      yield* Effect.scope
+    )
+    return { service: Context.get(context, SmtpOutbox.SmtpOutbox), sql: Context.get(context, SqlClient.SqlClient) }
+  })
+
+const settle = Effect.repeat(Effect.yieldNow, { times: 200 })
+
+const received = (server: ReturnType<typeof TestSocket.smtpServer>) =>
+  server.received.map((m) => decoder.decode(m.data)).sort()
+
+/** The final reply to the n-th message the server takes (the default one past the list). */
+const finalReplies = (server: ReturnType<typeof TestSocket.smtpServer>, replies: ReadonlyArray<string>) => {
+  let n = 0
+  return (side: TestSocket.ServerSide) =>
+    server.script({
+      ...side,
+      send: (data) =>
+        side.send(typeof data === "string" && data.startsWith("250 2.0.0 Ok") ? replies[n++] ?? data : data)
+    })
+}
+
+describe("SmtpOutbox.enqueueAll", () => {
+  it.effect("stores every entry and returns the ids in order; each ends Sent, sent once", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const ids = yield* service.enqueueAll([1, 2, 3, 4, 5].map((n) => ({ mail: message(n) })))
+      expect(new Set(ids).size).toBe(5)
+      // In order: the n-th id is the n-th message.
+      const rows = yield* sql<{ id: string; message_id: string; batch: string | null }>`
+        SELECT id, message_id, batch FROM smtp_outbox_messages
+      `
+      const byId = new Map(rows.map((row) => [row.id, row]))
+      expect(ids.map((id) => byId.get(id)?.message_id)).toEqual([1, 2, 3, 4, 5].map((n) => `<m${n}@example.com>`))
+      // All due now: one batch.
+      expect(new Set(rows.map((row) => row.batch)).size).toBe(1)
+      expect(rows[0].batch).not.toBeNull()
+      yield* settle
+      for (const id of ids) {
+        const status = yield* service.status(id)
+        expect(status._tag).toBe("Sent")
+        expect(status.attempts).toBe(1)
+      }
+      expect(received(server)).toEqual([1, 2, 3, 4, 5].map((n) => message(n).content).sort())
+    }))
+
+  it.effect("repeated keys store once: a key stored before, or earlier in the same call, gives the first id", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const before = yield* service.enqueue(message(1), { idempotencyKey: "order-1" })
+      const ids = yield* service.enqueueAll([
+        { mail: message(2), idempotencyKey: "order-1" },
+        { mail: message(3), idempotencyKey: "order-3" },
+        { mail: message(4), idempotencyKey: "order-3" },
+        { mail: message(5) }
+      ])
+      expect(ids[0]).toBe(before)
+      expect(ids[2]).toBe(ids[1])
+      expect(new Set([before, ids[1], ids[3]]).size).toBe(3)
+      const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM smtp_outbox_messages`
+      expect(rows[0].n).toBe(3)
+      yield* settle
+      expect(received(server)).toEqual([message(1).content, message(3).content, message(5).content].sort())
+    }))
+
+  it.effect("a bad entry fails the call with InvalidInputError naming its index, and nothing is stored", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const error = yield* Effect.flip(service.enqueueAll([
+        { mail: message(1) },
+        { mail: message(2) },
+        { mail: { ...message(3), to: ["rcpt@example.com\r\nDATA"] } }
+      ]))
+      expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+      expect(error._tag === "InvalidInputError" && error.field).toBe("entries[2].to")
+      expect(error.message).toContain("entries[2].to")
+      const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM smtp_outbox_messages`
+      expect(rows[0].n).toBe(0)
+      yield* settle
+      expect(server.commands).toEqual([])
+    }))
+
+  it.effect("each entry has its own sendAt: the due ones go now, later ones (one batch when due together) when due", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const later = DateTime.add(yield* DateTime.now, { hours: 1 })
+      const ids = yield* service.enqueueAll([
+        { mail: message(1) },
+        { mail: message(2), sendAt: later },
+        { mail: message(3) },
+        { mail: message(4), sendAt: later }
+      ])
+      const rows = yield* sql<{ id: string; batch: string | null }>`SELECT id, batch FROM smtp_outbox_messages`
+      const batchOf = new Map(rows.map((row) => [row.id, row.batch]))
+      expect(batchOf.get(ids[1])).toBe(batchOf.get(ids[3]))
+      expect(batchOf.get(ids[0])).toBe(batchOf.get(ids[2]))
+      expect(batchOf.get(ids[1])).not.toBe(batchOf.get(ids[0]))
+      yield* settle
+      expect(received(server)).toEqual([message(1).content, message(3).content].sort())
+      expect((yield* service.status(ids[1]))._tag).toBe("Pending")
+      yield* TestClock.adjust(Duration.millis(3600_000 - 1))
+      yield* settle
+      expect(server.received).toHaveLength(2)
+      yield* TestClock.adjust(Duration.millis(1))
+      yield* settle
+      expect((yield* service.status(ids[1]))._tag).toBe("Sent")
+      expect((yield* service.status(ids[3]))._tag).toBe("Sent")
+      expect(server.received).toHaveLength(4)
+    }))
+
+  it.effect("a batch member refused after its data (451) is retried on the schedule in a workflow of its own, then Sent", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      // The first message the server takes is refused after its data: its durable record is written.
+      const script = finalReplies(server, ["451 4.3.0 try later\r\n"])
+      const { service } = yield* outbox(script, { retry: Schedule.spaced("10 minutes") })
+      const ids = yield* service.enqueueAll([1, 2, 3].map((n) => ({ mail: message(n) })))
+      yield* settle
+      const statuses = yield* Effect.forEach(ids, service.status)
+      const pending = statuses.filter((status) => status._tag === "Pending")
+      expect(pending).toHaveLength(1)
+      expect(pending[0].attempts).toBe(1)
+      yield* TestClock.adjust(Duration.minutes(10))
+      yield* settle
+      const retried = yield* service.status(pending[0].id)
+      // Not Unknown: the retry is a new step, not the batch's step found in the record.
+      expect(retried._tag).toBe("Sent")
+      expect(retried.attempts).toBe(2)
+      expect(server.received).toHaveLength(4)
+    }))
+
+  it.effect("a rate-limited runner reserves one slot ahead at a time, not one per message waiting", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script, {
+        rateLimit: { messages: 1, interval: "1 second", jitter: 0 }
+      })
+      yield* service.enqueueAll([1, 2, 3, 4, 5].map((n) => ({ mail: message(n) })))
+      yield* settle
+      const now = yield* Clock.currentTimeMillis
+      // Slots are 1 s apart: the first is used, the next is reserved and waited for; no more.
+      const horizon = yield* sql<{ expires_at: number }>`SELECT MAX(expires_at) AS expires_at FROM smtp_outbox_limits`
+      expect(Number(horizon[0].expires_at) - now).toBeLessThanOrEqual(2000)
+      expect(server.received).toHaveLength(1)
+      yield* TestClock.adjust(Duration.seconds(4))
+      yield* settle
+      expect(server.received).toHaveLength(5)
+    }))
+
+  it.effect("a messages table made before batches gets the column at start, and its pending message is sent", () =>
+    Effect.gen(function*() {
+      const { filename } = yield* tempDatabase
+      // The table as the outbox made it before batches, with a message stored.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sql = yield* SqliteClient.make({ filename })
+        yield* sql.unsafe(`
+          CREATE TABLE smtp_outbox_messages (
+            id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, generation INTEGER NOT NULL DEFAULT 0,
+            mail_from TEXT NOT NULL, rcpt_to TEXT NOT NULL, content BLOB NOT NULL, message_id TEXT, extra TEXT,
+            enqueued_at BIGINT NOT NULL, send_at BIGINT NOT NULL, state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at BIGINT, end_step TEXT, outcome TEXT,
+            finished_at BIGINT, trace_id TEXT, span_id TEXT
+          )
+        `)
+        yield* sql.unsafe(
+          `INSERT INTO smtp_outbox_messages (id, mail_from, rcpt_to, content, enqueued_at, send_at, state)
+           VALUES ('old-1', 'app@example.com', '["rcpt@example.com"]', ?, 0, 0, 'Pending')`,
+          [new TextEncoder().encode(message(0).content)]
+        )
+      })).pipe(Effect.provide(Reactivity.layer))
+      const server = TestSocket.smtpServer()
+      const { service } = yield* outbox(server.script, {}, filename)
+      yield* settle
+      expect((yield* service.status("old-1"))._tag).toBe("Sent")
+      const ids = yield* service.enqueueAll([{ mail: message(1) }, { mail: message(2) }])
+      yield* settle
+      for (const id of ids) expect((yield* service.status(id))._tag).toBe("Sent")
+      expect(received(server)).toEqual([0, 1, 2].map((n) => message(n).content).sort())
+    }))
+
+  it.effect("concurrent single enqueues are stored together and sent once each", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const ids = yield* Effect.forEach(
+        Array.from({ length: 10 }, (_, n) => n),
+        (n) => service.enqueue(message(n), { idempotencyKey: `k${n % 5}` }),
+        { concurrency: "unbounded" }
+      )
+      // The same key gives the same id, within a group as across groups.
+      for (let n = 0; n < 5; n++) expect(ids[n + 5]).toBe(ids[n])
+      const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM smtp_outbox_messages`
+      expect(rows[0].n).toBe(5)
+      yield* settle
+      expect(server.received).toHaveLength(5)
+    }))
+})

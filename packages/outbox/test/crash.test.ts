@@ -39,23 +39,26 @@ describe("crash test (SQLite, real worker process, SIGKILL)", () => {
           summary = yield* Effect.scoped(Effect.gen(function*() {
             const worker = yield* startWorker(env)
             if (run < plannedKills) {
+              // Kills are placed by progress, not only by time: the outbox delivers 1,000 messages in a
+              // second or two, so a kill timed in seconds alone would often find nothing left to cut.
+              const before = server.deliveries.length
+              const remaining = messages - before
+              const delivered = (target: number) =>
+                Effect.repeat(
+                  Effect.sync(() => server.deliveries.length - before >= target),
+                  { until: (reached) => reached, schedule: Schedule.spaced("5 millis") }
+                )
+              const somewhere = (share: number) => 1 + Math.floor(Math.random() * Math.max(1, remaining * share))
               if (run === 0) {
-                // The first kill anywhere from start-up through enqueueing.
-                yield* Effect.race(
+                // The first kill anywhere from start-up through enqueueing, or early in delivery.
+                yield* Effect.raceAll([
                   Effect.asVoid(worker.exited),
-                  Effect.sleep(Duration.millis(1000 + Math.random() * 4000))
-                )
+                  Effect.sleep(Duration.millis(1000 + Math.random() * 4000)),
+                  delivered(somewhere(1 / 4))
+                ])
               } else {
-                // The others while messages go out: once this worker has delivered one, then up to 1.5 s later.
-                const before = server.deliveries.length
-                const delivering = Effect.repeat(
-                  Effect.sync(() => server.deliveries.length > before),
-                  { until: (started) => started, schedule: Schedule.spaced("20 millis") }
-                )
-                yield* Effect.race(
-                  Effect.asVoid(worker.exited),
-                  Effect.andThen(delivering, Effect.sleep(Duration.millis(Math.random() * 1500)))
-                )
+                // The others while messages go out: after this worker delivered some of what is left.
+                yield* Effect.race(Effect.asVoid(worker.exited), delivered(somewhere(1 / 3)))
               }
               if (yield* worker.kill) {
                 kills++

@@ -147,8 +147,14 @@ export interface Store {
   readonly finish: (finish: Finish) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Back to pending in a new generation, from Unknown or Failed only; the new generation, or undefined. */
   readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
-  /** A batch's pending messages (see `MessageRow.batch`), in the order they were stored. */
-  readonly batchOf: (batch: string) => Effect.Effect<ReadonlyArray<MessageRow>, OutboxStoreError>
+  /**
+   * A batch's pending messages (see `MessageRow.batch`), in the order they
+   * were stored: their ids and generations only, as each attempt reads its
+   * own row (the content is not read twice).
+   */
+  readonly batchOf: (
+    batch: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly generation: number }>, OutboxStoreError>
   /** When a batch's pending messages are due (the latest `sendAt`), or undefined when none is pending. */
   readonly batchDueAt: (batch: string) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Every pending message's id, generation and batch, for starting workflows a crash may have missed. */
@@ -316,10 +322,10 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
           Effect.mapError(storeError(`reading when batch ${batch} is due`))
         ),
       batchOf: (batch) =>
-        sql<RawRow>`
-          SELECT * FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
+        sql<{ id: string; generation: number | string }>`
+          SELECT id, generation FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
         `.pipe(
-          Effect.map((rows) => rows.map(toRow)),
+          Effect.map((rows) => rows.map((row) => ({ id: row.id, generation: Number(row.generation) }))),
           Effect.mapError(storeError(`reading the messages of batch ${batch}`))
         ),
       pending: sql<{ id: string; generation: number | string; batch: string | null }>`

@@ -79,7 +79,10 @@ export const createMessagesTable = (sql: SqlClient.SqlClient, prefix: string) =>
   ).pipe(
     Effect.andThen(addBatchColumnSqlite),
     Effect.andThen(
-      createTables(sql, `CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch)`)
+      createTables(
+        sql,
+        `CREATE INDEX IF NOT EXISTS ${prefix}_messages_batch ON ${prefix}_messages (batch, state, enqueued_at, id)`
+      )
     )
   )
 }

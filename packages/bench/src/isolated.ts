@@ -1,7 +1,7 @@
 /**
  * Runs a throughput case (caseChild.ts) or the large message (largeChild.ts)
  * in a child process of its own, compiled to JavaScript first, and reads
- * back its timing.
+ * back its timing. The outbox's children are compiled here too.
  */
 import * as Effect from "effect/Effect"
 import type { PlatformError } from "effect/PlatformError"
@@ -28,6 +28,10 @@ const outdir = fileURLToPath(new URL("../node_modules/.cache", import.meta.url))
 export interface Runners {
   readonly cases: string
   readonly large: string
+  /** The outbox's rows (outboxChild.ts). */
+  readonly outbox: string
+  /** One outbox runner of the PostgreSQL rows (outboxRunner.ts). */
+  readonly outboxRunner: string
 }
 
 /**
@@ -39,7 +43,7 @@ export interface Runners {
  */
 export const build: Effect.Effect<Runners> = Effect.promise(() =>
   esbuild.build({
-    entryPoints: [source("caseChild"), source("largeChild")],
+    entryPoints: [source("caseChild"), source("largeChild"), source("outboxChild"), source("outboxRunner")],
     bundle: true,
     platform: "node",
     format: "esm",
@@ -50,7 +54,12 @@ export const build: Effect.Effect<Runners> = Effect.promise(() =>
     // Some dependencies are CommonJS and call require().
     banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
   })
-).pipe(Effect.as({ cases: `${outdir}/caseChild.mjs`, large: `${outdir}/largeChild.mjs` }))
+).pipe(Effect.as({
+  cases: `${outdir}/caseChild.mjs`,
+  large: `${outdir}/largeChild.mjs`,
+  outbox: `${outdir}/outboxChild.mjs`,
+  outboxRunner: `${outdir}/outboxRunner.mjs`
+}))
 
 interface RunOptions {
   readonly count: number

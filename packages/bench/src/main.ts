@@ -124,10 +124,10 @@ const program = Effect.gen(function*() {
     warmUp: config.count >= 5000 ? 500 : 100
   }
   const outbox = selected("outbox")
-    ? OutboxRows.render(yield* OutboxRows.run(sink, outboxSettings), outboxSettings)
+    ? OutboxRows.render(yield* OutboxRows.run(runner.outbox, sink, outboxSettings), outboxSettings)
     : ""
   const outboxPg = selected("outboxPg") && Option.isSome(config.postgres)
-    ? OutboxPg.render(yield* OutboxPg.run(sink, config.postgres.value, outboxSettings.count * 2))
+    ? OutboxPg.render(yield* OutboxPg.run(runner.outboxRunner, sink, config.postgres.value, outboxSettings.count * 2))
     : ""
 
   yield* Console.log(Report.render({

@@ -12,43 +12,16 @@ import * as Effect from "effect/Effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import * as esbuild from "esbuild"
 import { spawn } from "node:child_process"
-import * as Net from "node:net"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
-import type { SmtpSink } from "./smtpSink.js"
+import { freePort, type SmtpSink } from "./smtpSink.js"
 import { markdown, rate, ratio, verdict } from "./table.js"
 
-const source = fileURLToPath(new URL("./outboxRunner.ts", import.meta.url))
-const outfile = fileURLToPath(new URL("../node_modules/.cache/outboxRunner.mjs", import.meta.url))
-
-const build = Effect.promise(() =>
-  esbuild.build({
-    entryPoints: [source],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    outfile,
-    logLevel: "warning",
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
-  })
-)
-
-const freePort = Effect.callback<number>((resume) => {
-  const server = Net.createServer()
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
-
 /** A runner process, killed with the scope; what it printed so far. */
-const runner = (args: ReadonlyArray<string>) =>
+const runner = (file: string, args: ReadonlyArray<string>) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const child = spawn(process.execPath, [outfile, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+      const child = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "inherit"] })
       let output = ""
       child.stdout.on("data", (data: Buffer) => {
         output += data.toString("utf8")
@@ -81,15 +54,15 @@ const settle = 4000
  * first enqueue until none is pending; `notSent` counts those that ended
  * otherwise (a shard moved mid-attempt would make one Unknown).
  */
-const measure = (sink: SmtpSink, base: string, runners: number, count: number) =>
+const measure = (file: string, sink: SmtpSink, base: string, runners: number, count: number) =>
   withDatabase<{ readonly rate: number; readonly notSent: number }, unknown>(
     base,
     (url) =>
       Effect.scoped(Effect.gen(function*() {
         const args = (n: number) =>
           Effect.map(freePort, (port) => [sink.host, String(sink.port), url, String(port), String(n), String(settle)])
-        const enqueuer = yield* runner(yield* args(count))
-        for (let i = 1; i < runners; i++) yield* runner(yield* args(0))
+        const enqueuer = yield* runner(file, yield* args(count))
+        for (let i = 1; i < runners; i++) yield* runner(file, yield* args(0))
         yield* until(() => enqueuer.output().includes("ENQUEUING "))
         const since = Number(/ENQUEUING (\d+)/.exec(enqueuer.output())?.[1])
         const sql = yield* PgClient.make({ url: Redacted.make(url) })
@@ -126,11 +99,10 @@ export interface Result {
   readonly load: ReadonlyArray<number>
 }
 
-export const run = (sink: SmtpSink, base: string, count: number) =>
+export const run = (child: string, sink: SmtpSink, base: string, count: number) =>
   Effect.gen(function*() {
-    yield* build
-    const one = yield* measure(sink, base, 1, count)
-    const three = yield* measure(sink, base, 3, count)
+    const one = yield* measure(child, sink, base, 1, count)
+    const three = yield* measure(child, sink, base, 3, count)
     return { count, one, three, load: Os.loadavg() } satisfies Result
   })
 

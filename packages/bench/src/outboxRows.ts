@@ -8,9 +8,7 @@ import type { PlatformError } from "effect/PlatformError"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Schema from "effect/Schema"
-import * as esbuild from "esbuild"
 import * as Os from "node:os"
-import { fileURLToPath } from "node:url"
 import type { SmtpSink } from "./smtpSink.js"
 import { markdown, rate, ratio, verdict } from "./table.js"
 
@@ -27,22 +25,6 @@ const Result = Schema.Struct({
 })
 export type Result = { readonly [K in keyof typeof Result.Type]: number }
 
-const source = fileURLToPath(new URL("./outboxChild.ts", import.meta.url))
-const outfile = fileURLToPath(new URL("../node_modules/.cache/outbox.mjs", import.meta.url))
-
-/** Compiled as an application ships it (see isolated.ts for why not through a loader). */
-export const build: Effect.Effect<string> = Effect.promise(() =>
-  esbuild.build({
-    entryPoints: [source],
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    outfile,
-    logLevel: "warning",
-    banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" }
-  })
-).pipe(Effect.as(outfile))
-
 export interface Settings {
   readonly count: number
   readonly callers: number
@@ -57,11 +39,11 @@ export interface Measured {
 }
 
 export const run = (
+  child: string,
   sink: SmtpSink,
   settings: Settings
 ): Effect.Effect<Measured, PlatformError | Schema.SchemaError, ChildProcessSpawner> =>
   Effect.gen(function*() {
-    const child = yield* build
     const output = yield* ChildProcessSpawner.use((spawner) =>
       spawner.string(
         ChildProcess.make(process.execPath, [

@@ -27,7 +27,7 @@ export class SinkNotReady extends Data.TaggedError("SinkNotReady")<{ readonly po
 const host = "127.0.0.1"
 
 /** A port nobody listens on right now (the kernel picks it). */
-const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
+export const freePort: Effect.Effect<number> = Effect.callback<number>((resume) => {
   const server = Net.createServer()
   server.listen(0, host, () => {
     const address = server.address()

@@ -178,27 +178,33 @@ describe("partialDelivery \"abort\"", () => {
     }))
 })
 
+/**
+ * Sends and verifies with `options` (of the wrong shape on purpose: what a
+ * JavaScript caller or a loose config can pass); the server must never be
+ * reached, and both fail with an InvalidInputError.
+ */
+const refusedBeforeConnecting = (options: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    let connections = 0
+    const layer = clientOn(() =>
+      Effect.sync(() => {
+        connections++
+      }), options as Partial<SmtpClient.Options>)
+    const sent = yield* Effect.flip(SmtpClient.send(mail)).pipe(Effect.provide(layer))
+    const verified = yield* Effect.flip(Effect.flatMap(SmtpClient, (client) => client.verify)).pipe(
+      Effect.provide(layer)
+    )
+    expect(connections).toBe(0)
+    for (const error of [sent, verified]) expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
+    return sent as SmtpError.InvalidInputError
+  })
+
 describe("bad credentials of any shape: InvalidInputError before any byte", () => {
-  /** Sends and verifies with `auth`; the server must never be reached. */
   const refused = (auth: unknown, mechanism: "PLAIN" | "LOGIN" | "CRAM-MD5" | undefined = undefined) =>
-    Effect.gen(function*() {
-      let connections = 0
-      const layer = clientOn(() =>
-        Effect.sync(() => {
-          connections++
-        }), {
-        port: 25,
-        security: "none",
-        // The wrong shape is the point: what a JavaScript caller or a loose config can pass.
-        auth: (mechanism === undefined ? auth : { ...(auth as object), mechanism }) as SmtpClient.Auth
-      })
-      const sent = yield* Effect.flip(SmtpClient.send(mail)).pipe(Effect.provide(layer))
-      const verified = yield* Effect.flip(Effect.flatMap(SmtpClient, (client) => client.verify)).pipe(
-        Effect.provide(layer)
-      )
-      expect(connections).toBe(0)
-      for (const error of [sent, verified]) expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
-      return sent as SmtpError.InvalidInputError
+    refusedBeforeConnecting({
+      port: 25,
+      security: "none",
+      auth: mechanism === undefined ? auth : { ...(auth as object), mechanism }
     })
 
   it.effect("a plain string password (not Redacted): auth.password, never quoted, no defect", () =>
@@ -279,22 +285,8 @@ describe("bad credentials of any shape: InvalidInputError before any byte", () =
 })
 
 describe("an endpoint of the wrong shape: InvalidInputError before any connection, never a defect", () => {
-  /** What a JavaScript caller or a loose config can pass; the server must never be reached. */
   const refused = (endpoint: { readonly host?: unknown; readonly port?: unknown }) =>
-    Effect.gen(function*() {
-      let connections = 0
-      const layer = clientOn(() =>
-        Effect.sync(() => {
-          connections++
-        }), { security: "none", ...(endpoint as Partial<SmtpClient.Options>) })
-      const sent = yield* Effect.flip(SmtpClient.send(mail)).pipe(Effect.provide(layer))
-      const verified = yield* Effect.flip(Effect.flatMap(SmtpClient, (client) => client.verify)).pipe(
-        Effect.provide(layer)
-      )
-      expect(connections).toBe(0)
-      for (const error of [sent, verified]) expect(error).toBeInstanceOf(SmtpError.InvalidInputError)
-      return sent as SmtpError.InvalidInputError
-    })
+    refusedBeforeConnecting({ security: "none", ...endpoint })
 
   it.effect("a port from the environment, still a string: says so and how to convert it", () =>
     Effect.gen(function*() {

@@ -170,6 +170,30 @@ describe("SmtpOutbox.enqueueAll", () => {
       expect(server.received).toHaveLength(4)
     }))
 
+  it.effect("a batch member whose attempt dies (a corrupt row) does not fail the batch: the others are Sent, it stays Pending, and the next start sends it", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { filename } = yield* tempDatabase
+      const ids = yield* Effect.scoped(Effect.gen(function*() {
+        const { service, sql } = yield* outbox(server.script, {}, filename)
+        const ids = yield* service.enqueueAll([1, 2, 3].map((n) => ({ mail: message(n) })))
+        // Before the batch runs: the second row's options are no longer JSON, so reading its mail throws.
+        yield* sql`UPDATE smtp_outbox_messages SET extra = '{not json' WHERE id = ${ids[1]}`
+        yield* settle
+        const statuses = yield* Effect.forEach(ids, service.status)
+        expect(statuses.map((status) => status._tag)).toEqual(["Sent", "Pending", "Sent"])
+        expect(received(server)).toEqual([message(1).content, message(3).content].sort())
+        // Repaired while this runner still runs: nothing sends it before the next start.
+        yield* sql`UPDATE smtp_outbox_messages SET extra = NULL WHERE id = ${ids[1]}`
+        return ids
+      }))
+      // The next start on the same database: its sweep starts what is pending.
+      const { service } = yield* outbox(server.script, {}, filename)
+      yield* settle
+      expect((yield* service.status(ids[1]))._tag).toBe("Sent")
+      expect(received(server)).toEqual([1, 2, 3].map((n) => message(n).content).sort())
+    }))
+
   it.effect("a rate-limited runner reserves one slot ahead at a time, not one per message waiting", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()

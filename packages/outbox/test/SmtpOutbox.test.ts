@@ -2,51 +2,20 @@ import { SmtpError } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
-import * as SqlClient from "effect/sql/SqlClient"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import { OutboxError, OutboxMetrics, SmtpOutbox } from "../src/index.js"
-import { memoryOutbox, tempDatabase } from "./utils/memory.js"
-
-const decoder = new TextDecoder()
-const encoder = new TextEncoder()
-
-const message = (n: number) => ({
-  from: "app@example.com",
-  to: ["rcpt@example.com"],
-  content: `Subject: message ${n}\r\nMessage-ID: <m${n}@example.com>\r\n\r\nbody ${n}\r\n`,
-  messageId: `<m${n}@example.com>`
-})
+import { message, outbox, settle, tempDatabase } from "./utils/memory.js"
 
 type Script = (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>
 
-/** Builds the outbox on a fresh database in the test's scope. */
-const outbox = (script: Script, options: SmtpOutbox.Options = {}, filename?: string) =>
-  Effect.gen(function*() {
-    const file = filename ?? (yield* tempDatabase).filename
-    // The state gauges' refresh stays out of the way of long clock adjustments.
-    // A memo map of its own: nothing of an outbox built (and closed) earlier in the test is shared.
-    const context = yield* Layer.buildWithMemoMap(
-      memoryOutbox(file, script, { metricsInterval: "1 day", ...options }),
-      yield* Layer.makeMemoMap,
-      yield* Effect.scope
-    )
-    return {
-      filename: file,
-      service: Context.get(context, SmtpOutbox.SmtpOutbox),
-      sql: Context.get(context, SqlClient.SqlClient)
-    }
-  })
-
-/** Lets the workflows' fibers run until nothing more happens without the clock moving. */
-const settle = Effect.repeat(Effect.yieldNow, { times: 200 })
+const decoder = new TextDecoder()
+const encoder = new TextEncoder()
 
 const statusOf = (service: SmtpOutbox.SmtpOutboxService, id: string) => Effect.andThen(settle, service.status(id))
 

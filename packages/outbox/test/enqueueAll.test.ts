@@ -7,41 +7,15 @@ import { TestSocket } from "@effect-smtp/testing"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Schedule from "effect/Schedule"
-import * as SqlClient from "effect/sql/SqlClient"
 import * as TestClock from "effect/testing/TestClock"
-import { SmtpOutbox } from "../src/index.js"
-import { memoryOutbox, tempDatabase } from "./utils/memory.js"
+import { message, outbox, settle, tempDatabase } from "./utils/memory.js"
 
 const decoder = new TextDecoder()
-
-const message = (n: number) => ({
-  from: "app@example.com",
-  to: ["rcpt@example.com"],
-  content: `Subject: message ${n}\r\nMessage-ID: <m${n}@example.com>\r\n\r\nbody ${n}\r\n`,
-  messageId: `<m${n}@example.com>`
-})
-
-type Script = (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>
-
-const outbox = (script: Script, options: SmtpOutbox.Options = {}, file?: string) =>
-  Effect.gen(function*() {
-    const filename = file ?? (yield* tempDatabase).filename
-    const context = yield* Layer.buildWithMemoMap(
-      memoryOutbox(filename, script, { metricsInterval: "1 day", ...options }),
-      yield* Layer.makeMemoMap,
-      yield* Effect.scope
-    )
-    return { service: Context.get(context, SmtpOutbox.SmtpOutbox), sql: Context.get(context, SqlClient.SqlClient) }
-  })
-
-const settle = Effect.repeat(Effect.yieldNow, { times: 200 })
 
 const received = (server: ReturnType<typeof TestSocket.smtpServer>) =>
   server.received.map((m) => decoder.decode(m.data)).sort()

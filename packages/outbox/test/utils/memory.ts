@@ -12,8 +12,10 @@ import {
 } from "@effect-smtp/client"
 import { TestSocket } from "@effect-smtp/testing"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -78,3 +80,36 @@ export const memoryOutbox = (
     Layer.provide(clientLayer(script)),
     Layer.provideMerge(SqliteClient.layer({ filename }))
   )
+
+/** The n-th test message: its content names it, and it carries a Message-ID. */
+export const message = (n: number) => ({
+  from: "app@example.com",
+  to: ["rcpt@example.com"],
+  content: `Subject: message ${n}\r\nMessage-ID: <m${n}@example.com>\r\n\r\nbody ${n}\r\n`,
+  messageId: `<m${n}@example.com>`
+})
+
+/** Builds the outbox on a fresh database (or `filename`) in the test's scope. */
+export const outbox = (
+  script: (server: TestSocket.ServerSide) => Effect.Effect<void, unknown>,
+  options: SmtpOutbox.Options = {},
+  filename?: string
+) =>
+  Effect.gen(function*() {
+    const file = filename ?? (yield* tempDatabase).filename
+    // The state gauges' refresh stays out of the way of long clock adjustments.
+    // A memo map of its own: nothing of an outbox built (and closed) earlier in the test is shared.
+    const context = yield* Layer.buildWithMemoMap(
+      memoryOutbox(file, script, { metricsInterval: "1 day", ...options }),
+      yield* Layer.makeMemoMap,
+      yield* Effect.scope
+    )
+    return {
+      filename: file,
+      service: Context.get(context, SmtpOutbox.SmtpOutbox),
+      sql: Context.get(context, SqlClient.SqlClient)
+    }
+  })
+
+/** Lets the workflows' fibers run until nothing more happens without the clock moving. */
+export const settle = Effect.repeat(Effect.yieldNow, { times: 200 })

@@ -1,43 +1,77 @@
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Queue from "effect/Queue"
 import * as Request from "effect/Request"
 import * as RequestResolver from "effect/RequestResolver"
+import type * as Scope from "effect/Scope"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type { OutboxStoreError } from "../OutboxError.js"
+import type { Durability } from "./durability.js"
 
 /**
- * Group commit: the writes that concurrent attempts ask for at about the
- * same moment (until the runtime next yields) run in one transaction, so
- * they share one commit (one fsync on SQLite) instead of one each. Every
- * caller still returns only once its write is committed; if the
- * transaction fails, every write in it fails (and is retried by its caller,
- * as a lone write would be). Reads are grouped the same way (`shared`,
- * `keyed`): concurrent callers share one query.
+ * Group commit: the writes that attempts ask for while the previous group
+ * is being committed run together in the next transaction, so they share
+ * one commit (and on SQLite one fsync of the log) instead of one each.
+ * One group is written at a time: while its log is synced (durability.ts;
+ * the event loop goes on meanwhile), the next group gathers. Every caller
+ * returns only once its write is committed, and a write that must be on
+ * disk (the durable record) only once it is; if the transaction fails,
+ * every write in it fails (and is retried by its caller, as a lone write
+ * would be). Reads are grouped too (`shared`, `keyed`): concurrent callers
+ * share one query.
  */
 
-interface Write extends Request.Request<unknown, SqlError> {
+interface Write {
   readonly statement: Effect.Effect<unknown, SqlError>
+  /** Whether the caller waits for the write to be on disk, not only committed. */
+  readonly durable: boolean
+  readonly done: Deferred.Deferred<unknown, SqlError | OutboxStoreError>
 }
-const Write = Request.of<Write>()
 
 /** @internal */
-export type GroupCommit = <A>(statement: Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
+export type GroupCommit = <A>(
+  statement: Effect.Effect<A, SqlError>,
+  options?: { readonly durable?: boolean }
+) => Effect.Effect<A, SqlError | OutboxStoreError>
 
-/** @internal */
-export const make = (sql: SqlClient.SqlClient): GroupCommit => {
-  const resolver = RequestResolver.make<Write>((entries) =>
-    sql.withTransaction(Effect.forEach(entries, (entry) => entry.request.statement)).pipe(
-      Effect.exit,
-      Effect.map((exit) =>
-        entries.forEach((entry, i) =>
-          entry.completeUnsafe(Exit.isSuccess(exit) ? Exit.succeed(exit.value[i]) : Exit.failCause(exit.cause))
-        )
-      )
-    )
-  )
-  return <A>(statement: Effect.Effect<A, SqlError>) =>
-    Effect.request(Write({ statement }), resolver) as Effect.Effect<A, SqlError>
-}
+/** Starts the writer (a fiber of the scope) and returns how to ask it for a write. @internal */
+export const make = (
+  sql: SqlClient.SqlClient,
+  durability: Durability
+): Effect.Effect<GroupCommit, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const queue = yield* Queue.unbounded<Write>()
+    const commit = (group: ReadonlyArray<Write>) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(sql.withTransaction(Effect.forEach(group, (write) => write.statement)))
+        if (Exit.isFailure(exit)) {
+          for (const write of group) Deferred.doneUnsafe(write.done, Effect.failCause(exit.cause))
+          return
+        }
+        for (let i = 0; i < group.length; i++) {
+          if (!group[i].durable) Deferred.doneUnsafe(group[i].done, Effect.succeed(exit.value[i]))
+        }
+        if (!group.some((write) => write.durable)) return
+        const synced = yield* Effect.exit(durability.sync)
+        for (let i = 0; i < group.length; i++) {
+          if (group[i].durable) {
+            Deferred.doneUnsafe(
+              group[i].done,
+              Exit.isSuccess(synced) ? Effect.succeed(exit.value[i]) : Effect.failCause(synced.cause)
+            )
+          }
+        }
+      })
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), commit)))
+    return <A>(statement: Effect.Effect<A, SqlError>, options?: { readonly durable?: boolean }) =>
+      Effect.suspend(() => {
+        const done = Deferred.makeUnsafe<unknown, SqlError | OutboxStoreError>()
+        Queue.offerUnsafe(queue, { statement, durable: options?.durable === true, done })
+        return Deferred.await(done) as Effect.Effect<A, SqlError | OutboxStoreError>
+      })
+  })
 
 /**
  * A read that concurrent callers share: those who ask at about the same

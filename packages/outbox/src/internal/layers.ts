@@ -20,10 +20,11 @@ import * as Option from "effect/Option"
 import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import type { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import { OutboxStoreError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
+import * as Durability from "./durability.js"
 
 /**
  * Settings for the outbox's runners, on top of the cluster's defaults: the
@@ -110,8 +111,16 @@ export const sqlite = <A>(
         new OutboxStoreError({ operation: `opening the SQLite database ${options.filename}`, cause })
       )))
   )
+  // Durable commits without holding the event loop for each fsync (durability.ts).
+  const durability = Layer.effect(
+    Durability.CurrentDurability,
+    Effect.gen(function*() {
+      return yield* Durability.sqliteWal(yield* SqlClient.SqlClient, options.filename)
+    })
+  )
   return outbox.pipe(
     Layer.provide(Layer.fresh(ClusterWorkflowEngine.layer).pipe(Layer.provide(sharding))),
+    Layer.provide(durability),
     Layer.provide(database)
   )
 }

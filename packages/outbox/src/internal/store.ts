@@ -2,9 +2,11 @@ import * as Arr from "effect/Array"
 import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
+import { CurrentDurability, type Durability } from "./durability.js"
 import * as GroupCommit from "./groupCommit.js"
 import { createMessagesTable } from "./tables.js"
 
@@ -169,10 +171,12 @@ export interface Store {
   >
 }
 
-const storeError = (operation: string) => (cause: SqlError) => new OutboxStoreError({ operation, cause })
+/** A database failure as the store's error; one already the store's (a failed fsync) as it is. */
+const storeError = (operation: string) => (cause: SqlError | OutboxStoreError) =>
+  cause._tag === "OutboxStoreError" ? cause : new OutboxStoreError({ operation, cause })
 
 /** Inserts messages in one transaction, each unless its idempotency key is stored already. */
-const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
+const insertMessages = (sql: SqlClient.SqlClient, prefix: string, durability: Durability) => {
   const messages = sql(`${prefix}_messages`)
   const rowOf = (message: NewMessage) => ({
     id: message.id,
@@ -243,7 +247,11 @@ const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
     // One transaction, many rows per statement: one commit (one fsync on
     // SQLite) for the lot.
     sql.withTransaction(insertAll(batch)).pipe(
-      Effect.mapError(storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`))
+      Effect.mapError(
+        storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`)
+      ),
+      // Stored means on disk before the caller hears so.
+      Effect.tap(() => durability.sync)
     )
 }
 
@@ -253,13 +261,15 @@ const insertMessages = (sql: SqlClient.SqlClient, prefix: string) => {
  *
  * @internal
  */
-export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, SqlClient.SqlClient> =>
+export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     // The application's client may rename columns; these tables are ours.
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    // What must be on disk before the outbox goes on waits for it; the rest is durable by the next wait.
+    const durability = yield* CurrentDurability
     const messages = sql(`${prefix}_messages`)
     // An attempt's writes (its start, the durable record, its outcome) are grouped with other attempts'.
-    const grouped = GroupCommit.make(sql)
+    const grouped = yield* GroupCommit.make(sql, durability)
     yield* createMessagesTable(sql, prefix).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
 
     // Reads asked for side by side (a batch's attempts, status calls) share one query.
@@ -275,7 +285,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     const get = (id: string) => getAll(id).pipe(Effect.mapError(storeError(`reading message ${id}`)))
 
     const store: Store = {
-      insertAll: insertMessages(sql, prefix),
+      insertAll: insertMessages(sql, prefix, durability),
       get,
       beginAttempt: (id, generation) =>
         grouped(sql`
@@ -283,10 +293,17 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
         `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of an attempt of ${id}`))),
       recordEnd: (id, generation, step) =>
-        grouped(sql`
+        grouped(
+          sql`
           UPDATE ${messages} SET end_step = ${step}
           WHERE id = ${id} AND generation = ${generation} AND state = 'Pending'
-        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording that ${id} reached the end of its message`))),
+        `,
+          { durable: true }
+        ).pipe(
+          // The end of the message is written only once this is on disk.
+          Effect.asVoid,
+          Effect.mapError(storeError(`recording that ${id} reached the end of its message`))
+        ),
       scheduleNext: (id, generation, at) =>
         grouped(sql`
           UPDATE ${messages} SET next_attempt_at = ${at}
@@ -312,7 +329,8 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
           RETURNING generation
         `.pipe(
           Effect.map((rows) => rows.length === 0 ? undefined : Number(rows[0].generation)),
-          Effect.mapError(storeError(`reopening ${id} for a resend`))
+          Effect.mapError(storeError(`reopening ${id} for a resend`)),
+          Effect.tap(() => durability.sync)
         ),
       batchDueAt: (batch) =>
         sql<{ due: number | string | null }>`

@@ -123,6 +123,27 @@ describe("sqliteWal", () => {
       expect(fs.existsSync(`${link}-wal`)).toBe(false)
     }).pipe(Effect.scoped))
 
+  it.live("checkpoints run on a thread of their own: committed pages reach the database file while the outbox's connection leaves checkpoints to it below 10,000 pages", () =>
+    Effect.gen(function*() {
+      const { filename } = yield* tempDatabase
+      const sql = yield* sqlite(filename)
+      yield* Durability.sqliteWal(sql, filename)
+      const autocheckpoint = yield* sql.unsafe<{ wal_autocheckpoint: number }>("PRAGMA wal_autocheckpoint")
+      expect(Number(autocheckpoint[0].wal_autocheckpoint)).toBe(10_000)
+      yield* sql`CREATE TABLE t (v TEXT)`
+      const before = fs.statSync(filename).size
+      // About 25 pages: far below either threshold, so only the thread copies them into the file.
+      yield* sql.withTransaction(
+        Effect.forEach(Array.from({ length: 100 }), () => sql`INSERT INTO t (v) VALUES (${"x".repeat(1000)})`)
+      )
+      let size = before
+      for (let n = 0; n < 60 && size <= before + 50_000; n++) {
+        yield* Effect.sleep("50 millis")
+        size = fs.statSync(filename).size
+      }
+      expect(size).toBeGreaterThan(before + 50_000)
+    }).pipe(Effect.scoped))
+
   it.effect("in memory: SQLite's own fsync stays (FULL) and nothing is waited for", () =>
     Effect.gen(function*() {
       const sql = yield* sqlite(":memory:")
@@ -141,7 +162,8 @@ describe("GroupCommit.make", () => {
     const gate = yield* Deferred.make<void>()
     let syncs = 0
     const durability: Durability.Durability = {
-      sync: Effect.andThen(Effect.sync(() => syncs++), Deferred.await(gate))
+      sync: Effect.andThen(Effect.sync(() => syncs++), Deferred.await(gate)),
+      groupsAtOnce: 1
     }
     const write = yield* GroupCommit.make(sql, durability)
     return { sql, gate, write, syncs: () => syncs }

@@ -6,6 +6,7 @@ import type * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { OutboxStoreError } from "../OutboxError.js"
+import * as Checkpoint from "./checkpoint.js"
 
 /**
  * When a commit is on disk: on SQLite, after an fsync of the log run off the
@@ -35,10 +36,23 @@ import { OutboxStoreError } from "../OutboxError.js"
 export interface Durability {
   /** Returns once every commit made before the call is on disk. */
   readonly sync: Effect.Effect<void, OutboxStoreError>
+  /**
+   * How many groups of writes may be committed at once (groupCommit.ts).
+   * One on SQLite's one connection, where the next group gathers while the
+   * log is synced; several on a database with a pool of connections, where
+   * each commit waits for the server's own fsync and a group waiting for
+   * the one before it would leave connections idle.
+   */
+  readonly groupsAtOnce: number
 }
 
-/** Commits are durable when they return: nothing to wait for. @internal */
-export const immediate: Durability = { sync: Effect.void }
+/**
+ * Commits are durable when they return: nothing to wait for. Eight groups
+ * at once, within the ten connections of `@effect/sql-pg`'s default pool.
+ *
+ * @internal
+ */
+export const immediate: Durability = { sync: Effect.void, groupsAtOnce: 8 }
 
 /** What the store waits on; `immediate` unless the SQLite layer provides the log's own fsync. @internal */
 export const CurrentDurability = Context.Reference<Durability>("@effect-smtp/outbox/Durability", {
@@ -57,12 +71,12 @@ const fsyncError = (cause: unknown) =>
  * @internal
  */
 export const syncGroup = (sync: (done: (error: unknown) => void) => void): Durability => {
-  let running = false
+  let running = 0
   let next: Deferred.Deferred<void, OutboxStoreError> | undefined = undefined
   const run = (done: Deferred.Deferred<void, OutboxStoreError>) => {
-    running = true
+    running++
     sync((error) => {
-      running = false
+      running--
       Deferred.doneUnsafe(done, error === null || error === undefined ? Effect.void : Effect.fail(fsyncError(error)))
       if (next !== undefined) {
         const waiting = next
@@ -72,10 +86,11 @@ export const syncGroup = (sync: (done: (error: unknown) => void) => void): Durab
     })
   }
   return {
+    groupsAtOnce: 1,
     sync: Effect.suspend(() => {
       if (next === undefined) {
         next = Deferred.makeUnsafe<void, OutboxStoreError>()
-        if (!running) {
+        if (running === 0) {
           const done = next
           next = undefined
           run(done)
@@ -144,6 +159,8 @@ export const sqliteWal = (
       Effect.as(true),
       Effect.orElseSucceed(() => false)
     )
+    if (!switched) return immediate
+    yield* Checkpoint.inBackground(sql, fs.realpathSync(filename))
     // fdatasync: the log's data and its size, not its times (SQLite's own choice on Linux).
-    return switched ? syncGroup((done) => fs.fdatasync(fd, done)) : immediate
+    return syncGroup((done) => fs.fdatasync(fd, done))
   })

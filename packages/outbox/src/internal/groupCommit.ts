@@ -5,6 +5,7 @@ import * as Queue from "effect/Queue"
 import * as Request from "effect/Request"
 import * as RequestResolver from "effect/RequestResolver"
 import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import type * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
 import type { OutboxStoreError } from "../OutboxError.js"
@@ -14,8 +15,10 @@ import type { Durability } from "./durability.js"
  * Group commit: the writes that attempts ask for while the previous group
  * is being committed run together in the next transaction, so they share
  * one commit (and on SQLite one fsync of the log) instead of one each.
- * One group is written at a time: while its log is synced (durability.ts;
- * the event loop goes on meanwhile), the next group gathers. Every caller
+ * On SQLite one group is written at a time: while its log is synced
+ * (durability.ts; the event loop goes on meanwhile), the next group
+ * gathers. On a database with a pool of connections, a few groups are
+ * committed at once. Every caller
  * returns only once its write is committed, and a write that must be on
  * disk (the durable record) only once it is; if the transaction fails,
  * every write in it fails (and is retried by its caller, as a lone write
@@ -64,7 +67,22 @@ export const make = (
           }
         }
       })
-    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), commit)))
+    // A group is what arrived while the writer waited for a turn to commit.
+    const turns = yield* Semaphore.make(durability.groupsAtOnce)
+    yield* Effect.forkScoped(Effect.forever(
+      Effect.flatMap(
+        Effect.andThen(turns.take(1), Queue.takeAll(queue)),
+        (group) =>
+          commit(group).pipe(
+            // Interrupted (the outbox is stopping): no caller is left waiting on a write that will not end.
+            Effect.ensuring(
+              Effect.sync(() => group.forEach((write) => Deferred.doneUnsafe(write.done, Effect.interrupt)))
+            ),
+            Effect.ensuring(turns.release(1)),
+            Effect.forkScoped
+          )
+      )
+    ))
     return <A>(statement: Effect.Effect<A, SqlError>, options?: { readonly durable?: boolean }) =>
       Effect.suspend(() => {
         const done = Deferred.makeUnsafe<unknown, SqlError | OutboxStoreError>()

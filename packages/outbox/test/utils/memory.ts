@@ -112,4 +112,7 @@ export const outbox = (
   })
 
 /** Lets the workflows' fibers run until nothing more happens without the clock moving. */
-export const settle = Effect.repeat(Effect.yieldNow, { times: 200 })
+// 1,000 turns: the writes of the group writer (groupCommit.ts) take a few turns each, and how
+// many a test's fibers need varies from run to run with the order of the engine's maps (keyed by
+// random ids); at 200 one run in a dozen of the retry test found its workflow not yet asleep.
+export const settle = Effect.repeat(Effect.yieldNow, { times: 1000 })

@@ -168,6 +168,29 @@ describe("SmtpOutbox.enqueueAll", () => {
       expect(received(server)).toEqual([1, 2, 3].map((n) => message(n).content).sort())
     }))
 
+  it.effect("a batch counts its first attempt once for every member, except one whose record of that attempt is written (a crash after it): that one is parked Unknown, not counted again, not sent", () =>
+    Effect.gen(function*() {
+      const server = TestSocket.smtpServer()
+      const { service, sql } = yield* outbox(server.script)
+      const sendAt = DateTime.makeUnsafe((yield* Clock.currentTimeMillis) + 60_000)
+      const ids = yield* service.enqueueAll([1, 2, 3].map((n) => ({ mail: message(n), sendAt })))
+      // As a runner that crashed after the second member's durable record would have left it.
+      yield* sql`UPDATE smtp_outbox_messages SET end_step = '0/1', attempts = 1 WHERE id = ${ids[1]}`
+      yield* TestClock.adjust(Duration.minutes(1))
+      yield* settle
+      const statuses = yield* Effect.forEach(ids, service.status)
+      expect(statuses.map((status) => [status._tag, status.attempts])).toEqual([["Sent", 1], ["Unknown", 1], [
+        "Sent",
+        1
+      ]])
+      const cut = statuses[1]
+      if (cut._tag === "Unknown") {
+        expect(cut.error._tag).toBe("AttemptCutError")
+        if (cut.error._tag === "AttemptCutError") expect(cut.error.attempt).toBe(1)
+      }
+      expect(received(server)).toEqual([message(1).content, message(3).content].sort())
+    }))
+
   it.effect("a rate-limited runner reserves one slot ahead at a time, not one per message waiting", () =>
     Effect.gen(function*() {
       const server = TestSocket.smtpServer()

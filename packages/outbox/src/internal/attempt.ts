@@ -12,6 +12,7 @@ import { AttemptCutError } from "../OutboxError.js"
 import * as OutboxMetrics from "../OutboxMetrics.js"
 import * as codec from "./codec.js"
 import { mailOf } from "./mail.js"
+import type { Finish, MessageRow } from "./rows.js"
 import * as Store from "./store.js"
 import type { Turn } from "./turn.js"
 
@@ -44,11 +45,17 @@ export interface Attempts {
    * message, which is then parked as Unknown, never sent again.
    */
   readonly run: (id: string, generation: number, step: string) => Effect.Effect<AttemptOutcome>
+  /**
+   * The same for a batch member: its row read, and its attempt counted, by
+   * the batch (`Store.batchOf`, `Store.beginBatch`) for all its members at
+   * once.
+   */
+  readonly runMember: (row: MessageRow, step: string) => Effect.Effect<AttemptOutcome>
   /** Ends a message once; the attempts histogram counts it when this call is the one that did. */
-  readonly finish: (row: Store.MessageRow, state: Store.Finish["state"], outcome: string) => Effect.Effect<void>
+  readonly finish: (row: MessageRow, state: Finish["state"], outcome: string) => Effect.Effect<void>
 }
 
-const attemptSpan = (row: Store.MessageRow, attempt: number) =>
+const attemptSpan = (row: MessageRow, attempt: number) =>
   Effect.withSpan("smtp.outbox.attempt", {
     kind: "internal",
     attributes: { "smtp.outbox.message.id": row.id, "smtp.outbox.attempt": attempt },
@@ -76,23 +83,24 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
           )
     )
 
-  const run: Attempts["run"] = (id, generation, step) =>
+  /** One attempt of `row` (as read just before); `counted` when its start is already written. */
+  const attempt = (row: MessageRow, step: string, counted: boolean): Effect.Effect<AttemptOutcome> =>
     Effect.gen(function*() {
-      const row = yield* Store.persistently(store.get(id))
-      if (row === undefined || row.generation !== generation || row.state !== "Pending") return done
+      const { generation, id } = row
+      if (row.state !== "Pending") return done
       if (row.endStep === step) {
         const cut = new AttemptCutError({ attempt: row.attempts, messageId: row.messageId, recipients: row.to })
         yield* finish(row, "Unknown", codec.encodeError(cut))
         return done
       }
       yield* turn.wait
-      yield* Store.persistently(store.beginAttempt(id, generation))
-      const attempt = row.attempts + 1
+      if (!counted) yield* Store.persistently(store.beginAttempt(id, generation))
+      const number = row.attempts + 1
       const exit = yield* client.send(mailOf(row), { beforeEndOfData: store.recordEnd(id, generation, step) }).pipe(
-        attemptSpan(row, attempt),
+        attemptSpan(row, number),
         Effect.exit
       )
-      const ended = { ...row, attempts: attempt }
+      const ended = { ...row, attempts: number }
       if (Exit.isSuccess(exit)) {
         yield* finish(ended, "Sent", codec.encodeResult(exit.value))
         return done
@@ -118,5 +126,13 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
       return done
     })
 
-  return { run, finish }
+  const run: Attempts["run"] = (id, generation, step) =>
+    Effect.flatMap(
+      Store.persistently(store.get(id)),
+      (row) => row === undefined || row.generation !== generation ? Effect.succeed(done) : attempt(row, step, false)
+    )
+
+  const runMember: Attempts["runMember"] = (row, step) => attempt(row, step, true)
+
+  return { run, runMember, finish }
 }

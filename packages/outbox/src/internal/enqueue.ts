@@ -8,6 +8,7 @@ import * as RequestResolver from "effect/RequestResolver"
 import type { OutboxStoreError } from "../OutboxError.js"
 import type * as SmtpOutbox from "../SmtpOutbox.js"
 import { bytesOf, extraOf, toMillis } from "./mail.js"
+import type * as Rows from "./rows.js"
 import type * as Store from "./store.js"
 import type { Startable, Workflows } from "./workflow.js"
 
@@ -20,7 +21,7 @@ import type { Startable, Workflows } from "./workflow.js"
  */
 
 /** A checked message, ready to store, before its batch is decided. */
-type Prepared = Omit<Store.NewMessage, "batch">
+type Prepared = Omit<Rows.NewMessage, "batch">
 
 /** Checks one message and reads its body: what `enqueue` stores. */
 const prepare = <E>(mail: SmtpClient.Sendable<E>, options: SmtpOutbox.EnqueueOptions | undefined, index?: number) =>
@@ -53,7 +54,7 @@ const prepare = <E>(mail: SmtpClient.Sendable<E>, options: SmtpOutbox.EnqueueOpt
     return prepared
   })
 
-interface Insert extends Request.Request<Store.Stored, OutboxStoreError> {
+interface Insert extends Request.Request<Rows.Stored, OutboxStoreError> {
   readonly message: Prepared
 }
 const Insert = Request.of<Insert>()

@@ -2,7 +2,7 @@ import type { SmtpClient } from "@effect-smtp/client"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type * as Store from "./store.js"
+import type { MessageRow } from "./rows.js"
 
 /**
  * What is stored of a mail, and the mail every attempt sends from it: the
@@ -47,7 +47,7 @@ export const extraOf = <E>(mail: SmtpClient.Sendable<E>): string | undefined => 
 }
 
 /** @internal */
-export const mailOf = (row: Store.MessageRow): SmtpClient.Mail => {
+export const mailOf = (row: MessageRow): SmtpClient.Mail => {
   const extra: Extra = row.extra === undefined ? {} : JSON.parse(row.extra)
   return {
     from: row.from,

@@ -3,7 +3,7 @@ import * as Data from "effect/Data"
 import * as DateTime from "effect/DateTime"
 import type { AttemptCutError } from "../OutboxError.js"
 import * as codec from "./codec.js"
-import type * as Store from "./store.js"
+import type { MessageRow } from "./rows.js"
 
 /**
  * Where a message stands, as `status` answers: the four classes (declared
@@ -82,7 +82,7 @@ export type Status = Pending | Sent | Failed | Unknown
 const utc = (millis: number): DateTime.Utc => DateTime.makeUnsafe(millis)
 
 /** @internal */
-export const statusOf = (row: Store.MessageRow): Status => {
+export const statusOf = (row: MessageRow): Status => {
   const at = utc(row.finishedAt ?? row.enqueuedAt)
   switch (row.state) {
     case "Pending":

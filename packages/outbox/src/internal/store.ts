@@ -8,126 +8,25 @@ import type { SqlError } from "effect/sql/SqlError"
 import { OutboxStoreError } from "../OutboxError.js"
 import { CurrentDurability, type Durability } from "./durability.js"
 import * as GroupCommit from "./groupCommit.js"
+import {
+  type BatchMember,
+  batchStep,
+  type Finish,
+  type MessageRow,
+  type NewMessage,
+  optionalNumber,
+  type RawRow,
+  type State,
+  type Stored,
+  toRow
+} from "./rows.js"
 import { createMessagesTable } from "./tables.js"
 
 /**
- * The outbox's own tables: one row per message (its exact bytes, envelope,
- * state and outcome) and the shared counters of the rate limit and the
- * client-wide pause. The workflow engine keeps its own tables beside them.
+ * The outbox's own tables and what it does with them: one row per message
+ * (rows.ts) and the shared counters of the rate limit and the client-wide
+ * pause. The workflow engine keeps its own tables beside them.
  */
-
-/** A message as stored. Times are milliseconds since the epoch on Effect's Clock. */
-export interface MessageRow {
-  readonly id: string
-  readonly generation: number
-  readonly from: string
-  readonly to: ReadonlyArray<string>
-  readonly content: Uint8Array
-  readonly messageId: string | undefined
-  /** JSON of the DSN options and partialDelivery, when given. */
-  readonly extra: string | undefined
-  readonly enqueuedAt: number
-  readonly sendAt: number
-  readonly state: State
-  readonly attempts: number
-  readonly nextAttemptAt: number | undefined
-  /** The durable record: the step whose attempt was about to write the end of the message. */
-  readonly endStep: string | undefined
-  /** JSON of the result (Sent) or the error (Failed, Unknown). */
-  readonly outcome: string | undefined
-  readonly finishedAt: number | undefined
-  readonly traceId: string | undefined
-  readonly spanId: string | undefined
-  /**
-   * The batch whose workflow sends the message's first attempt (one
-   * workflow for many messages), or undefined when the message has a
-   * workflow of its own.
-   */
-  readonly batch: string | undefined
-}
-
-/** @internal */
-export type State = "Pending" | "Sent" | "Failed" | "Unknown"
-
-/** What `enqueue` writes. */
-export interface NewMessage {
-  readonly id: string
-  readonly idempotencyKey: string | undefined
-  readonly from: string
-  readonly to: ReadonlyArray<string>
-  readonly content: Uint8Array
-  readonly messageId: string | undefined
-  readonly extra: string | undefined
-  readonly enqueuedAt: number
-  readonly sendAt: number
-  readonly traceId: string | undefined
-  readonly spanId: string | undefined
-  /** See `MessageRow.batch`. */
-  readonly batch: string | undefined
-}
-
-/** What storing a message did: its id (the first one's for a repeated key) and whether it is new. */
-export interface Stored {
-  readonly id: string
-  readonly created: boolean
-  /** The stored message's generation and batch (for a repeated key: the first one's, as they stand). */
-  readonly generation: number
-  readonly batch: string | undefined
-}
-
-interface RawRow {
-  readonly id: string
-  readonly generation: number | string
-  readonly mail_from: string
-  readonly rcpt_to: string
-  readonly content: Uint8Array
-  readonly message_id: string | null
-  readonly extra: string | null
-  readonly enqueued_at: number | string
-  readonly send_at: number | string
-  readonly state: State
-  readonly attempts: number | string
-  readonly next_attempt_at: number | string | null
-  readonly end_step: string | null
-  readonly outcome: string | null
-  readonly finished_at: number | string | null
-  readonly trace_id: string | null
-  readonly span_id: string | null
-  readonly batch: string | null
-}
-
-const optionalNumber = (value: number | string | null): number | undefined => value === null ? undefined : Number(value)
-
-const toRow = (raw: RawRow): MessageRow => ({
-  id: raw.id,
-  generation: Number(raw.generation),
-  from: raw.mail_from,
-  to: JSON.parse(raw.rcpt_to) as ReadonlyArray<string>,
-  // Drivers hand back a Buffer (a Uint8Array) or, for some, a plain view.
-  content: raw.content instanceof Uint8Array ? raw.content : new Uint8Array(raw.content),
-  messageId: raw.message_id ?? undefined,
-  extra: raw.extra ?? undefined,
-  enqueuedAt: Number(raw.enqueued_at),
-  sendAt: Number(raw.send_at),
-  state: raw.state,
-  attempts: Number(raw.attempts),
-  nextAttemptAt: optionalNumber(raw.next_attempt_at),
-  endStep: raw.end_step ?? undefined,
-  outcome: raw.outcome ?? undefined,
-  finishedAt: optionalNumber(raw.finished_at),
-  traceId: raw.trace_id ?? undefined,
-  spanId: raw.span_id ?? undefined,
-  batch: raw.batch ?? undefined
-})
-
-/** A finished message's outcome, written once by the attempt that ended it. */
-export interface Finish {
-  readonly id: string
-  readonly generation: number
-  readonly state: Exclude<State, "Pending">
-  readonly outcome: string
-  readonly finishedAt: number
-}
 
 /** The store's operations; every failure is an `OutboxStoreError` naming what was being done. */
 export interface Store {
@@ -151,12 +50,16 @@ export interface Store {
   readonly reopen: (id: string, at: number) => Effect.Effect<number | undefined, OutboxStoreError>
   /**
    * A batch's pending messages (see `MessageRow.batch`), in the order they
-   * were stored: their ids and generations only, as each attempt reads its
-   * own row (the content is not read twice).
+   * were stored, read in one query for the batch's first attempt.
    */
-  readonly batchOf: (
-    batch: string
-  ) => Effect.Effect<ReadonlyArray<{ readonly id: string; readonly generation: number }>, OutboxStoreError>
+  readonly batchOf: (batch: string) => Effect.Effect<ReadonlyArray<BatchMember>, OutboxStoreError>
+  /**
+   * The batch's first attempt begins: counts it for every pending member
+   * of generation 0 (one write for the batch, not one per message), except
+   * one whose durable record of that attempt is already written (a crash
+   * after it: that member is parked, not attempted).
+   */
+  readonly beginBatch: (batch: string) => Effect.Effect<void, OutboxStoreError>
   /** When a batch's pending messages are due (the latest `sendAt`), or undefined when none is pending. */
   readonly batchDueAt: (batch: string) => Effect.Effect<number | undefined, OutboxStoreError>
   /** Every pending message's id, generation and batch, for starting workflows a crash may have missed. */
@@ -340,12 +243,20 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
           Effect.mapError(storeError(`reading when batch ${batch} is due`))
         ),
       batchOf: (batch) =>
-        sql<{ id: string; generation: number | string }>`
-          SELECT id, generation FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
+        sql<RawRow>`
+          SELECT * FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
         `.pipe(
-          Effect.map((rows) => rows.map((row) => ({ id: row.id, generation: Number(row.generation) }))),
+          Effect.map((rows) =>
+            rows.map((raw): BatchMember => ({ id: raw.id, generation: Number(raw.generation), row: () => toRow(raw) }))
+          ),
           Effect.mapError(storeError(`reading the messages of batch ${batch}`))
         ),
+      beginBatch: (batch) =>
+        grouped(sql`
+          UPDATE ${messages} SET attempts = attempts + 1, next_attempt_at = NULL
+          WHERE batch = ${batch} AND generation = 0 AND state = 'Pending'
+            AND (end_step IS NULL OR end_step <> ${batchStep})
+        `).pipe(Effect.asVoid, Effect.mapError(storeError(`recording the start of batch ${batch}'s first attempt`))),
       pending: sql<{ id: string; generation: number | string; batch: string | null }>`
         SELECT id, generation, batch FROM ${messages} WHERE state = 'Pending' ORDER BY enqueued_at
       `.pipe(

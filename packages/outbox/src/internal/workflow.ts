@@ -12,7 +12,8 @@ import { WorkflowEngine } from "effect/workflow/WorkflowEngine"
 import { AttemptOutcome, type Attempts } from "./attempt.js"
 import * as codec from "./codec.js"
 import * as retrySchedule from "./retry.js"
-import { type MessageRow, persistently, type Store } from "./store.js"
+import { batchStep, type MessageRow } from "./rows.js"
+import { persistently, type Store } from "./store.js"
 
 /**
  * The durable side of a message: a workflow per batch of messages stored
@@ -157,20 +158,21 @@ export const make = (options: {
         const outcomes = yield* Activity.make({
           name: "attempt-1",
           success: BatchOutcome,
+          // One read and one start write for the whole batch; then each member's attempt.
           execute: Effect.flatMap(
-            persistently(store.batchOf(batch)),
-            (rows) =>
+            Effect.tap(persistently(store.batchOf(batch)), () => persistently(store.beginBatch(batch))),
+            (members) =>
               Effect.forEach(
-                rows.filter((row) => row.generation === 0),
-                (row) =>
-                  attempts.run(row.id, 0, "0/1").pipe(
-                    Effect.map((outcome): typeof BatchOutcome.Type[number] => ({ id: row.id, outcome })),
+                members.filter((member) => member.generation === 0),
+                (member) =>
+                  Effect.suspend(() => attempts.runMember(member.row(), batchStep)).pipe(
+                    Effect.map((outcome): typeof BatchOutcome.Type[number] => ({ id: member.id, outcome })),
                     Effect.catchCause((cause) =>
                       Cause.hasInterruptsOnly(cause)
                         ? Effect.failCause(cause)
                         : Effect.as(
-                          Effect.logError(`the batch attempt of message ${row.id} died`, cause),
-                          { id: row.id, outcome: { _tag: "Died", defect: Cause.pretty(cause) } } as const
+                          Effect.logError(`the batch attempt of message ${member.id} died`, cause),
+                          { id: member.id, outcome: { _tag: "Died", defect: Cause.pretty(cause) } } as const
                         )
                     )
                   ),

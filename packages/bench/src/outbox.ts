@@ -42,16 +42,50 @@ export interface Result {
   readonly batchEndToEnd: number
   /** `enqueueAll` with every message due in an hour: the store alone, nothing sent meanwhile. */
   readonly batchStoreOnly: number
+  /** The direct client and the `enqueueAll` end to end again, each with pool(16). */
+  readonly direct16: number
+  readonly batchEndToEnd16: number
+  /** `enqueueAll` end to end through a client that sends nothing: the outbox's own ceiling. */
+  readonly batchEndToEndIdle: number
 }
 
-const clientLayer = (settings: Settings): Layer.Layer<SmtpClient> =>
+const clientLayer = (settings: Settings, connections = 4): Layer.Layer<SmtpClient> =>
   NodeSmtp.layer({
     host: settings.host,
     port: settings.port,
     security: "none",
     timeout: "30 seconds",
-    pool: { maxConnections: 4, maxMessagesPerConnection: Infinity }
+    pool: { maxConnections: connections, maxMessagesPerConnection: Infinity }
   })
+
+/**
+ * A client that sends nothing: each send runs the outbox's durable record
+ * (`beforeEndOfData`) and returns an accepted result at once. The outbox
+ * delivering through it shows what the outbox costs on its own, the ceiling
+ * of its end-to-end rate whatever the client and the server.
+ */
+const idleClient = (settings: Settings): Layer.Layer<SmtpClient> =>
+  Layer.effect(
+    SmtpClient,
+    Effect.gen(function*() {
+      const client = yield* SmtpClient
+      const service: SmtpClient.Service = {
+        ...client,
+        send: (mail, options) =>
+          Effect.as(options?.beforeEndOfData ?? Effect.void, {
+            envelope: "envelope" in mail ? mail.envelope : { from: mail.from, to: mail.to },
+            accepted: "envelope" in mail ? mail.envelope.to : mail.to,
+            rejected: [],
+            recipients: [],
+            response: "250 2.0.0 Ok: queued as IDLE",
+            statusCode: 250,
+            bytesSent: 0,
+            timings: { envelopeMs: 0, dataMs: 0 }
+          })
+      }
+      return service
+    })
+  ).pipe(Layer.provide(clientLayer(settings)))
 
 const mail = (n: number): SmtpClient.Mail => ({
   from: Message.from,
@@ -62,7 +96,7 @@ const mail = (n: number): SmtpClient.Mail => ({
 const seconds = (since: number) => (performance.now() - since) / 1000
 
 /** The direct pooled client: `count` sends, `callers` in flight. */
-const direct = (settings: Settings, count: number) =>
+const direct = (settings: Settings, count: number, connections = 4) =>
   Effect.gen(function*() {
     const client = yield* SmtpClient
     const started = performance.now()
@@ -72,7 +106,7 @@ const direct = (settings: Settings, count: number) =>
       { concurrency: settings.callers, discard: true }
     )
     return count / seconds(started)
-  }).pipe(Effect.provide(clientLayer(settings)))
+  }).pipe(Effect.provide(clientLayer(settings, connections)))
 
 /**
  * Waits until the store holds `count` messages as Sent, reading it every
@@ -106,13 +140,12 @@ const freshFile = (name: string) =>
 /** One outbox run on a fresh SQLite file: how fast it stores `count` messages and how fast they end Sent. */
 const outboxRun = (
   settings: Settings,
-  store: (count: number) => Effect.Effect<unknown, unknown, SmtpOutbox.SmtpOutbox>
+  store: (count: number) => Effect.Effect<unknown, unknown, SmtpOutbox.SmtpOutbox>,
+  client: Layer.Layer<SmtpClient> = clientLayer(settings)
 ) =>
   Effect.gen(function*() {
     const filename = yield* freshFile("outbox")
-    const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
-      Layer.provide(clientLayer(settings))
-    )
+    const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(Layer.provide(client))
     return yield* Effect.gen(function*() {
       const started = performance.now()
       const startedAt = Date.now()
@@ -154,6 +187,14 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
     const many = settings.batch === 0
       ? { enqueue: NaN, endToEnd: NaN }
       : yield* outboxRun(settings, batched(settings.batch))
+    const batchRun = (client?: Layer.Layer<SmtpClient>) =>
+      settings.batch === 0
+        ? Effect.succeed(NaN)
+        : Effect.map(outboxRun(settings, batched(settings.batch), client), (run) => run.endToEnd)
+    // Each attempt waits for an fsync on its connection: with more connections, more of them at once.
+    const direct16 = settings.batch === 0 ? NaN : yield* direct(settings, settings.count, 16)
+    const batchEndToEnd16 = yield* batchRun(clientLayer(settings, 16))
+    const batchEndToEndIdle = yield* batchRun(idleClient(settings))
     const storeOnly = settings.batch === 0 ? NaN : yield* Effect.gen(function*() {
       const filename = yield* freshFile("store-only")
       const layer = SmtpOutbox.layerSqlite({ filename, metricsInterval: "1 hour" }).pipe(
@@ -172,6 +213,9 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
       enqueue: one.enqueue,
       endToEnd: one.endToEnd,
       batchEnqueue: many.enqueue,
-      batchEndToEnd: many.endToEnd
+      batchEndToEnd: many.endToEnd,
+      direct16,
+      batchEndToEnd16,
+      batchEndToEndIdle
     }
   })

@@ -21,7 +21,10 @@ const Result = Schema.Struct({
   endToEnd: Rate,
   batchEnqueue: Rate,
   batchEndToEnd: Rate,
-  batchStoreOnly: Rate
+  batchStoreOnly: Rate,
+  direct16: Rate,
+  batchEndToEnd16: Rate,
+  batchEndToEndIdle: Rate
 })
 export type Result = { readonly [K in keyof typeof Result.Type]: number }
 
@@ -110,6 +113,29 @@ export const render = (measured: Measured, settings: Settings): string => {
       ratio(result.batchEndToEnd / result.direct),
       "≥ 0.5×",
       verdict(result.batchEndToEnd / result.direct, { atLeast: 0.5 })
+    ],
+    ["direct pooled client, pool(16)", `${settings.callers} in flight`, rate(result.direct16), "", ""],
+    ["outbox end to end (enqueueAll to Sent)", "one runner, pool(16)", rate(result.batchEndToEnd16), "", ""],
+    [
+      "outbox end to end / direct client, pool(16) each",
+      "`enqueueAll`",
+      ratio(result.batchEndToEnd16 / result.direct16),
+      "",
+      ""
+    ],
+    [
+      "outbox end to end, a client that sends nothing",
+      "`enqueueAll`: the outbox's own ceiling",
+      rate(result.batchEndToEndIdle),
+      "",
+      ""
+    ],
+    [
+      "the outbox's own ceiling / direct client, pool(4)",
+      "`enqueueAll`",
+      ratio(result.batchEndToEndIdle / result.direct),
+      "",
+      ""
     ]
   ]
   return [

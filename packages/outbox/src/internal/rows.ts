@@ -37,21 +37,14 @@ export interface MessageRow {
 /** @internal */
 export type State = "Pending" | "Sent" | "Failed" | "Unknown"
 
-/** What `enqueue` writes. */
-export interface NewMessage {
-  readonly id: string
+/** What `enqueue` writes: a new row's own fields, and the key that makes a repeat store nothing. */
+export interface NewMessage extends
+  Pick<
+    MessageRow,
+    "id" | "from" | "to" | "content" | "messageId" | "extra" | "enqueuedAt" | "sendAt" | "traceId" | "spanId" | "batch"
+  >
+{
   readonly idempotencyKey: string | undefined
-  readonly from: string
-  readonly to: ReadonlyArray<string>
-  readonly content: Uint8Array
-  readonly messageId: string | undefined
-  readonly extra: string | undefined
-  readonly enqueuedAt: number
-  readonly sendAt: number
-  readonly traceId: string | undefined
-  readonly spanId: string | undefined
-  /** See `MessageRow.batch`. */
-  readonly batch: string | undefined
 }
 
 /** What storing a message did: its id (the first one's for a repeated key) and whether it is new. */

@@ -13,11 +13,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Durability from "../src/internal/durability.js"
 import * as GroupCommit from "../src/internal/groupCommit.js"
+import * as Store from "../src/internal/store.js"
+import { OutboxStoreError } from "../src/OutboxError.js"
 import { tempDatabase } from "./utils/memory.js"
 
 /** A SQLite connection that lives as long as the test's scope. */
@@ -205,5 +207,43 @@ describe("GroupCommit.make", () => {
       expect(yield* count).toBe(1)
       yield* write(sql`INSERT INTO t (v) VALUES (4)`)
       expect(yield* count).toBe(2)
+    }).pipe(Effect.scoped))
+})
+
+describe("Store.make, when the disk does not confirm", () => {
+  it.effect("a stored message the disk did not confirm fails the enqueue, saying it may be stored and how to store it again safely", () =>
+    Effect.gen(function*() {
+      const { filename } = yield* tempDatabase
+      const sql = yield* sqlite(filename)
+      const failing: Durability.Durability = {
+        sync: Effect.fail(
+          new OutboxStoreError({ operation: "writing the SQLite log to disk (fsync)", cause: new Error("EIO") })
+        ),
+        groupsAtOnce: 1
+      }
+      const store = yield* Store.make("t").pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(Durability.CurrentDurability, failing)
+      )
+      const error = yield* Effect.flip(store.insertAll([{
+        id: "m1",
+        idempotencyKey: "k1",
+        from: "a@example.com",
+        to: ["b@example.com"],
+        content: new Uint8Array([65]),
+        messageId: undefined,
+        extra: undefined,
+        enqueuedAt: 0,
+        sendAt: 0,
+        traceId: undefined,
+        spanId: undefined,
+        batch: undefined
+      }]))
+      expect(error.message).toContain("possibly stored")
+      expect(error.message).toContain("same idempotency key")
+      expect(error.message).toContain("EIO")
+      // Committed: the same key again stores nothing twice.
+      const rows = yield* sql<{ n: number }>`SELECT COUNT(*) AS n FROM t_messages`
+      expect(Number(rows[0].n)).toBe(1)
     }).pipe(Effect.scoped))
 })

@@ -153,8 +153,17 @@ const insertMessages = (sql: SqlClient.SqlClient, prefix: string, durability: Du
       Effect.mapError(
         storeError(batch.length === 1 ? "storing a new message" : `storing ${batch.length} new messages`)
       ),
-      // Stored means on disk before the caller hears so.
-      Effect.tap(() => durability.sync)
+      // Stored means on disk before the caller hears so. Committed but not
+      // confirmed on disk, the messages may be stored: the caller is told so.
+      Effect.tap(() =>
+        Effect.mapError(durability.sync, (error) =>
+          new OutboxStoreError({
+            operation: `confirming on disk ${
+              batch.length === 1 ? "a new message" : `${batch.length} new messages`
+            } (committed, so possibly stored: enqueueing again with the same idempotency key stores nothing twice)`,
+            cause: error.cause
+          }))
+      )
     )
 }
 

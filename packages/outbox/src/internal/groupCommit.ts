@@ -18,12 +18,11 @@ import type { Durability } from "./durability.js"
  * On SQLite one group is written at a time: while its log is synced
  * (durability.ts; the event loop goes on meanwhile), the next group
  * gathers. On a database with a pool of connections, a few groups are
- * committed at once. Every caller
- * returns only once its write is committed, and a write that must be on
- * disk (the durable record) only once it is; if the transaction fails,
- * every write in it fails (and is retried by its caller, as a lone write
- * would be). Reads are grouped too (`shared`, `keyed`): concurrent callers
- * share one query.
+ * committed at once. Every caller returns only once its write is
+ * committed, and a write that must be on disk (the durable record) only
+ * once it is; if the transaction fails, every write in it fails (and is
+ * retried by its caller, as a lone write would be). Reads are grouped too
+ * (`shared`, `keyed`): concurrent callers share one query.
  */
 
 interface Write {

@@ -71,12 +71,12 @@ const fsyncError = (cause: unknown) =>
  * @internal
  */
 export const syncGroup = (sync: (done: (error: unknown) => void) => void): Durability => {
-  let running = 0
+  let running = false
   let next: Deferred.Deferred<void, OutboxStoreError> | undefined = undefined
   const run = (done: Deferred.Deferred<void, OutboxStoreError>) => {
-    running++
+    running = true
     sync((error) => {
-      running--
+      running = false
       Deferred.doneUnsafe(done, error === null || error === undefined ? Effect.void : Effect.fail(fsyncError(error)))
       if (next !== undefined) {
         const waiting = next
@@ -90,7 +90,7 @@ export const syncGroup = (sync: (done: (error: unknown) => void) => void): Durab
     sync: Effect.suspend(() => {
       if (next === undefined) {
         next = Deferred.makeUnsafe<void, OutboxStoreError>()
-        if (running === 0) {
+        if (!running) {
           const done = next
           next = undefined
           run(done)

@@ -100,8 +100,9 @@ export interface Options {
   /** How often the state gauges are read from the database (default 15 seconds). */
   readonly metricsInterval?: Duration.Input | undefined
   /**
-   * The outbox's tables are `<prefix>_messages`, `<prefix>_limits` and
-   * `<prefix>_adaptive` (the rate-limit store's adaptive state) (default "smtp_outbox").
+   * The outbox's tables are `<prefix>_messages`, `<prefix>_bodies` (each
+   * message's bytes), `<prefix>_limits` and `<prefix>_adaptive` (the
+   * rate-limit store's adaptive state) (default "smtp_outbox").
    */
   readonly tablePrefix?: string | undefined
 }

@@ -209,7 +209,7 @@ describe("SmtpOutbox.enqueueAll", () => {
       expect(server.received).toHaveLength(5)
     }))
 
-  it.effect("a messages table made before batches gets the column at start, and its pending message is sent", () =>
+  it.effect("a messages table made before batches and bodies is migrated at start: its messages are sent and resent", () =>
     Effect.gen(function*() {
       const { filename } = yield* tempDatabase
       // The table as the outbox made it before batches, with a message stored.
@@ -229,15 +229,30 @@ describe("SmtpOutbox.enqueueAll", () => {
            VALUES ('old-1', 'app@example.com', '["rcpt@example.com"]', ?, 0, 0, 'Pending')`,
           [new TextEncoder().encode(message(0).content)]
         )
+        // A finished message keeps its bytes too: it can be sent again.
+        yield* sql.unsafe(
+          `INSERT INTO smtp_outbox_messages (id, mail_from, rcpt_to, content, enqueued_at, send_at, state, outcome)
+           VALUES ('old-2', 'app@example.com', '["rcpt@example.com"]', ?, 0, 0, 'Unknown', ?)`,
+          [
+            new TextEncoder().encode(message(3).content),
+            JSON.stringify({ _tag: "AttemptCutError", attempt: 1, recipients: ["rcpt@example.com"] })
+          ]
+        )
       })).pipe(Effect.provide(Reactivity.layer))
       const server = TestSocket.smtpServer()
-      const { service } = yield* outbox(server.script, {}, filename)
+      const { service, sql } = yield* outbox(server.script, {}, filename)
       yield* settle
       expect((yield* service.status("old-1"))._tag).toBe("Sent")
+      // The bytes moved to the bodies table, and the column is gone.
+      const columns = yield* sql<{ name: string }>`SELECT name FROM pragma_table_info('smtp_outbox_messages')`
+      expect(columns.map((column) => column.name)).not.toContain("content")
+      const moved = yield* sql<{ id: string }>`SELECT id FROM smtp_outbox_bodies ORDER BY id`
+      expect(moved.map((row) => row.id)).toEqual(["old-1", "old-2"])
+      yield* service.resend("old-2")
       const ids = yield* service.enqueueAll([{ mail: message(1) }, { mail: message(2) }])
       yield* settle
-      for (const id of ids) expect((yield* service.status(id))._tag).toBe("Sent")
-      expect(received(server)).toEqual([0, 1, 2].map((n) => message(n).content).sort())
+      for (const id of [...ids, "old-2"]) expect((yield* service.status(id))._tag).toBe("Sent")
+      expect(received(server)).toEqual([0, 1, 2, 3].map((n) => message(n).content).sort())
     }))
 
   it.effect("concurrent single enqueues are stored together and sent once each", () =>

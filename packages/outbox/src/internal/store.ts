@@ -81,13 +81,13 @@ const storeError = (operation: string) => (cause: SqlError | OutboxStoreError) =
 /** Inserts messages in one transaction, each unless its idempotency key is stored already. */
 const insertMessages = (sql: SqlClient.SqlClient, prefix: string, durability: Durability) => {
   const messages = sql(`${prefix}_messages`)
+  const bodies = sql(`${prefix}_bodies`)
   const rowOf = (message: NewMessage) => ({
     id: message.id,
     idempotency_key: message.idempotencyKey ?? null,
     generation: 0,
     mail_from: message.from,
     rcpt_to: JSON.stringify(message.to),
-    content: message.content,
     message_id: message.messageId ?? null,
     extra: message.extra ?? null,
     enqueued_at: message.enqueuedAt,
@@ -99,14 +99,22 @@ const insertMessages = (sql: SqlClient.SqlClient, prefix: string, durability: Du
     span_id: message.spanId ?? null,
     batch: message.batch ?? null
   })
-  /** Many rows per statement, well under both databases' limits on bound parameters (16 per row). */
+  /** Many rows per statement, well under both databases' limits on bound parameters (15 per row). */
   const chunk = 200
+  /** Stores the chunk's messages whose keys are new, and their bodies; returns their ids. */
   const insertChunk = (rows: NonEmptyReadonlyArray<NewMessage>) =>
-    sql<{ id: string }>`
-      INSERT INTO ${messages} ${sql.insert(Arr.map(rows, rowOf))}
-      ON CONFLICT (idempotency_key) DO NOTHING
-      RETURNING id
-    `
+    Effect.gen(function*() {
+      const inserted = yield* sql<{ id: string }>`
+        INSERT INTO ${messages} ${sql.insert(Arr.map(rows, rowOf))}
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+      `
+      const ids = new Set(inserted.map((row) => row.id))
+      const stored = rows.filter((message) => ids.has(message.id))
+        .map((message): Record<string, unknown> => ({ id: message.id, content: message.content }))
+      if (Arr.isReadonlyArrayNonEmpty(stored)) yield* sql`INSERT INTO ${bodies} ${sql.insert(stored)}`
+      return ids
+    })
   const existingByKey = (keys: ReadonlyArray<string>) =>
     keys.length === 0
       ? Effect.succeed([])
@@ -119,7 +127,7 @@ const insertMessages = (sql: SqlClient.SqlClient, prefix: string, durability: Du
       for (let from = 0; from < batch.length; from += chunk) {
         const rows = batch.slice(from, from + chunk)
         if (!Arr.isReadonlyArrayNonEmpty(rows)) continue
-        for (const row of yield* insertChunk(rows)) inserted.add(row.id)
+        for (const id of yield* insertChunk(rows)) inserted.add(id)
       }
       // Those not inserted had a key stored before (earlier, or earlier in this call: the same row).
       const conflicted = batch.filter((message) => !inserted.has(message.id))
@@ -180,6 +188,7 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
     // What must be on disk before the outbox goes on waits for it; the rest is durable by the next wait.
     const durability = yield* CurrentDurability
     const messages = sql(`${prefix}_messages`)
+    const bodies = sql(`${prefix}_bodies`)
     // An attempt's writes (its start, the durable record, its outcome) are grouped with other attempts'.
     const grouped = yield* GroupCommit.make(sql, durability)
     yield* createMessagesTable(sql, prefix).pipe(Effect.mapError(storeError("creating the outbox's messages table")))
@@ -189,7 +198,10 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
       Effect.map(
         Effect.forEach(
           Arr.chunksOf(ids, 200),
-          (chunk) => sql<RawRow>`SELECT * FROM ${messages} WHERE ${sql.in("id", chunk)}`
+          (chunk) =>
+            sql<RawRow>`
+              SELECT m.*, b.content FROM ${messages} m JOIN ${bodies} b ON b.id = m.id WHERE m.id IN ${sql.in(chunk)}
+            `
         ),
         (chunks) => new Map(chunks.flat().map((raw) => [raw.id, toRow(raw)] as const))
       )
@@ -253,7 +265,8 @@ export const make = (prefix: string): Effect.Effect<Store, OutboxStoreError, Sql
         ),
       batchOf: (batch) =>
         sql<RawRow>`
-          SELECT * FROM ${messages} WHERE batch = ${batch} AND state = 'Pending' ORDER BY enqueued_at, id
+          SELECT m.*, b.content FROM ${messages} m JOIN ${bodies} b ON b.id = m.id
+          WHERE m.batch = ${batch} AND m.state = 'Pending' ORDER BY m.enqueued_at, m.id
         `.pipe(
           Effect.map((rows) =>
             rows.map((raw): BatchMember => ({ id: raw.id, generation: Number(raw.generation), row: () => toRow(raw) }))

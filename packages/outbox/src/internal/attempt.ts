@@ -55,9 +55,15 @@ export interface Attempts {
   readonly finish: (row: MessageRow, state: Finish["state"], outcome: string) => Effect.Effect<void>
 }
 
-const attemptSpan = (row: MessageRow, attempt: number) =>
-  Effect.withSpan("smtp.outbox.attempt", {
+/**
+ * The attempt's span. Data-first, so `captureStackTrace: false` holds: the
+ * data-last form captures a stack trace whatever its options say (Effect
+ * 4.1.5), an `Error` per attempt, about 1% of the outbox's time.
+ */
+const withAttemptSpan = <A, E, R>(effect: Effect.Effect<A, E, R>, row: MessageRow, attempt: number) =>
+  Effect.withSpan(effect, "smtp.outbox.attempt", {
     kind: "internal",
+    captureStackTrace: false,
     attributes: { "smtp.outbox.message.id": row.id, "smtp.outbox.attempt": attempt },
     // The span of the enqueue that stored the message, in its own trace.
     links: row.traceId === undefined || row.spanId === undefined ? [] : [{
@@ -65,6 +71,13 @@ const attemptSpan = (row: MessageRow, attempt: number) =>
       attributes: { "smtp.outbox.link": "enqueue" }
     }]
   })
+
+/** The attempts histogram for each end state, made once rather than per message. */
+const attemptsBy: Record<Finish["state"], Metric.Metric<number, unknown>> = {
+  Sent: Metric.withAttributes(OutboxMetrics.attempts, { state: "Sent" }),
+  Failed: Metric.withAttributes(OutboxMetrics.attempts, { state: "Failed" }),
+  Unknown: Metric.withAttributes(OutboxMetrics.attempts, { state: "Unknown" })
+}
 
 /** @internal */
 export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn): Attempts => {
@@ -74,11 +87,7 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
       (now) =>
         Store.persistently(store.finish({ id: row.id, generation: row.generation, state, outcome, finishedAt: now }))
           .pipe(
-            Effect.tap((attempts) =>
-              attempts === undefined
-                ? Effect.void
-                : Metric.update(Metric.withAttributes(OutboxMetrics.attempts, { state }), attempts)
-            ),
+            Effect.tap((attempts) => attempts === undefined ? Effect.void : Metric.update(attemptsBy[state], attempts)),
             Effect.asVoid
           )
     )
@@ -96,9 +105,12 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
       yield* turn.wait
       if (!counted) yield* Store.persistently(store.beginAttempt(id, generation))
       const number = row.attempts + 1
-      const exit = yield* client.send(mailOf(row), { beforeEndOfData: store.recordEnd(id, generation, step) }).pipe(
-        attemptSpan(row, number),
-        Effect.exit
+      const exit = yield* Effect.exit(
+        withAttemptSpan(
+          client.send(mailOf(row), { beforeEndOfData: store.recordEnd(id, generation, step) }),
+          row,
+          number
+        )
       )
       const ended = { ...row, attempts: number }
       if (Exit.isSuccess(exit)) {

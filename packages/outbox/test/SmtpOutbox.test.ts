@@ -2,6 +2,7 @@ import { SmtpError } from "@effect-smtp/client"
 import { MailMessage } from "@effect-smtp/message"
 import { TestSocket } from "@effect-smtp/testing"
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -257,6 +258,32 @@ describe("SmtpOutbox", () => {
         }))
         const server = TestSocket.smtpServer()
         const { service } = yield* outbox(server.script, {}, db.filename)
+        const unknown = yield* statusOf(service, first)
+        expect(unknown._tag).toBe("Unknown")
+        if (unknown._tag !== "Unknown") return
+        expect(unknown.error).toBeInstanceOf(OutboxError.AttemptCutError)
+        expect(unknown.error).toMatchObject({
+          _tag: "AttemptCutError",
+          attempt: 1,
+          messageId: "<m1@example.com>",
+          recipients: ["rcpt@example.com"]
+        })
+        expect(unknown.error.message).toContain("resend")
+        expect(server.received).toHaveLength(0)
+      }))
+
+    it.effect("found at start with its durable record written (a crash after it): parked as Unknown (AttemptCutError)", () =>
+      Effect.gen(function*() {
+        const db = yield* tempDatabase
+        const first = yield* Effect.scoped(Effect.gen(function*() {
+          const { service } = yield* outbox(TestSocket.smtpServer().script, {}, db.filename)
+          return yield* service.enqueue(message(1), { sendAt: (yield* Clock.currentTimeMillis) + 60_000 })
+        }))
+        const server = TestSocket.smtpServer()
+        const { service, sql } = yield* outbox(server.script, {}, db.filename)
+        // What a crash between the record of attempt 1 and its outcome leaves.
+        yield* sql`UPDATE smtp_outbox_messages SET end_step = '0/1', attempts = 1 WHERE id = ${first}`
+        yield* TestClock.adjust(Duration.minutes(1))
         const unknown = yield* statusOf(service, first)
         expect(unknown._tag).toBe("Unknown")
         if (unknown._tag !== "Unknown") return

@@ -87,7 +87,15 @@ describe.skipIf(url === undefined)("layerCluster on PostgreSQL, three runner pro
         yield* startWorker({ ...common, OUTBOX_ENQUEUE: "0", OUTBOX_RUNNER_PORT: String(yield* freePort) })
         const reporter = yield* startWorker({ ...common, OUTBOX_RUNNER_PORT: String(yield* freePort) })
         const { summary } = yield* reporter.exited
-        expect(summary?.every((s) => s.state === "Sent")).toBe(true)
+        // Every message Sent, or Unknown: runners that register one after the
+        // other (a loaded machine) move shards while attempts run, and one cut
+        // between its durable record and its reply is parked Unknown
+        // (docs/outbox.md, "Runners joining a running cluster"). What is
+        // neither, with its state and attempts, shows in the failure.
+        expect(summary).toHaveLength(messages)
+        const ended = summary as ReadonlyArray<Summary>
+        expect(ended.filter((s) => s.state !== "Sent" && s.state !== "Unknown")).toEqual([])
+        expect(ended.filter((s) => s.state === "Unknown").length).toBeLessThanOrEqual(messages / 10)
         const measured = densest(server.mailFrom, limit.intervalMs)
         const seconds = (Math.max(...server.mailFrom) - Math.min(...server.mailFrom)) / 1000
         console.log(
@@ -95,7 +103,8 @@ describe.skipIf(url === undefined)("layerCluster on PostgreSQL, three runner pro
             `the server saw ${server.mailFrom.length} MAIL FROM in ${seconds.toFixed(2)} s, at most ${measured.most} ` +
             `in any ${limit.intervalMs} ms window, ${measured.perWindow.toFixed(2)} per window on average`
         )
-        expect(server.mailFrom).toHaveLength(messages)
+        // Each message started at least once; an attempt cut before its record starts again.
+        expect(server.mailFrom.length).toBeGreaterThanOrEqual(messages)
         expect(measured.most).toBeLessThanOrEqual(limit.messages)
         // Not much slower than the limit allows either (slots are (1000 + 250 ms jitter) / 10 apart).
         expect(seconds).toBeLessThan(((messages - 1) * 125) / 1000 * 1.3 + 1)

@@ -247,6 +247,22 @@ describe("SmtpOutbox", () => {
         send: (data) => typeof data === "string" && data.startsWith("354") ? Effect.never : side.send(data)
       })
 
+    /** Message 1, parked as Unknown by the attempt that found its own durable record. */
+    const expectCut = (service: SmtpOutbox.SmtpOutboxService, id: string) =>
+      Effect.gen(function*() {
+        const unknown = yield* statusOf(service, id)
+        expect(unknown._tag).toBe("Unknown")
+        if (unknown._tag !== "Unknown") return
+        expect(unknown.error).toBeInstanceOf(OutboxError.AttemptCutError)
+        expect(unknown.error).toMatchObject({
+          _tag: "AttemptCutError",
+          attempt: 1,
+          messageId: "<m1@example.com>",
+          recipients: ["rcpt@example.com"]
+        })
+        expect(unknown.error.message).toContain("resend")
+      })
+
     it.effect("stopped after the durable record: the restarted outbox parks it as Unknown (AttemptCutError)", () =>
       Effect.gen(function*() {
         const db = yield* tempDatabase
@@ -258,17 +274,7 @@ describe("SmtpOutbox", () => {
         }))
         const server = TestSocket.smtpServer()
         const { service } = yield* outbox(server.script, {}, db.filename)
-        const unknown = yield* statusOf(service, first)
-        expect(unknown._tag).toBe("Unknown")
-        if (unknown._tag !== "Unknown") return
-        expect(unknown.error).toBeInstanceOf(OutboxError.AttemptCutError)
-        expect(unknown.error).toMatchObject({
-          _tag: "AttemptCutError",
-          attempt: 1,
-          messageId: "<m1@example.com>",
-          recipients: ["rcpt@example.com"]
-        })
-        expect(unknown.error.message).toContain("resend")
+        yield* expectCut(service, first)
         expect(server.received).toHaveLength(0)
       }))
 
@@ -284,17 +290,7 @@ describe("SmtpOutbox", () => {
         // What a crash between the record of attempt 1 and its outcome leaves.
         yield* sql`UPDATE smtp_outbox_messages SET end_step = '0/1', attempts = 1 WHERE id = ${first}`
         yield* TestClock.adjust(Duration.minutes(1))
-        const unknown = yield* statusOf(service, first)
-        expect(unknown._tag).toBe("Unknown")
-        if (unknown._tag !== "Unknown") return
-        expect(unknown.error).toBeInstanceOf(OutboxError.AttemptCutError)
-        expect(unknown.error).toMatchObject({
-          _tag: "AttemptCutError",
-          attempt: 1,
-          messageId: "<m1@example.com>",
-          recipients: ["rcpt@example.com"]
-        })
-        expect(unknown.error.message).toContain("resend")
+        yield* expectCut(service, first)
         expect(server.received).toHaveLength(0)
       }))
 

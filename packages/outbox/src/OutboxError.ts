@@ -80,10 +80,11 @@ export class ResendRefusedError extends Data.TaggedError("ResendRefusedError")<{
 }
 
 /**
- * An attempt was cut (the worker process stopped, or lost its database)
- * after the outbox had durably recorded that the attempt was about to write
- * the end of the message: the server may hold the message, so the outbox
- * parks it as `Unknown` rather than send it again.
+ * An attempt was cut (the worker process died, lost its database, or was
+ * stopped and the server's reply took longer than `stopTimeout`) after the
+ * outbox had durably recorded that the attempt was about to write the end
+ * of the message: the server may hold the message, so the outbox parks it
+ * as `Unknown` rather than send it again.
  *
  * @since 0.1.0
  * @category errors

@@ -100,6 +100,15 @@ export interface Options {
   /** How often the state gauges are read from the database (default 15 seconds). */
   readonly metricsInterval?: Duration.Input | undefined
   /**
+   * How long an attempt that has begun to send the end of its message may
+   * go on when the outbox stops, or when its work moves to another runner
+   * (one joins or leaves a cluster): it waits for the server's reply and
+   * writes the outcome, so the message ends `Sent` (or `Failed`). Past this
+   * the attempt is cut and its message parked `Unknown`. Attempts not yet
+   * that far stop at once and are sent again later. Default: 10 seconds.
+   */
+  readonly stopTimeout?: Duration.Input | undefined
+  /**
    * The outbox's tables are `<prefix>_messages`, `<prefix>_bodies` (each
    * message's bytes), `<prefix>_limits` and `<prefix>_adaptive` (the
    * rate-limit store's adaptive state) (default "smtp_outbox").

@@ -6,8 +6,11 @@ import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/testing/TestClock"
 import { OutboxError, OutboxMetrics, SmtpOutbox } from "../src/index.js"
@@ -263,15 +266,59 @@ describe("SmtpOutbox", () => {
         expect(unknown.error.message).toContain("resend")
       })
 
-    it.effect("stopped after the durable record: the restarted outbox parks it as Unknown (AttemptCutError)", () =>
+    /**
+     * Enqueues message 1 on an outbox of its own and stops that outbox once
+     * the attempt waits (for `script`'s reply): the stop runs in a fiber of
+     * its own while the clock moves by `wait`; returns the id once it ended.
+     */
+    const stopMidAttempt = (filename: string, script: Script, wait: Duration.Input, options: SmtpOutbox.Options = {}) =>
       Effect.gen(function*() {
-        const db = yield* tempDatabase
-        const first = yield* Effect.scoped(Effect.gen(function*() {
-          const { service } = yield* outbox(silentAfterEnd, {}, db.filename)
+        const scope = yield* Scope.make()
+        const id = yield* Effect.gen(function*() {
+          const { service } = yield* outbox(script, options, filename)
           const id = yield* service.enqueue(message(1))
           expect((yield* statusOf(service, id))._tag).toBe("Pending")
           return id
-        }))
+        }).pipe(Scope.provide(scope))
+        const stopping = yield* Effect.forkChild(Scope.close(scope, Exit.void))
+        yield* settle
+        yield* TestClock.adjust(wait)
+        yield* Fiber.join(stopping)
+        return id
+      })
+
+    it.effect("stopped after the durable record, the reply on its way: the stop waits for it, and the message is Sent once", () =>
+      Effect.gen(function*() {
+        const db = yield* tempDatabase
+        const slow = TestSocket.smtpServer()
+        // The reply to the end of the message comes 5 s after it (the stop waits up to 10 s).
+        const first = yield* stopMidAttempt(
+          db.filename,
+          (side) =>
+            slow.script({
+              ...side,
+              send: (data) =>
+                typeof data === "string" && data.startsWith("250 2.0.0 Ok")
+                  ? Effect.andThen(Effect.sleep(Duration.seconds(5)), side.send(data))
+                  : side.send(data)
+            }),
+          Duration.seconds(5)
+        )
+        expect(slow.received).toHaveLength(1)
+        const server = TestSocket.smtpServer()
+        const { service } = yield* outbox(server.script, {}, db.filename)
+        const sent = yield* statusOf(service, first)
+        expect(sent._tag).toBe("Sent")
+        expect(sent.attempts).toBe(1)
+        expect(server.received).toHaveLength(0)
+      }))
+
+    it.effect("stopped after the durable record, no reply within stopTimeout: the restarted outbox parks it as Unknown (AttemptCutError)", () =>
+      Effect.gen(function*() {
+        const db = yield* tempDatabase
+        const first = yield* stopMidAttempt(db.filename, silentAfterEnd, Duration.seconds(2), {
+          stopTimeout: "2 seconds"
+        })
         const server = TestSocket.smtpServer()
         const { service } = yield* outbox(server.script, {}, db.filename)
         yield* expectCut(service, first)
@@ -297,12 +344,8 @@ describe("SmtpOutbox", () => {
     it.effect("stopped before the record: the restarted outbox sends it again, once", () =>
       Effect.gen(function*() {
         const db = yield* tempDatabase
-        const first = yield* Effect.scoped(Effect.gen(function*() {
-          const { service } = yield* outbox(silentBeforeData, {}, db.filename)
-          const id = yield* service.enqueue(message(1))
-          expect((yield* statusOf(service, id))._tag).toBe("Pending")
-          return id
-        }))
+        // Nothing to wait for: the stop ends without the clock moving.
+        const first = yield* stopMidAttempt(db.filename, silentBeforeData, Duration.zero)
         const server = TestSocket.smtpServer()
         const { service } = yield* outbox(server.script, {}, db.filename)
         const sent = yield* statusOf(service, first)

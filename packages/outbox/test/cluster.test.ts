@@ -87,15 +87,15 @@ describe.skipIf(url === undefined)("layerCluster on PostgreSQL, three runner pro
         yield* startWorker({ ...common, OUTBOX_ENQUEUE: "0", OUTBOX_RUNNER_PORT: String(yield* freePort) })
         const reporter = yield* startWorker({ ...common, OUTBOX_RUNNER_PORT: String(yield* freePort) })
         const { summary } = yield* reporter.exited
-        // Every message Sent, or Unknown: runners that register one after the
-        // other (a loaded machine) move shards while attempts run, and one cut
-        // between its durable record and its reply is parked Unknown
-        // (docs/outbox.md, "Runners joining a running cluster"). What is
-        // neither, with its state and attempts, shows in the failure.
+        // Every message Sent: runners that register one after the other (a
+        // loaded machine) move shards while attempts run, and an attempt past
+        // its durable record ends before its shard moves (docs/outbox.md,
+        // "Stopping"); before that shield, such a move left one Unknown in 2
+        // runs of 5 under load. What is not Sent, with its state and
+        // attempts, shows in the failure.
         expect(summary).toHaveLength(messages)
         const ended = summary as ReadonlyArray<Summary>
-        expect(ended.filter((s) => s.state !== "Sent" && s.state !== "Unknown")).toEqual([])
-        expect(ended.filter((s) => s.state === "Unknown").length).toBeLessThanOrEqual(messages / 10)
+        expect(ended.filter((s) => s.state !== "Sent")).toEqual([])
         const measured = densest(server.mailFrom, limit.intervalMs)
         const seconds = (Math.max(...server.mailFrom) - Math.min(...server.mailFrom)) / 1000
         console.log(

@@ -1,6 +1,7 @@
 /**
  * Runs `demo/crash/worker.ts` as a real child process (node + tsx), and
- * kills it with SIGKILL when asked: no finalizer, no flush, as a crash.
+ * kills it with SIGKILL when asked: no finalizer, no flush, as a crash; or
+ * stops it with SIGTERM, as a process manager does.
  */
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -23,6 +24,8 @@ export interface Worker {
   readonly exited: Effect.Effect<{ readonly summary: ReadonlyArray<Summary> | undefined; readonly killed: boolean }>
   /** SIGKILL now, if still running. */
   readonly kill: Effect.Effect<boolean>
+  /** SIGTERM now, if still running: the worker stops gracefully and exits with 0. */
+  readonly stop: Effect.Effect<boolean>
 }
 
 /** Starts a worker with `env` (see worker.ts); it is killed with the scope if still running. */
@@ -66,6 +69,10 @@ export const startWorker = (env: Record<string, string>) =>
           if (child.exitCode !== null || child.signalCode !== null) return false
           killed = true
           return child.kill("SIGKILL")
+        }),
+        stop: Effect.sync(() => {
+          if (child.exitCode !== null || child.signalCode !== null) return false
+          return child.kill("SIGTERM")
         })
       }
     }),

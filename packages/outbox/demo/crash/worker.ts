@@ -3,8 +3,8 @@
  * (kept with the demo, which must not reach into test/): enqueues a batch
  * (with idempotency keys, so a restarted worker enqueues nothing twice), lets the outbox send
  * it, and prints `SUMMARY <json>` once no message is pending. Killed with
- * SIGKILL at random points by the test; a restart picks up where the
- * database says it stands.
+ * SIGKILL (a crash) or stopped with SIGTERM (a graceful stop) at random
+ * points by the tests; a restart picks up where the database says it stands.
  *
  *   OUTBOX_STORE=sqlite:<file> | pg:<url>   where the outbox lives
  *   OUTBOX_SMTP_PORT                          the counting server on 127.0.0.1
@@ -16,8 +16,10 @@
 import type { SmtpClient } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -84,15 +86,25 @@ const runOnly = Effect.gen(function*() {
   return yield* Effect.never
 })
 
-Effect.runPromise(
+const main = Effect.runFork(
   (process.env.OUTBOX_ENQUEUE === "0" ? runOnly : program).pipe(
     Effect.provide(outbox.pipe(Layer.provide(client))),
     Effect.scoped
   )
-).then(
-  () => process.exit(0),
-  (error) => {
-    process.stderr.write(`worker failed: ${String(error)}\n`)
-    process.exit(1)
-  }
 )
+// SIGTERM is a graceful stop, as a process manager asks for one: the
+// program is interrupted and the layers close (the outbox lets the
+// attempts past their durable record end first); the exit code says the
+// stop itself went well.
+let stopping = false
+process.on("SIGTERM", () => {
+  stopping = true
+  main.interruptUnsafe()
+})
+main.addObserver((exit) => {
+  if (Exit.isSuccess(exit) || (stopping && Cause.hasInterruptsOnly(exit.cause))) {
+    process.exit(0)
+  }
+  process.stderr.write(`worker failed: ${Cause.pretty(exit.cause)}\n`)
+  process.exit(1)
+})

@@ -13,6 +13,7 @@ import * as OutboxMetrics from "../OutboxMetrics.js"
 import * as codec from "./codec.js"
 import { mailOf } from "./mail.js"
 import type { Finish, MessageRow } from "./rows.js"
+import type { Shield } from "./shield.js"
 import * as Store from "./store.js"
 import type { Turn } from "./turn.js"
 
@@ -80,7 +81,7 @@ const attemptsBy: Record<Finish["state"], Metric.Metric<number, unknown>> = {
 }
 
 /** @internal */
-export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn): Attempts => {
+export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn, shield: Shield): Attempts => {
   const finish: Attempts["finish"] = (row, state, outcome) =>
     Effect.flatMap(
       Clock.currentTimeMillis,
@@ -91,6 +92,43 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
             Effect.asVoid
           )
     )
+
+  /**
+   * The send and its outcome, from the attempt's start written on. Run
+   * shielded (shield.ts): `enter` is run just before the durable record,
+   * from when an interruption waits for the outcome. Returns the
+   * record's error when the record could not be written (the end was not
+   * sent), for the attempt to go again outside the shield.
+   */
+  const sendAndEnd = (row: MessageRow, step: string, enter: Effect.Effect<void>) =>
+    Effect.gen(function*() {
+      const { generation, id } = row
+      const number = row.attempts + 1
+      const exit = yield* Effect.exit(
+        withAttemptSpan(
+          client.send(mailOf(row), { beforeEndOfData: Effect.andThen(enter, store.recordEnd(id, generation, step)) }),
+          row,
+          number
+        )
+      )
+      const ended = { ...row, attempts: number }
+      if (Exit.isSuccess(exit)) {
+        yield* finish(ended, "Sent", codec.encodeResult(exit.value))
+        return done
+      }
+      const typed = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+      if (typed === undefined) return yield* Effect.failCause(exit.cause).pipe(Effect.orDie)
+      if (typed._tag === "OutboxStoreError") return typed
+      const at = yield* Clock.currentTimeMillis
+      if (typed._tag === "DeliveryUnknownError") {
+        yield* finish(ended, "Unknown", codec.encodeError(typed))
+        return done
+      }
+      yield* turn.failed(typed, at)
+      if (typed.retryable) return { _tag: "Retry", error: codec.encodeError(typed), at } as const
+      yield* finish(ended, "Failed", codec.encodeFailure("Permanent", typed))
+      return done
+    })
 
   /** One attempt of `row` (as read just before); `counted` when its start is already written. */
   const attempt = (row: MessageRow, step: string, counted: boolean): Effect.Effect<AttemptOutcome> =>
@@ -104,38 +142,14 @@ export const make = (client: SmtpClient.Service, store: Store.Store, turn: Turn)
       }
       yield* turn.wait
       if (!counted) yield* Store.persistently(store.beginAttempt(id, generation))
-      const number = row.attempts + 1
-      const exit = yield* Effect.exit(
-        withAttemptSpan(
-          client.send(mailOf(row), { beforeEndOfData: store.recordEnd(id, generation, step) }),
-          row,
-          number
-        )
-      )
-      const ended = { ...row, attempts: number }
-      if (Exit.isSuccess(exit)) {
-        yield* finish(ended, "Sent", codec.encodeResult(exit.value))
-        return done
-      }
-      const typed = Option.getOrUndefined(Cause.findErrorOption(exit.cause))
-      if (typed === undefined) return yield* Effect.failCause(exit.cause).pipe(Effect.orDie)
-      if (typed._tag === "OutboxStoreError") {
-        // The durable record could not be written, so the end was not sent:
-        // this step runs again once the database answers. Had the record
-        // been written after all, the step now finds it and parks the
-        // message as Unknown: never a duplicate.
-        yield* Effect.logWarning(typed.message)
-        return yield* Effect.andThen(Effect.sleep(Duration.seconds(1)), run(id, generation, step))
-      }
-      const at = yield* Clock.currentTimeMillis
-      if (typed._tag === "DeliveryUnknownError") {
-        yield* finish(ended, "Unknown", codec.encodeError(typed))
-        return done
-      }
-      yield* turn.failed(typed, at)
-      if (typed.retryable) return { _tag: "Retry", error: codec.encodeError(typed), at } as const
-      yield* finish(ended, "Failed", codec.encodeFailure("Permanent", typed))
-      return done
+      const outcome = yield* shield.run((enter) => sendAndEnd(row, step, enter))
+      if (outcome._tag !== "OutboxStoreError") return outcome
+      // The durable record could not be written, so the end was not sent:
+      // this step runs again once the database answers. Had the record been
+      // written after all, the step now finds it and parks the message as
+      // Unknown: never a duplicate.
+      yield* Effect.logWarning(outcome.message)
+      return yield* Effect.andThen(Effect.sleep(Duration.seconds(1)), run(id, generation, step))
     })
 
   const run: Attempts["run"] = (id, generation, step) =>

@@ -78,7 +78,10 @@ export const make = (
               Effect.sync(() => group.forEach((write) => Deferred.doneUnsafe(write.done, Effect.interrupt)))
             ),
             Effect.ensuring(turns.release(1)),
-            Effect.forkScoped
+            // A child of the writer, not of the scope: a scope that is
+            // closing forks nothing, and attempts past their durable record
+            // still write their outcome while the outbox stops (shield.ts).
+            Effect.forkChild
           )
       )
     ))

@@ -41,9 +41,9 @@ import * as Durability from "./durability.js"
  * started at once), so waiting for them made a joining runner idle for
  * 20-40 s. With assignments refreshed every second, a joining runner takes
  * work within about 3 s of joining (measured: test/clusterJoin.test.ts). An
- * interrupted attempt is one cut short, as by a crash: before the durable
- * record nothing was sent and the new owner sends it; after it, the message
- * is `Unknown`, never sent twice.
+ * attempt interrupted before its durable record sent nothing, and the new
+ * owner sends it; one past it first ends (shield.ts), within the outbox's
+ * `stopTimeout`.
  */
 const shardingConfig = (
   overrides: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined,

@@ -1,6 +1,7 @@
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 
 /**
@@ -35,44 +36,50 @@ export interface Shield {
 
 /** @internal */
 export const make = (grace: Duration.Input): Shield => {
-  const inside = new Set<Fiber.Fiber<unknown, unknown>>()
+  /** The attempts past their record, each done when its body has ended. */
+  const inside = new Set<Deferred.Deferred<void>>()
   let stopping = false
   const stopped = Deferred.makeUnsafe<void>()
 
   const stop = Effect.suspend(() => {
     stopping = true
-    return Effect.timeoutOption(Fiber.awaitAll([...inside]), grace)
+    return Effect.timeoutOption(Effect.forEach([...inside], Deferred.await, { discard: true }), grace)
   }).pipe(Effect.andThen(Deferred.succeed(stopped, undefined)), Effect.asVoid)
 
   const run: Shield["run"] = (body) =>
     Effect.suspend(() => {
-      let entered = false
       let cut = false
-      let fiber: Fiber.Fiber<unknown, unknown> | undefined
+      let ended: Deferred.Deferred<void> | undefined
       const enter = Effect.suspend(() => {
-        if (cut || fiber === undefined) return Effect.interrupt
+        if (cut) return Effect.interrupt
         // An interruption from within would end the attempt's activity as
         // if it had run: it waits for the interruption from outside.
         if (stopping) return Effect.never
-        entered = true
-        inside.add(fiber)
+        ended = Deferred.makeUnsafe<void>()
+        inside.add(ended)
         return Effect.void
       })
-      return Effect.flatMap(Effect.forkDetach(body(enter)), (forked) => {
-        fiber = forked
-        forked.addObserver(() => inside.delete(forked))
-        return Effect.onInterrupt(Fiber.join(forked), () => {
-          if (!entered) {
-            cut = true
-            return Fiber.interrupt(forked)
-          }
-          return Effect.raceFirst(Fiber.await(forked), Deferred.await(stopped)).pipe(
-            Effect.timeoutOption(grace),
-            // Past the grace (or the stop's), the attempt is cut after all.
-            Effect.andThen(Fiber.interrupt(forked))
-          )
-        })
+      const leave = Effect.sync(() => {
+        if (ended === undefined) return
+        inside.delete(ended)
+        Deferred.doneUnsafe(ended, Exit.void)
       })
+      // Started at once, on this fiber's turn: no hop through the scheduler per attempt.
+      return Effect.flatMap(
+        Effect.forkDetach(Effect.ensuring(body(enter), leave), { startImmediately: true }),
+        (forked) =>
+          Effect.onInterrupt(Fiber.join(forked), () => {
+            if (ended === undefined) {
+              cut = true
+              return Fiber.interrupt(forked)
+            }
+            return Effect.raceFirst(Fiber.await(forked), Deferred.await(stopped)).pipe(
+              Effect.timeoutOption(grace),
+              // Past the grace (or the stop's), the attempt is cut after all.
+              Effect.andThen(Fiber.interrupt(forked))
+            )
+          })
+      )
     })
 
   return { run, stop }

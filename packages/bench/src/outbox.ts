@@ -7,7 +7,10 @@
  *
  * Rows: single `enqueue` with 32 concurrent callers, `enqueueAll` in
  * batches, end to end (from the first enqueue to the last `Sent`) for each,
- * and the direct client's msg/s.
+ * and the direct client's msg/s, alone and with a synced write before the
+ * end of each message: the most that any outbox keeping the durable record
+ * before the end can deliver on this disk, so that a run on another machine
+ * shows how much of the gap is the disk.
  */
 import { SmtpClient } from "@effect-smtp/client"
 import { NodeSmtp } from "@effect-smtp/node"
@@ -36,6 +39,12 @@ export interface Settings {
 export interface Result {
   readonly count: number
   readonly direct: number
+  /**
+   * The direct client again, with a small write to a file of its own and
+   * its fdatasync before the end of each message: what any outbox that
+   * keeps the durable record before the end can reach on this disk.
+   */
+  readonly directRecorded: number
   readonly enqueue: number
   readonly endToEnd: number
   readonly batchEnqueue: number
@@ -95,14 +104,17 @@ const mail = (n: number): SmtpClient.Mail => ({
 
 const seconds = (since: number) => (performance.now() - since) / 1000
 
-/** The direct pooled client: `count` sends, `callers` in flight. */
-const direct = (settings: Settings, count: number, connections = 4) =>
+/**
+ * The direct pooled client: `count` sends, `callers` in flight; each runs
+ * `beforeEnd`, if given, just before the end of its message.
+ */
+const direct = (settings: Settings, count: number, connections = 4, beforeEnd?: Effect.Effect<void>) =>
   Effect.gen(function*() {
     const client = yield* SmtpClient
     const started = performance.now()
     yield* Effect.forEach(
       Array.from({ length: count }, (_, n) => n),
-      (n) => client.send(mail(n)),
+      (n) => client.send(mail(n), beforeEnd === undefined ? undefined : { beforeEndOfData: beforeEnd }),
       { concurrency: settings.callers, discard: true }
     )
     return count / seconds(started)
@@ -136,6 +148,33 @@ const freshFile = (name: string) =>
     ),
     (directory) => Path.join(directory, `${name}.db`)
   )
+
+/**
+ * A record as small as the outbox's, written to a file of 4 MB (each at
+ * the next 4 KB, as a log's pages) and synced (fdatasync, off the event
+ * loop): the least that "the durable record before the end" costs a
+ * message, with no database and no outbox.
+ */
+const syncedRecords = Effect.gen(function*() {
+  const filename = yield* freshFile("records")
+  const size = 4 << 20
+  const fd = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const fd = Fs.openSync(filename, "w+")
+      Fs.writeSync(fd, Buffer.alloc(size))
+      Fs.fsyncSync(fd)
+      return fd
+    }),
+    (fd) => Effect.sync(() => Fs.closeSync(fd))
+  )
+  const record = Buffer.alloc(256, 1)
+  let offset = 0
+  return Effect.callback<void>((resume) => {
+    Fs.writeSync(fd, record, 0, record.length, offset)
+    offset = (offset + 4096) % size
+    Fs.fdatasync(fd, (error) => resume(error === null ? Effect.void : Effect.die(error)))
+  })
+})
 
 /** One outbox run on a fresh SQLite file: how fast it stores `count` messages and how fast they end Sent. */
 const outboxRun = (
@@ -182,6 +221,9 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
     yield* direct(settings, settings.warmUp)
     yield* outboxRun({ ...settings, count: settings.warmUp }, single(settings.callers))
     const directRate = yield* direct(settings, settings.count)
+    const directRecorded = yield* Effect.scoped(
+      Effect.flatMap(syncedRecords, (record) => direct(settings, settings.count, 4, record))
+    )
     const one = yield* outboxRun(settings, single(settings.callers))
     // A batch size of 0 leaves the batch rows out.
     const many = settings.batch === 0
@@ -210,6 +252,7 @@ export const run = (settings: Settings): Effect.Effect<Result, unknown> =>
       count: settings.count,
       batchStoreOnly: storeOnly,
       direct: directRate,
+      directRecorded,
       enqueue: one.enqueue,
       endToEnd: one.endToEnd,
       batchEnqueue: many.enqueue,

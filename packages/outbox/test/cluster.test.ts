@@ -40,45 +40,56 @@ describe.skipIf(url === undefined)("layerCluster on PostgreSQL, three runner pro
         const batch = `cluster${Date.now()}`
         const messages = 300
         const common = { OUTBOX_STORE: `pg:${db.url}`, OUTBOX_BATCH: batch, OUTBOX_COUNT: String(messages) }
-        // Two runners that only run; the third also enqueues and reports.
-        const runners = yield* Effect.forEach(
-          servers.slice(0, 2),
-          (server) =>
-            Effect.flatMap(freePort, (port) =>
-              startWorker({
-                ...common,
-                OUTBOX_ENQUEUE: "0",
-                OUTBOX_SMTP_PORT: String(server.port),
-                OUTBOX_RUNNER_PORT: String(port)
-              }))
-        )
-        // All three start together: a runner that joins later waits for shards to move to it.
-        const reporter = yield* startWorker({
+        // Two runners that only run; the third also enqueues and reports. All three start together: a
+        // runner that joins later waits for shards to move to it.
+        const reporterEnv = (port: number) => ({
           ...common,
           OUTBOX_SMTP_PORT: String(servers[2].port),
-          OUTBOX_RUNNER_PORT: String(yield* freePort)
+          OUTBOX_RUNNER_PORT: String(port)
         })
-        const delivered = () => servers.reduce((n, server) => n + server.deliveries.length, 0)
-        // Mid-batch (a sixth of the messages delivered), the one of the two that delivers more is killed: its
-        // shards hold work. The messages go out in a few large batches: killing a fixed runner found it
-        // holding none in 2 runs of 4. The kill waits (until a third is out) for one of the two to deliver;
-        // the reporter still held every batch in 1 run of 5 (victimDelivered 0 in the figures).
-        yield* until(() =>
-          delivered() >= messages / 6 &&
-          (servers[0].deliveries.length > 0 || servers[1].deliveries.length > 0 || delivered() >= messages / 3)
+        const runners = yield* Effect.forEach(
+          [0, 1, 2],
+          (i) =>
+            Effect.flatMap(freePort, (port) =>
+              startWorker(
+                i === 2 ? reporterEnv(port) : {
+                  ...common,
+                  OUTBOX_ENQUEUE: "0",
+                  OUTBOX_SMTP_PORT: String(servers[i].port),
+                  OUTBOX_RUNNER_PORT: String(port)
+                }
+              ))
         )
-        const victim = servers[0].deliveries.length >= servers[1].deliveries.length ? 0 : 1
+        const delivered = () => servers.reduce((n, server) => n + server.deliveries.length, 0)
+        // Mid-batch (every message stored, a sixth delivered), the runner that has delivered the most is
+        // killed: its shards hold work. A fixed victim held none in 2 runs of 4, and one of the two that
+        // only run held none when the reporter had every batch (1 run of 5), so the kill proved nothing.
+        yield* until(() => delivered() >= messages / 6 && runners[2].lines.some((line) => line.startsWith("ENQUEUED")))
+        const victim = [0, 1, 2].reduce((most, i) =>
+          servers[i].deliveries.length > servers[most].deliveries.length ? i : most
+        )
         const deliveredAtKill = delivered()
         const victimDelivered = servers[victim].deliveries.length
         expect(yield* runners[victim].kill).toBe(true)
+        // The reporter killed, another takes its place: it stores nothing twice (the same idempotency
+        // keys), waits for every message to end, and reports.
+        const reporter = victim === 2
+          ? yield* Effect.flatMap(freePort, (port) => startWorker(reporterEnv(port)))
+          : runners[2]
         const { summary } = yield* reporter.exited
         const counts = new Map<string, number>()
         for (const server of servers) {
           for (const [id, n] of server.counts()) counts.set(id, (counts.get(id) ?? 0) + n)
         }
-        const figures = { ...tally(batch, summary as ReadonlyArray<Summary>, counts), deliveredAtKill, victimDelivered }
+        const figures = {
+          ...tally(batch, summary as ReadonlyArray<Summary>, counts),
+          deliveredAtKill,
+          victim: victim === 2 ? "reporter" : "runner",
+          victimDelivered
+        }
         console.log(`multi-runner kill (PostgreSQL): ${JSON.stringify(figures)}`)
         expect(deliveredAtKill).toBeLessThan(messages)
+        expect(victimDelivered).toBeGreaterThan(0)
         expect(figures.messages).toBe(messages)
         expect(figures.other).toBe(0)
         expect(figures.lost).toBe(0)

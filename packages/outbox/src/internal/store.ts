@@ -310,13 +310,26 @@ export const storeRetry = Schedule.min([Schedule.exponential("200 millis"), Sche
  * The database is retried, not given up on: an outage delays sending and
  * loses nothing. Each retry is logged.
  *
+ * The retry's machinery is set up only once the database has failed:
+ * `Effect.retry` costs about 2 µs a call even when the first call answers,
+ * and an attempt makes several of these calls. Its first run replays that
+ * failure rather than calling the database again, so the retries keep the
+ * schedule's times (the first 200 ms after the failure, not at once).
+ *
  * @internal
  */
 export const persistently = <A, E extends { readonly message: string }>(
   effect: Effect.Effect<A, E>
 ): Effect.Effect<A> =>
-  effect.pipe(
-    Effect.tapError((error) => Effect.logWarning(error.message)),
-    Effect.retry(storeRetry),
-    Effect.orDie
-  )
+  Effect.catch(effect, (first) => {
+    let replayed = false
+    return Effect.suspend(() => {
+      if (replayed) return effect
+      replayed = true
+      return Effect.fail(first)
+    }).pipe(
+      Effect.tapError((error) => Effect.logWarning(error.message)),
+      Effect.retry(storeRetry),
+      Effect.orDie
+    )
+  })
